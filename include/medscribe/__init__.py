@@ -1,0 +1,1 @@
+"""medscribe-pipelines: nightly clinical-audio pipelines and the offline engine."""

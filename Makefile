@@ -1,0 +1,15 @@
+# The two commands of README.md; each does its own set-up.
+.PHONY: demo test install clean
+
+demo: ## run the nightly DAG end to end on local S3 + the offline engine + SQLite metadata
+	scripts/bootstrap.sh
+	.venv/bin/python -m medscribe.demo $(if $(NIGHT),--night $(NIGHT))
+
+test: ## set up and run the whole test suite
+	scripts/test.sh
+
+install:
+	scripts/bootstrap.sh
+
+clean: ## remove environments, Airflow metadata, the local lake and run files
+	rm -rf .venv .venv-engine .airflow .run data

@@ -1,0 +1,121 @@
+"""Hook for Amazon Transcribe: Medical transcription jobs and AWS HealthScribe (medical scribe) jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.common.compat.sdk import AirflowException
+
+# The request fields GetMedical*Job echoes back, compared when an existing job is adopted.
+SCRIBE_ECHOED_FIELDS = ("Media", "Settings", "ChannelDefinitions", "DataAccessRoleArn")
+TRANSCRIPTION_ECHOED_FIELDS = ("Media", "MediaFormat", "Settings", "Specialty", "Type", "LanguageCode")
+
+
+def _matches(requested: Any, existing: Any) -> bool:
+    """True when every value in ``requested`` is present and equal in ``existing`` (dicts compare as subsets)."""
+    if isinstance(requested, dict):
+        return isinstance(existing, dict) and all(_matches(v, existing.get(k)) for k, v in requested.items())
+    if isinstance(requested, list):
+        return (
+            isinstance(existing, list)
+            and len(requested) == len(existing)
+            and all(_matches(r, e) for r, e in zip(requested, existing, strict=True))
+        )
+    return requested == existing
+
+
+class TranscribeHook(AwsBaseHook):
+    """
+    Interact with Amazon Transcribe Medical and AWS HealthScribe.
+
+    Provide thin wrapper around :external+boto3:py:class:`boto3.client("transcribe") <TranscribeService.Client>`.
+    It adds what boto3 lacks: starting a job idempotently by name (a job that already exists with the same
+    input is adopted instead of failing), and reading a job's status and output locations.
+
+    Additional arguments (such as ``aws_conn_id``) may be specified and
+    are passed down to the underlying AwsBaseHook.
+
+    .. seealso::
+        - :class:`airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook`
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["client_type"] = "transcribe"
+        super().__init__(*args, **kwargs)
+
+    def start_medical_scribe_job(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """
+        Start a HealthScribe job, or adopt the existing job of that name when its input matches.
+
+        :param request: the StartMedicalScribeJob request.
+        :return: the job description and whether an existing job was adopted.
+        """
+        name = request["MedicalScribeJobName"]
+        try:
+            return self.conn.start_medical_scribe_job(**request)["MedicalScribeJob"], False
+        except self.conn.exceptions.ConflictException:
+            job = self.get_medical_scribe_job(name)
+            self._check_adoptable(name, request, job, SCRIBE_ECHOED_FIELDS)
+            return job, True
+
+    def start_medical_transcription_job(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """
+        Start a Transcribe Medical job, or adopt the existing job of that name when its input matches.
+
+        :param request: the StartMedicalTranscriptionJob request.
+        :return: the job description and whether an existing job was adopted.
+        """
+        name = request["MedicalTranscriptionJobName"]
+        try:
+            return self.conn.start_medical_transcription_job(**request)["MedicalTranscriptionJob"], False
+        except self.conn.exceptions.ConflictException:
+            job = self.get_medical_transcription_job(name)
+            self._check_adoptable(name, request, job, TRANSCRIPTION_ECHOED_FIELDS)
+            return job, True
+
+    def _check_adoptable(self, name: str, request: dict, job: dict, fields: tuple[str, ...]) -> None:
+        differing = [f for f in fields if f in request and not _matches(request[f], job.get(f))]
+        if differing:
+            raise AirflowException(
+                f"A job named {name} already exists with different input ({', '.join(differing)}); "
+                "job names must be unique per account: change the name or delete the old job"
+            )
+        self.log.info("Job %s already exists with the same input: adopting it", name)
+
+    def get_medical_scribe_job(self, job_name: str) -> dict[str, Any]:
+        """
+        Describe a HealthScribe job.
+
+        :param job_name: the MedicalScribeJobName.
+        """
+        return self.conn.get_medical_scribe_job(MedicalScribeJobName=job_name)["MedicalScribeJob"]
+
+    def get_medical_transcription_job(self, job_name: str) -> dict[str, Any]:
+        """
+        Describe a Transcribe Medical job.
+
+        :param job_name: the MedicalTranscriptionJobName.
+        """
+        return self.conn.get_medical_transcription_job(MedicalTranscriptionJobName=job_name)[
+            "MedicalTranscriptionJob"
+        ]
+
+    @staticmethod
+    def job_status(job: dict[str, Any]) -> str:
+        """The status of a job description of either kind."""
+        return job.get("MedicalScribeJobStatus") or job["TranscriptionJobStatus"]
+
+    @staticmethod
+    def output_uris(job: dict[str, Any]) -> dict[str, str | None]:
+        """The output locations of a job description of either kind (None until it completes)."""
+        if "MedicalScribeJobName" in job:
+            output = job.get("MedicalScribeOutput") or {}
+            return {
+                "transcript_uri": output.get("TranscriptFileUri"),
+                "clinical_document_uri": output.get("ClinicalDocumentUri"),
+            }
+        return {
+            "transcript_uri": (job.get("Transcript") or {}).get("TranscriptFileUri"),
+            "clinical_document_uri": None,
+        }

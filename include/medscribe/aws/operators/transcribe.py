@@ -1,0 +1,341 @@
+"""Operators that start AWS HealthScribe and Amazon Transcribe Medical jobs and wait for them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
+from airflow.providers.common.compat.sdk import AirflowException, conf
+
+from medscribe.aws.hooks.transcribe import TranscribeHook
+from medscribe.aws.triggers.transcribe import (
+    MedicalScribeJobCompletedTrigger,
+    MedicalTranscriptionJobCompletedTrigger,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def _drop_none(**fields: Any) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+class _StartMedicalJobOperator(AwsBaseOperator[TranscribeHook]):
+    """
+    Shared behaviour: start or adopt the job, then return at once, wait, or defer.
+
+    Subclasses set the job kind's names and build the request (not supposed to be used directly in Dags).
+    """
+
+    aws_hook_class = TranscribeHook
+    job_kind: ClassVar[str]
+    status_query: ClassVar[str]
+    waiter_name: ClassVar[str]
+    name_field: ClassVar[str]
+    trigger_class: ClassVar[type]
+
+    def __init__(
+        self,
+        *,
+        wait_for_completion: bool = True,
+        waiter_delay: int = 30,
+        waiter_max_attempts: int = 120,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.wait_for_completion = wait_for_completion
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+        self.deferrable = deferrable
+
+    @property
+    def job_name(self) -> str:
+        raise NotImplementedError
+
+    def build_request(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def start(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        job, adopted = self.start(self.build_request())
+        status = self.hook.job_status(job)
+        self.log.info("%s job %s is %s%s", self.job_kind, self.job_name, status, " (adopted)" if adopted else "")
+        if status in ("COMPLETED", "FAILED"):
+            return self._result(job)
+        if self.deferrable:
+            self.defer(
+                trigger=self.trigger_class(
+                    job_name=self.job_name,
+                    waiter_delay=self.waiter_delay,
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+            )
+        if self.wait_for_completion:
+            wait(
+                waiter=self.hook.get_waiter(self.waiter_name),
+                waiter_delay=self.waiter_delay,
+                waiter_max_attempts=self.waiter_max_attempts,
+                args={self.name_field: self.job_name},
+                failure_message=f"{self.job_kind} job {self.job_name} failed",
+                status_message=f"Status of {self.job_kind} job {self.job_name} is",
+                status_args=[self.status_query],
+            )
+        return self._result(self.describe())
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        validated_event = validate_execute_complete_event(event)
+        if validated_event["status"] != "success":
+            raise AirflowException(f"Error while waiting for {self.job_kind} job: {validated_event['message']}")
+        return self._result(self.describe())
+
+    def _result(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The task's return value: the job name, its status and its output locations; nothing that carries PHI."""
+        status = self.hook.job_status(job)
+        if status == "FAILED":
+            raise AirflowException(
+                f"{self.job_kind} job {self.job_name} FAILED: {job.get('FailureReason', 'no reason given')}"
+            )
+        return {"job_name": self.job_name, "status": status, **self.hook.output_uris(job)}
+
+
+class StartMedicalScribeJobOperator(_StartMedicalJobOperator):
+    """
+    Start an AWS HealthScribe job (StartMedicalScribeJob) and wait for it, synchronously or deferred.
+
+    A job of the same name that already exists with the same input is adopted, so a retried task never
+    starts a second job. Returns ``{"job_name", "status", "transcript_uri", "clinical_document_uri"}``.
+
+    :param medical_scribe_job_name: Unique name of the job. (templated)
+    :param media_file_uri: ``s3://`` location of the audio. (templated)
+    :param output_bucket_name: Bucket the output files are written to. (templated)
+    :param data_access_role_arn: Role HealthScribe assumes to read the media and write the output. (templated)
+    :param settings: ``Settings`` (ShowSpeakerLabels/MaxSpeakerLabels or ChannelIdentification, vocabulary,
+        vocabulary filter, ClinicalNoteGenerationSettings). (templated)
+    :param channel_definitions: ``ChannelDefinitions``, two entries, with ChannelIdentification. (templated)
+    :param output_encryption_kms_key_id: KMS key for the output. (templated)
+    :param kms_encryption_context: KMS encryption context. (templated)
+    :param medical_scribe_context: ``MedicalScribeContext`` (patient pronouns). (templated)
+    :param tags: Tags for the job. (templated)
+    :param wait_for_completion: Whether to wait for the job to complete. (default: True)
+    :param waiter_delay: Seconds between status checks. (default: 30)
+    :param waiter_max_attempts: Maximum number of status checks. (default: 120)
+    :param deferrable: Wait in the triggerer instead of a worker slot.
+        (default: ``[operators] default_deferrable``, else False)
+    :param aws_conn_id: The Airflow connection used for AWS credentials; its extra may carry
+        ``service_config.transcribe.endpoint_url`` to point at the offline engine.
+    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
+    :param verify: Whether to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
+    """
+
+    job_kind = "HealthScribe"
+    status_query = "MedicalScribeJob.MedicalScribeJobStatus"
+    waiter_name = "medical_scribe_job_completed"
+    name_field = "MedicalScribeJobName"
+    trigger_class = MedicalScribeJobCompletedTrigger
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "medical_scribe_job_name",
+        "media_file_uri",
+        "output_bucket_name",
+        "data_access_role_arn",
+        "settings",
+        "channel_definitions",
+        "output_encryption_kms_key_id",
+        "kms_encryption_context",
+        "medical_scribe_context",
+        "tags",
+    )
+    template_fields_renderers: ClassVar[dict] = {
+        "settings": "json",
+        "channel_definitions": "json",
+        "medical_scribe_context": "json",
+    }
+
+    def __init__(
+        self,
+        *,
+        medical_scribe_job_name: str,
+        media_file_uri: str,
+        output_bucket_name: str,
+        data_access_role_arn: str,
+        settings: dict[str, Any],
+        channel_definitions: list[dict[str, Any]] | None = None,
+        output_encryption_kms_key_id: str | None = None,
+        kms_encryption_context: dict[str, str] | None = None,
+        medical_scribe_context: dict[str, Any] | None = None,
+        tags: list[dict[str, str]] | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.medical_scribe_job_name = medical_scribe_job_name
+        self.media_file_uri = media_file_uri
+        self.output_bucket_name = output_bucket_name
+        self.data_access_role_arn = data_access_role_arn
+        self.settings = settings
+        self.channel_definitions = channel_definitions
+        self.output_encryption_kms_key_id = output_encryption_kms_key_id
+        self.kms_encryption_context = kms_encryption_context
+        self.medical_scribe_context = medical_scribe_context
+        self.tags = tags
+
+    @property
+    def job_name(self) -> str:
+        return self.medical_scribe_job_name
+
+    def build_request(self) -> dict[str, Any]:
+        return _drop_none(
+            MedicalScribeJobName=self.medical_scribe_job_name,
+            Media={"MediaFileUri": self.media_file_uri},
+            OutputBucketName=self.output_bucket_name,
+            OutputEncryptionKMSKeyId=self.output_encryption_kms_key_id,
+            KMSEncryptionContext=self.kms_encryption_context,
+            DataAccessRoleArn=self.data_access_role_arn,
+            Settings=self.settings,
+            ChannelDefinitions=self.channel_definitions,
+            Tags=self.tags,
+            MedicalScribeContext=self.medical_scribe_context,
+        )
+
+    def start(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        return self.hook.start_medical_scribe_job(request)
+
+    def describe(self) -> dict[str, Any]:
+        return self.hook.get_medical_scribe_job(self.medical_scribe_job_name)
+
+
+class StartMedicalTranscriptionJobOperator(_StartMedicalJobOperator):
+    """
+    Start an Amazon Transcribe Medical batch job (StartMedicalTranscriptionJob) and wait for it.
+
+    A job of the same name that already exists with the same input is adopted, so a retried task never
+    starts a second job. Returns ``{"job_name", "status", "transcript_uri", "clinical_document_uri": None}``.
+
+    :param medical_transcription_job_name: Unique name of the job. (templated)
+    :param media_file_uri: ``s3://`` location of the audio. (templated)
+    :param output_bucket_name: Bucket the transcript is written to. (templated)
+    :param specialty: ``Specialty`` (PRIMARYCARE for batch). (templated)
+    :param type: ``Type``: CONVERSATION or DICTATION. (templated)
+    :param language_code: ``LanguageCode`` (en-US). (templated)
+    :param media_format: ``MediaFormat`` (wav, flac, mp3, mp4, ogg, amr, webm). (templated)
+    :param media_sample_rate_hertz: ``MediaSampleRateHertz``. (templated)
+    :param output_key: ``OutputKey`` inside the output bucket. (templated)
+    :param output_encryption_kms_key_id: KMS key for the output. (templated)
+    :param kms_encryption_context: KMS encryption context. (templated)
+    :param settings: ``Settings`` (speaker labels, channel identification, alternatives, vocabulary). (templated)
+    :param content_identification_type: ``ContentIdentificationType`` (PHI). (templated)
+    :param tags: Tags for the job. (templated)
+    :param wait_for_completion: Whether to wait for the job to complete. (default: True)
+    :param waiter_delay: Seconds between status checks. (default: 30)
+    :param waiter_max_attempts: Maximum number of status checks. (default: 120)
+    :param deferrable: Wait in the triggerer instead of a worker slot.
+        (default: ``[operators] default_deferrable``, else False)
+    :param aws_conn_id: The Airflow connection used for AWS credentials; its extra may carry
+        ``service_config.transcribe.endpoint_url`` to point at the offline engine.
+    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
+    :param verify: Whether to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
+    """
+
+    job_kind = "Transcribe Medical"
+    status_query = "MedicalTranscriptionJob.TranscriptionJobStatus"
+    waiter_name = "medical_transcription_job_completed"
+    name_field = "MedicalTranscriptionJobName"
+    trigger_class = MedicalTranscriptionJobCompletedTrigger
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "medical_transcription_job_name",
+        "media_file_uri",
+        "output_bucket_name",
+        "specialty",
+        "type",
+        "language_code",
+        "media_format",
+        "media_sample_rate_hertz",
+        "output_key",
+        "output_encryption_kms_key_id",
+        "kms_encryption_context",
+        "settings",
+        "content_identification_type",
+        "tags",
+    )
+    template_fields_renderers: ClassVar[dict] = {"settings": "json"}
+
+    def __init__(
+        self,
+        *,
+        medical_transcription_job_name: str,
+        media_file_uri: str,
+        output_bucket_name: str,
+        specialty: str = "PRIMARYCARE",
+        type: str = "DICTATION",  # noqa: A002 - the service model's name
+        language_code: str = "en-US",
+        media_format: str | None = None,
+        media_sample_rate_hertz: int | None = None,
+        output_key: str | None = None,
+        output_encryption_kms_key_id: str | None = None,
+        kms_encryption_context: dict[str, str] | None = None,
+        settings: dict[str, Any] | None = None,
+        content_identification_type: str | None = None,
+        tags: list[dict[str, str]] | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.medical_transcription_job_name = medical_transcription_job_name
+        self.media_file_uri = media_file_uri
+        self.output_bucket_name = output_bucket_name
+        self.specialty = specialty
+        self.type = type
+        self.language_code = language_code
+        self.media_format = media_format
+        self.media_sample_rate_hertz = media_sample_rate_hertz
+        self.output_key = output_key
+        self.output_encryption_kms_key_id = output_encryption_kms_key_id
+        self.kms_encryption_context = kms_encryption_context
+        self.settings = settings
+        self.content_identification_type = content_identification_type
+        self.tags = tags
+
+    @property
+    def job_name(self) -> str:
+        return self.medical_transcription_job_name
+
+    def build_request(self) -> dict[str, Any]:
+        return _drop_none(
+            MedicalTranscriptionJobName=self.medical_transcription_job_name,
+            LanguageCode=self.language_code,
+            MediaSampleRateHertz=int(self.media_sample_rate_hertz) if self.media_sample_rate_hertz else None,
+            MediaFormat=self.media_format,
+            Media={"MediaFileUri": self.media_file_uri},
+            OutputBucketName=self.output_bucket_name,
+            OutputKey=self.output_key,
+            OutputEncryptionKMSKeyId=self.output_encryption_kms_key_id,
+            KMSEncryptionContext=self.kms_encryption_context,
+            Settings=self.settings,
+            ContentIdentificationType=self.content_identification_type,
+            Specialty=self.specialty,
+            Type=self.type,
+            Tags=self.tags,
+        )
+
+    def start(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        return self.hook.start_medical_transcription_job(request)
+
+    def describe(self) -> dict[str, Any]:
+        return self.hook.get_medical_transcription_job(self.medical_transcription_job_name)

@@ -1,0 +1,181 @@
+"""The nightly run's steps as plain functions: job requests, flattening outputs into the lake, the summary.
+
+The DAG (dags/medscribe_nightly.py) only wires these together; they take boto3 clients and callables,
+so they are tested without Airflow. Nothing here logs or returns transcript text or S3 keys of
+recordings: only recording ids (content hashes), job names, counts and durations.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow as pa
+
+from medscribe.lake.parse import healthscribe_transcript_tables, transcribe_medical_words_table
+from medscribe.lake.schemas import TABLES
+from medscribe.lake.store import write_partition
+
+log = logging.getLogger(__name__)
+
+FLATTENED_TABLES = ("jobs", "transcript_words", "transcript_segments")
+
+
+def operator_requests(recordings: list[dict[str, Any]], service: str, output_bucket: str) -> list[dict[str, Any]]:
+    """
+    Keyword arguments of the start operators, one dict per recording of ``service`` (for expand_kwargs).
+
+    :param recordings: ``Recording.to_dict()`` values from discovery.
+    :param service: "healthscribe" or "transcribe_medical".
+    :param output_bucket: bucket for the service's output files.
+    """
+    requests = []
+    for recording in recordings:
+        if recording["service"] != service:
+            continue
+        options = recording["options"]
+        if service == "healthscribe":
+            requests.append(
+                {
+                    "medical_scribe_job_name": recording["job_name"],
+                    "media_file_uri": recording["media_uri"],
+                    "settings": options["Settings"],
+                    "channel_definitions": options.get("ChannelDefinitions"),
+                }
+            )
+        else:
+            requests.append(
+                {
+                    "medical_transcription_job_name": recording["job_name"],
+                    "media_file_uri": recording["media_uri"],
+                    "type": options["Type"],
+                    "specialty": options["Specialty"],
+                    "media_format": options["MediaFormat"],
+                    "media_sample_rate_hertz": options["MediaSampleRateHertz"],
+                    "settings": options.get("Settings"),
+                    "output_key": f"transcribe-medical/{recording['job_name']}.json",
+                }
+            )
+    return requests
+
+
+def split_output_uri(uri: str) -> tuple[str, str]:
+    """
+    Bucket and key of an output URI: ``s3://b/k``, path style ``https://host/b/k`` (what AWS and the
+    engine return), or virtual-hosted ``https://b.s3.<region>.amazonaws.com/k``.
+    """
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        return parsed.netloc, parsed.path.lstrip("/")
+    host = parsed.netloc
+    if ".s3." in host and not host.startswith("s3."):
+        return host.split(".s3.", 1)[0], parsed.path.lstrip("/")
+    bucket, _, key = parsed.path.lstrip("/").partition("/")
+    if not bucket or not key:
+        raise ValueError("output URI has no bucket and key")
+    return bucket, key
+
+
+def read_json_object(s3_client, uri: str) -> dict[str, Any]:
+    """Download and parse one output file."""
+    bucket, key = split_output_uri(uri)
+    return json.loads(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _utc(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+def job_row(recording: dict[str, Any], job: dict[str, Any] | None, error: str | None = None) -> dict[str, Any]:
+    """One row of the ``jobs`` table from a recording and its job description (None if never started)."""
+    job = job or {}
+    scribe = recording["service"] == "healthscribe"
+    output = (job.get("MedicalScribeOutput") or {}) if scribe else {}
+    status = job.get("MedicalScribeJobStatus") or job.get("TranscriptionJobStatus") or "NOT_STARTED"
+    return {
+        "recording_id": recording["recording_id"],
+        "job_name": recording["job_name"],
+        "service": recording["service"],
+        "status": status,
+        "failure_reason": job.get("FailureReason") or error,
+        "submitted_at": _utc(job.get("CreationTime")),
+        "started_at": _utc(job.get("StartTime")),
+        "completed_at": _utc(job.get("CompletionTime")),
+        "media_format": recording["audio"]["media_format"],
+        "sample_rate_hz": recording["audio"]["sample_rate_hz"],
+        "settings_json": json.dumps(recording["options"], sort_keys=True),
+        "transcript_uri": output.get("TranscriptFileUri") if scribe else (job.get("Transcript") or {}).get("TranscriptFileUri"),
+        "clinical_document_uri": output.get("ClinicalDocumentUri"),
+    }
+
+
+def flatten_night(
+    *,
+    recordings: list[dict[str, Any]],
+    describe_job: Callable[[str, str], dict[str, Any]],
+    s3_client,
+    lake_uri: str,
+    night: str,
+) -> dict[str, int]:
+    """
+    Flatten the night's job outputs into the lake, replacing the night's partition of each table.
+
+    :param recordings: ``Recording.to_dict()`` values from discovery.
+    :param describe_job: ``(service, job_name) -> job description`` (GetMedical*Job).
+    :param s3_client: boto3 S3 client that can read the output buckets.
+    :param lake_uri: root of the Parquet lake (local path or s3:// URI).
+    :param night: the night, YYYY-MM-DD (the partition).
+    :return: rows written per table.
+    """
+    started = time.monotonic()
+    parts: dict[str, list[pa.Table]] = {name: [] for name in FLATTENED_TABLES}
+    job_rows = []
+    for recording in recordings:
+        try:
+            job = describe_job(recording["service"], recording["job_name"])
+        except Exception as error:  # the job was never created: record it, do not lose the recording
+            log.warning("Job %s could not be described (%s)", recording["job_name"], type(error).__name__)
+            job_rows.append(job_row(recording, None, error=f"job not found ({type(error).__name__})"))
+            continue
+        row = job_row(recording, job)
+        job_rows.append(row)
+        if row["status"] != "COMPLETED" or not row["transcript_uri"]:
+            continue
+        document = read_json_object(s3_client, row["transcript_uri"])
+        ids = {"recording_id": recording["recording_id"], "job_name": recording["job_name"]}
+        if recording["service"] == "healthscribe":
+            for name, table in healthscribe_transcript_tables(document, **ids).items():
+                parts[name].append(table)
+        else:
+            parts["transcript_words"].append(transcribe_medical_words_table(document, **ids))
+    parts["jobs"].append(pa.Table.from_pylist(job_rows, schema=TABLES["jobs"]))
+    counts = {}
+    for name, tables in parts.items():
+        table = pa.concat_tables(tables) if tables else TABLES[name].empty_table()
+        write_partition(name, table, lake_uri, night)
+        counts[name] = table.num_rows
+    log.info("Night %s flattened in %.1f s: %s", night, time.monotonic() - started, counts)
+    return counts
+
+
+def summarize(
+    *, night: str, discovered: int, rejected: int, counts: dict[str, int], jobs: list[dict[str, Any]], quality: dict[str, Any]
+) -> dict[str, Any]:
+    """The summary task's return value: counts only."""
+    statuses: dict[str, int] = {}
+    for job in jobs:
+        statuses[job["status"]] = statuses.get(job["status"], 0) + 1
+    return {
+        "night": night,
+        "recordings_discovered": discovered,
+        "recordings_rejected": rejected,
+        "jobs_by_status": statuses,
+        "rows": counts,
+        "transcripts_under_confidence_bar": quality.get("under_bar", 0),
+        "quality_structural_ok": quality.get("structural_ok"),
+    }

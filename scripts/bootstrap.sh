@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up everything this checkout needs, installing only what is missing:
+#   .venv         Airflow, the Amazon provider, moto, Great Expectations, pandas/pyarrow/DuckDB
+#   .venv-engine  the offline engine (faster-whisper and its model package), its own pins
+#   Debian packages: espeak-ng and sox (only with --test: the fixture-regeneration check uses them)
+# Re-running is cheap: an environment is rebuilt only when its requirement files change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+  || { echo "error: Python 3.11 is required (found $("$PYTHON" --version 2>&1))" >&2; exit 2; }
+
+apt_packages=()
+if [[ "${1:-}" == "--test" ]]; then
+  for tool in espeak-ng sox; do command -v "$tool" >/dev/null 2>&1 || apt_packages+=("$tool"); done
+fi
+if ((${#apt_packages[@]})); then
+  echo "installing Debian packages: ${apt_packages[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+fi
+
+# make_venv DIR STAMP-INPUTS... -- PIP-ARGS...
+make_venv() {
+  local dir=$1; shift
+  local inputs=() ; while [[ $1 != "--" ]]; do inputs+=("$1"); shift; done; shift
+  local stamp="$dir/.medscribe-stamp" digest
+  digest=$(cat "${inputs[@]}" pyproject.toml | sha256sum | cut -d' ' -f1)
+  if [[ -f $stamp && $(cat "$stamp") == "$digest" ]]; then return 0; fi
+  echo "setting up $dir (this takes a minute or two) ..."
+  rm -rf "$dir"
+  "$PYTHON" -m venv "$dir"
+  "$dir/bin/pip" install -q --upgrade pip
+  "$dir/bin/pip" install -q "$@"
+  "$dir/bin/pip" install -q --no-deps -e .
+  echo "$digest" > "$stamp"
+}
+
+make_venv .venv requirements.txt constraints.txt -- -r requirements.txt -c constraints.txt
+make_venv .venv-engine requirements-engine.txt -- -r requirements-engine.txt

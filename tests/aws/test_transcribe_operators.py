@@ -1,0 +1,156 @@
+"""The start operators against the real offline engine and moto S3: both wait paths, adoption, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
+
+from medscribe.aws.operators.transcribe import StartMedicalScribeJobOperator, StartMedicalTranscriptionJobOperator
+from medscribe.aws.sensors.transcribe import MedicalTranscriptionJobCompletedSensor
+from tests.conftest import AUDIO, boto3_client, reference
+
+BUCKET = "operator-tests"
+
+
+@pytest.fixture(scope="module")
+def media(stack):
+    s3 = boto3_client("s3", stack.s3_endpoint)
+    s3.create_bucket(Bucket=BUCKET)
+    for name in ("dictation.wav", "conversation_stereo.wav"):
+        s3.upload_file(str(AUDIO / name), BUCKET, f"media/{name}")
+    s3.put_object(Bucket=BUCKET, Key="media/not-audio.wav", Body=b"this is not audio " * 100)
+    return s3
+
+
+@pytest.fixture(autouse=True)
+def aws_default(stack, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", stack.airflow_connection_uri_json())
+
+
+def dictation_operator(name: str, key: str = "media/dictation.wav", **kwargs) -> StartMedicalTranscriptionJobOperator:
+    return StartMedicalTranscriptionJobOperator(
+        task_id=f"t-{name}",
+        medical_transcription_job_name=name,
+        media_file_uri=f"s3://{BUCKET}/{key}",
+        output_bucket_name=BUCKET,
+        output_key=f"out/{name}.json",
+        media_format="wav",
+        waiter_delay=1,
+        waiter_max_attempts=600,
+        **kwargs,
+    )
+
+
+def run_trigger(trigger) -> dict:
+    async def first_event():
+        async for event in trigger.run():
+            return event.payload
+
+    return asyncio.run(first_event())
+
+
+def assert_no_text(result: dict, fixture: str) -> None:
+    words = {w.strip(".,?").lower() for w in reference(fixture)["text"].split() if len(w) > 6}
+    serialized = json.dumps(result).lower()
+    assert not [w for w in words if w in serialized]
+
+
+def test_sync_path_waits_and_returns_locations_only(media):
+    result = dictation_operator("op-sync", deferrable=False).execute({})
+    assert result["job_name"] == "op-sync" and result["status"] == "COMPLETED"
+    assert result["transcript_uri"].endswith(f"/{BUCKET}/out/op-sync.json") and result["clinical_document_uri"] is None
+    assert_no_text(result, "dictation")
+    body = json.loads(media.get_object(Bucket=BUCKET, Key="out/op-sync.json")["Body"].read())
+    assert "lisinopril" in body["results"]["transcripts"][0]["transcript"].lower()
+
+
+def test_deferred_path_trigger_runs_and_task_resumes(media):
+    operator = dictation_operator("op-deferred", deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({})
+    assert deferred.value.method_name == "execute_complete"
+    event = run_trigger(deferred.value.trigger)
+    assert event == {"status": "success", "job_name": "op-deferred"}
+    result = operator.execute_complete({}, event)
+    assert result["status"] == "COMPLETED" and result["job_name"] == "op-deferred"
+
+
+def test_retry_adopts_the_existing_job(stack, media):
+    first = dictation_operator("op-adopt", deferrable=False).execute({})
+    transcribe = boto3_client("transcribe", stack.engine_endpoint)
+    created = transcribe.get_medical_transcription_job(MedicalTranscriptionJobName="op-adopt")["MedicalTranscriptionJob"]["CreationTime"]
+    second = dictation_operator("op-adopt", deferrable=True).execute({})  # COMPLETED already: no deferral, no new job
+    assert second == first
+    jobs = transcribe.list_medical_transcription_jobs(JobNameContains="op-adopt")["MedicalTranscriptionJobSummaries"]
+    assert [j["MedicalTranscriptionJobName"] for j in jobs] == ["op-adopt"]
+    assert transcribe.get_medical_transcription_job(MedicalTranscriptionJobName="op-adopt")["MedicalTranscriptionJob"]["CreationTime"] == created
+
+
+def test_conflict_with_different_input_is_refused(media):
+    dictation_operator("op-conflict", deferrable=False).execute({})
+    with pytest.raises(AirflowException, match="already exists with different input \\(Media\\)"):
+        dictation_operator("op-conflict", key="media/conversation_stereo.wav", deferrable=False).execute({})
+
+
+def test_failed_job_fails_with_its_reason_sync(media):
+    with pytest.raises(AirflowException, match="FAILED") as failure:
+        dictation_operator("op-fail-sync", key="media/not-audio.wav", deferrable=False).execute({})
+    assert "failed" in str(failure.value).lower()
+
+
+def test_failed_job_fails_with_its_reason_deferred(stack, media):
+    operator = dictation_operator("op-fail-deferred", key="media/not-audio.wav", deferrable=True)
+    try:
+        operator.execute({})
+    except TaskDeferred as deferred:
+        event = run_trigger(deferred.trigger)
+        assert event["status"] == "error" and event["job_name"] == "op-fail-deferred"
+        reason = boto3_client("transcribe", stack.engine_endpoint).get_medical_transcription_job(
+            MedicalTranscriptionJobName="op-fail-deferred")["MedicalTranscriptionJob"]["FailureReason"]
+        assert reason in event["message"]
+        with pytest.raises(AirflowException, match="Error while waiting"):
+            operator.execute_complete({}, event)
+    else:
+        pytest.fail("a queued job should defer")
+
+
+def test_healthscribe_operator_on_two_channels(media):
+    operator = StartMedicalScribeJobOperator(
+        task_id="scribe",
+        medical_scribe_job_name="op-scribe",
+        media_file_uri=f"s3://{BUCKET}/media/conversation_stereo.wav",
+        output_bucket_name=BUCKET,
+        data_access_role_arn="arn:aws:iam::000000000000:role/test",
+        settings={"ChannelIdentification": True},
+        channel_definitions=[{"ChannelId": 0, "ParticipantRole": "CLINICIAN"}, {"ChannelId": 1, "ParticipantRole": "PATIENT"}],
+        deferrable=True,
+        waiter_delay=1,
+        waiter_max_attempts=600,
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({})
+    result = operator.execute_complete({}, run_trigger(deferred.value.trigger))
+    assert result["status"] == "COMPLETED" and result["transcript_uri"].endswith(f"/{BUCKET}/op-scribe/transcript.json")
+    conversation = json.loads(media.get_object(Bucket=BUCKET, Key="op-scribe/transcript.json")["Body"].read())["Conversation"]
+    roles = {s["ParticipantDetails"]["ParticipantRole"] for s in conversation["TranscriptSegments"]}
+    assert roles == {"CLINICIAN_0", "PATIENT_0"}
+
+
+def test_templated_fields_render():
+    operator = dictation_operator("{{ params.prefix }}-{{ ds_nodash }}", key="media/{{ ds }}.wav", settings={"ShowAlternatives": "{{ params.alt }}"})
+    operator.render_template_fields({"params": {"prefix": "night", "alt": "yes"}, "ds": "2026-11-23", "ds_nodash": "20261123"})
+    assert operator.medical_transcription_job_name == "night-20261123"
+    assert operator.media_file_uri == f"s3://{BUCKET}/media/2026-11-23.wav"
+    assert operator.settings == {"ShowAlternatives": "yes"}
+
+
+def test_sensor_for_a_job_started_elsewhere(media):
+    dictation_operator("op-sensed", deferrable=False, wait_for_completion=False).execute({})
+    sensor = MedicalTranscriptionJobCompletedSensor(task_id="sense", job_name="op-sensed", poke_interval=1, deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    sensor.execute_complete({}, run_trigger(deferred.value.trigger))
+    assert sensor.poke({}) is True

@@ -1,0 +1,34 @@
+"""Triggers serialize and deserialize (round trip), and name waiters botocore really ships."""
+
+from __future__ import annotations
+
+import importlib
+
+import botocore.session
+import pytest
+
+from medscribe.aws.hooks.transcribe import TranscribeHook
+from medscribe.aws.triggers.transcribe import MedicalScribeJobCompletedTrigger, MedicalTranscriptionJobCompletedTrigger
+
+
+@pytest.mark.parametrize("trigger_class", [MedicalScribeJobCompletedTrigger, MedicalTranscriptionJobCompletedTrigger])
+def test_round_trip(trigger_class):
+    trigger = trigger_class(job_name="medscribe-hs-abc", waiter_delay=7, waiter_max_attempts=9, aws_conn_id="my_aws", region_name="eu-west-1")
+    path, kwargs = trigger.serialize()
+    module, _, name = path.rpartition(".")
+    assert getattr(importlib.import_module(module), name) is trigger_class  # importable by a real triggerer
+    rebuilt = trigger_class(**kwargs)
+    assert rebuilt.serialize() == (path, kwargs)
+    assert kwargs == {"job_name": "medscribe-hs-abc", "waiter_delay": 7, "waiter_max_attempts": 9,
+                      "aws_conn_id": "my_aws", "region_name": "eu-west-1"}
+    hook = rebuilt.hook()
+    assert isinstance(hook, TranscribeHook) and hook.client_type == "transcribe" and hook.aws_conn_id == "my_aws"
+
+
+@pytest.mark.parametrize("trigger_class", [MedicalScribeJobCompletedTrigger, MedicalTranscriptionJobCompletedTrigger])
+def test_waiters_are_botocores_own(trigger_class):
+    waiters = botocore.session.get_session().get_waiter_model("transcribe").waiter_names
+    trigger = trigger_class(job_name="j")
+    camel = "".join(part.title() for part in trigger.waiter_name.split("_"))
+    assert camel in waiters
+    assert any(query.endswith(".FailureReason") for query in trigger.status_queries)

@@ -1,0 +1,305 @@
+"""The Parquet lake: partition replacement (idempotent, crash-safe), reads, DuckDB views, S3."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from medscribe.lake import store
+from medscribe.lake.parse import healthscribe_transcript_tables, transcribe_medical_words_table
+from medscribe.lake.schemas import TABLES
+from medscribe.lake.store import duckdb_connect, read_table, row_counts, write_partition
+
+NIGHT, OTHER_NIGHT = "2024-05-01", "2024-05-02"
+
+
+@pytest.fixture
+def words(hs_transcript) -> pa.Table:
+    tables = healthscribe_transcript_tables(hs_transcript, recording_id="rec-1", job_name="job-1")
+    return tables["transcript_words"]
+
+
+@pytest.fixture
+def lake(tmp_path) -> str:
+    return str(tmp_path / "lake")
+
+
+def partition_entries(lake: str, table: str = "transcript_words") -> list[str]:
+    """Everything in a table directory, hidden leftovers included."""
+    return sorted(os.listdir(Path(lake) / table))
+
+
+def without_night(table: pa.Table) -> pa.Table:
+    return table.drop_columns(["night"])
+
+
+def test_write_then_read_round_trip(lake, words):
+    path = write_partition("transcript_words", words, lake, NIGHT)
+    assert path == f"{Path(lake).resolve()}/transcript_words/night={NIGHT}"
+    assert os.listdir(path) == ["part-0.parquet"]
+    back = read_table("transcript_words", lake, NIGHT)
+    assert back.schema.names == TABLES["transcript_words"].names + ["night"]
+    assert without_night(back).schema.equals(TABLES["transcript_words"], check_metadata=True)
+    assert without_night(back).equals(words)
+    assert set(back.column("night").to_pylist()) == {NIGHT}
+    # night is in the path only, not inside the files
+    assert "night" not in pq.read_schema(Path(path) / "part-0.parquet").names
+    assert pq.read_schema(Path(path) / "part-0.parquet").field("item_index").metadata == {
+        b"description": b"Position of the item in the file (0-based)."
+    }
+
+
+def test_rewrite_is_idempotent(lake, words):
+    write_partition("transcript_words", words, lake, NIGHT)
+    write_partition("transcript_words", words, lake, NIGHT)
+    back = read_table("transcript_words", lake, NIGHT)
+    assert back.num_rows == words.num_rows
+    assert without_night(back).equals(words)
+    assert partition_entries(lake) == [f"night={NIGHT}"]  # no leftovers
+
+
+def test_rewrite_replaces_only_its_night(lake, words, tm_speakers):
+    tm_words = transcribe_medical_words_table(tm_speakers, recording_id="rec-2", job_name="job-2")
+    write_partition("transcript_words", words, lake, NIGHT)
+    write_partition("transcript_words", words, lake, OTHER_NIGHT)
+    write_partition("transcript_words", tm_words, lake, NIGHT)
+    assert row_counts(lake, NIGHT)["transcript_words"] == 3
+    assert row_counts(lake, OTHER_NIGHT)["transcript_words"] == 9
+    assert row_counts(lake)["transcript_words"] == 12
+    assert set(read_table("transcript_words", lake, NIGHT).column("recording_id").to_pylist()) == {"rec-2"}
+
+
+def test_empty_table_replaces_partition_with_a_zero_row_file(lake, words):
+    write_partition("transcript_words", words, lake, NIGHT)
+    path = write_partition("transcript_words", TABLES["transcript_words"].empty_table(), lake, NIGHT)
+    assert os.listdir(path) == ["part-0.parquet"]
+    assert pq.read_metadata(Path(path) / "part-0.parquet").num_rows == 0
+    assert read_table("transcript_words", lake, NIGHT).num_rows == 0
+    assert row_counts(lake, NIGHT)["transcript_words"] == 0
+    con = duckdb_connect(lake)
+    assert con.execute("select count(*) from transcript_words").fetchone() == (0,)
+    assert [c[0] for c in con.execute("describe transcript_words").fetchall()] == TABLES[
+        "transcript_words"
+    ].names + ["night"]
+
+
+def test_crash_while_writing_files_leaves_previous_partition(lake, words, monkeypatch):
+    write_partition("transcript_words", words, lake, NIGHT)
+    real_write_dataset = ds.write_dataset
+
+    def write_part_then_die(data, base_dir, **kwargs):
+        real_write_dataset(data.slice(0, 2), base_dir, **kwargs)  # some files are on disk ...
+        raise OSError("disk full")  # ... then the writer dies
+
+    monkeypatch.setattr(ds, "write_dataset", write_part_then_die)
+    with pytest.raises(OSError, match="disk full"):
+        write_partition("transcript_words", words.slice(0, 5), lake, NIGHT)
+    assert without_night(read_table("transcript_words", lake, NIGHT)).equals(words)
+    assert partition_entries(lake) == [f"night={NIGHT}"]
+
+
+def test_failed_swap_restores_previous_partition(lake, words, monkeypatch):
+    write_partition("transcript_words", words, lake, NIGHT)
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if ".tmp-" in str(src):
+            raise OSError("rename failed")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(store.os, "rename", rename)
+    with pytest.raises(OSError, match="rename failed"):
+        write_partition("transcript_words", words.slice(0, 5), lake, NIGHT)
+    monkeypatch.undo()
+    assert without_night(read_table("transcript_words", lake, NIGHT)).equals(words)
+    assert partition_entries(lake) == [f"night={NIGHT}"]
+
+
+def test_killed_writer_leftovers_are_invisible_and_repaired(lake, words, monkeypatch):
+    """A process killed mid-write leaves a hidden temp dir; killed between the renames, also .old."""
+    write_partition("transcript_words", words, lake, NIGHT)
+    write_partition("transcript_words", words, lake, OTHER_NIGHT)
+    table_dir = Path(lake) / "transcript_words"
+    tmp = table_dir / f".night={NIGHT}.tmp-dead"
+    tmp.mkdir()
+    pq.write_table(words.slice(0, 2), tmp / "part-0.parquet")  # half a new partition
+    # readers ignore it
+    assert row_counts(lake)["transcript_words"] == 18
+    assert duckdb_connect(lake).execute("select count(*) from transcript_words").fetchone() == (18,)
+    # killed between the two renames: the night is gone, its old copy is aside
+    os.rename(table_dir / f"night={NIGHT}", table_dir / f".night={NIGHT}.old-dead")
+    assert row_counts(lake, NIGHT)["transcript_words"] == 0
+    # the next write of that night first restores the old copy and drops leftovers (here it dies too)
+    def die(*args, **kwargs):
+        raise OSError("die again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ds, "write_dataset", die)
+        with pytest.raises(OSError, match="die again"):
+            write_partition("transcript_words", words.slice(0, 1), lake, NIGHT)
+    assert without_night(read_table("transcript_words", lake, NIGHT)).equals(words)
+    assert partition_entries(lake) == [f"night={NIGHT}", f"night={OTHER_NIGHT}"]
+    write_partition("transcript_words", words.slice(0, 4), lake, NIGHT)
+    assert row_counts(lake, NIGHT)["transcript_words"] == 4
+
+
+def test_duckdb_views_count_like_row_counts(lake, words, hs_transcript, tm_channels):
+    segments = healthscribe_transcript_tables(hs_transcript, recording_id="r", job_name="j")
+    segments = segments["transcript_segments"]
+    channel_words = transcribe_medical_words_table(tm_channels, recording_id="r2", job_name="j2")
+    write_partition("transcript_words", words, lake, NIGHT)
+    write_partition("transcript_words", channel_words, lake, OTHER_NIGHT)
+    write_partition("transcript_segments", segments, lake, NIGHT)
+    con = duckdb_connect(lake)
+    counts = dict(con.execute(
+        "select 'transcript_words', count(*) from transcript_words union all "
+        "select 'transcript_segments', count(*) from transcript_segments union all "
+        "select 'jobs', count(*) from jobs"
+    ).fetchall())
+    assert counts == row_counts(lake) == {"transcript_words": 15, "transcript_segments": 6, "jobs": 0}
+    assert con.execute(
+        "select night, typeof(night), count(*) from transcript_words group by all order by night"
+    ).fetchall() == [(NIGHT, "VARCHAR", 9), (OTHER_NIGHT, "VARCHAR", 6)]
+    assert con.execute(
+        "select content, speaker_label, segment_id from transcript_words where night = ? and item_index = 0",
+        [NIGHT],
+    ).fetchall() == [("Okay", None, "uuid1")]
+    assert row_counts(lake, OTHER_NIGHT) == {"transcript_words": 6, "transcript_segments": 0, "jobs": 0}
+
+
+def test_jobs_table_round_trip_keeps_utc_timestamps(lake):
+    submitted = dt.datetime(2024, 5, 1, 22, 15, tzinfo=dt.timezone.utc)
+    jobs = pa.Table.from_pylist(
+        [{"recording_id": "rec-1", "job_name": "job-1", "service": "healthscribe", "status": "COMPLETED",
+          "submitted_at": submitted, "sample_rate_hz": 16000, "settings_json": "{}",
+          "transcript_uri": "s3://b/t.json"}],
+        schema=TABLES["jobs"],
+    )
+    write_partition("jobs", jobs, lake, NIGHT)
+    back = read_table("jobs", lake)
+    assert back.schema.field("submitted_at").type == pa.timestamp("us", tz="UTC")
+    assert back.column("submitted_at").to_pylist() == [submitted]
+    con = duckdb_connect(lake)
+    assert con.execute("select sample_rate_hz, failure_reason from jobs").fetchall() == [(16000, None)]
+
+
+def test_write_casts_compatible_tables(lake, words):
+    shuffled = words.select(list(reversed(words.column_names)))
+    loose = shuffled.cast(pa.schema([pa.field(f.name, pa.int64() if f.name == "item_index" else f.type)
+                                     for f in shuffled.schema]))
+    write_partition("transcript_words", loose, lake, NIGHT)
+    assert without_night(read_table("transcript_words", lake, NIGHT)).equals(words)
+    # a night column is accepted when it names this night (e.g. rows read back from the lake)
+    write_partition("transcript_words", read_table("transcript_words", lake, NIGHT), lake, NIGHT)
+    assert row_counts(lake, NIGHT)["transcript_words"] == 9
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t: t.drop_columns(["confidence"]), "missing \\['confidence'\\]"),
+        (lambda t: t.append_column("extra", pa.array([1] * t.num_rows)), "unexpected \\['extra'\\]"),
+        (lambda t: t.set_column(0, "recording_id", pa.nulls(t.num_rows, pa.string())), "not nullable"),
+        (lambda t: t.set_column(t.schema.get_field_index("start_time"), "start_time",
+                                pa.array(["Okay"] * t.num_rows)), "start_time: string -> double"),
+        (lambda t: t.append_column("night", pa.array([OTHER_NIGHT] * t.num_rows)), "other nights"),
+    ],
+)
+def test_write_refuses_tables_that_do_not_fit(lake, words, change, message):
+    with pytest.raises(ValueError, match=message) as raised:
+        write_partition("transcript_words", change(words), lake, NIGHT)
+    assert "Okay" not in str(raised.value)
+    assert not Path(lake, "transcript_words").exists() or partition_entries(lake) == []
+
+
+@pytest.mark.parametrize("night", ["2024-5-1", "2024-W01-1", "../etc", "2024-02-30", "20240501"])
+def test_bad_nights_and_tables_are_refused(lake, words, night):
+    with pytest.raises(ValueError, match="night"):
+        write_partition("transcript_words", words, lake, night)
+    with pytest.raises(ValueError, match="unknown table"):
+        write_partition("words", words, lake, NIGHT)
+
+
+def test_old_partitions_without_a_new_column_read_as_null(lake, words):
+    """Schema evolution: a column added later (here: segment_id) is null in older files."""
+    write_partition("transcript_words", words, lake, OTHER_NIGHT)
+    old_dir = Path(lake) / "transcript_words" / f"night={NIGHT}"
+    old_dir.mkdir(parents=True)
+    pq.write_table(words.drop_columns(["segment_id"]), old_dir / "part-0.parquet")
+    back = read_table("transcript_words", lake)
+    old = back.filter(pc.equal(back["night"], NIGHT))
+    assert old.num_rows == 9 and old.column("segment_id").null_count == 9
+    con = duckdb_connect(lake)
+    assert con.execute(
+        "select night, count(segment_id), count(*) from transcript_words group by night order by night"
+    ).fetchall() == [(NIGHT, 0, 9), (OTHER_NIGHT, 9, 9)]
+
+
+def test_reading_a_lake_with_no_data(lake):
+    assert read_table("transcript_segments", lake).num_rows == 0
+    assert row_counts(lake) == {"jobs": 0, "transcript_words": 0, "transcript_segments": 0}
+    con = duckdb_connect(lake)
+    assert con.execute("select count(*) from transcript_segments").fetchone() == (0,)
+
+
+def test_file_uri_is_a_local_lake(tmp_path, words):
+    uri = (tmp_path / "lake").as_uri()
+    write_partition("transcript_words", words, uri, NIGHT)
+    assert row_counts(uri)["transcript_words"] == 9
+    assert duckdb_connect(uri).execute("select count(*) from transcript_words").fetchone() == (9,)
+
+
+def test_duckdb_over_s3_is_not_wired():
+    with pytest.raises(NotImplementedError, match="httpfs"):
+        duckdb_connect("s3://bucket/lake")
+
+
+@pytest.fixture
+def s3_endpoint():
+    """moto's S3 server in this process, on a free loopback port, with one bucket."""
+    server_module = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
+                 aws_access_key_id="test", aws_secret_access_key="test").create_bucket(Bucket="lake-bucket")
+    yield f"{host}:{port}"
+    server.stop()
+
+
+def test_s3_lake_write_rewrite_read(s3_endpoint, words, tm_speakers, monkeypatch):
+    from pyarrow import fs
+
+    s3 = fs.S3FileSystem(endpoint_override=s3_endpoint, scheme="http", access_key="test", secret_key="test",
+                         region="us-east-1")
+    lake = "s3://lake-bucket/lake"
+    path = write_partition("transcript_words", words, lake, NIGHT, filesystem=s3)
+    assert path == f"s3://lake-bucket/lake/transcript_words/night={NIGHT}"
+    write_partition("transcript_words", words, lake, NIGHT, filesystem=s3)  # idempotent
+    tm_words = transcribe_medical_words_table(tm_speakers, recording_id="rec-2", job_name="job-2")
+    write_partition("transcript_words", tm_words, lake, OTHER_NIGHT, filesystem=s3)
+    assert row_counts(lake, filesystem=s3)["transcript_words"] == 12
+    assert without_night(read_table("transcript_words", lake, NIGHT, filesystem=s3)).equals(words)
+    files = s3.get_file_info(fs.FileSelector("lake-bucket/lake/transcript_words", recursive=True))
+    assert sorted(f.path for f in files if f.type == fs.FileType.File) == [
+        f"lake-bucket/lake/transcript_words/night={NIGHT}/part-0.parquet",
+        f"lake-bucket/lake/transcript_words/night={OTHER_NIGHT}/part-0.parquet",
+    ]
+    # the same lake by URI alone (endpoint in the URI, credentials from the environment)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    uri = f"{lake}?endpoint_override={s3_endpoint}&scheme=http&region=us-east-1"
+    write_partition("transcript_words", TABLES["transcript_words"].empty_table(), uri, OTHER_NIGHT)
+    assert row_counts(uri) == {"jobs": 0, "transcript_words": 9, "transcript_segments": 0}
+    # or with the endpoint in AWS_ENDPOINT_URL, as Airflow workers pointed at a local S3 would have it
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{s3_endpoint}")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert read_table("transcript_words", lake, NIGHT).num_rows == 9

@@ -99,3 +99,21 @@ def test_rerun_starts_no_job_and_duplicates_no_row(stack, night):
     assert engine_job_names(stack) == before_jobs
     assert row_counts(night["lake"], night=NIGHT) == before_rows
     assert len(before_jobs) == len(SAMPLES)
+
+
+def test_no_keys_or_transcript_text_in_xcom_or_logs(night):
+    import sqlite3
+
+    with sqlite3.connect(night["home"] / "airflow.db") as db:
+        values = [str(row[0]) for row in db.execute("select value from xcom")]
+    assert values, "the run stored no XCom at all"
+    logs = [night["log"]] + [p.read_text(errors="replace") for p in (night["home"] / "logs").rglob("*.log")]
+    secrets = [relative_key.split("/")[-2] for relative_key, _ in SAMPLES.values()]  # clinic-a, dr-0001 ...
+    secrets += [relative_key.split("/")[-1] for relative_key, _ in SAMPLES.values()]  # visit-0001.wav ...
+    for fixture in SAMPLES:
+        text = reference(fixture.removesuffix(".wav"))["text"]
+        secrets += [w.strip(".,?").lower() for w in text.split() if len(w.strip(".,?")) >= 9]  # distinctive words
+    haystack = "\n".join(values + logs).lower()
+    assert "medscribe-hs-" in haystack and "medscribe-tm-" in haystack  # ids do reach XCom and logs
+    assert len(secrets) > 20
+    assert [s for s in secrets if s.lower() in haystack] == []

@@ -1,0 +1,77 @@
+"""The recognition pipeline: small named stages run in order over one :class:`JobDocument`.
+
+=============  =====================================================================================
+stage          does
+=============  =====================================================================================
+``decode``     S3 -> probe (format, rate, channels, duration) -> checks -> float32 16 kHz per channel
+``asr``        faster-whisper on the single channel -> word and punctuation tokens
+``channels``   (ChannelIdentification) each channel recognized alone, merged in time order
+``diarize``    (ShowSpeakerLabels) speaker embeddings per speech chunk, clustered -> spk_N
+``segments``   (HealthScribe) utterances with deterministic segment ids
+``roles``      (HealthScribe) ParticipantRole per segment: ChannelDefinitions or the lexical rule
+``writers``    the Transcribe Medical or HealthScribe transcript file, put to the output bucket
+=============  =====================================================================================
+
+:func:`build_pipeline` picks the stages for a job from its kind and settings; :func:`run_pipeline` runs
+them, timing each. Stages know nothing about HTTP or the job store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from medscribe.engine.pipeline.document import Interrupted, JobDocument, JobFailed
+
+Stage = Callable[[JobDocument], None]
+
+__all__ = ["Interrupted", "JobDocument", "JobFailed", "build_pipeline", "run_pipeline", "stage_names"]
+
+
+def build_pipeline(kind: str, settings: dict, resources, s3_client) -> list[Stage]:
+    """The stages for one job.
+
+    :param kind: ``"transcription"`` or ``"scribe"``.
+    :param settings: the request's ``Settings``.
+    :param resources: the loaded :class:`~medscribe.engine.resources.Resources`.
+    :param s3_client: a boto3 S3 client for media and outputs.
+    """
+    from medscribe.engine.pipeline.asr import Recognize, Recognizer
+    from medscribe.engine.pipeline.channels import RecognizeChannels
+    from medscribe.engine.pipeline.decode import Decode
+    from medscribe.engine.pipeline.diarize import Diarize, ResemblyzerEmbedder
+    from medscribe.engine.pipeline.roles import AssignRoles
+    from medscribe.engine.pipeline.segments import Segments
+    from medscribe.engine.pipeline.writers import WriteHealthScribe, WriteTranscribeMedical
+
+    recognizer = Recognizer(resources.whisper)
+    stages: list[Stage] = [Decode(s3_client)]
+    if settings.get("ChannelIdentification"):
+        stages.append(RecognizeChannels(recognizer))
+    else:
+        stages.append(Recognize(recognizer))
+        if settings.get("ShowSpeakerLabels"):
+            stages.append(Diarize(ResemblyzerEmbedder(resources.voice_encoder)))
+    if kind == "scribe":
+        stages += [Segments(), AssignRoles(), WriteHealthScribe(s3_client)]
+    else:
+        stages.append(WriteTranscribeMedical(s3_client))
+    return stages
+
+
+def stage_names(stages: Iterable[Stage]) -> list[str]:
+    return [getattr(stage, "name", type(stage).__name__) for stage in stages]
+
+
+def run_pipeline(doc: JobDocument, stages: Iterable[Stage]) -> JobDocument:
+    """Run ``stages`` in order; between stages, stop with :class:`Interrupted` if the engine is stopping.
+
+    :class:`JobFailed` from a stage propagates: the caller records the job FAILED with its reason.
+    """
+    for stage in stages:
+        doc.check_stop()
+        name = getattr(stage, "name", type(stage).__name__)
+        started = time.monotonic()
+        stage(doc)
+        doc.timings[name] = time.monotonic() - started
+    return doc

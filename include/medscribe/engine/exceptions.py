@@ -1,0 +1,68 @@
+"""AWS error codes of the ``transcribe`` service, as the engine returns them.
+
+Each class carries the ``__type`` botocore maps to ``client.exceptions.<Name>`` and the HTTP status AWS
+uses for it. Messages must never carry transcript text, S3 keys or media URIs.
+"""
+
+from __future__ import annotations
+
+JOB_NOT_FOUND = "The requested job couldn't be found. Check the job name and try your request again."
+JOB_NAME_EXISTS = "The requested job name already exists. Use a different job name."
+
+
+class TranscribeError(Exception):
+    """Base of the errors rendered as AWS JSON 1.1 error responses."""
+
+    code = "InternalFailureException"
+    status = 500
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def body(self) -> dict:
+        return {"__type": self.code, "Message": self.message}
+
+
+class BadRequestException(TranscribeError):
+    code = "BadRequestException"
+    status = 400
+
+
+class ConflictException(TranscribeError):
+    code = "ConflictException"
+    status = 400
+
+
+class NotFoundException(TranscribeError):
+    code = "NotFoundException"
+    status = 400
+
+
+class LimitExceededException(TranscribeError):
+    code = "LimitExceededException"
+    status = 400
+
+
+class InternalFailureException(TranscribeError):
+    code = "InternalFailureException"
+    status = 500
+
+
+class UnknownOperationException(TranscribeError):
+    code = "UnknownOperationException"
+    status = 400
+
+
+class SerializationException(TranscribeError):
+    """The body is not a JSON object (AWS answers malformed JSON 1.1 bodies with this code)."""
+
+    code = "SerializationException"
+    status = 400
+
+
+class ServiceUnavailableException(TranscribeError):
+    """The engine is still loading its models or shutting down."""
+
+    code = "ServiceUnavailableException"
+    status = 503

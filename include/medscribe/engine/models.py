@@ -1,0 +1,439 @@
+"""Job state: a durable SQLite job table, the service operations over it, and the worker threads.
+
+The table keeps the accepted request, the status, the times, the failure reason, the output URI and
+what the decoder found (media format and sample rate) - never transcript text.
+
+Jobs run in submission order. At start, QUEUED jobs stay queued and IN_PROGRESS jobs (the engine
+stopped while running them) are queued again at the front, so they are resumed first.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medscribe.engine.exceptions import (
+    JOB_NAME_EXISTS,
+    JOB_NOT_FOUND,
+    BadRequestException,
+    ConflictException,
+    LimitExceededException,
+    NotFoundException,
+)
+
+log = logging.getLogger("medscribe.engine")
+
+TRANSCRIPTION = "transcription"
+SCRIBE = "scribe"
+QUEUED, IN_PROGRESS, COMPLETED, FAILED = "QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED"
+DEFAULT_MAX_RESULTS = 5  # AWS's default page size for the List*Jobs operations
+MAX_QUEUED_JOBS = 1000
+INTERNAL_FAILURE = "An internal failure occurred while processing the job. Try your request again."
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind              TEXT NOT NULL,
+    name              TEXT NOT NULL,
+    request           TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    queue_order       REAL NOT NULL,
+    creation_time     REAL NOT NULL,
+    start_time        REAL,
+    completion_time   REAL,
+    failure_reason    TEXT,
+    transcript_uri    TEXT,
+    media_format      TEXT,
+    media_sample_rate INTEGER,
+    UNIQUE (kind, name)
+);
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (status, queue_order);
+"""
+
+
+@dataclass
+class Job:
+    """One row of the job table."""
+
+    id: int
+    kind: str
+    name: str
+    request: dict[str, Any]
+    status: str
+    creation_time: float
+    start_time: float | None = None
+    completion_time: float | None = None
+    failure_reason: str | None = None
+    transcript_uri: str | None = None
+    media_format: str | None = None
+    media_sample_rate: int | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            name=row["name"],
+            request=json.loads(row["request"]),
+            status=row["status"],
+            creation_time=row["creation_time"],
+            start_time=row["start_time"],
+            completion_time=row["completion_time"],
+            failure_reason=row["failure_reason"],
+            transcript_uri=row["transcript_uri"],
+            media_format=row["media_format"],
+            media_sample_rate=row["media_sample_rate"],
+        )
+
+
+class JobStore:
+    """The job table in ``<data_dir>/jobs.sqlite3``; safe to share between threads.
+
+    :param data_dir: the engine's data directory (created if missing).
+    """
+
+    def __init__(self, data_dir: Path):
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / "jobs.sqlite3"
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def recover(self) -> int:
+        """Queue again the jobs left IN_PROGRESS by a previous run, ahead of the queued ones."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE jobs SET status=?, start_time=NULL, queue_order=queue_order-1e12 WHERE status=?",
+                (QUEUED, IN_PROGRESS),
+            )
+            return cursor.rowcount
+
+    def insert(self, kind: str, name: str, request: dict) -> Job:
+        now = time.time()
+        with self._lock:
+            (queued,) = self._db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE status IN (?, ?)", (QUEUED, IN_PROGRESS)
+            ).fetchone()
+            if queued >= MAX_QUEUED_JOBS:
+                raise LimitExceededException(
+                    "You have reached the limit of queued and running jobs. Wait for some jobs to finish "
+                    "and try your request again."
+                )
+            try:
+                cursor = self._db.execute(
+                    "INSERT INTO jobs (kind, name, request, status, queue_order, creation_time) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (kind, name, json.dumps(request), QUEUED, now, now),
+                )
+            except sqlite3.IntegrityError:
+                raise ConflictException(JOB_NAME_EXISTS) from None
+            row = self._db.execute("SELECT * FROM jobs WHERE id=?", (cursor.lastrowid,)).fetchone()
+        return Job.from_row(row)
+
+    def get(self, kind: str, name: str) -> Job | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE kind=? AND name=?", (kind, name)).fetchone()
+        return Job.from_row(row) if row else None
+
+    def get_by_id(self, job_id: int) -> Job | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return Job.from_row(row) if row else None
+
+    def delete(self, kind: str, name: str) -> Job | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE kind=? AND name=?", (kind, name)).fetchone()
+            if row:
+                self._db.execute("DELETE FROM jobs WHERE id=?", (row["id"],))
+        return Job.from_row(row) if row else None
+
+    def list(
+        self, kind: str, status: str | None, name_contains: str | None, after_id: int | None, limit: int
+    ) -> tuple[list[Job], bool]:
+        """Newest first; returns the page and whether more jobs follow."""
+        clauses, params = ["kind=?"], [kind]
+        if status:
+            clauses.append("status=?")
+            params.append(status)
+        if name_contains:
+            clauses.append("instr(lower(name), lower(?)) > 0")
+            params.append(name_contains)
+        if after_id is not None:
+            clauses.append("id<?")
+            params.append(after_id)
+        query = f"SELECT * FROM jobs WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(query, (*params, limit + 1)).fetchall()
+        return [Job.from_row(row) for row in rows[:limit]], len(rows) > limit
+
+    def claim_next(self) -> Job | None:
+        """Mark the oldest QUEUED job IN_PROGRESS and return it."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT * FROM jobs WHERE status=? ORDER BY queue_order, id LIMIT 1", (QUEUED,)
+                ).fetchone()
+                if row is None:
+                    self._db.execute("COMMIT")
+                    return None
+                now = time.time()
+                self._db.execute(
+                    "UPDATE jobs SET status=?, start_time=? WHERE id=?", (IN_PROGRESS, now, row["id"])
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        job = Job.from_row(row)
+        job.status, job.start_time = IN_PROGRESS, now
+        return job
+
+    def finish(
+        self,
+        job_id: int,
+        status: str,
+        *,
+        failure_reason: str | None = None,
+        transcript_uri: str | None = None,
+        media_format: str | None = None,
+        media_sample_rate: int | None = None,
+    ) -> bool:
+        """Record the end of a job that is still IN_PROGRESS; False if it was deleted meanwhile."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE jobs SET status=?, completion_time=?, failure_reason=?, transcript_uri=?, "
+                "media_format=COALESCE(?, media_format), media_sample_rate=COALESCE(?, media_sample_rate) "
+                "WHERE id=? AND status=?",
+                (
+                    status,
+                    time.time(),
+                    failure_reason,
+                    transcript_uri,
+                    media_format,
+                    media_sample_rate,
+                    job_id,
+                    IN_PROGRESS,
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def count_by_status(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        return {row[0]: row[1] for row in rows}
+
+
+def encode_token(job_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": job_id}).encode()).decode()
+
+
+def decode_token(token: str) -> int:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(value["after"])
+    except Exception:  # noqa: BLE001 - any malformed token
+        raise BadRequestException(
+            "The NextToken is not valid. Check the token and try your request again."
+        ) from None
+
+
+class WorkerPool:
+    """Background threads that take QUEUED jobs in order and run the pipeline on them.
+
+    :param store: the :class:`JobStore`.
+    :param resources: the loaded models.
+    :param data_dir: the engine's data directory; jobs get a scratch directory under ``work/``.
+    :param workers: how many jobs run at once.
+    """
+
+    def __init__(self, store: JobStore, resources, data_dir: Path, workers: int = 1):
+        self.store = store
+        self.resources = resources
+        self.workdir = data_dir / "work"
+        self.workers = max(1, workers)
+        self.stopping = threading.Event()
+        self._wake = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._cancelled: set[int] = set()
+        self._running: set[int] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)  # scratch left by a stopped run
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for number in range(self.workers):
+            thread = threading.Thread(target=self._loop, name=f"engine-worker-{number}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def notify(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
+    def cancel(self, job_id: int) -> None:
+        """Stop a running job at its next check (it was deleted)."""
+        with self._lock:
+            if job_id in self._running:
+                self._cancelled.add(job_id)
+
+    def stop(self, timeout: float) -> bool:
+        """Ask the workers to stop; True if all stopped within ``timeout`` seconds."""
+        self.stopping.set()
+        self.notify()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def _loop(self) -> None:
+        import medscribe.engine.storage as storage
+
+        s3_client = storage.make_s3_client()
+        while not self.stopping.is_set():
+            job = self.store.claim_next()
+            if job is None:
+                with self._wake:
+                    self._wake.wait(timeout=1.0)
+                continue
+            self.run(job, s3_client)
+
+    def run(self, job: Job, s3_client) -> None:
+        from medscribe.engine.pipeline import (
+            Interrupted,
+            JobDocument,
+            JobFailed,
+            build_pipeline,
+            run_pipeline,
+        )
+
+        with self._lock:
+            self._running.add(job.id)
+
+        def should_stop() -> bool:
+            return self.stopping.is_set() or job.id in self._cancelled
+
+        scratch = Path(tempfile.mkdtemp(prefix=f"job{job.id}-", dir=self.workdir))
+        doc = JobDocument(job.name, job.kind, job.request, should_stop=should_stop, workdir=scratch)
+        started = time.monotonic()
+        log.info("job %s (%s) started", job.name, job.kind)
+        try:
+            stages = build_pipeline(job.kind, job.request.get("Settings") or {}, self.resources, s3_client)
+            run_pipeline(doc, stages)
+        except Interrupted:
+            if job.id in self._cancelled:
+                log.info("job %s deleted while running; stopped", job.name)
+            else:
+                log.info("job %s interrupted by shutdown; left IN_PROGRESS to resume", job.name)
+            return
+        except JobFailed as failure:
+            self.store.finish(job.id, FAILED, failure_reason=failure.reason, **_media_fields(doc))
+            log.info("job %s FAILED after %.1fs: %s", job.name, time.monotonic() - started, failure.reason)
+            return
+        except Exception as error:  # noqa: BLE001 - never let a job take the engine down
+            # where it happened, not what it said: messages and source lines can carry data
+            frames = " <- ".join(
+                f"{Path(frame.filename).name}:{frame.lineno} {frame.name}"
+                for frame in reversed(traceback.extract_tb(error.__traceback__))
+            )
+            log.error("job %s FAILED with an internal %s at %s", job.name, type(error).__name__, frames)
+            self.store.finish(job.id, FAILED, failure_reason=INTERNAL_FAILURE, **_media_fields(doc))
+            return
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            with self._lock:
+                self._running.discard(job.id)
+                self._cancelled.discard(job.id)
+        self.store.finish(
+            job.id, COMPLETED, transcript_uri=doc.outputs.get("transcript"), **_media_fields(doc)
+        )
+        elapsed = time.monotonic() - started
+        duration = doc.media.duration if doc.media else 0.0
+        log.info(
+            "job %s COMPLETED in %.1fs: media %.1fs, %d ch, %d bytes; %d words, %d segments, %d speakers or channels; "
+            "RTF %.3f; stages %s",
+            job.name,
+            elapsed,
+            duration,
+            doc.media.channels if doc.media else 0,
+            doc.media.size_bytes if doc.media else 0,
+            len(doc.words),
+            len(doc.segments),
+            len(
+                {t.speaker for t in doc.words if t.speaker}
+                | {t.channel for t in doc.words if t.channel is not None}
+            ),
+            elapsed / duration if duration else 0.0,
+            " ".join(f"{name}={seconds:.2f}s" for name, seconds in doc.timings.items()),
+        )
+
+
+def _media_fields(doc) -> dict:
+    if doc.media is None:
+        return {}
+    return {"media_format": doc.media.format, "media_sample_rate": doc.media.sample_rate}
+
+
+class TranscribeBackend:
+    """The service operations, over the job store and the worker pool (requests already validated).
+
+    :param store: the :class:`JobStore`.
+    :param pool: the :class:`WorkerPool`, notified of new jobs (None: jobs only queue).
+    """
+
+    def __init__(self, store: JobStore, pool: WorkerPool | None = None):
+        self.store = store
+        self.pool = pool
+
+    def start(self, kind: str, name: str, request: dict) -> Job:
+        job = self.store.insert(kind, name, request)
+        log.info("job %s (%s) queued", name, kind)
+        if self.pool is not None:
+            self.pool.notify()
+        return job
+
+    def get(self, kind: str, name: str) -> Job:
+        job = self.store.get(kind, name)
+        if job is None:
+            raise NotFoundException(JOB_NOT_FOUND)
+        return job
+
+    def delete(self, kind: str, name: str) -> None:
+        job = self.store.delete(kind, name)
+        if job is None:
+            raise BadRequestException(JOB_NOT_FOUND)
+        if self.pool is not None and job.status == IN_PROGRESS:
+            self.pool.cancel(job.id)
+        log.info("job %s (%s) deleted", name, kind)
+
+    def list(
+        self,
+        kind: str,
+        status: str | None,
+        name_contains: str | None,
+        next_token: str | None,
+        max_results: int | None,
+    ) -> tuple[list[Job], str | None]:
+        after = decode_token(next_token) if next_token else None
+        jobs, more = self.store.list(kind, status, name_contains, after, max_results or DEFAULT_MAX_RESULTS)
+        return jobs, (encode_token(jobs[-1].id) if more and jobs else None)

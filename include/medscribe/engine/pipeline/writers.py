@@ -1,0 +1,193 @@
+"""Stage ``writers``: the output files, in AWS's formats, put to the output bucket.
+
+* Transcribe Medical (:func:`transcribe_medical_json`): snake_case keys, times and confidences as
+  strings, lower-case item types, punctuation items without times; ``speaker_labels`` with speaker
+  labels (``speaker_label`` only inside its segments' items, as in Transcribe Medical's example) and
+  ``channel_labels`` with channel identification (``channel_label`` repeated on the top-level items).
+  Written to ``OutputKey`` when it names a ``.json`` file, to ``<OutputKey>/medical/<JobName>.json`` when
+  it names a folder, and to ``medical/<JobName>.json`` without an OutputKey.
+* HealthScribe (:func:`healthscribe_transcript_json`): ``{"Conversation": {...}}`` with PascalCase keys,
+  numbers as JSON numbers, upper-case types; written to ``<JobName>/transcript.json``.
+  No ClinicalInsights, no SectionDetails and no clinical document: not built yet.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from medscribe.engine.pipeline.document import JobDocument, JobFailed, Segment, Token, join_tokens
+from medscribe.engine.storage import object_url
+
+ACCOUNT_ID = "000000000000"
+CONVERSATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:medscribe:engine:conversation")
+
+
+def format_time(seconds: float) -> str:
+    """``0.74`` -> ``"0.74"``, ``1`` -> ``"1.0"``: millisecond precision, as AWS writes them."""
+    text = f"{max(seconds, 0.0):.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def format_confidence(value: float) -> str:
+    text = f"{min(max(value, 0.0), 1.0):.4f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def transcribe_output_key(job_name: str, output_key: str | None) -> str:
+    if not output_key:
+        return f"medical/{job_name}.json"
+    if output_key.endswith(".json"):
+        return output_key
+    return f"{output_key.rstrip('/')}/medical/{job_name}.json"
+
+
+def healthscribe_output_key(job_name: str) -> str:
+    return f"{job_name}/transcript.json"
+
+
+def _transcribe_item(token: Token, item_id: int, with_channel: bool) -> dict:
+    if token.is_word:
+        item = {
+            "id": item_id,
+            "start_time": format_time(token.start),
+            "end_time": format_time(token.end),
+            "alternatives": [{"confidence": format_confidence(token.confidence), "content": token.content}],
+            "type": "pronunciation",
+        }
+    else:
+        item = {
+            "id": item_id,
+            "alternatives": [{"confidence": "0.0", "content": token.content}],
+            "type": "punctuation",
+        }
+    if with_channel and token.channel is not None:
+        item["channel_label"] = f"ch_{token.channel}"
+    return item
+
+
+def _speaker_labels(tokens: list[Token]) -> dict:
+    segments: list[dict] = []
+    for token in tokens:
+        if not token.is_word:
+            continue
+        label = token.speaker or "spk_0"
+        entry = {
+            "start_time": format_time(token.start),
+            "end_time": format_time(token.end),
+            "speaker_label": label,
+        }
+        if segments and segments[-1]["speaker_label"] == label:
+            segments[-1]["items"].append(entry)
+            segments[-1]["end_time"] = entry["end_time"]
+        else:
+            segments.append({**entry, "items": [entry]})
+    speakers = len({segment["speaker_label"] for segment in segments})
+    return {"speakers": speakers, "segments": segments}
+
+
+def transcribe_medical_json(doc: JobDocument) -> dict:
+    """The Transcribe Medical transcript document of a finished job."""
+    with_channels = doc.channel_identification
+    items = [_transcribe_item(token, index, with_channels) for index, token in enumerate(doc.tokens)]
+    results: dict = {"transcripts": [{"transcript": join_tokens(doc.tokens)}], "items": items}
+    if doc.show_speaker_labels:
+        results["speaker_labels"] = _speaker_labels(doc.tokens)
+    if with_channels:
+        channels = []
+        for channel in range(len(doc.audio) or 2):
+            channel_items = [
+                {key: value for key, value in item.items() if key != "channel_label"}
+                for item, token in zip(items, doc.tokens, strict=True)
+                if token.channel == channel
+            ]
+            channels.append({"channel_label": f"ch_{channel}", "items": channel_items})
+        results["channel_labels"] = {"channels": channels, "number_of_channels": len(channels)}
+    return {"jobName": doc.job_name, "accountId": ACCOUNT_ID, "status": "COMPLETED", "results": results}
+
+
+def _healthscribe_item(token: Token) -> dict:
+    return {
+        "Alternatives": [
+            {"Confidence": round(token.confidence, 4) if token.is_word else 0, "Content": token.content}
+        ],
+        "BeginAudioTime": round(token.start, 3),
+        "EndAudioTime": round(token.end, 3),
+        "Type": "PRONUNCIATION" if token.is_word else "PUNCTUATION",
+    }
+
+
+def _healthscribe_segment(segment: Segment) -> dict:
+    return {
+        "SegmentId": segment.segment_id,
+        "BeginAudioTime": round(segment.start, 3),
+        "EndAudioTime": round(segment.end, 3),
+        "Content": segment.content,
+        "ParticipantDetails": {"ParticipantRole": segment.role or "CLINICIAN_0"},
+    }
+
+
+def conversation_id(job_name: str) -> str:
+    return str(uuid.uuid5(CONVERSATION_NAMESPACE, job_name))
+
+
+def healthscribe_transcript_json(doc: JobDocument) -> dict:
+    """The HealthScribe transcript file of a finished job."""
+    return {
+        "Conversation": {
+            "ConversationId": conversation_id(doc.job_name),
+            "JobName": doc.job_name,
+            "JobType": "ASYNC",
+            "LanguageCode": "en-US",
+            "TranscriptItems": [_healthscribe_item(token) for token in doc.tokens],
+            "TranscriptSegments": [_healthscribe_segment(segment) for segment in doc.segments],
+        }
+    }
+
+
+def _put_json(s3_client, bucket: str, key: str, document: dict) -> str:
+    body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+    try:
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    except Exception:  # noqa: BLE001 - a job failure whose reason carries no key
+        raise JobFailed(
+            "The output bucket can't be written to. Make sure the bucket exists and that you have write "
+            "permission, then try your request again."
+        ) from None
+    return object_url(bucket, key)
+
+
+class WriteTranscribeMedical:
+    """Put the Transcribe Medical transcript; ``doc.outputs["transcript"]`` = its URI.
+
+    :param s3_client: a boto3 S3 client.
+    """
+
+    name = "writers"
+
+    def __init__(self, s3_client):
+        self.s3 = s3_client
+
+    def __call__(self, doc: JobDocument) -> None:
+        key = transcribe_output_key(doc.job_name, doc.request.get("OutputKey"))
+        doc.outputs["transcript"] = _put_json(
+            self.s3, doc.request["OutputBucketName"], key, transcribe_medical_json(doc)
+        )
+
+
+class WriteHealthScribe:
+    """Put the HealthScribe transcript file; ``doc.outputs["transcript"]`` = its URI.
+
+    :param s3_client: a boto3 S3 client.
+    """
+
+    name = "writers"
+
+    def __init__(self, s3_client):
+        self.s3 = s3_client
+
+    def __call__(self, doc: JobDocument) -> None:
+        key = healthscribe_output_key(doc.job_name)
+        doc.outputs["transcript"] = _put_json(
+            self.s3, doc.request["OutputBucketName"], key, healthscribe_transcript_json(doc)
+        )

@@ -1,0 +1,266 @@
+"""The wire protocol: AWS JSON 1.1 of the ``transcribe`` service, as a WSGI application.
+
+``POST /`` with ``X-Amz-Target: Transcribe.<Action>`` and a JSON body; answers with
+``application/x-amz-json-1.1``. Errors are ``{"__type": ..., "Message": ...}`` with the code also in
+``x-amzn-ErrorType``, so boto3 raises ``client.exceptions.<Code>``. Timestamps are epoch seconds.
+``GET /health`` answers 200 once the models are loaded (503 before).
+
+Requests are not authenticated: the engine binds to loopback and accepts any SigV4 credentials.
+Nothing of a request body is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from medscribe.engine import validation
+from medscribe.engine.exceptions import (
+    InternalFailureException,
+    SerializationException,
+    ServiceUnavailableException,
+    TranscribeError,
+)
+from medscribe.engine.models import COMPLETED, SCRIBE, TRANSCRIPTION, Job, TranscribeBackend
+
+log = logging.getLogger("medscribe.engine")
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+TARGET_PREFIX = "Transcribe."
+
+
+def _time(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _compact(document: dict) -> dict:
+    return {key: value for key, value in document.items() if value is not None}
+
+
+def medical_transcription_job(job: Job) -> dict:
+    """The MedicalTranscriptionJob structure."""
+    request = job.request
+    return _compact(
+        {
+            "MedicalTranscriptionJobName": job.name,
+            "TranscriptionJobStatus": job.status,
+            "LanguageCode": request.get("LanguageCode"),
+            "MediaSampleRateHertz": request.get("MediaSampleRateHertz") or job.media_sample_rate,
+            "MediaFormat": request.get("MediaFormat") or job.media_format,
+            "Media": request.get("Media"),
+            "Transcript": {"TranscriptFileUri": job.transcript_uri} if job.status == COMPLETED else {},
+            "StartTime": _time(job.start_time),
+            "CreationTime": _time(job.creation_time),
+            "CompletionTime": _time(job.completion_time),
+            "FailureReason": job.failure_reason,
+            "Settings": request.get("Settings"),
+            "Specialty": request.get("Specialty"),
+            "Type": request.get("Type"),
+            "Tags": request.get("Tags"),
+        }
+    )
+
+
+def medical_transcription_job_summary(job: Job) -> dict:
+    request = job.request
+    return _compact(
+        {
+            "MedicalTranscriptionJobName": job.name,
+            "CreationTime": _time(job.creation_time),
+            "StartTime": _time(job.start_time),
+            "CompletionTime": _time(job.completion_time),
+            "LanguageCode": request.get("LanguageCode"),
+            "TranscriptionJobStatus": job.status,
+            "FailureReason": job.failure_reason,
+            "OutputLocationType": "CUSTOMER_BUCKET",
+            "Specialty": request.get("Specialty"),
+            "Type": request.get("Type"),
+        }
+    )
+
+
+def medical_scribe_job(job: Job) -> dict:
+    """The MedicalScribeJob structure (MedicalScribeOutput has no ClinicalDocumentUri: not built)."""
+    request = job.request
+    return _compact(
+        {
+            "MedicalScribeJobName": job.name,
+            "MedicalScribeJobStatus": job.status,
+            "LanguageCode": "en-US",
+            "Media": request.get("Media"),
+            "MedicalScribeOutput": {"TranscriptFileUri": job.transcript_uri}
+            if job.status == COMPLETED
+            else None,
+            "StartTime": _time(job.start_time),
+            "CreationTime": _time(job.creation_time),
+            "CompletionTime": _time(job.completion_time),
+            "FailureReason": job.failure_reason,
+            "Settings": request.get("Settings"),
+            "DataAccessRoleArn": request.get("DataAccessRoleArn"),
+            "ChannelDefinitions": request.get("ChannelDefinitions"),
+            "MedicalScribeContextProvided": True if request.get("MedicalScribeContext") else None,
+            "Tags": request.get("Tags"),
+        }
+    )
+
+
+def medical_scribe_job_summary(job: Job) -> dict:
+    return _compact(
+        {
+            "MedicalScribeJobName": job.name,
+            "CreationTime": _time(job.creation_time),
+            "StartTime": _time(job.start_time),
+            "CompletionTime": _time(job.completion_time),
+            "LanguageCode": "en-US",
+            "MedicalScribeJobStatus": job.status,
+            "FailureReason": job.failure_reason,
+        }
+    )
+
+
+class TranscribeResponse:
+    """One handler per action: params (validated) -> response document.
+
+    :param backend: the :class:`~medscribe.engine.models.TranscribeBackend`.
+    :param diarization_available: whether single-channel speaker labels can be served.
+    """
+
+    def __init__(self, backend: TranscribeBackend, diarization_available: bool):
+        self.backend = backend
+        self.diarization_available = diarization_available
+
+    def dispatch(self, action: str, params: dict) -> dict:
+        validation.validate_with_model(action, params)
+        handler: Callable[[dict], dict] = getattr(self, _snake(action))
+        return handler(params)
+
+    def start_medical_transcription_job(self, params: dict) -> dict:
+        validation.check_start_medical_transcription_job(params, self.diarization_available)
+        job = self.backend.start(TRANSCRIPTION, params["MedicalTranscriptionJobName"], params)
+        return {"MedicalTranscriptionJob": medical_transcription_job(job)}
+
+    def get_medical_transcription_job(self, params: dict) -> dict:
+        job = self.backend.get(TRANSCRIPTION, params["MedicalTranscriptionJobName"])
+        return {"MedicalTranscriptionJob": medical_transcription_job(job)}
+
+    def list_medical_transcription_jobs(self, params: dict) -> dict:
+        jobs, token = self.backend.list(
+            TRANSCRIPTION,
+            params.get("Status"),
+            params.get("JobNameContains"),
+            params.get("NextToken"),
+            params.get("MaxResults"),
+        )
+        return _compact(
+            {
+                "Status": params.get("Status"),
+                "NextToken": token,
+                "MedicalTranscriptionJobSummaries": [medical_transcription_job_summary(job) for job in jobs],
+            }
+        )
+
+    def delete_medical_transcription_job(self, params: dict) -> dict:
+        self.backend.delete(TRANSCRIPTION, params["MedicalTranscriptionJobName"])
+        return {}
+
+    def start_medical_scribe_job(self, params: dict) -> dict:
+        validation.check_start_medical_scribe_job(params, self.diarization_available)
+        job = self.backend.start(SCRIBE, params["MedicalScribeJobName"], params)
+        return {"MedicalScribeJob": medical_scribe_job(job)}
+
+    def get_medical_scribe_job(self, params: dict) -> dict:
+        job = self.backend.get(SCRIBE, params["MedicalScribeJobName"])
+        return {"MedicalScribeJob": medical_scribe_job(job)}
+
+    def list_medical_scribe_jobs(self, params: dict) -> dict:
+        jobs, token = self.backend.list(
+            SCRIBE,
+            params.get("Status"),
+            params.get("JobNameContains"),
+            params.get("NextToken"),
+            params.get("MaxResults"),
+        )
+        return _compact(
+            {
+                "Status": params.get("Status"),
+                "NextToken": token,
+                "MedicalScribeJobSummaries": [medical_scribe_job_summary(job) for job in jobs],
+            }
+        )
+
+    def delete_medical_scribe_job(self, params: dict) -> dict:
+        self.backend.delete(SCRIBE, params["MedicalScribeJobName"])
+        return {}
+
+
+def _snake(action: str) -> str:
+    out = []
+    for index, char in enumerate(action):
+        if char.isupper() and index:
+            out.append("_")
+        out.append(char.lower())
+    return "".join(out)
+
+
+def _json_response(document: dict, status: int = 200, error_type: str | None = None) -> Response:
+    response = Response(json.dumps(document), status=status, content_type=CONTENT_TYPE)
+    response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+    if error_type:
+        response.headers["x-amzn-ErrorType"] = error_type
+    return response
+
+
+def error_response(error: TranscribeError) -> Response:
+    return _json_response(error.body(), status=error.status, error_type=error.code)
+
+
+class EngineApp:
+    """The WSGI application.
+
+    :param state: an object with ``ready`` (bool) and ``handler`` (:class:`TranscribeResponse` or None).
+    """
+
+    def __init__(self, state: Any):
+        self.state = state
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        response = self.handle(request)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        if request.method == "GET" and request.path == "/health":
+            ready = bool(self.state.ready) and not self.state.stopping
+            document = {"status": "ready" if ready else ("stopping" if self.state.stopping else "loading")}
+            return Response(
+                json.dumps(document), status=200 if ready else 503, content_type="application/json"
+            )
+        if request.method != "POST" or request.path != "/":
+            return Response(json.dumps({"message": "Not Found"}), status=404, content_type="application/json")
+        target = request.headers.get("X-Amz-Target", "")
+        action = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+        try:
+            if not self.state.ready or self.state.handler is None or self.state.stopping:
+                raise ServiceUnavailableException("The engine is not ready. Try your request again later.")
+            validation.operation_model(action)
+            try:
+                params = json.loads(request.get_data() or b"{}")
+            except ValueError:
+                raise SerializationException("The request body is not valid JSON.") from None
+            if not isinstance(params, dict):
+                raise SerializationException("The request body must be a JSON object.")
+            document = self.state.handler.dispatch(action, params)
+        except TranscribeError as error:
+            log.info("%s -> %s", action or "(no action)", error.code)
+            return error_response(error)
+        except Exception as error:  # noqa: BLE001 - never leak internals, never die
+            log.error("%s -> internal error %s", action, type(error).__name__)
+            return error_response(
+                InternalFailureException("An internal failure occurred. Try your request again.")
+            )
+        return _json_response(document)

@@ -1,0 +1,158 @@
+"""Process lifecycle: bind, load the models, serve, stop on SIGTERM.
+
+The port is bound first (a port in use ends the process with exit code 2 before any model loads);
+``/health`` answers 503 while the models load and 200 once jobs can be taken. On SIGTERM or SIGINT the
+server stops accepting requests, the workers stop at the next stage boundary (a job cut short stays
+IN_PROGRESS and is resumed at the next start), and the process exits 0 within a few seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("medscribe.engine")
+
+EXIT_OK, EXIT_ERROR, EXIT_PORT_IN_USE = 0, 1, 2
+WORKER_STOP_TIMEOUT_S = 6.0
+
+
+@dataclass
+class EngineState:
+    ready: bool = False
+    stopping: bool = False
+    handler: object | None = None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m medscribe.engine",
+        description="Offline engine speaking the AWS Transcribe Medical / HealthScribe API on loopback.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, required=True, help="TCP port to bind")
+    parser.add_argument(
+        "--data-dir", type=Path, required=True, help="directory for the job database and scratch files"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="jobs processed at once (default: 1)")
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    return args
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # request lines, S3 calls and third-party chatter stay out of the log
+    for noisy in ("werkzeug", "botocore", "boto3", "s3transfer", "urllib3", "faster_whisper", "numba"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging()
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            print(
+                f"medscribe engine: port {args.port} on {args.host} is already in use; stop whatever "
+                f"holds it (e.g. `ss -ltnp 'sport = :{args.port}'`) or pass another --port",
+                file=sys.stderr,
+            )
+            return EXIT_PORT_IN_USE
+        print(f"medscribe engine: cannot bind {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+        return EXIT_ERROR
+
+    from werkzeug.serving import make_server
+
+    from medscribe.engine.responses import EngineApp
+
+    state = EngineState()
+    server = make_server(args.host, args.port, EngineApp(state), threaded=True, fd=sock.fileno())
+    sock.close()  # the server holds its own duplicate of the listening socket
+    serve_thread = threading.Thread(target=server.serve_forever, name="engine-http", daemon=True)
+    serve_thread.start()
+
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        state.stopping = True
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("engine listening on %s:%d, loading models", args.host, args.port)
+
+    from medscribe.engine.resources import ModelIntegrityError, load_resources
+
+    try:
+        resources = load_resources(args.workers)
+    except ModelIntegrityError as error:
+        log.error("%s", error)
+        print(f"medscribe engine: {error}", file=sys.stderr)
+        server.shutdown()
+        return EXIT_ERROR
+    if stop.is_set():
+        server.shutdown()
+        return EXIT_OK
+
+    from medscribe.engine.models import JobStore, TranscribeBackend, WorkerPool
+    from medscribe.engine.responses import TranscribeResponse
+
+    data_dir = args.data_dir.resolve()
+    store = JobStore(data_dir)
+    resumed = store.recover()
+    pool = WorkerPool(store, resources, data_dir, workers=args.workers)
+    state.handler = TranscribeResponse(TranscribeBackend(store, pool), resources.diarization_available)
+    pool.start()
+    state.ready = True
+    counts = store.count_by_status()
+    log.info(
+        "engine ready: %d worker(s), %d job(s) queued (%d resumed), diarization %s",
+        args.workers,
+        counts.get("QUEUED", 0),
+        resumed,
+        "on" if resources.diarization_available else "off",
+    )
+
+    stop.wait()
+    started = time.monotonic()
+    server.shutdown()
+    clean = pool.stop(timeout=WORKER_STOP_TIMEOUT_S)
+    log.info(
+        "engine stopped in %.1fs%s",
+        time.monotonic() - started,
+        "" if clean else " (a job was cut short; it stays IN_PROGRESS and resumes at the next start)",
+    )
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Worker threads may still be inside native code (CTranslate2, torch): leave without running
+    # interpreter teardown under them. Every job state change was already committed to SQLite.
+    os._exit(EXIT_OK)

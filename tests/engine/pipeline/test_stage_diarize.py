@@ -1,0 +1,90 @@
+"""Stage ``diarize``: chunking and clustering on fixed inputs, and the real speaker encoder on the mono
+fixture's reference turns."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+np = pytest.importorskip("numpy")
+pytest.importorskip("sklearn", reason="needs scikit-learn (engine environment)")
+
+from medscribe.engine.pipeline.diarize import Diarize, cluster, speech_chunks  # noqa: E402
+from stage_helpers import document, sentence  # noqa: E402
+
+
+def test_chunks_break_at_sentence_ends_and_pauses():
+    tokens = (
+        sentence("Hello again, how was your weekend?", 0.0)
+        + sentence("It was nice", 2.5)
+        + sentence("thanks", 4.0)
+    )
+    chunks = speech_chunks(tokens)
+    words = [[tokens[i].content for i in chunk] for chunk in chunks]
+    assert words == [["Hello", "again", "how", "was", "your", "weekend"], ["It", "was", "nice"], ["thanks"]]
+
+
+def unit(vector):
+    vector = np.asarray(vector, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def voices(pattern: str, seed: int = 0):
+    """Embeddings for a sequence like 'ABBA': each letter one voice plus a little noise."""
+    rng = np.random.default_rng(seed)
+    base = {letter: rng.normal(size=32) for letter in "ABC"}
+    return np.stack([unit(base[letter] + 0.15 * rng.normal(size=32)) for letter in pattern])
+
+
+def test_cluster_finds_the_voices_in_order_of_appearance():
+    assert cluster(voices("BABAAB"), max_speakers=2) == [0, 1, 0, 1, 1, 0]
+    assert cluster(voices("ABCABC"), max_speakers=3) == [0, 1, 2, 0, 1, 2]
+
+
+def test_cluster_merges_one_voice_split_in_two_and_respects_the_maximum():
+    assert cluster(voices("AAAAAA"), max_speakers=2) == [0] * 6
+    assert len(set(cluster(voices("ABCABC"), max_speakers=2))) <= 2
+    assert cluster(voices("A"), max_speakers=2) == [0]
+
+
+class FakeEmbedder:
+    """Voice A for clips louder than 0.5, voice B otherwise."""
+
+    def embed(self, clips):
+        a, b = voices("AB", seed=1)
+        return np.stack([a if float(np.abs(clip).mean()) > 0.5 else b for clip in clips])
+
+
+def test_stage_labels_words_and_punctuation():
+    doc = document("scribe", {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2})
+    audio = np.zeros(16000 * 6, dtype=np.float32)
+    audio[int(2.5 * 16000) : int(4.0 * 16000)] = 0.9  # the second sentence is voice A
+    doc.audio = [audio]
+    doc.tokens = sentence("How are you?", 0.0) + sentence("I am fine.", 2.5) + sentence("Good.", 4.5)
+    Diarize(FakeEmbedder())(doc)
+    assert [(t.content, t.speaker) for t in doc.tokens] == [
+        ("How", "spk_0"),
+        ("are", "spk_0"),
+        ("you", "spk_0"),
+        ("?", "spk_0"),
+        ("I", "spk_1"),
+        ("am", "spk_1"),
+        ("fine", "spk_1"),
+        (".", "spk_1"),
+        ("Good", "spk_0"),
+        (".", "spk_0"),
+    ]
+
+
+def test_real_encoder_separates_the_mono_fixture_voices(voice_encoder, fixtures_dir):
+    from faster_whisper import decode_audio
+    from medscribe.engine.pipeline.diarize import ResemblyzerEmbedder
+
+    reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
+    audio = decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000)
+    clips = [audio[int(t["start_s"] * 16000) : int(t["end_s"] * 16000)] for t in reference["turns"]]
+    labels = cluster(ResemblyzerEmbedder(voice_encoder).embed(clips), max_speakers=2)
+    speakers = [t["speaker"] for t in reference["turns"]]
+    first = speakers[0]
+    assert labels == [0 if speaker == first else 1 for speaker in speakers]

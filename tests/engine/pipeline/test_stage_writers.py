@@ -1,0 +1,157 @@
+"""Stage ``writers``: the Transcribe Medical and HealthScribe documents from a fixed job document."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from medscribe.engine.pipeline.document import JobFailed
+from medscribe.engine.pipeline.roles import AssignRoles
+from medscribe.engine.pipeline.segments import Segments
+from medscribe.engine.pipeline.writers import (
+    WriteHealthScribe,
+    WriteTranscribeMedical,
+    format_confidence,
+    format_time,
+    healthscribe_transcript_json,
+    transcribe_medical_json,
+    transcribe_output_key,
+)
+from stage_helpers import document, sentence
+
+
+def test_number_formats():
+    assert [format_time(t) for t in (0, 0.74, 1.0, 12.3456, -1)] == ["0.0", "0.74", "1.0", "12.346", "0.0"]
+    assert [format_confidence(c) for c in (1, 0.97, 0.123456, 2)] == ["1.0", "0.97", "0.1235", "1.0"]
+
+
+def test_output_keys():
+    assert transcribe_output_key("job", None) == "medical/job.json"
+    assert transcribe_output_key("job", "night/out.json") == "night/out.json"
+    assert transcribe_output_key("job", "night") == "night/medical/job.json"
+    assert transcribe_output_key("job", "night/") == "night/medical/job.json"
+
+
+def test_transcribe_medical_plain():
+    doc = document("transcription")
+    doc.tokens = sentence("Blood pressure is high.", 0.5)
+    out = transcribe_medical_json(doc)
+    assert out["jobName"] == "job-under-test" and out["status"] == "COMPLETED"
+    assert out["results"]["transcripts"] == [{"transcript": "Blood pressure is high."}]
+    first, last = out["results"]["items"][0], out["results"]["items"][-1]
+    assert first == {
+        "id": 0,
+        "start_time": "0.5",
+        "end_time": "0.75",
+        "alternatives": [{"confidence": "0.9", "content": "Blood"}],
+        "type": "pronunciation",
+    }
+    assert last == {"id": 4, "alternatives": [{"confidence": "0.0", "content": "."}], "type": "punctuation"}
+    assert set(out["results"]) == {"transcripts", "items"}
+
+
+def test_transcribe_medical_speaker_labels():
+    doc = document("transcription", {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2})
+    doc.tokens = sentence("How are you?", 0.0, speaker="spk_0") + sentence("Fine.", 1.5, speaker="spk_1")
+    labels = transcribe_medical_json(doc)["results"]["speaker_labels"]
+    assert labels["speakers"] == 2
+    assert [
+        (s["speaker_label"], s["start_time"], s["end_time"], len(s["items"])) for s in labels["segments"]
+    ] == [
+        ("spk_0", "0.0", "0.85", 3),
+        ("spk_1", "1.5", "1.75", 1),
+    ]
+    assert labels["segments"][0]["items"][1] == {
+        "start_time": "0.3",
+        "end_time": "0.55",
+        "speaker_label": "spk_0",
+    }
+    assert all("speaker_label" not in item for item in transcribe_medical_json(doc)["results"]["items"])
+
+
+def test_transcribe_medical_channel_labels():
+    doc = document("transcription", {"ChannelIdentification": True})
+    doc.audio = [None, None]
+    doc.tokens = sentence("Hello.", 0.0, channel=0) + sentence("Hi.", 1.0, channel=1)
+    results = transcribe_medical_json(doc)["results"]
+    channels = results["channel_labels"]
+    assert channels["number_of_channels"] == 2
+    assert [c["channel_label"] for c in channels["channels"]] == ["ch_0", "ch_1"]
+    assert [i["alternatives"][0]["content"] for i in channels["channels"][1]["items"]] == ["Hi", "."]
+    assert [i["channel_label"] for i in results["items"]] == ["ch_0", "ch_0", "ch_1", "ch_1"]
+
+
+def scribe_doc():
+    doc = document(
+        "scribe",
+        {"ChannelIdentification": True},
+        ChannelDefinitions=[
+            {"ChannelId": 0, "ParticipantRole": "CLINICIAN"},
+            {"ChannelId": 1, "ParticipantRole": "PATIENT"},
+        ],
+    )
+    doc.tokens = sentence("Any chest pain?", 0.0, channel=0) + sentence("No.", 1.2, channel=1)
+    Segments()(doc)
+    AssignRoles()(doc)
+    return doc
+
+
+def test_healthscribe_transcript():
+    conversation = healthscribe_transcript_json(scribe_doc())["Conversation"]
+    assert conversation["JobName"] == "job-under-test" and conversation["JobType"] == "ASYNC"
+    assert conversation["LanguageCode"] == "en-US"
+    uuid.UUID(conversation["ConversationId"])
+    assert set(conversation) == {
+        "ConversationId",
+        "JobName",
+        "JobType",
+        "LanguageCode",
+        "TranscriptItems",
+        "TranscriptSegments",
+    }  # no ClinicalInsights: not built
+    assert conversation["TranscriptItems"][0] == {
+        "Alternatives": [{"Confidence": 0.9, "Content": "Any"}],
+        "BeginAudioTime": 0.0,
+        "EndAudioTime": 0.25,
+        "Type": "PRONUNCIATION",
+    }
+    assert conversation["TranscriptItems"][3]["Type"] == "PUNCTUATION"
+    assert conversation["TranscriptItems"][3]["Alternatives"][0]["Confidence"] == 0
+    first, second = conversation["TranscriptSegments"]
+    assert first["Content"] == "Any chest pain?" and first["ParticipantDetails"] == {
+        "ParticipantRole": "CLINICIAN_0"
+    }
+    assert second["Content"] == "No." and second["ParticipantDetails"] == {"ParticipantRole": "PATIENT_0"}
+    assert "SectionDetails" not in first
+    assert (first["BeginAudioTime"], first["EndAudioTime"]) == (0.0, 0.85)
+
+
+class RecordingS3:
+    def __init__(self, fail: bool = False):
+        self.objects, self.fail = {}, fail
+
+    def put_object(self, Bucket, Key, Body, ContentType):
+        if self.fail:
+            raise RuntimeError(f"NoSuchBucket {Bucket}/{Key}")
+        self.objects[(Bucket, Key)] = json.loads(Body)
+
+
+def test_writer_stages_put_the_files(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9999")
+    s3 = RecordingS3()
+    doc = scribe_doc()
+    WriteHealthScribe(s3)(doc)
+    assert doc.outputs["transcript"] == "http://127.0.0.1:9999/out-bucket/job-under-test/transcript.json"
+    assert ("out-bucket", "job-under-test/transcript.json") in s3.objects
+    doc = document("transcription", OutputKey="reports/")
+    doc.tokens = sentence("Fine.", 0.0)
+    WriteTranscribeMedical(s3)(doc)
+    assert doc.outputs["transcript"] == "http://127.0.0.1:9999/out-bucket/reports/medical/job-under-test.json"
+
+
+def test_write_failure_fails_the_job_without_the_key():
+    doc = scribe_doc()
+    with pytest.raises(JobFailed) as excinfo:
+        WriteHealthScribe(RecordingS3(fail=True))(doc)
+    assert "job-under-test" not in excinfo.value.reason and excinfo.value.__cause__ is None

@@ -33,7 +33,8 @@ make_venv() {
   rm -rf "$dir"
   "$PYTHON" -m venv "$dir"
   "$dir/bin/pip" install -q --upgrade pip
-  "$dir/bin/pip" install -q "$@"
+  # (the machine's pip config names local index folders that may not exist: drop that noise only)
+  "$dir/bin/pip" install -q "$@" 2> >(grep -v "^WARNING: Location '" >&2)
   "$dir/bin/pip" install -q --no-deps -e .
   echo "$digest" > "$stamp"
 }

@@ -117,7 +117,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nnight {args.night} done in {time.monotonic() - started:.0f} s. Parquet lake: {lake}")
     for table, rows in row_counts(lake, night=args.night).items():
         print(f"  {table:<22} {rows:>7} rows   {lake}/{table}/night={args.night}/")
-    print(f"quality report: {lake}/_quality/night={args.night}/word_confidence.json")
+    from medscribe.lake.store import duckdb_connect
+
+    statuses = duckdb_connect(lake).sql(
+        f"select service, status, count(*) from jobs where night = '{args.night}' group by all order by all"
+    ).fetchall()
+    print("jobs: " + ", ".join(f"{service} {status} x{count}" for service, status, count in statuses))
+    report_path = Path(lake) / "_quality" / f"night={args.night}" / "word_confidence.json"
+    report = json.loads(report_path.read_text())
+    print(
+        f"quality gate: structural {'ok' if report['structural_ok'] else 'FAILED'}, "
+        f"{report['under_bar']} of {len(report['transcripts'])} transcripts under the confidence bar "
+        f"(mean >= {report['bar']['min_mean_confidence']}); report: {report_path}"
+    )
     print(f"query it: .venv/bin/python -c \"from medscribe.lake.store import duckdb_connect; "
           f"print(duckdb_connect('{lake}').sql('select * from jobs'))\"")
     return 0

@@ -81,6 +81,14 @@ def test_stereo_segments_carry_channel_roles(night):
     assert len(agree) >= len(turns) * 0.8 and sum(agree) / len(agree) >= 0.9
 
 
+def test_job_tasks_persist_their_extra_links(night, stack):
+    import sqlite3
+
+    with sqlite3.connect(night["home"] / "airflow.db") as db:
+        keys = [row[0] for row in db.execute("select key from xcom where key like 'medscribe_medical_%'")]
+    assert sorted(keys) == ["medscribe_medical_scribe_job"] * 2 + ["medscribe_medical_transcription_job"]
+
+
 def test_jobs_really_deferred(night):
     assert "healthscribe_job" in night["log"] and "transcription_job" in night["log"]
     assert "deferred" in night["log"].lower()

@@ -58,8 +58,19 @@ def assert_no_text(result: dict, fixture: str) -> None:
     assert not [w for w in words if w in serialized]
 
 
-def test_sync_path_waits_and_returns_locations_only(media):
-    result = dictation_operator("op-sync", deferrable=False).execute({})
+class RecordingTI:
+    def __init__(self):
+        self.pushed = {}
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
+def test_sync_path_waits_and_returns_locations_only(stack, media):
+    ti = RecordingTI()
+    result = dictation_operator("op-sync", deferrable=False).execute({"ti": ti})
+    link = ti.pushed["medscribe_medical_transcription_job"]
+    assert (link["job_name"], link["endpoint_url"]) == ("op-sync", stack.engine_endpoint)  # the engine's job view
     assert result["job_name"] == "op-sync" and result["status"] == "COMPLETED"
     assert result["transcript_uri"].endswith(f"/{BUCKET}/out/op-sync.json") and result["clinical_document_uri"] is None
     assert_no_text(result, "dictation")

@@ -12,6 +12,7 @@ from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
 from medscribe.aws.hooks.transcribe import TranscribeHook
+from medscribe.aws.links.transcribe import MedicalScribeJobLink, MedicalTranscriptionJobLink
 from medscribe.aws.triggers.transcribe import (
     MedicalScribeJobCompletedTrigger,
     MedicalTranscriptionJobCompletedTrigger,
@@ -38,6 +39,7 @@ class _StartMedicalJobOperator(AwsBaseOperator[TranscribeHook]):
     waiter_name: ClassVar[str]
     name_field: ClassVar[str]
     trigger_class: ClassVar[type]
+    link_class: ClassVar[type]
 
     def __init__(
         self,
@@ -69,6 +71,14 @@ class _StartMedicalJobOperator(AwsBaseOperator[TranscribeHook]):
 
     def execute(self, context: Context) -> dict[str, Any]:
         job, adopted = self.start(self.build_request())
+        self.link_class.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            job_name=self.job_name,
+            endpoint_url=self.hook.conn_config.get_service_endpoint_url("transcribe"),
+        )
         status = self.hook.job_status(job)
         self.log.info("%s job %s is %s%s", self.job_kind, self.job_name, status, " (adopted)" if adopted else "")
         if status in ("COMPLETED", "FAILED"):
@@ -149,6 +159,8 @@ class StartMedicalScribeJobOperator(_StartMedicalJobOperator):
     waiter_name = "medical_scribe_job_completed"
     name_field = "MedicalScribeJobName"
     trigger_class = MedicalScribeJobCompletedTrigger
+    link_class = MedicalScribeJobLink
+    operator_extra_links = (MedicalScribeJobLink(),)
 
     template_fields: Sequence[str] = aws_template_fields(
         "medical_scribe_job_name",
@@ -258,6 +270,8 @@ class StartMedicalTranscriptionJobOperator(_StartMedicalJobOperator):
     waiter_name = "medical_transcription_job_completed"
     name_field = "MedicalTranscriptionJobName"
     trigger_class = MedicalTranscriptionJobCompletedTrigger
+    link_class = MedicalTranscriptionJobLink
+    operator_extra_links = (MedicalTranscriptionJobLink(),)
 
     template_fields: Sequence[str] = aws_template_fields(
         "medical_transcription_job_name",

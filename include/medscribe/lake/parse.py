@@ -14,6 +14,9 @@ Normalisations, all documented per column in the schemas:
   overlap the word before (kept as given).
 - Labels that belong to a word (speaker, channel, HealthScribe segment and role) are copied onto the
   punctuation that follows it.
+- HealthScribe character offsets (``ClinicalInsights[].Spans``) are end-inclusive ("pain" at 12..15):
+  the raw values are kept in ``begin_character_offset``/``end_character_offset`` and a half-open
+  ``end_exclusive`` (= end + 1) is added, so ``segment_content[begin:end_exclusive] == content``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from medscribe.lake.schemas import TRANSCRIPT_SEGMENTS, TRANSCRIPT_WORDS
+from medscribe.lake.schemas import (
+    CLINICAL_INSIGHTS,
+    INSIGHT_ATTRIBUTES,
+    NOTE_EVIDENCE,
+    NOTE_SENTENCES,
+    TRANSCRIPT_SEGMENTS,
+    TRANSCRIPT_WORDS,
+)
 
 _KIND_NAMES = {
     "healthscribe_transcript": "a HealthScribe transcript file ({'Conversation': ...})",
@@ -124,18 +134,131 @@ def _mid(start: float | None, end: float | None) -> float | None:
     return None if start is None or end is None else (start + end) / 2
 
 
-def healthscribe_transcript_tables(doc: dict, *, recording_id: str, job_name: str) -> dict[str, pa.Table]:
-    """Flatten a HealthScribe transcript file into ``transcript_words`` and ``transcript_segments``.
+def _int(value: Any, where: str) -> int | None:
+    """Integral number (or numeric string) -> int; None or "" -> None; else ValueError (value not quoted)."""
+    number = _num(value, where)
+    if number is None:
+        return None
+    if not number.is_integer():
+        raise ValueError(f"{where} is not an integer")
+    return int(number)
+
+
+def _spans(owner: dict, where: str) -> list[dict]:
+    """The span columns of an insight's or attribute's ``Spans``; one all-null span if it has none.
+
+    :param owner: an insight or an attribute.
+    :param where: its JSON path, for error messages.
+    :return: dicts with span_index, segment_id, begin/end_character_offset, end_exclusive, content.
+    """
+    spans = []
+    for index, raw in enumerate(_list(owner.get("Spans"))):
+        span = _obj(raw)
+        begin = _int(span.get("BeginCharacterOffset"), f"{where}.Spans[{index}].BeginCharacterOffset")
+        end = _int(span.get("EndCharacterOffset"), f"{where}.Spans[{index}].EndCharacterOffset")
+        spans.append(
+            {
+                "span_index": index,
+                "segment_id": span.get("SegmentId"),
+                "begin_character_offset": begin,
+                "end_character_offset": end,
+                "end_exclusive": None if end is None else end + 1,
+                "content": span.get("Content"),
+            }
+        )
+    return spans or [
+        {
+            "span_index": 0,
+            "segment_id": None,
+            "begin_character_offset": None,
+            "end_character_offset": None,
+            "end_exclusive": None,
+            "content": None,
+        }
+    ]
+
+
+def _traits(insight: dict) -> tuple[str | None, bool | None]:
+    """(comma-joined trait names, negated) from a Comprehend-Medical-style ``Traits`` list, if present."""
+    if not isinstance(insight.get("Traits"), list):
+        return None, None
+    names = [str(_obj(t).get("Name")) for t in insight["Traits"] if _obj(t).get("Name") is not None]
+    return ",".join(names), "NEGATION" in names
+
+
+def _insight_tables(conversation: dict, recording_id: str, job_name: str) -> dict[str, pa.Table]:
+    """``clinical_insights`` and ``insight_attributes`` rows of a HealthScribe ``Conversation``."""
+    insights, attributes = [], []
+    ids = {"recording_id": recording_id, "job_name": job_name}
+    for insight_index, raw in enumerate(_list(conversation.get("ClinicalInsights"))):
+        insight = _obj(raw)
+        where = f"ClinicalInsights[{insight_index}]"
+        insight_id = insight.get("InsightId")
+        if not isinstance(insight_id, str) or not insight_id:
+            insight_id = f"#{insight_index}"  # no usable InsightId: keep the row, keyed by position
+        traits, negated = _traits(insight)
+        confidence = _num(insight.get("Confidence"), f"{where}.Confidence")
+        for span in _spans(insight, where):
+            insights.append(
+                {
+                    **ids,
+                    "insight_id": insight_id,
+                    "insight_index": insight_index,
+                    "insight_type": insight.get("InsightType"),
+                    "category": insight.get("Category"),
+                    "type": insight.get("Type"),
+                    "confidence": confidence,
+                    "traits": traits,
+                    "negated": negated,
+                    **span,
+                }
+            )
+        for attribute_index, raw_attribute in enumerate(_list(insight.get("Attributes"))):
+            attribute = _obj(raw_attribute)
+            attribute_where = f"{where}.Attributes[{attribute_index}]"
+            attribute_confidence = _num(attribute.get("Confidence"), f"{attribute_where}.Confidence")
+            for span in _spans(attribute, attribute_where):
+                attributes.append(
+                    {
+                        **ids,
+                        "insight_id": insight_id,
+                        "attribute_index": attribute_index,
+                        "attribute_id": attribute.get("AttributeId"),
+                        "type": attribute.get("Type"),
+                        "confidence": attribute_confidence,
+                        **span,
+                    }
+                )
+    return {
+        "clinical_insights": pa.Table.from_pylist(insights, schema=CLINICAL_INSIGHTS),
+        "insight_attributes": pa.Table.from_pylist(attributes, schema=INSIGHT_ATTRIBUTES),
+    }
+
+
+def healthscribe_transcript_tables(
+    doc: dict, *, recording_id: str, job_name: str, with_insights: bool = False
+) -> dict[str, pa.Table]:
+    """Flatten a HealthScribe transcript file into ``transcript_words`` and ``transcript_segments``
+    (and, with ``with_insights``, ``clinical_insights`` and ``insight_attributes``).
 
     A word gets the segment (and its participant role) whose [BeginAudioTime, EndAudioTime] contains the
     word's midpoint; punctuation inherits from the word before it.
+
+    ``clinical_insights`` has one row per insight span (key recording_id, job_name, insight_id,
+    span_index), ``insight_attributes`` one row per attribute span (key + attribute_index, span_index).
+    An insight or attribute without spans still gets one row (span_index 0, span columns null); an
+    insight without an InsightId is keyed ``#<position>``. A file without ClinicalInsights gives empty
+    tables.
 
     :param doc: parsed JSON of the file at ``MedicalScribeOutput.TranscriptFileUri``.
     :param recording_id: id of the recording the job transcribed.
     :param job_name: the job's name (the file's own JobName is a placeholder in AWS examples, and
         streaming output has a SessionId instead).
-    :return: {"transcript_words": table, "transcript_segments": table}.
-    :raises ValueError: not a HealthScribe transcript, or a time/confidence that is not a number.
+    :param with_insights: also return the two insight tables. Off by default only so that callers
+        that write exactly the tables they know (``nightly.flatten_night`` before it lists the insight
+        tables) keep working.
+    :return: {"transcript_words": table, "transcript_segments": table} (+ the insight tables).
+    :raises ValueError: not a HealthScribe transcript, or a time/confidence/offset that is not a number.
     """
     _expect(doc, "healthscribe_transcript", recording_id, job_name)
     conversation = doc["Conversation"]
@@ -200,9 +323,57 @@ def healthscribe_transcript_tables(doc: dict, *, recording_id: str, job_name: st
                     "segment_id": segment_id,
                 }
             )
-    return {
+    tables = {
         "transcript_words": pa.Table.from_pylist(words, schema=TRANSCRIPT_WORDS),
         "transcript_segments": pa.Table.from_pylist(segments, schema=TRANSCRIPT_SEGMENTS),
+    }
+    if with_insights:
+        tables.update(_insight_tables(conversation, recording_id, job_name))
+    return tables
+
+
+def healthscribe_clinical_document_tables(
+    doc: dict, *, recording_id: str, job_name: str, note_template: str | None = None
+) -> dict[str, pa.Table]:
+    """Flatten a HealthScribe clinical document into ``note_sentences`` and ``note_evidence``.
+
+    Reads ``{"ClinicalDocumentation": {"Sections": [{"SectionName", "Summary": [{"SummarizedSegment",
+    "EvidenceLinks": [{"SegmentId"}]}]}]}}``; the streaming variant (with ``SessionId`` beside
+    ``Sections``) is read the same way. ``note_sentences`` has one row per SummarizedSegment (key
+    recording_id, job_name, section_index, sentence_index; sentence_index counts within the section);
+    ``note_evidence`` one row per evidence link (same key + evidence_index). A sentence without evidence
+    has no ``note_evidence`` row.
+
+    :param doc: parsed JSON of the file at ``MedicalScribeOutput.ClinicalDocumentUri``.
+    :param recording_id: id of the recording the job transcribed.
+    :param job_name: the job's name (for streaming sessions, the SessionId).
+    :param note_template: ``Settings.ClinicalNoteGenerationSettings.NoteTemplate`` of the job, if known
+        (the file does not say which template produced it).
+    :return: {"note_sentences": table, "note_evidence": table}.
+    :raises ValueError: not a HealthScribe clinical document, or unusable ids.
+    """
+    _expect(doc, "healthscribe_clinical_document", recording_id, job_name)
+    if note_template is not None and not isinstance(note_template, str):
+        raise ValueError("note_template must be a string or None")
+    ids = {"recording_id": recording_id, "job_name": job_name}
+    sentences, evidence = [], []
+    for section_index, raw_section in enumerate(_list(doc["ClinicalDocumentation"].get("Sections"))):
+        section = _obj(raw_section)
+        name = section.get("SectionName")
+        for sentence_index, raw_sentence in enumerate(_list(section.get("Summary"))):
+            sentence = _obj(raw_sentence)
+            where = {"section_name": name, "section_index": section_index, "sentence_index": sentence_index}
+            text = sentence.get("SummarizedSegment")
+            sentences.append(
+                {**ids, "note_template": note_template, **where, "text": text if isinstance(text, str) else None}
+            )
+            for evidence_index, link in enumerate(_list(sentence.get("EvidenceLinks"))):
+                evidence.append(
+                    {**ids, **where, "evidence_index": evidence_index, "segment_id": _obj(link).get("SegmentId")}
+                )
+    return {
+        "note_sentences": pa.Table.from_pylist(sentences, schema=NOTE_SENTENCES),
+        "note_evidence": pa.Table.from_pylist(evidence, schema=NOTE_EVIDENCE),
     }
 
 

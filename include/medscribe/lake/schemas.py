@@ -83,8 +83,102 @@ TRANSCRIPT_SEGMENTS = pa.schema(
     ]
 )
 
+RECORDING_STATES = ("discovered", "submitted", "succeeded", "failed", "quarantined")
+
+RECORDINGS = pa.schema(
+    [
+        _field("recording_id", pa.string(), "Id of the recording (content hash).", nullable=False),
+        _field("kind", pa.string(), "conversation | dictation."),
+        _field("service", pa.string(), "healthscribe | transcribe_medical."),
+        _field("state", pa.string(), "discovered | submitted | succeeded | failed | quarantined.", nullable=False),
+        _field("reason", pa.string(), "Why failed or quarantined (no patient data); null otherwise."),
+        _field("job_name", pa.string(), "Job started for the recording; null if none was."),
+        _field("attempts", pa.int32(), "Jobs started for the recording so far."),
+        _field("size_bytes", pa.int64(), "Size of the audio file in bytes."),
+        _field("media_format", pa.string(), "mp3 | mp4 | wav | flac | ogg | amr | webm."),
+        _field("sample_rate_hz", pa.int32(), "Media sample rate in Hz."),
+        _field("channels", pa.int16(), "Audio channels (1 or 2)."),
+        _field("duration_s", pa.float64(), "Audio duration in seconds."),
+        _field("discovered_at", _UTC_US, "When discovery first saw the recording."),
+        _field("finished_at", _UTC_US, "When the recording reached succeeded, failed or quarantined."),
+    ]
+)
+
+_OFFSET_DOC = (
+    " AWS offsets index the segment's Content and are end-inclusive: "
+    "content == segment.content[begin_character_offset:end_exclusive]."
+)
+
+CLINICAL_INSIGHTS = pa.schema(
+    [
+        _field("recording_id", pa.string(), "Id of the source recording.", nullable=False),
+        _field("job_name", pa.string(), "Job that produced the transcript file.", nullable=False),
+        _field("insight_id", pa.string(), "InsightId (unique within the file).", nullable=False),
+        _field("span_index", pa.int32(), "Position of the span in the insight's Spans (0-based).", nullable=False),
+        _field("insight_index", pa.int32(), "Position of the insight in ClinicalInsights.", nullable=False),
+        _field("insight_type", pa.string(), "InsightType, e.g. ClinicalEntity."),
+        _field("category", pa.string(), "MEDICAL_CONDITION | MEDICATION | ANATOMY | TEST_TREATMENT_PROCEDURE | ..."),
+        _field("type", pa.string(), "Entity type within the category, e.g. DX_NAME, GENERIC_NAME, TEST_NAME."),
+        _field("segment_id", pa.string(), "TranscriptSegments SegmentId the span lies in (joins transcript_segments)."),
+        _field("begin_character_offset", pa.int32(), "AWS BeginCharacterOffset (first character)." + _OFFSET_DOC),
+        _field("end_character_offset", pa.int32(), "AWS EndCharacterOffset as given: the LAST character (inclusive)."),
+        _field("end_exclusive", pa.int32(), "end_character_offset + 1: a Python-slice / half-open end."),
+        _field("content", pa.string(), "Text of the span."),
+        _field("confidence", pa.float64(), "Insight Confidence if the file has one (not in AWS's published example)."),
+        _field("traits", pa.string(), "Comma-joined Traits[].Name if the file has Traits (e.g. NEGATION); else null."),
+        _field("negated", pa.bool_(), "True if a NEGATION trait is present, False if Traits exist without it, else null."),
+    ]
+)
+
+INSIGHT_ATTRIBUTES = pa.schema(
+    [
+        _field("recording_id", pa.string(), "Id of the source recording.", nullable=False),
+        _field("job_name", pa.string(), "Job that produced the transcript file.", nullable=False),
+        _field("insight_id", pa.string(), "InsightId of the insight the attribute belongs to.", nullable=False),
+        _field("attribute_index", pa.int32(), "Position of the attribute in the insight's Attributes.", nullable=False),
+        _field("span_index", pa.int32(), "Position of the span in the attribute's Spans (0-based).", nullable=False),
+        _field("attribute_id", pa.string(), "AttributeId."),
+        _field("type", pa.string(), "Attribute type, e.g. TEST_VALUE, DOSAGE, FREQUENCY."),
+        _field("segment_id", pa.string(), "TranscriptSegments SegmentId the span lies in."),
+        _field("begin_character_offset", pa.int32(), "AWS BeginCharacterOffset." + _OFFSET_DOC),
+        _field("end_character_offset", pa.int32(), "AWS EndCharacterOffset as given (inclusive)."),
+        _field("end_exclusive", pa.int32(), "end_character_offset + 1 (half-open end)."),
+        _field("content", pa.string(), "Text of the span."),
+        _field("confidence", pa.float64(), "Attribute Confidence if the file has one."),
+    ]
+)
+
+NOTE_SENTENCES = pa.schema(
+    [
+        _field("recording_id", pa.string(), "Id of the source recording.", nullable=False),
+        _field("job_name", pa.string(), "Job (or streaming SessionId) that produced the note.", nullable=False),
+        _field("note_template", pa.string(), "NoteTemplate of the job (HISTORY_AND_PHYSICAL, GIRPP, ...); null if unknown."),
+        _field("section_name", pa.string(), "SectionName, e.g. CHIEF_COMPLAINT, PLAN."),
+        _field("section_index", pa.int32(), "Position of the section in the note (0-based).", nullable=False),
+        _field("sentence_index", pa.int32(), "Position of the sentence within its section (0-based).", nullable=False),
+        _field("text", pa.string(), "SummarizedSegment: one sentence of the generated note."),
+    ]
+)
+
+NOTE_EVIDENCE = pa.schema(
+    [
+        _field("recording_id", pa.string(), "Id of the source recording.", nullable=False),
+        _field("job_name", pa.string(), "Job (or streaming SessionId) that produced the note.", nullable=False),
+        _field("section_name", pa.string(), "SectionName of the sentence."),
+        _field("section_index", pa.int32(), "Position of the section in the note.", nullable=False),
+        _field("sentence_index", pa.int32(), "Position of the sentence within its section.", nullable=False),
+        _field("evidence_index", pa.int32(), "Position of the link in EvidenceLinks.", nullable=False),
+        _field("segment_id", pa.string(), "EvidenceLinks[].SegmentId (joins transcript_segments)."),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "jobs": JOBS,
     "transcript_words": TRANSCRIPT_WORDS,
     "transcript_segments": TRANSCRIPT_SEGMENTS,
+    "recordings": RECORDINGS,
+    "clinical_insights": CLINICAL_INSIGHTS,
+    "insight_attributes": INSIGHT_ATTRIBUTES,
+    "note_sentences": NOTE_SENTENCES,
+    "note_evidence": NOTE_EVIDENCE,
 }

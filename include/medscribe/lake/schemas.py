@@ -182,3 +182,52 @@ TABLES: dict[str, pa.Schema] = {
     "note_sentences": NOTE_SENTENCES,
     "note_evidence": NOTE_EVIDENCE,
 }
+
+
+def schema_snapshot(tables: dict[str, pa.Schema] | None = None) -> dict[str, list[dict]]:
+    """The tables' columns as plain data (name, Arrow type string, nullable), for a committed snapshot.
+
+    :param tables: schemas by table name; ``TABLES`` if None.
+    """
+    return {
+        name: [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
+        for name, schema in (TABLES if tables is None else tables).items()
+    }
+
+
+def evolution_violations(snapshot: dict[str, list[dict]], tables: dict[str, pa.Schema] | None = None) -> list[str]:
+    """Breaches of the schema-evolution rule between a snapshot and the current schemas.
+
+    Allowed: new tables; new columns appended after the snapshot's columns if nullable; a non-nullable
+    column becoming nullable. Anything else (a table or column dropped, renamed, retyped, reordered, a
+    column inserted before existing ones, a new non-nullable column, a column made non-nullable) is a
+    violation.
+
+    :param snapshot: a ``schema_snapshot()`` taken earlier.
+    :param tables: schemas by table name; ``TABLES`` if None.
+    :return: one sentence per violation; empty if the change is allowed.
+    """
+    current = schema_snapshot(tables)
+    problems = []
+    for table, old_columns in snapshot.items():
+        if table not in current:
+            problems.append(f"{table}: table dropped")
+            continue
+        new_columns = current[table]
+        for position, old in enumerate(old_columns):
+            new = new_columns[position] if position < len(new_columns) else None
+            if new is None:
+                problems.append(f"{table}.{old['name']}: column dropped")
+            elif new["name"] != old["name"]:
+                problems.append(
+                    f"{table}: column {position} is {new['name']!r}, was {old['name']!r} (renamed, reordered, "
+                    "inserted or dropped)"
+                )
+            elif new["type"] != old["type"]:
+                problems.append(f"{table}.{old['name']}: type changed from {old['type']} to {new['type']}")
+            elif old["nullable"] and not new["nullable"]:
+                problems.append(f"{table}.{old['name']}: made non-nullable")
+        for new in new_columns[len(old_columns):]:
+            if not new["nullable"]:
+                problems.append(f"{table}.{new['name']}: new column must be nullable")
+    return problems

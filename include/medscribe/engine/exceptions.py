@@ -66,3 +66,31 @@ class ServiceUnavailableException(TranscribeError):
 
     code = "ServiceUnavailableException"
     status = 503
+
+
+class MissingAuthenticationTokenException(TranscribeError):
+    """The request is not signed."""
+
+    code = "MissingAuthenticationTokenException"
+    status = 403
+
+
+class IncompleteSignatureException(TranscribeError):
+    """The Authorization header is not a complete SigV4 authorization."""
+
+    code = "IncompleteSignatureException"
+    status = 403
+
+
+class UnrecognizedClientException(TranscribeError):
+    """The access key id is not one the engine knows."""
+
+    code = "UnrecognizedClientException"
+    status = 403
+
+
+class InvalidSignatureException(TranscribeError):
+    """The signature does not match (wrong secret, wrong scope, or a date outside the allowed skew)."""
+
+    code = "InvalidSignatureException"
+    status = 403

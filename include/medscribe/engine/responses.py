@@ -5,8 +5,8 @@
 ``x-amzn-ErrorType``, so boto3 raises ``client.exceptions.<Code>``. Timestamps are epoch seconds.
 ``GET /health`` answers 200 once the models are loaded (503 before).
 
-Requests are not authenticated: the engine binds to loopback and accepts any SigV4 credentials.
-Nothing of a request body is logged.
+Every request but ``GET /health`` must carry a valid SigV4 signature (:mod:`medscribe.engine.auth`);
+it is checked before anything else. Nothing of a request body is logged.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from medscribe.engine import validation
+from medscribe.engine.auth import SigV4Verifier
 from medscribe.engine.exceptions import (
     InternalFailureException,
     SerializationException,
@@ -215,6 +216,15 @@ def _json_response(document: dict, status: int = 200, error_type: str | None = N
     return response
 
 
+def _request_url(request: Request) -> str:
+    """The URL as the client addressed it: scheme, the Host header, the raw path and query."""
+    host = request.headers.get("Host") or request.host
+    path = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path
+    if "?" not in path and request.query_string:
+        path += "?" + request.query_string.decode("latin-1")
+    return f"{request.scheme}://{host}{path}"
+
+
 def error_response(error: TranscribeError) -> Response:
     return _json_response(error.body(), status=error.status, error_type=error.code)
 
@@ -223,10 +233,12 @@ class EngineApp:
     """The WSGI application.
 
     :param state: an object with ``ready`` (bool) and ``handler`` (:class:`TranscribeResponse` or None).
+    :param verifier: the :class:`~medscribe.engine.auth.SigV4Verifier` requests must pass.
     """
 
-    def __init__(self, state: Any):
+    def __init__(self, state: Any, verifier: SigV4Verifier):
         self.state = state
+        self.verifier = verifier
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -245,11 +257,13 @@ class EngineApp:
         target = request.headers.get("X-Amz-Target", "")
         action = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         try:
+            body = request.get_data()
+            self.verifier.verify(request.method, _request_url(request), dict(request.headers), body)
             if not self.state.ready or self.state.handler is None or self.state.stopping:
                 raise ServiceUnavailableException("The engine is not ready. Try your request again later.")
             validation.operation_model(action)
             try:
-                params = json.loads(request.get_data() or b"{}")
+                params = json.loads(body or b"{}")
             except ValueError:
                 raise SerializationException("The request body is not valid JSON.") from None
             if not isinstance(params, dict):

@@ -44,6 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--data-dir", type=Path, required=True, help="directory for the job database and scratch files"
     )
     parser.add_argument("--workers", type=int, default=1, help="jobs processed at once (default: 1)")
+    parser.add_argument(
+        "--access-key-id",
+        default=None,
+        help="the access key id requests must be signed with (default: $MEDSCRIBE_ENGINE_ACCESS_KEY_ID, "
+        "else medscribe-local); its secret comes from $MEDSCRIBE_ENGINE_SECRET_ACCESS_KEY "
+        "(else medscribe-local-secret)",
+    )
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -90,10 +97,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from werkzeug.serving import make_server
 
+    from medscribe.engine.auth import SigV4Verifier, SigningKey
     from medscribe.engine.responses import EngineApp
 
     state = EngineState()
-    server = make_server(args.host, args.port, EngineApp(state), threaded=True, fd=sock.fileno())
+    verifier = SigV4Verifier([SigningKey.from_env(args.access_key_id)])
+    server = make_server(args.host, args.port, EngineApp(state, verifier), threaded=True, fd=sock.fileno())
     sock.close()  # the server holds its own duplicate of the listening socket
     serve_thread = threading.Thread(target=server.serve_forever, name="engine-http", daemon=True)
     serve_thread.start()

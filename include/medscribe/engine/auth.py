@@ -1,0 +1,180 @@
+"""Request authentication: AWS Signature Version 4, checked with botocore's own signer.
+
+Every request except ``GET /health`` must be signed (``Authorization: AWS4-HMAC-SHA256 ...``) for the
+``transcribe`` service with a key the engine knows. The check rebuilds a botocore ``AWSRequest`` from
+the incoming method, URL, the headers named in ``SignedHeaders`` and the body, computes
+:class:`botocore.auth.SigV4Auth`'s signature at the request's own ``X-Amz-Date`` and compares it with
+:func:`hmac.compare_digest`. Refusals use AWS's codes:
+
+====================================  ======================================================
+``MissingAuthenticationTokenException``  no ``Authorization`` header (an unsigned request)
+``IncompleteSignatureException``         a header that is not a SigV4 authorization
+``UnrecognizedClientException``          an access key id the engine does not know
+``InvalidSignatureException``            a wrong signature, a wrong scope, or a date more than
+                                         15 minutes away from the engine's clock
+====================================  ======================================================
+
+Nothing of a request, and no key, is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from medscribe.engine.exceptions import (
+    IncompleteSignatureException,
+    InvalidSignatureException,
+    MissingAuthenticationTokenException,
+    UnrecognizedClientException,
+)
+
+SERVICE = "transcribe"
+ALGORITHM = "AWS4-HMAC-SHA256"
+SIGV4_TIMESTAMP = "%Y%m%dT%H%M%SZ"
+MAX_SKEW = timedelta(minutes=15)
+ACCESS_KEY_ENV = "MEDSCRIBE_ENGINE_ACCESS_KEY_ID"
+SECRET_KEY_ENV = "MEDSCRIBE_ENGINE_SECRET_ACCESS_KEY"
+# the local stack's credentials (medscribe.devstack.LOCAL_ACCESS_KEY_ID / LOCAL_SECRET_ACCESS_KEY)
+DEFAULT_ACCESS_KEY_ID = "medscribe-local"
+DEFAULT_SECRET_ACCESS_KEY = "medscribe-local-secret"
+
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your AWS "
+    "Secret Access Key and signing method. Consult the service documentation for details."
+)
+_AUTH_RE = re.compile(
+    r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+)\s*,\s*"
+    r"SignedHeaders=(?P<headers>[^,\s]+)\s*,\s*Signature=(?P<signature>[0-9a-f]{64})\s*$"
+)
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """An access key id and its secret."""
+
+    access_key_id: str
+    secret_access_key: str
+
+    @classmethod
+    def from_env(cls, access_key_id: str | None = None, secret_access_key: str | None = None) -> SigningKey:
+        """The engine's key: the arguments, else ``MEDSCRIBE_ENGINE_ACCESS_KEY_ID`` /
+        ``MEDSCRIBE_ENGINE_SECRET_ACCESS_KEY``, else the local stack's ``medscribe-local`` pair."""
+        return cls(
+            access_key_id or os.environ.get(ACCESS_KEY_ENV) or DEFAULT_ACCESS_KEY_ID,
+            secret_access_key or os.environ.get(SECRET_KEY_ENV) or DEFAULT_SECRET_ACCESS_KEY,
+        )
+
+
+def _parse_amz_date(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(value, SIGV4_TIMESTAMP).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+class SigV4Verifier:
+    """Checks the SigV4 signature of incoming requests.
+
+    :param keys: the keys requests may be signed with.
+    :param max_skew: how far a request's date may be from the engine's clock.
+    :param now: the clock (tests replace it).
+    """
+
+    def __init__(self, keys: list[SigningKey], max_skew: timedelta = MAX_SKEW, now=None):
+        self.secrets = {key.access_key_id: key.secret_access_key for key in keys}
+        self.max_skew = max_skew
+        self.now = now or (lambda: datetime.now(timezone.utc))
+
+    def verify(self, method: str, url: str, headers: dict[str, str], body: bytes) -> str:
+        """Return the access key id of a correctly signed request; raise the AWS error otherwise.
+
+        :param method: the HTTP method.
+        :param url: the full URL as the client addressed it (``http://<Host header><path>[?query]``).
+        :param headers: the request headers (any case).
+        :param body: the raw body.
+        """
+        lowered = {name.lower(): value for name, value in headers.items()}
+        authorization = lowered.get("authorization")
+        if not authorization:
+            raise MissingAuthenticationTokenException("Missing Authentication Token")
+        match = _AUTH_RE.match(authorization.strip())
+        if not match:
+            raise IncompleteSignatureException(
+                "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters "
+                f"of the {ALGORITHM} algorithm."
+            )
+        scope = match["credential"].split("/")
+        if len(scope) != 5 or scope[4] != "aws4_request":
+            raise IncompleteSignatureException(
+                "Credential must have exactly 5 slash-delimited elements, e.g. "
+                "keyid/date/region/service/term."
+            )
+        access_key_id, scope_date, region, service, _term = scope
+        secret = self.secrets.get(access_key_id)
+        if secret is None:
+            raise UnrecognizedClientException("The security token included in the request is invalid.")
+        if service != SERVICE:
+            raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'.")
+        amz_date = lowered.get("x-amz-date", "")
+        signed_at = _parse_amz_date(amz_date)
+        if signed_at is None:
+            raise IncompleteSignatureException("The request must carry a valid X-Amz-Date header.")
+        if scope_date != amz_date[:8]:
+            raise InvalidSignatureException(
+                f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                f"'{scope_date}' != '{amz_date[:8]}'."
+            )
+        now = self.now()
+        if abs(now - signed_at) > self.max_skew:
+            raise InvalidSignatureException(
+                f"Signature expired: {amz_date} is now earlier than "
+                f"{(now - self.max_skew).strftime(SIGV4_TIMESTAMP)} "
+                f"({now.strftime(SIGV4_TIMESTAMP)} - 15 min.)"
+                if signed_at < now
+                else f"Signature not yet current: {amz_date} is still later than "
+                f"{(now + self.max_skew).strftime(SIGV4_TIMESTAMP)} "
+                f"({now.strftime(SIGV4_TIMESTAMP)} + 15 min.)"
+            )
+        signed_names = match["headers"].split(";")
+        if "host" not in signed_names or "x-amz-date" not in signed_names:
+            raise InvalidSignatureException("The Host and X-Amz-Date headers must be signed.")
+        claimed_payload = lowered.get("x-amz-content-sha256")
+        if claimed_payload is not None and claimed_payload != hashlib.sha256(body).hexdigest():
+            raise InvalidSignatureException(SIGNATURE_MISMATCH)
+        expected = self._signature(method, url, lowered, signed_names, body, access_key_id, secret, region, amz_date)
+        if not hmac.compare_digest(expected, match["signature"]):
+            raise InvalidSignatureException(SIGNATURE_MISMATCH)
+        return access_key_id
+
+    @staticmethod
+    def _signature(
+        method: str,
+        url: str,
+        lowered: dict[str, str],
+        signed_names: list[str],
+        body: bytes,
+        access_key_id: str,
+        secret: str,
+        region: str,
+        amz_date: str,
+    ) -> str:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        token = lowered.get("x-amz-security-token") if "x-amz-security-token" in signed_names else None
+        request = AWSRequest(
+            method=method,
+            url=url,
+            headers={name: lowered.get(name, "") for name in signed_names},
+            data=body,
+        )
+        request.context["timestamp"] = amz_date
+        signer = SigV4Auth(Credentials(access_key_id, secret, token), SERVICE, region)
+        canonical = signer.canonical_request(request)
+        return signer.signature(signer.string_to_sign(request, canonical), request)

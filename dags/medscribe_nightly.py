@@ -15,13 +15,22 @@ import pendulum
 from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from medscribe.aws.operators.transcribe import (
-    StartMedicalScribeJobOperator,
-    StartMedicalTranscriptionJobOperator,
-)
+from medscribe.aws.operators.transcribe import StartMedicalJobsBatchOperator
 
 AWS_CONN_ID = "aws_default"
-JOB_WAIT = {"deferrable": True, "waiter_delay": 10, "waiter_max_attempts": 720}
+# Jobs per mapped task, and the pool that bounds concurrent jobs: create it with
+#   airflow pools set transcribe_jobs <service quota> "concurrent transcription jobs" --include-deferred
+# Each batch task takes BATCH_SIZE slots, so the pool must have at least BATCH_SIZE slots.
+BATCH_SIZE = int(os.environ.get("MEDSCRIBE_BATCH_SIZE", "10"))
+JOBS_POOL = os.environ.get("MEDSCRIBE_JOBS_POOL", "transcribe_jobs")
+
+
+def _ledger(params: dict):
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from medscribe.ledger import Ledger
+
+    return Ledger(S3Hook(aws_conn_id=AWS_CONN_ID).conn, params["recordings_bucket"], params["ledger_prefix"])
 
 
 @dag(
@@ -36,12 +45,15 @@ JOB_WAIT = {"deferrable": True, "waiter_delay": 10, "waiter_max_attempts": 720}
         "recordings_bucket": Param(os.environ.get("MEDSCRIBE_RECORDINGS_BUCKET", "medscribe-recordings"), type="string"),
         "recordings_prefix": Param("incoming", type="string", description="night folders live under this prefix"),
         "staging_prefix": Param("staging/media", type="string", description="content-addressed copies of the audio"),
+        "quarantine_prefix": Param("quarantine", type="string", description="copies of invalid recordings"),
+        "ledger_prefix": Param("ledger", type="string", description="one JSON entry per recording and night"),
         "output_bucket": Param(os.environ.get("MEDSCRIBE_OUTPUT_BUCKET", "medscribe-outputs"), type="string"),
         "lake_uri": Param(os.environ.get("MEDSCRIBE_LAKE_URI", "s3://medscribe-lake/lake"), type="string"),
         "data_access_role_arn": Param(
             os.environ.get("MEDSCRIBE_DATA_ACCESS_ROLE_ARN", "arn:aws:iam::000000000000:role/medscribe-healthscribe"),
             type="string",
         ),
+        "retry_failed": Param(False, type="boolean", description="give recordings that failed earlier a new job"),
         "min_mean_confidence": Param(0.85, type="number", minimum=0, maximum=1),
         "low_word_confidence": Param(0.5, type="number", minimum=0, maximum=1),
         "max_low_share": Param(0.10, type="number", minimum=0, maximum=1),
@@ -51,7 +63,7 @@ JOB_WAIT = {"deferrable": True, "waiter_delay": 10, "waiter_max_attempts": 720}
 def medscribe_nightly():
     @task
     def discover(params: dict | None = None, ds: str | None = None) -> dict:
-        """Find, check and stage the night's recordings; returns ids, job names and reasons only."""
+        """Find, check, stage or quarantine the night's recordings; returns ids, job names and reasons only."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from medscribe.discovery import discover_night
@@ -62,42 +74,63 @@ def medscribe_nightly():
             prefix=params["recordings_prefix"],
             night=ds,
             staging_prefix=params["staging_prefix"],
+            quarantine_prefix=params["quarantine_prefix"],
+            ledger=_ledger(params),
+            retry_failed=params["retry_failed"],
         )
         return {"recordings": [r.to_dict() for r in recordings], "rejected": [r.to_dict() for r in rejected]}
 
     @task
-    def healthscribe_requests(discovery: dict, params: dict | None = None) -> list[dict]:
-        from medscribe.nightly import operator_requests
+    def plan(discovery: dict, params: dict | None = None) -> list[dict]:
+        """Bounded batches of job requests (recordings already done get none)."""
+        from medscribe.nightly import plan_batches
 
-        return operator_requests(discovery["recordings"], "healthscribe", params["output_bucket"])
-
-    @task
-    def transcription_requests(discovery: dict, params: dict | None = None) -> list[dict]:
-        from medscribe.nightly import operator_requests
-
-        return operator_requests(discovery["recordings"], "transcribe_medical", params["output_bucket"])
+        return plan_batches(
+            discovery["recordings"],
+            ledger=_ledger(params),
+            batch_size=BATCH_SIZE,
+            output_bucket=params["output_bucket"],
+            data_access_role_arn=params["data_access_role_arn"],
+        )
 
     @task(trigger_rule="all_done")
+    def settle(discovery: dict, batches: list, params: dict | None = None, ds: str | None = None) -> dict:
+        """Every submitted recording ends succeeded or failed (with the reason) in the ledger."""
+        from medscribe.aws.hooks.transcribe import TranscribeHook
+        from medscribe.nightly import settle_night
+
+        hook = TranscribeHook(aws_conn_id=AWS_CONN_ID)
+        outcomes = {}
+        for batch in batches or []:
+            outcomes.update((batch or {}).get("jobs", {}))
+        return settle_night(
+            recordings=discovery["recordings"],
+            outcomes=outcomes,
+            describe_job=lambda service, name: hook.get_medical_scribe_job(name)
+            if service == "healthscribe"
+            else hook.get_medical_transcription_job(name),
+            ledger=_ledger(params),
+            night=ds,
+        )
+
+    @task
     def flatten(discovery: dict, params: dict | None = None, ds: str | None = None) -> dict:
-        """Write the night's jobs, transcript_words and transcript_segments partitions."""
+        """Replace the night's partitions: recordings, jobs, transcript_words, transcript_segments."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from medscribe.aws.hooks.transcribe import TranscribeHook
         from medscribe.nightly import flatten_night
 
         hook = TranscribeHook(aws_conn_id=AWS_CONN_ID)
-
-        def describe(service: str, job_name: str) -> dict:
-            if service == "healthscribe":
-                return hook.get_medical_scribe_job(job_name)
-            return hook.get_medical_transcription_job(job_name)
-
         return flatten_night(
             recordings=discovery["recordings"],
-            describe_job=describe,
+            describe_job=lambda service, name: hook.get_medical_scribe_job(name)
+            if service == "healthscribe"
+            else hook.get_medical_transcription_job(name),
             s3_client=S3Hook(aws_conn_id=AWS_CONN_ID).conn,
             lake_uri=params["lake_uri"],
             night=ds,
+            ledger=_ledger(params),
         )
 
     @task
@@ -117,38 +150,31 @@ def medscribe_nightly():
         return {"structural_ok": True, "under_bar": report["under_bar"], "transcripts": len(report["transcripts"])}
 
     @task(trigger_rule="all_done")
-    def summary(discovery: dict, counts: dict, quality: dict | None, params: dict | None = None, ds: str | None = None) -> dict:
-        """Counts only: what the night produced."""
-        from medscribe.lake.store import read_table
-        from medscribe.nightly import summarize
+    def summary(states: dict, counts: dict, quality: dict | None, ds: str | None = None) -> dict:
+        """Counts only; fails the run when a recording failed (the ledger and tables are already written)."""
+        from airflow.providers.common.compat.sdk import AirflowFailException
 
-        jobs = read_table("jobs", params["lake_uri"], night=ds).to_pylist()
-        return summarize(
-            night=ds,
-            discovered=len(discovery["recordings"]) + len(discovery["rejected"]),
-            rejected=len(discovery["rejected"]),
-            counts=counts,
-            jobs=jobs,
-            quality=quality or {},
-        )
+        result = {"night": ds, "recordings_by_state": states, "rows": counts,
+                  "transcripts_under_confidence_bar": (quality or {}).get("under_bar")}
+        if states.get("failed"):
+            raise AirflowFailException(f"{states['failed']} recordings failed on {ds}: {result}")
+        return result
 
     found = discover()
-    scribe_jobs = StartMedicalScribeJobOperator.partial(
-        task_id="healthscribe_job",
-        output_bucket_name="{{ params.output_bucket }}",
-        data_access_role_arn="{{ params.data_access_role_arn }}",
-        **JOB_WAIT,
-    ).expand_kwargs(healthscribe_requests(found))
-    transcription_jobs = StartMedicalTranscriptionJobOperator.partial(
-        task_id="transcription_job",
-        output_bucket_name="{{ params.output_bucket }}",
-        **JOB_WAIT,
-    ).expand_kwargs(transcription_requests(found))
+    batches = StartMedicalJobsBatchOperator.partial(
+        task_id="jobs",
+        pool=JOBS_POOL,
+        pool_slots=BATCH_SIZE,
+        deferrable=True,
+        waiter_delay=10,
+        waiter_max_attempts=720,
+    ).expand_kwargs(plan(found))
+    states = settle(found, batches.output)
     counts = flatten(found)
-    [scribe_jobs, transcription_jobs] >> counts
+    states >> counts
     quality = word_confidence_gate()
     counts >> quality
-    summary(found, counts, quality)
+    summary(states, counts, quality)
 
 
 medscribe_nightly()

@@ -74,6 +74,11 @@ def run_night(
     airflow = str(Path(sys.executable).with_name("airflow"))
     airflow_home.mkdir(parents=True, exist_ok=True)
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    # The pool bounding concurrent jobs (sized to the service quota; deferred tasks hold their slots).
+    subprocess.run(
+        [airflow, "pools", "set", "transcribe_jobs", "20", "concurrent transcription jobs", "--include-deferred"],
+        env=env, check=True, capture_output=True,
+    )
     out = open(log_path, "w") if log_path else None  # noqa: SIM115
     try:
         return subprocess.run(

@@ -165,6 +165,13 @@ class Recording:
     media_uri: str
     job_name: str
     options: dict[str, Any] = field(default_factory=dict)
+    state: str = "discovered"
+    attempts: int = 0
+
+    @property
+    def needs_job(self) -> bool:
+        """True unless the recording already succeeded, or failed and no retry was asked for."""
+        return self.state in ("discovered", "submitted")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -259,6 +266,9 @@ def discover_night(
     prefix: str,
     night: str,
     staging_prefix: str,
+    quarantine_prefix: str = "quarantine",
+    ledger=None,
+    retry_failed: bool = False,
     limits: Limits = Limits(),
 ) -> tuple[list[Recording], list[Rejected]]:
     """
@@ -269,6 +279,9 @@ def discover_night(
     :param prefix: the prefix above the night folders.
     :param night: the night, YYYY-MM-DD.
     :param staging_prefix: where content-addressed copies of valid recordings go.
+    :param quarantine_prefix: where invalid recordings are copied (with the reason as object metadata).
+    :param ledger: a :class:`medscribe.ledger.Ledger`; entries are created or read back (reruns).
+    :param retry_failed: give recordings whose job failed on an earlier run a new job (a new name).
     :param limits: acceptance limits.
     :return: the valid recordings and the rejected ones (each with its reason).
     """
@@ -293,14 +306,21 @@ def discover_night(
             audio = probe_audio(data, limits)
         except InvalidRecording as error:
             rejected[recording_id] = Rejected(recording_id, night, len(data), str(error))
-            log.warning("Recording %s rejected: %s", recording_id, error)
+            log.warning("Recording %s quarantined: %s", recording_id, error)
+            _quarantine(s3_client, bucket, key, quarantine_prefix, night, recording_id, str(error))
+            if ledger is not None:
+                previous = ledger.get(night, recording_id) or {}
+                ledger.put(
+                    {"night": night, "recording_id": recording_id, "state": "quarantined", "reason": str(error),
+                     "size_bytes": len(data), "attempts": 0, "discovered_at": previous.get("discovered_at") or _now()}
+                )
             continue
         kind = options.pop("kind")
         service = SERVICE_BY_KIND[kind]
         staged_key = posixpath.join(staging_prefix.strip("/"), f"{sha256}.{audio.media_format}")
         _stage(s3_client, bucket, key, staged_key)
         settings = job_settings(kind, audio, options)
-        recordings[recording_id] = Recording(
+        recording = Recording(
             recording_id=recording_id,
             night=night,
             kind=kind,
@@ -311,8 +331,58 @@ def discover_night(
             job_name=job_name_for(service, sha256, settings),
             options=settings,
         )
-    log.info("Night %s: %d recordings valid, %d rejected", night, len(recordings), len(rejected))
+        if ledger is not None:
+            _reconcile(ledger, recording, retry_failed)
+        recordings[recording_id] = recording
+    log.info("Night %s: %d recordings valid, %d quarantined", night, len(recordings), len(rejected))
     return list(recordings.values()), list(rejected.values())
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()
+
+
+def _reconcile(ledger, recording: Recording, retry_failed: bool) -> None:
+    """Take state, attempts and job name from an earlier run's entry (reruns), then write the entry."""
+    entry = ledger.get(recording.night, recording.recording_id) or {}
+    base = recording.job_name  # from content and settings: the first attempt's name
+    if entry.get("job_name") and entry.get("state") in ("submitted", "succeeded", "failed"):
+        recording.job_name, recording.state = entry["job_name"], entry["state"]
+    recording.attempts = entry.get("attempts") or 0
+    if recording.state == "failed" and retry_failed:
+        recording.job_name, recording.state = f"{base}-a{recording.attempts + 1}", "discovered"
+    ledger.put(
+        {
+            "night": recording.night,
+            "recording_id": recording.recording_id,
+            "kind": recording.kind,
+            "service": recording.service,
+            "state": recording.state,
+            "reason": entry.get("reason") if recording.state == "failed" else None,
+            "job_name": recording.job_name,
+            "attempts": recording.attempts,
+            "size_bytes": recording.size_bytes,
+            "media_format": recording.audio.media_format,
+            "sample_rate_hz": recording.audio.sample_rate_hz,
+            "channels": recording.audio.channels,
+            "duration_s": recording.audio.duration_s,
+            "discovered_at": entry.get("discovered_at") or _now(),
+            "finished_at": entry.get("finished_at") if recording.state in ("succeeded", "failed") else None,
+        }
+    )
+
+
+def _quarantine(s3_client, bucket: str, key: str, prefix: str, night: str, recording_id: str, reason: str) -> None:
+    """Copy an invalid recording under the quarantine prefix with its reason; the original stays as it is."""
+    s3_client.copy_object(
+        Bucket=bucket,
+        Key=posixpath.join(prefix.strip("/"), night, recording_id),
+        CopySource={"Bucket": bucket, "Key": key},
+        Metadata={"reason": reason.encode("ascii", "replace").decode()[:1000], "night": night},
+        MetadataDirective="REPLACE",
+    )
 
 
 def _stage(s3_client, bucket: str, key: str, staged_key: str) -> None:

@@ -23,7 +23,107 @@ from medscribe.lake.store import write_partition
 
 log = logging.getLogger(__name__)
 
-FLATTENED_TABLES = ("jobs", "transcript_words", "transcript_segments")
+FLATTENED_TABLES = ("recordings", "jobs", "transcript_words", "transcript_segments")
+
+
+def job_request(recording: dict[str, Any], *, output_bucket: str, data_access_role_arn: str) -> dict[str, Any]:
+    """The Start* request of one recording's job, as ``{"service", "request"}`` (for the batch operator)."""
+    options = recording["options"]
+    if recording["service"] == "healthscribe":
+        request = {
+            "MedicalScribeJobName": recording["job_name"],
+            "Media": {"MediaFileUri": recording["media_uri"]},
+            "OutputBucketName": output_bucket,
+            "DataAccessRoleArn": data_access_role_arn,
+            "Settings": options["Settings"],
+        }
+        if options.get("ChannelDefinitions"):
+            request["ChannelDefinitions"] = options["ChannelDefinitions"]
+    else:
+        request = {
+            "MedicalTranscriptionJobName": recording["job_name"],
+            "LanguageCode": "en-US",
+            "Media": {"MediaFileUri": recording["media_uri"]},
+            "MediaFormat": options["MediaFormat"],
+            "MediaSampleRateHertz": options["MediaSampleRateHertz"],
+            "OutputBucketName": output_bucket,
+            "OutputKey": f"transcribe-medical/{recording['job_name']}.json",
+            "Specialty": options["Specialty"],
+            "Type": options["Type"],
+        }
+        if options.get("Settings"):
+            request["Settings"] = options["Settings"]
+    return {"service": recording["service"], "request": request}
+
+
+def plan_batches(
+    recordings: list[dict[str, Any]],
+    *,
+    ledger,
+    batch_size: int,
+    output_bucket: str,
+    data_access_role_arn: str,
+) -> list[dict[str, Any]]:
+    """
+    Bounded batches of job requests for the recordings that need a job; marks them ``submitted``.
+
+    :param recordings: ``Recording.to_dict()`` values from discovery.
+    :param ledger: the :class:`medscribe.ledger.Ledger`.
+    :param batch_size: most jobs in one batch (one mapped task).
+    :return: ``[{"jobs": [...]}, ...]`` for ``expand_kwargs``.
+    """
+    todo = [r for r in recordings if r["state"] in ("discovered", "submitted")]
+    for recording in todo:
+        if recording["state"] == "discovered":
+            ledger.update(recording["night"], recording["recording_id"], state="submitted", attempts=recording["attempts"] + 1)
+    requests = [job_request(r, output_bucket=output_bucket, data_access_role_arn=data_access_role_arn) for r in todo]
+    batches = [{"jobs": requests[i : i + batch_size]} for i in range(0, len(requests), batch_size)]
+    log.info("%d jobs to run in %d batches of at most %d", len(requests), len(batches), batch_size)
+    return batches
+
+
+def settle_night(
+    *,
+    recordings: list[dict[str, Any]],
+    outcomes: dict[str, dict[str, Any]],
+    describe_job: Callable[[str, str], dict[str, Any]],
+    ledger,
+    night: str,
+) -> dict[str, int]:
+    """
+    Move every submitted recording of the night to ``succeeded`` or ``failed`` (with the reason).
+
+    :param recordings: ``Recording.to_dict()`` values from discovery.
+    :param outcomes: ``{job name: {"status", "failure_reason"}}`` merged from the batches (may miss jobs
+        of batches that failed; those are described).
+    :param describe_job: ``(service, job_name) -> job description``.
+    :param ledger: the :class:`medscribe.ledger.Ledger`.
+    :param night: the night.
+    :return: the night's ledger states and their counts.
+    """
+    for recording in recordings:
+        entry = ledger.get(night, recording["recording_id"])
+        if entry is None or entry["state"] != "submitted":
+            continue
+        outcome = outcomes.get(entry["job_name"])
+        if outcome is None or outcome["status"] not in ("COMPLETED", "FAILED", "NOT_STARTED"):
+            try:
+                job = describe_job(recording["service"], entry["job_name"])
+                outcome = {"status": job.get("MedicalScribeJobStatus") or job.get("TranscriptionJobStatus"),
+                           "failure_reason": job.get("FailureReason")}
+            except Exception as error:  # never created: the batch failed before starting it
+                outcome = {"status": "NOT_STARTED", "failure_reason": f"job was not started ({type(error).__name__})"}
+        if outcome["status"] == "COMPLETED":
+            ledger.update(night, recording["recording_id"], state="succeeded", reason=None)
+        elif outcome["status"] in ("FAILED", "NOT_STARTED"):
+            ledger.update(night, recording["recording_id"], state="failed", reason=outcome["failure_reason"] or outcome["status"])
+        else:
+            ledger.update(night, recording["recording_id"], state="failed", reason=f"job still {outcome['status']} at the end of the run")
+    states: dict[str, int] = {}
+    for entry in ledger.night(night):
+        states[entry["state"]] = states.get(entry["state"], 0) + 1
+    log.info("Night %s settled: %s", night, states)
+    return states
 
 
 def operator_requests(recordings: list[dict[str, Any]], service: str, output_bucket: str) -> list[dict[str, Any]]:
@@ -121,6 +221,7 @@ def flatten_night(
     s3_client,
     lake_uri: str,
     night: str,
+    ledger=None,
 ) -> dict[str, int]:
     """
     Flatten the night's job outputs into the lake, replacing the night's partition of each table.
@@ -130,17 +231,23 @@ def flatten_night(
     :param s3_client: boto3 S3 client that can read the output buckets.
     :param lake_uri: root of the Parquet lake (local path or s3:// URI).
     :param night: the night, YYYY-MM-DD (the partition).
+    :param ledger: the :class:`medscribe.ledger.Ledger`, exported as the ``recordings`` table.
     :return: rows written per table.
     """
     started = time.monotonic()
     parts: dict[str, list[pa.Table]] = {name: [] for name in FLATTENED_TABLES}
     job_rows = []
+    if ledger is not None:
+        from medscribe.ledger import recordings_table
+
+        parts["recordings"].append(recordings_table(ledger.night(night)))
     for recording in recordings:
         try:
             job = describe_job(recording["service"], recording["job_name"])
         except Exception as error:  # the job was never created: record it, do not lose the recording
             log.warning("Job %s could not be described (%s)", recording["job_name"], type(error).__name__)
-            job_rows.append(job_row(recording, None, error=f"job not found ({type(error).__name__})"))
+            entry = (ledger.get(night, recording["recording_id"]) if ledger is not None else None) or {}
+            job_rows.append(job_row(recording, None, error=entry.get("reason") or f"job not found ({type(error).__name__})"))
             continue
         row = job_row(recording, job)
         job_rows.append(row)

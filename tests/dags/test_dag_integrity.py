@@ -50,7 +50,7 @@ def test_every_task_has_retries_and_every_dag_tags(dagbag):
 
 def test_nightly_wiring(dagbag):
     tasks = set(dagbag["dags"]["medscribe_nightly"]["tasks"])
-    assert {"discover", "healthscribe_job", "transcription_job", "flatten", "word_confidence_gate", "summary"} <= tasks
+    assert {"discover", "plan", "jobs", "settle", "flatten", "word_confidence_gate", "summary"} <= tasks
     assert "0 2 * * *" in dagbag["dags"]["medscribe_nightly"]["schedule"]
 
 

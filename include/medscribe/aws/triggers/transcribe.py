@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from medscribe.aws.hooks.transcribe import TranscribeHook
 
@@ -95,4 +100,88 @@ class MedicalTranscriptionJobCompletedTrigger(AwsBaseWaiterTrigger):
             region_name=region_name,
             verify=verify,
             botocore_config=botocore_config,
+        )
+
+
+class MedicalJobsCompletedTrigger(BaseTrigger):
+    """
+    Trigger when every job of a batch (HealthScribe and/or Transcribe Medical) is COMPLETED or FAILED.
+
+    One trigger per batch instead of one per job, so a night of hundreds of recordings holds a few
+    deferred tasks. The event carries each job's status and FailureReason.
+
+    :param jobs: ``{job name: "healthscribe" | "transcribe_medical"}``.
+    :param waiter_delay: Seconds between two rounds of status checks. (default: 30)
+    :param waiter_max_attempts: Maximum number of rounds. (default: 720)
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: The AWS region where the jobs run.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
+    """
+
+    def __init__(
+        self,
+        *,
+        jobs: dict[str, str],
+        waiter_delay: int = 30,
+        waiter_max_attempts: int = 720,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.jobs = jobs
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "jobs": self.jobs,
+                "waiter_delay": self.waiter_delay,
+                "waiter_max_attempts": self.waiter_max_attempts,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
+            },
+        )
+
+    def hook(self) -> TranscribeHook:
+        return TranscribeHook(
+            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        pending, outcomes = dict(self.jobs), {}
+        async with await self.hook().get_async_conn() as client:
+            for _ in range(self.waiter_max_attempts):
+                for name, service in list(pending.items()):
+                    if service == "healthscribe":
+                        job = (await client.get_medical_scribe_job(MedicalScribeJobName=name))["MedicalScribeJob"]
+                    else:
+                        job = (await client.get_medical_transcription_job(MedicalTranscriptionJobName=name))[
+                            "MedicalTranscriptionJob"
+                        ]
+                    status = TranscribeHook.job_status(job)
+                    if status in ("COMPLETED", "FAILED"):
+                        outcomes[name] = {"status": status, "failure_reason": job.get("FailureReason")}
+                        del pending[name]
+                if not pending:
+                    yield TriggerEvent({"status": "success", "jobs": outcomes})
+                    return
+                self.log.info("%d of %d jobs of the batch still running", len(pending), len(self.jobs))
+                await asyncio.sleep(self.waiter_delay)
+        yield TriggerEvent(
+            {
+                "status": "error",
+                "message": f"{len(pending)} jobs still running after {self.waiter_max_attempts} checks",
+                "jobs": outcomes,
+            }
         )

@@ -51,7 +51,7 @@ def seed_night(client, night: str, samples: dict | None = None, fixtures: Path =
         except client.exceptions.BucketAlreadyOwnedByYou:
             pass
     count = 0
-    for name, (relative_key, sidecar) in (samples or SAMPLES).items():
+    for name, (relative_key, sidecar) in (SAMPLES if samples is None else samples).items():
         key = f"incoming/{night}/{relative_key}"
         client.upload_file(str(fixtures / name), RECORDINGS_BUCKET, key)
         if sidecar is not None:
@@ -61,7 +61,12 @@ def seed_night(client, night: str, samples: dict | None = None, fixtures: Path =
 
 
 def run_night(
-    night: str, stack: LocalStack, lake_uri: str, airflow_home: Path, log_path: Path | None = None
+    night: str,
+    stack: LocalStack,
+    lake_uri: str,
+    airflow_home: Path,
+    log_path: Path | None = None,
+    conf: dict | None = None,
 ) -> subprocess.CompletedProcess:
     """Migrate the metadata DB if needed and run ``airflow dags test`` for one night."""
     env = {
@@ -82,7 +87,7 @@ def run_night(
     out = open(log_path, "w") if log_path else None  # noqa: SIM115
     try:
         return subprocess.run(
-            [airflow, "dags", "test", "medscribe_nightly", night],
+            [airflow, "dags", "test", "medscribe_nightly", night, *(["--conf", json.dumps(conf)] if conf else [])],
             env=env,
             stdout=out or subprocess.PIPE,
             stderr=subprocess.STDOUT,

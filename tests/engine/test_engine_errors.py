@@ -112,10 +112,10 @@ SCRIBE_RULES = {
         {"ChannelDefinitions": CHANNEL_DEFINITIONS},
         "VocabularyFilterName",
     ),
-    "a vocabulary (not built)": (
+    "a vocabulary that does not exist": (
         {"ChannelIdentification": True, "VocabularyName": "cardiology"},
         {"ChannelDefinitions": CHANNEL_DEFINITIONS},
-        "not supported by the engine yet",
+        "vocabulary couldn't be found",
     ),
     "a vocabulary filter (not built)": (
         {"ChannelIdentification": True, "VocabularyFilterName": "f", "VocabularyFilterMethod": "mask"},
@@ -151,7 +151,7 @@ TRANSCRIPTION_RULES = {
         {"Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2, "ChannelIdentification": True}},
         "both ShowSpeakerLabels and ChannelIdentification",
     ),
-    "a vocabulary (not built)": ({"Settings": {"VocabularyName": "v"}}, "not supported by the engine yet"),
+    "a vocabulary that does not exist": ({"Settings": {"VocabularyName": "v"}}, "vocabulary couldn't be found"),
     "alternatives (not built)": (
         {"Settings": {"ShowAlternatives": True, "MaxAlternatives": 2}},
         "not supported by the engine yet",

@@ -265,10 +265,13 @@ class WorkerPool:
     :param resources: the loaded models.
     :param data_dir: the engine's data directory; jobs get a scratch directory under ``work/``.
     :param workers: how many jobs run at once.
+    :param vocabularies: the :class:`~medscribe.engine.vocabularies.VocabularyBackend` jobs look their
+        ``Settings.VocabularyName`` up in (None: no vocabularies).
     """
 
-    def __init__(self, store: JobStore, resources, data_dir: Path, workers: int = 1):
+    def __init__(self, store: JobStore, resources, data_dir: Path, workers: int = 1, vocabularies=None):
         self.store = store
+        self.vocabularies = vocabularies
         self.resources = resources
         self.workdir = data_dir / "work"
         self.workers = max(1, workers)
@@ -318,6 +321,9 @@ class WorkerPool:
                 continue
             self.run(job, s3_client)
 
+    def _vocabulary(self, settings: dict):
+        return _vocabulary_entries(self.vocabularies, settings)
+
     def run(self, job: Job, s3_client) -> None:
         from medscribe.engine.pipeline import (
             Interrupted,
@@ -338,7 +344,10 @@ class WorkerPool:
         started = time.monotonic()
         log.info("job %s (%s) started", job.name, job.kind)
         try:
-            stages = build_pipeline(job.kind, job.request.get("Settings") or {}, self.resources, s3_client)
+            settings = job.request.get("Settings") or {}
+            stages = build_pipeline(
+                job.kind, settings, self.resources, s3_client, vocabulary=self._vocabulary(settings)
+            )
             run_pipeline(doc, stages)
         except Interrupted:
             if job.id in self._cancelled:
@@ -371,7 +380,7 @@ class WorkerPool:
         duration = doc.media.duration if doc.media else 0.0
         log.info(
             "job %s COMPLETED in %.1fs: media %.1fs, %d ch, %d bytes; %d words, %d segments, %d speakers or channels; "
-            "RTF %.3f; stages %s",
+            "RTF %.3f; vocabulary matches %d; stages %s",
             job.name,
             elapsed,
             duration,
@@ -384,8 +393,24 @@ class WorkerPool:
                 | {t.channel for t in doc.words if t.channel is not None}
             ),
             elapsed / duration if duration else 0.0,
+            doc.vocabulary_matches,
             " ".join(f"{name}={seconds:.2f}s" for name, seconds in doc.timings.items()),
         )
+
+
+def _vocabulary_entries(vocabularies, settings: dict):
+    name = settings.get("VocabularyName")
+    if not name:
+        return None
+    from medscribe.engine.exceptions import TranscribeError
+    from medscribe.engine.pipeline import JobFailed
+
+    if vocabularies is None:
+        raise JobFailed("Custom vocabularies are not available in this engine.")
+    try:
+        return vocabularies.ready_entries(name)
+    except TranscribeError as error:  # deleted or updated since the job was accepted
+        raise JobFailed(error.message) from None
 
 
 def _media_fields(doc) -> dict:

@@ -22,12 +22,14 @@ from werkzeug.wrappers import Request, Response
 from medscribe.engine import validation
 from medscribe.engine.auth import SigV4Verifier
 from medscribe.engine.exceptions import (
+    BadRequestException,
     InternalFailureException,
     SerializationException,
     ServiceUnavailableException,
     TranscribeError,
 )
 from medscribe.engine.models import COMPLETED, SCRIBE, TRANSCRIPTION, Job, TranscribeBackend
+from medscribe.engine.vocabularies import Vocabulary, VocabularyBackend
 
 log = logging.getLogger("medscribe.engine")
 
@@ -124,16 +126,83 @@ def medical_scribe_job_summary(job: Job) -> dict:
     )
 
 
+def medical_vocabulary(vocabulary: Vocabulary, *, download: bool = False) -> dict:
+    """The fields of a vocabulary as Create/Get/Update/List return them."""
+    from medscribe.engine.storage import object_url, parse_media_uri
+
+    location = parse_media_uri(vocabulary.file_uri) if download else None
+    return _compact(
+        {
+            "VocabularyName": vocabulary.name,
+            "LanguageCode": vocabulary.language_code,
+            "VocabularyState": vocabulary.state,
+            "LastModifiedTime": _time(vocabulary.last_modified_time),
+            "FailureReason": vocabulary.failure_reason if download else None,
+            "DownloadUri": object_url(location.bucket, location.key) if location else None,
+        }
+    )
+
+
 class TranscribeResponse:
     """One handler per action: params (validated) -> response document.
 
     :param backend: the :class:`~medscribe.engine.models.TranscribeBackend`.
     :param diarization_available: whether single-channel speaker labels can be served.
+    :param vocabularies: the :class:`~medscribe.engine.vocabularies.VocabularyBackend` (None: the
+        vocabulary actions answer BadRequestException).
     """
 
-    def __init__(self, backend: TranscribeBackend, diarization_available: bool):
+    def __init__(
+        self,
+        backend: TranscribeBackend,
+        diarization_available: bool,
+        vocabularies: VocabularyBackend | None = None,
+    ):
         self.backend = backend
         self.diarization_available = diarization_available
+        self.vocabularies = vocabularies
+
+    def _vocabulary_backend(self) -> VocabularyBackend:
+        if self.vocabularies is None:
+            raise BadRequestException("Custom vocabularies are not available in this engine.")
+        return self.vocabularies
+
+    def _check_vocabulary(self, settings: dict | None) -> None:
+        name = (settings or {}).get("VocabularyName")
+        if name:
+            self._vocabulary_backend().ready_entries(name)
+
+    def create_medical_vocabulary(self, params: dict) -> dict:
+        vocabulary = self._vocabulary_backend().create(
+            params["VocabularyName"], params["LanguageCode"], params["VocabularyFileUri"], params.get("Tags")
+        )
+        document = medical_vocabulary(vocabulary)
+        return document
+
+    def get_medical_vocabulary(self, params: dict) -> dict:
+        return medical_vocabulary(self._vocabulary_backend().get(params["VocabularyName"]), download=True)
+
+    def update_medical_vocabulary(self, params: dict) -> dict:
+        vocabulary = self._vocabulary_backend().update(
+            params["VocabularyName"], params["LanguageCode"], params["VocabularyFileUri"]
+        )
+        return medical_vocabulary(vocabulary)
+
+    def delete_medical_vocabulary(self, params: dict) -> dict:
+        self._vocabulary_backend().delete(params["VocabularyName"])
+        return {}
+
+    def list_medical_vocabularies(self, params: dict) -> dict:
+        items, token = self._vocabulary_backend().list(
+            params.get("StateEquals"), params.get("NameContains"), params.get("NextToken"), params.get("MaxResults")
+        )
+        return _compact(
+            {
+                "Status": params.get("StateEquals"),
+                "NextToken": token,
+                "Vocabularies": [medical_vocabulary(item) for item in items],
+            }
+        )
 
     def dispatch(self, action: str, params: dict) -> dict:
         validation.validate_with_model(action, params)
@@ -142,6 +211,7 @@ class TranscribeResponse:
 
     def start_medical_transcription_job(self, params: dict) -> dict:
         validation.check_start_medical_transcription_job(params, self.diarization_available)
+        self._check_vocabulary(params.get("Settings"))
         job = self.backend.start(TRANSCRIPTION, params["MedicalTranscriptionJobName"], params)
         return {"MedicalTranscriptionJob": medical_transcription_job(job)}
 
@@ -171,6 +241,7 @@ class TranscribeResponse:
 
     def start_medical_scribe_job(self, params: dict) -> dict:
         validation.check_start_medical_scribe_job(params, self.diarization_available)
+        self._check_vocabulary(params.get("Settings"))
         job = self.backend.start(SCRIBE, params["MedicalScribeJobName"], params)
         return {"MedicalScribeJob": medical_scribe_job(job)}
 

@@ -135,10 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     from medscribe.engine.responses import TranscribeResponse
 
     data_dir = args.data_dir.resolve()
+    from medscribe.engine.storage import make_s3_client
+    from medscribe.engine.vocabularies import VocabularyBackend, VocabularyStore
+
     store = JobStore(data_dir)
     resumed = store.recover()
-    pool = WorkerPool(store, resources, data_dir, workers=args.workers)
-    state.handler = TranscribeResponse(TranscribeBackend(store, pool), resources.diarization_available)
+    vocabularies = VocabularyBackend(VocabularyStore(data_dir), make_s3_client)
+    pool = WorkerPool(store, resources, data_dir, workers=args.workers, vocabularies=vocabularies)
+    state.handler = TranscribeResponse(
+        TranscribeBackend(store, pool), resources.diarization_available, vocabularies
+    )
+    vocabularies.start()
     pool.start()
     state.ready = True
     counts = store.count_by_status()

@@ -25,6 +25,11 @@ SUPPORTED_ACTIONS = (
     "GetMedicalScribeJob",
     "ListMedicalScribeJobs",
     "DeleteMedicalScribeJob",
+    "CreateMedicalVocabulary",
+    "GetMedicalVocabulary",
+    "ListMedicalVocabularies",
+    "UpdateMedicalVocabulary",
+    "DeleteMedicalVocabulary",
 )
 JOB_NAME_RE = re.compile(r"[0-9a-zA-Z._-]{1,200}")
 
@@ -149,8 +154,6 @@ def check_start_medical_transcription_job(params: dict, diarization_available: b
         )
     if settings.get("ShowAlternatives"):
         raise not_supported("Settings.ShowAlternatives (alternative transcriptions)")
-    if settings.get("VocabularyName"):
-        raise not_supported("Settings.VocabularyName (custom vocabularies)")
     if params.get("ContentIdentificationType"):
         raise not_supported("ContentIdentificationType (PHI identification)")
     _check_common_unsupported(params)
@@ -185,8 +188,6 @@ def check_start_medical_scribe_job(params: dict, diarization_available: bool) ->
         raise BadRequestException("ChannelDefinitions can be set only when ChannelIdentification is true.")
     if bool(settings.get("VocabularyFilterName")) != bool(settings.get("VocabularyFilterMethod")):
         raise BadRequestException("VocabularyFilterName and VocabularyFilterMethod must be set together.")
-    if settings.get("VocabularyName"):
-        raise not_supported("Settings.VocabularyName (custom vocabularies)")
     if settings.get("VocabularyFilterName"):
         raise not_supported("Settings.VocabularyFilterName (vocabulary filters)")
     _check_common_unsupported(params)

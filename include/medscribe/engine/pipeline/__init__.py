@@ -6,6 +6,7 @@ stage          does
 ``decode``     S3 -> probe (format, rate, channels, duration) -> checks -> float32 16 kHz per channel
 ``asr``        faster-whisper on the single channel -> word and punctuation tokens
 ``channels``   (ChannelIdentification) each channel recognized alone, merged in time order
+``vocabulary`` (VocabularyName) phrases as hotwords for ``asr``; matched words -> DisplayAs / Phrase
 ``diarize``    (ShowSpeakerLabels) speaker embeddings per speech chunk, clustered -> spk_N
 ``segments``   (HealthScribe) utterances with deterministic segment ids
 ``roles``      (HealthScribe) ParticipantRole per segment: ChannelDefinitions or the lexical rule
@@ -28,13 +29,14 @@ Stage = Callable[[JobDocument], None]
 __all__ = ["Interrupted", "JobDocument", "JobFailed", "build_pipeline", "run_pipeline", "stage_names"]
 
 
-def build_pipeline(kind: str, settings: dict, resources, s3_client) -> list[Stage]:
+def build_pipeline(kind: str, settings: dict, resources, s3_client, vocabulary=None) -> list[Stage]:
     """The stages for one job.
 
     :param kind: ``"transcription"`` or ``"scribe"``.
     :param settings: the request's ``Settings``.
     :param resources: the loaded :class:`~medscribe.engine.resources.Resources`.
     :param s3_client: a boto3 S3 client for media and outputs.
+    :param vocabulary: the entries of the READY vocabulary named in ``Settings.VocabularyName``, or None.
     """
     from medscribe.engine.pipeline.asr import Recognize, Recognizer
     from medscribe.engine.pipeline.channels import RecognizeChannels
@@ -44,14 +46,18 @@ def build_pipeline(kind: str, settings: dict, resources, s3_client) -> list[Stag
     from medscribe.engine.pipeline.segments import Segments
     from medscribe.engine.pipeline.writers import WriteHealthScribe, WriteTranscribeMedical
 
-    recognizer = Recognizer(resources.whisper)
+    from medscribe.engine.pipeline.vocabulary import ApplyVocabulary, hotwords
+
+    recognizer = Recognizer(resources.whisper, hotwords=hotwords(vocabulary) if vocabulary else None)
     stages: list[Stage] = [Decode(s3_client)]
     if settings.get("ChannelIdentification"):
         stages.append(RecognizeChannels(recognizer))
     else:
         stages.append(Recognize(recognizer))
-        if settings.get("ShowSpeakerLabels"):
-            stages.append(Diarize(ResemblyzerEmbedder(resources.voice_encoder)))
+    if vocabulary:
+        stages.append(ApplyVocabulary(vocabulary))
+    if settings.get("ShowSpeakerLabels") and not settings.get("ChannelIdentification"):
+        stages.append(Diarize(ResemblyzerEmbedder(resources.voice_encoder)))
     if kind == "scribe":
         stages += [Segments(), AssignRoles(), WriteHealthScribe(s3_client)]
     else:

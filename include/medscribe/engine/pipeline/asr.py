@@ -40,11 +40,13 @@ class Recognizer:
 
     :param model: a loaded ``faster_whisper.WhisperModel``.
     :param beam_size: beam width of the decoder.
+    :param hotwords: phrases the decoder is biased towards (a custom vocabulary), or None.
     """
 
-    def __init__(self, model, beam_size: int = BEAM_SIZE):
+    def __init__(self, model, beam_size: int = BEAM_SIZE, hotwords: str | None = None):
         self.model = model
         self.beam_size = beam_size
+        self.hotwords = hotwords
 
     def words(self, audio, should_stop: Callable[[], bool] = lambda: False) -> list[RawWord]:
         segments, _info = self.model.transcribe(
@@ -55,6 +57,7 @@ class Recognizer:
             word_timestamps=True,
             vad_filter=True,
             condition_on_previous_text=False,
+            hotwords=self.hotwords,
         )
         words: list[RawWord] = []
         for segment in segments:  # a generator: recognition happens while iterating

@@ -115,6 +115,7 @@ class JobDocument:
     roles: dict[str, str] = field(default_factory=dict)  # spk_N / ch_N -> CLINICIAN_0, PATIENT_0, ...
     outputs: dict[str, str] = field(default_factory=dict)  # "transcript" -> TranscriptFileUri
     timings: dict[str, float] = field(default_factory=dict)  # stage name -> seconds
+    vocabulary_matches: int = 0  # recognized runs rewritten by a custom vocabulary
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -122,10 +122,10 @@ SCRIBE_RULES = {
         {"ChannelDefinitions": CHANNEL_DEFINITIONS},
         "not supported by the engine yet",
     ),
-    "output encryption (not built)": (
+    "an encryption context without a key": (
         {"ChannelIdentification": True},
-        {"ChannelDefinitions": CHANNEL_DEFINITIONS, "OutputEncryptionKMSKeyId": "alias/phi"},
-        "not supported by the engine yet",
+        {"ChannelDefinitions": CHANNEL_DEFINITIONS, "KMSEncryptionContext": {"purpose": "phi"}},
+        "KMSEncryptionContext can be set only with OutputEncryptionKMSKeyId",
     ),
 }
 
@@ -152,10 +152,8 @@ TRANSCRIPTION_RULES = {
         "both ShowSpeakerLabels and ChannelIdentification",
     ),
     "a vocabulary that does not exist": ({"Settings": {"VocabularyName": "v"}}, "vocabulary couldn't be found"),
-    "alternatives (not built)": (
-        {"Settings": {"ShowAlternatives": True, "MaxAlternatives": 2}},
-        "not supported by the engine yet",
-    ),
+    "MaxAlternatives without ShowAlternatives": ({"Settings": {"MaxAlternatives": 2}}, "MaxAlternatives"),
+    "ShowAlternatives without MaxAlternatives": ({"Settings": {"ShowAlternatives": True}}, "MaxAlternatives"),
     "PHI identification (not built)": (
         {"ContentIdentificationType": "PHI"},
         "not supported by the engine yet",

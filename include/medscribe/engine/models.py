@@ -37,7 +37,7 @@ TRANSCRIPTION = "transcription"
 SCRIBE = "scribe"
 QUEUED, IN_PROGRESS, COMPLETED, FAILED = "QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED"
 DEFAULT_MAX_RESULTS = 5  # AWS's default page size for the List*Jobs operations
-MAX_QUEUED_JOBS = 1000
+MAX_QUEUED_JOBS = 1000  # default quota of QUEUED + IN_PROGRESS jobs (engine option --max-queued)
 INTERNAL_FAILURE = "An internal failure occurred while processing the job. Try your request again."
 SCHEMA_VERSION = 1
 
@@ -101,9 +101,12 @@ class JobStore:
     """The job table in ``<data_dir>/jobs.sqlite3``; safe to share between threads.
 
     :param data_dir: the engine's data directory (created if missing).
+    :param max_queued: how many jobs may be QUEUED or IN_PROGRESS at once; past it, Start answers
+        LimitExceededException.
     """
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, max_queued: int = MAX_QUEUED_JOBS):
+        self.max_queued = max_queued
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "jobs.sqlite3"
         self._lock = threading.Lock()
@@ -134,7 +137,7 @@ class JobStore:
             (queued,) = self._db.execute(
                 "SELECT COUNT(*) FROM jobs WHERE status IN (?, ?)", (QUEUED, IN_PROGRESS)
             ).fetchone()
-            if queued >= MAX_QUEUED_JOBS:
+            if queued >= self.max_queued:
                 raise LimitExceededException(
                     "You have reached the limit of queued and running jobs. Wait for some jobs to finish "
                     "and try your request again."

@@ -51,9 +51,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "else medscribe-local); its secret comes from $MEDSCRIBE_ENGINE_SECRET_ACCESS_KEY "
         "(else medscribe-local-secret)",
     )
+    parser.add_argument(
+        "--max-queued",
+        type=int,
+        default=1000,
+        help="quota of QUEUED + IN_PROGRESS jobs; past it Start* answers LimitExceededException (default: 1000)",
+    )
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.max_queued < 1:
+        parser.error("--max-queued must be at least 1")
     return args
 
 
@@ -138,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     from medscribe.engine.storage import make_s3_client
     from medscribe.engine.vocabularies import VocabularyBackend, VocabularyStore
 
-    store = JobStore(data_dir)
+    store = JobStore(data_dir, max_queued=args.max_queued)
     resumed = store.recover()
     vocabularies = VocabularyBackend(VocabularyStore(data_dir), make_s3_client)
     pool = WorkerPool(store, resources, data_dir, workers=args.workers, vocabularies=vocabularies)

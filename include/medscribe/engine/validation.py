@@ -121,9 +121,8 @@ def _check_media(params: dict) -> None:
 
 
 def _check_common_unsupported(params: dict) -> None:
-    for feature in ("OutputEncryptionKMSKeyId", "KMSEncryptionContext"):
-        if params.get(feature):
-            raise not_supported(feature)
+    if params.get("KMSEncryptionContext") and not params.get("OutputEncryptionKMSKeyId"):
+        raise BadRequestException("KMSEncryptionContext can be set only with OutputEncryptionKMSKeyId.")
 
 
 def check_start_medical_transcription_job(params: dict, diarization_available: bool) -> None:
@@ -152,8 +151,6 @@ def check_start_medical_transcription_job(params: dict, diarization_available: b
         raise BadRequestException(
             "MaxAlternatives must be set together with ShowAlternatives, and only with it."
         )
-    if settings.get("ShowAlternatives"):
-        raise not_supported("Settings.ShowAlternatives (alternative transcriptions)")
     if params.get("ContentIdentificationType"):
         raise not_supported("ContentIdentificationType (PHI identification)")
     _check_common_unsupported(params)

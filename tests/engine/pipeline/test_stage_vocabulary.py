@@ -91,3 +91,22 @@ def test_real_model_hears_lisinopril_only_with_the_hotword(whisper_model, fixtur
     print(f"without: {plain!r}\nwith: {biased!r}")
     assert "lisinopril" not in plain
     assert "start lisinopril 10 milligrams" in biased
+
+
+def test_real_model_gives_distinct_alternatives_best_first(whisper_model, fixtures_dir):
+    from faster_whisper import decode_audio
+    from medscribe.engine.pipeline.alternatives import Alternatives, WhisperNBest
+    from medscribe.engine.pipeline.asr import Recognizer, tokens_from_words
+    from stage_helpers import document
+
+    doc = document("transcription", {"ShowAlternatives": True, "MaxAlternatives": 3})
+    doc.audio = [decode_audio(str(fixtures_dir / "dictation.wav"), sampling_rate=16000)]
+    doc.tokens = tokens_from_words(Recognizer(whisper_model).words(doc.audio[0]))
+    Alternatives(WhisperNBest(whisper_model), 3)(doc)
+    segments = doc.alternative_segments
+    assert len(segments) >= 3
+    assert [t for s in segments for t in s.alternatives[0]] == doc.tokens
+    assert any(len(s.alternatives) == 3 for s in segments)
+    for segment in segments:
+        texts = [join_tokens(a).lower() for a in segment.alternatives]
+        assert len(set(texts)) == len(texts)

@@ -155,3 +155,33 @@ def test_write_failure_fails_the_job_without_the_key():
     with pytest.raises(JobFailed) as excinfo:
         WriteHealthScribe(RecordingS3(fail=True))(doc)
     assert "job-under-test" not in excinfo.value.reason and excinfo.value.__cause__ is None
+
+
+def test_alternative_segments_and_encryption_arguments():
+    import base64
+    import json
+
+    from medscribe.engine.pipeline.alternatives import AlternativeSegment, split_segments
+    from medscribe.engine.pipeline.writers import encryption_arguments, transcribe_medical_json
+    from stage_helpers import document, sentence
+
+    tokens = sentence("Hello there. How are you", 0.0) + sentence("today?", 3.0) + sentence("Fine.", 3.5, speaker="spk_1")
+    parts = split_segments(tokens)
+    assert [" ".join(t.content for t in part) for part in parts] == [
+        "Hello there .", "How are you", "today ?", "Fine .",
+    ]
+    doc = document("transcription", {"ShowAlternatives": True, "MaxAlternatives": 2})
+    doc.tokens = parts[0]
+    doc.alternative_segments = [AlternativeSegment(0.0, 0.55, [parts[0], sentence("Yellow there", 0.0)])]
+    (segment,) = transcribe_medical_json(doc)["results"]["segments"]
+    assert segment["start_time"] == "0.0" and segment["end_time"] == "0.55"
+    assert [a["transcript"] for a in segment["alternatives"]] == ["Hello there.", "Yellow there"]
+    assert segment["alternatives"][0]["items"][0] == {
+        "start_time": "0.0", "confidence": "0.9", "end_time": "0.25", "type": "pronunciation", "content": "Hello",
+    }
+    assert segment["alternatives"][0]["items"][-1] == {"confidence": "0.0", "type": "punctuation", "content": "."}
+
+    assert encryption_arguments({}) == {}
+    arguments = encryption_arguments({"OutputEncryptionKMSKeyId": "alias/phi", "KMSEncryptionContext": {"a": "b"}})
+    assert arguments["ServerSideEncryption"] == "aws:kms" and arguments["SSEKMSKeyId"] == "alias/phi"
+    assert json.loads(base64.b64decode(arguments["SSEKMSEncryptionContext"])) == {"a": "b"}

@@ -7,6 +7,7 @@ stage          does
 ``asr``        faster-whisper on the single channel -> word and punctuation tokens
 ``channels``   (ChannelIdentification) each channel recognized alone, merged in time order
 ``vocabulary`` (VocabularyName) phrases as hotwords for ``asr``; matched words -> DisplayAs / Phrase
+``alternatives`` (ShowAlternatives) n-best Whisper hypotheses per segment, best first
 ``diarize``    (ShowSpeakerLabels) speaker embeddings per speech chunk, clustered -> spk_N
 ``segments``   (HealthScribe) utterances with deterministic segment ids
 ``roles``      (HealthScribe) ParticipantRole per segment: ChannelDefinitions or the lexical rule
@@ -58,6 +59,12 @@ def build_pipeline(kind: str, settings: dict, resources, s3_client, vocabulary=N
         stages.append(ApplyVocabulary(vocabulary))
     if settings.get("ShowSpeakerLabels") and not settings.get("ChannelIdentification"):
         stages.append(Diarize(ResemblyzerEmbedder(resources.voice_encoder)))
+    if kind != "scribe" and settings.get("ShowAlternatives"):
+        from medscribe.engine.pipeline.alternatives import Alternatives, WhisperNBest
+
+        rewrite = ApplyVocabulary(vocabulary).rewrite if vocabulary else None
+        nbest = WhisperNBest(resources.whisper, recognizer.hotwords)
+        stages.append(Alternatives(nbest, int(settings.get("MaxAlternatives") or 2), rewrite))
     if kind == "scribe":
         stages += [Segments(), AssignRoles(), WriteHealthScribe(s3_client)]
     else:

@@ -116,6 +116,7 @@ class JobDocument:
     outputs: dict[str, str] = field(default_factory=dict)  # "transcript" -> TranscriptFileUri
     timings: dict[str, float] = field(default_factory=dict)  # stage name -> seconds
     vocabulary_matches: int = 0  # recognized runs rewritten by a custom vocabulary
+    alternative_segments: list[Any] | None = None  # ShowAlternatives: AlternativeSegment per segment
 
     @property
     def settings(self) -> dict[str, Any]:

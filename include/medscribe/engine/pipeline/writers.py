@@ -9,10 +9,14 @@
 * HealthScribe (:func:`healthscribe_transcript_json`): ``{"Conversation": {...}}`` with PascalCase keys,
   numbers as JSON numbers, upper-case types; written to ``<JobName>/transcript.json``.
   No ClinicalInsights, no SectionDetails and no clinical document: not built yet.
+* ``OutputEncryptionKMSKeyId`` (and ``KMSEncryptionContext``) are passed to ``put_object`` as SSE-KMS.
+* ``ShowAlternatives``: ``results.segments[]`` with ``alternatives[]`` of ``{transcript, items}``, the
+  items flat (``start_time``, ``confidence``, ``end_time``, ``type``, ``content``) as in AWS's example.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 
@@ -86,6 +90,30 @@ def _speaker_labels(tokens: list[Token]) -> dict:
     return {"speakers": speakers, "segments": segments}
 
 
+def _segment_item(token: Token) -> dict:
+    """An item inside a segment alternative: flat, as in AWS's alternatives example."""
+    if token.is_word:
+        return {
+            "start_time": format_time(token.start),
+            "confidence": format_confidence(token.confidence),
+            "end_time": format_time(token.end),
+            "type": "pronunciation",
+            "content": token.content,
+        }
+    return {"confidence": "0.0", "type": "punctuation", "content": token.content}
+
+
+def _alternative_segment(segment) -> dict:
+    return {
+        "start_time": format_time(segment.start),
+        "end_time": format_time(segment.end),
+        "alternatives": [
+            {"transcript": join_tokens(tokens), "items": [_segment_item(token) for token in tokens]}
+            for tokens in segment.alternatives
+        ],
+    }
+
+
 def transcribe_medical_json(doc: JobDocument) -> dict:
     """The Transcribe Medical transcript document of a finished job."""
     with_channels = doc.channel_identification
@@ -93,6 +121,8 @@ def transcribe_medical_json(doc: JobDocument) -> dict:
     results: dict = {"transcripts": [{"transcript": join_tokens(doc.tokens)}], "items": items}
     if doc.show_speaker_labels:
         results["speaker_labels"] = _speaker_labels(doc.tokens)
+    if doc.alternative_segments is not None:
+        results["segments"] = [_alternative_segment(segment) for segment in doc.alternative_segments]
     if with_channels:
         channels = []
         for channel in range(len(doc.audio) or 2):
@@ -145,10 +175,28 @@ def healthscribe_transcript_json(doc: JobDocument) -> dict:
     }
 
 
-def _put_json(s3_client, bucket: str, key: str, document: dict) -> str:
+def encryption_arguments(request: dict) -> dict:
+    """``put_object`` arguments for OutputEncryptionKMSKeyId / KMSEncryptionContext (SSE-KMS)."""
+    key_id = request.get("OutputEncryptionKMSKeyId")
+    if not key_id:
+        return {}
+    arguments = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_id}
+    context = request.get("KMSEncryptionContext")
+    if context:
+        arguments["SSEKMSEncryptionContext"] = base64.b64encode(json.dumps(context).encode()).decode()
+    return arguments
+
+
+def _put_json(s3_client, bucket: str, key: str, document: dict, request: dict | None = None) -> str:
     body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
     try:
-        s3_client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+        s3_client.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            **encryption_arguments(request or {}),
+        )
     except Exception:  # noqa: BLE001 - a job failure whose reason carries no key
         raise JobFailed(
             "The output bucket can't be written to. Make sure the bucket exists and that you have write "
@@ -171,7 +219,7 @@ class WriteTranscribeMedical:
     def __call__(self, doc: JobDocument) -> None:
         key = transcribe_output_key(doc.job_name, doc.request.get("OutputKey"))
         doc.outputs["transcript"] = _put_json(
-            self.s3, doc.request["OutputBucketName"], key, transcribe_medical_json(doc)
+            self.s3, doc.request["OutputBucketName"], key, transcribe_medical_json(doc), doc.request
         )
 
 
@@ -189,5 +237,5 @@ class WriteHealthScribe:
     def __call__(self, doc: JobDocument) -> None:
         key = healthscribe_output_key(doc.job_name)
         doc.outputs["transcript"] = _put_json(
-            self.s3, doc.request["OutputBucketName"], key, healthscribe_transcript_json(doc)
+            self.s3, doc.request["OutputBucketName"], key, healthscribe_transcript_json(doc), doc.request
         )

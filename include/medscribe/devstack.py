@@ -114,6 +114,18 @@ class Service:
         self.stop()
         raise ServiceError(f"{self.name} did not become ready within {timeout:.0f}s; see {self.log_path}")
 
+    def start_background(self, settle: float = 3.0) -> None:
+        """Start a process that serves no health path; fail if it exits within ``settle`` seconds."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env}, start_new_session=True,
+            )
+        time.sleep(settle)
+        if self.process.poll() is not None:
+            raise ServiceError(f"{self.name} exited with code {self.process.returncode}; see {self.log_path}:\n{self._log_tail()}")
+
     def _healthy(self) -> bool:
         try:
             with urllib.request.urlopen(self.endpoint + self.health_path, timeout=2) as response:
@@ -267,3 +279,47 @@ def airflow_env(airflow_home: Path | None = None, connection_json: str | None = 
     if connection_json:
         env["AIRFLOW_CONN_AWS_DEFAULT"] = connection_json
     return env
+
+
+@dataclass
+class AirflowServices:
+    """Airflow 3's own processes on loopback (LocalExecutor, SQLite): api-server, scheduler, dag-processor,
+    triggerer. Used by the backfill test; ``make demo`` uses ``airflow dags test`` instead."""
+
+    services: list[Service]
+    env: dict[str, str]
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, env: dict[str, str], log_dir: Path, api_port: int | None = None):
+        """Start the four processes with ``env`` (see :func:`airflow_env`) and stop them all at the end."""
+        api_port = api_port or free_port()
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        env = {
+            **env,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+            "AIRFLOW__API_AUTH__JWT_SECRET": env.get("AIRFLOW__API_AUTH__JWT_SECRET", "medscribe-local-jwt-secret"),
+            "AIRFLOW__API__SECRET_KEY": env.get("AIRFLOW__API__SECRET_KEY", "medscribe-local-secret-key"),
+            "AIRFLOW__CORE__PARALLELISM": "2",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        }
+        api = Service("airflow-api-server", [airflow, "api-server", "--host", "127.0.0.1", "--port", str(api_port)],
+                      "127.0.0.1", api_port, "/api/v2/monitor/health", log_dir / "api-server.log", env)
+        others = [
+            Service(f"airflow-{name}", [airflow, name], "127.0.0.1", 0, "", log_dir / f"{name}.log", env)
+            for name in ("scheduler", "dag-processor", "triggerer")
+        ]
+        stack = cls(services=[], env=env)
+        try:
+            api.start(timeout=180)
+            stack.services.append(api)
+            for service in others:
+                service.start_background()
+                stack.services.append(service)
+            yield stack
+        finally:
+            for service in reversed(stack.services):
+                service.stop(timeout=30)

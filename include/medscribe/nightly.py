@@ -17,13 +17,26 @@ from urllib.parse import urlparse
 
 import pyarrow as pa
 
-from medscribe.lake.parse import healthscribe_transcript_tables, transcribe_medical_words_table
+from medscribe.lake.parse import (
+    healthscribe_clinical_document_tables,
+    healthscribe_transcript_tables,
+    transcribe_medical_words_table,
+)
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
 
 log = logging.getLogger(__name__)
 
-FLATTENED_TABLES = ("recordings", "jobs", "transcript_words", "transcript_segments")
+FLATTENED_TABLES = (
+    "recordings",
+    "jobs",
+    "transcript_words",
+    "transcript_segments",
+    "clinical_insights",
+    "insight_attributes",
+    "note_sentences",
+    "note_evidence",
+)
 
 
 def job_request(recording: dict[str, Any], *, output_bucket: str, data_access_role_arn: str) -> dict[str, Any]:
@@ -256,8 +269,14 @@ def flatten_night(
         document = read_json_object(s3_client, row["transcript_uri"])
         ids = {"recording_id": recording["recording_id"], "job_name": recording["job_name"]}
         if recording["service"] == "healthscribe":
-            for name, table in healthscribe_transcript_tables(document, **ids).items():
+            for name, table in healthscribe_transcript_tables(document, **ids, with_insights=True).items():
                 parts[name].append(table)
+            if row["clinical_document_uri"]:
+                note = read_json_object(s3_client, row["clinical_document_uri"])
+                settings = recording["options"].get("Settings") or {}
+                template = (settings.get("ClinicalNoteGenerationSettings") or {}).get("NoteTemplate", "HISTORY_AND_PHYSICAL")
+                for name, table in healthscribe_clinical_document_tables(note, **ids, note_template=template).items():
+                    parts[name].append(table)
         else:
             parts["transcript_words"].append(transcribe_medical_words_table(document, **ids))
     parts["jobs"].append(pa.Table.from_pylist(job_rows, schema=TABLES["jobs"]))

@@ -1,0 +1,85 @@
+"""An Airflow 3 backfill over three nights, run by the real scheduler, triggerer and dag-processor
+(LocalExecutor, SQLite), processes each night once: three partitions, one job per recording."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from medscribe.demo import OUTPUT_BUCKET, RECORDINGS_BUCKET, s3_client, seed_night
+from medscribe.devstack import AirflowServices, LocalStack, airflow_env
+from medscribe.lake.store import read_table
+from tests.conftest import boto3_client
+from tests.test_nightly_operations import rid, wav_slice
+
+pytestmark = pytest.mark.e2e
+NIGHTS = ["2026-11-05", "2026-11-06", "2026-11-07"]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def airflow(env: dict, *args: str) -> str:
+    return subprocess.run([AIRFLOW, *args], env=env, check=True, capture_output=True, text=True).stdout
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 3.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def test_backfill_three_nights(tmp_path):
+    recordings = {night: wav_slice("dictation.wav", 3.0 * i, 5.0) for i, night in enumerate(NIGHTS)}
+    with LocalStack.start(run_dir=tmp_path / "stack") as stack:
+        s3 = s3_client(stack.s3_endpoint)
+        seed_night(s3, NIGHTS[0], samples={})
+        for night, data in recordings.items():
+            s3.put_object(Bucket=RECORDINGS_BUCKET, Key=f"incoming/{night}/dictations/dr-9/note.wav", Body=data)
+        lake, home = tmp_path / "lake", tmp_path / "airflow"
+        env = {
+            **os.environ,
+            **airflow_env(home, stack.airflow_connection_uri_json()),
+            "MEDSCRIBE_LAKE_URI": str(lake),
+            "MEDSCRIBE_RECORDINGS_BUCKET": RECORDINGS_BUCKET,
+            "MEDSCRIBE_OUTPUT_BUCKET": OUTPUT_BUCKET,
+        }
+        home.mkdir()
+        airflow(env, "db", "migrate")
+        airflow(env, "pools", "set", "transcribe_jobs", "20", "concurrent transcription jobs", "--include-deferred")
+        db = home / "airflow.db"
+
+        def query(sql: str) -> list:
+            with sqlite3.connect(db) as connection:
+                return connection.execute(sql).fetchall()
+
+        with AirflowServices.start(env, tmp_path / "logs") as services:
+            wait_for(lambda: query("select dag_id from dag where dag_id = 'medscribe_nightly'"), 180, "the DAG to be parsed")
+            airflow(services.env, "dags", "unpause", "medscribe_nightly")
+            airflow(services.env, "backfill", "create", "--dag-id", "medscribe_nightly", "--from-date", NIGHTS[0],
+                    "--to-date", f"{NIGHTS[-1]}T23:00:00", "--max-active-runs", "1")
+
+            def finished():
+                runs = query("select state from dag_run where run_type = 'backfill'")
+                return len(runs) == 3 and all(state in ("success", "failed") for (state,) in runs) and runs
+
+            runs = wait_for(finished, 900, "the three backfill runs", interval=5)
+        assert [state for (state,) in runs] == ["success"] * 3
+        for night in NIGHTS:
+            (entry,) = read_table("recordings", str(lake), night=night).to_pylist()
+            assert (entry["recording_id"], entry["state"], entry["attempts"]) == (rid(recordings[night]), "succeeded", 1)
+            assert read_table("transcript_words", str(lake), night=night).num_rows > 5
+        partitions = sorted(p.name for p in (lake / "recordings").iterdir() if p.name.startswith("night=2026-11-0"))
+        assert partitions == [f"night={night}" for night in NIGHTS]
+        transcribe = boto3_client("transcribe", stack.engine_endpoint)
+        names = [j["MedicalTranscriptionJobName"] for j in
+                 transcribe.list_medical_transcription_jobs(MaxResults=100)["MedicalTranscriptionJobSummaries"]]
+        assert len(names) == len(set(names)) == 3  # each night's recording got exactly one job

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""ASR benchmark of the offline engine, through boto3 like any client.
+
+Builds (or reuses) the corpus of ``bench/corpus/build.py``, starts moto S3 + the engine
+(:class:`medscribe.devstack.LocalStack`, in ``bench/out/run/``), uploads the recordings and runs one
+Transcribe Medical job per recording and layout:
+
+* mono: ``ShowSpeakerLabels`` with ``MaxSpeakerLabels=2`` (diarization),
+* stereo: ``ChannelIdentification`` (clinician on channel 0, patient on channel 1).
+
+Prints, per layout: WER and medical-term WER (``medwer.Scorer().corpus``, micro-averaged over the
+recordings), the attribution accuracy of words (mono: speaker labels mapped to the reference speakers by
+the best one-to-one mapping per recording; stereo: channel = the speaker's channel), and the real-time
+factor (job processing time / audio duration, from the jobs' StartTime and CompletionTime). With
+``--json`` the figures are also written to a file. Run from the Airflow environment (boto3, medwer)::
+
+    .venv/bin/python bench/asr/run.py --minutes 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "bench" / "corpus"))
+sys.path.insert(0, str(REPO_ROOT / "include"))
+
+import build as corpus  # noqa: E402  (bench/corpus/build.py)
+
+MEDIA_BUCKET, OUTPUT_BUCKET = "bench-media", "bench-output"
+
+
+def start_job(client, name: str, uri: str, layout: str) -> None:
+    settings = (
+        {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2} if layout == "mono" else {"ChannelIdentification": True}
+    )
+    client.start_medical_transcription_job(
+        MedicalTranscriptionJobName=name,
+        LanguageCode="en-US",
+        Media={"MediaFileUri": uri},
+        OutputBucketName=OUTPUT_BUCKET,
+        Specialty="PRIMARYCARE",
+        Type="CONVERSATION",
+        Settings=settings,
+    )
+
+
+def reference_speaker(turns: list[dict], at: float) -> str:
+    """The speaker of the turn containing ``at``, else of the nearest turn."""
+    best, distance = turns[0]["speaker"], float("inf")
+    for turn in turns:
+        if turn["start_s"] <= at <= turn["end_s"]:
+            return turn["speaker"]
+        gap = min(abs(at - turn["start_s"]), abs(at - turn["end_s"]))
+        if gap < distance:
+            best, distance = turn["speaker"], gap
+    return best
+
+
+def attribution(results: dict, reference: dict, layout: str) -> tuple[int, int]:
+    """(words attributed to the right speaker, words) for one recording."""
+    turns = reference["turns"]
+    if layout == "stereo":
+        labelled = [
+            (f"ch_{c}", (float(i["start_time"]) + float(i["end_time"])) / 2)
+            for channel in results["channel_labels"]["channels"]
+            for c in [int(channel["channel_label"].removeprefix("ch_"))]
+            for i in channel["items"]
+            if i["type"] == "pronunciation"
+        ]
+        mapping = {"ch_0": "CLINICIAN", "ch_1": "PATIENT"}
+        right = sum(mapping[label] == reference_speaker(turns, at) for label, at in labelled)
+        return right, len(labelled)
+    labelled = [
+        (item["speaker_label"], (float(item["start_time"]) + float(item["end_time"])) / 2)
+        for segment in results["speaker_labels"]["segments"]
+        for item in segment["items"]
+    ]
+    truth = [reference_speaker(turns, at) for _label, at in labelled]
+    labels = sorted({label for label, _at in labelled})
+    speakers = ["CLINICIAN", "PATIENT"]
+    best = 0
+    for assignment in itertools.product(speakers, repeat=len(labels)):
+        if len(labels) <= len(speakers) and len(set(assignment)) < len(labels):
+            continue  # one-to-one when there are no more labels than speakers
+        mapping = dict(zip(labels, assignment, strict=True))
+        best = max(best, sum(mapping[label] == t for (label, _at), t in zip(labelled, truth, strict=True)))
+    return best, len(labelled)
+
+
+def run(minutes: float, max_recording_minutes: float, workers: int, timeout: float) -> dict:
+    import boto3
+    from medscribe.devstack import LocalStack, local_credentials_env
+    from medwer import Scorer
+
+    import os
+
+    os.environ.update(local_credentials_env())
+    manifest = corpus.build_corpus(minutes, max_recording_minutes)
+    recordings = manifest["recordings"]
+    run_dir = REPO_ROOT / "bench" / "out" / "run"
+    figures: dict = {"source": manifest["source"], "layouts": {}}
+    with LocalStack.start(run_dir=run_dir, with_engine=True, engine_workers=workers) as stack:
+        s3 = boto3.client("s3", endpoint_url=stack.s3_endpoint)
+        client = boto3.client("transcribe", endpoint_url=stack.engine_endpoint)
+        for bucket in (MEDIA_BUCKET, OUTPUT_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+        stamp = datetime.now(timezone.utc).strftime("%H%M%S")
+        jobs = []
+        for recording in recordings:
+            key = f"corpus/{recording['wav']}"
+            s3.upload_file(str(corpus.OUT_DIR / recording["wav"]), MEDIA_BUCKET, key)
+            name = f"bench-{stamp}-{recording['id']}-{recording['layout']}"
+            start_job(client, name, f"s3://{MEDIA_BUCKET}/{key}", recording["layout"])
+            jobs.append((name, recording))
+        print(f"submitted {len(jobs)} jobs ({workers} worker(s)); waiting", file=sys.stderr)
+        deadline = time.monotonic() + timeout
+        outcomes = []
+        for name, recording in jobs:
+            while True:
+                job = client.get_medical_transcription_job(MedicalTranscriptionJobName=name)["MedicalTranscriptionJob"]
+                if job["TranscriptionJobStatus"] in ("COMPLETED", "FAILED") or time.monotonic() > deadline:
+                    break
+                time.sleep(1.0)
+            if job["TranscriptionJobStatus"] != "COMPLETED":
+                raise SystemExit(f"job {name} ended {job['TranscriptionJobStatus']}: {job.get('FailureReason')}")
+            uri = job["Transcript"]["TranscriptFileUri"]
+            bucket, _, key = uri[len(stack.s3_endpoint) + 1 :].partition("/")
+            results = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["results"]
+            seconds = (job["CompletionTime"] - job["StartTime"]).total_seconds()
+            outcomes.append((recording, results, seconds))
+            print(f"  {name}: {seconds:.1f}s for {recording['duration_s']:.0f}s of audio", file=sys.stderr)
+
+    for layout in ("mono", "stereo"):
+        chosen = [(r, res, s) for r, res, s in outcomes if r["layout"] == layout]
+        references = [json.loads((corpus.OUT_DIR / r["reference"]).read_text()) for r, _res, _s in chosen]
+        refs = [reference["text"] for reference in references]
+        hyps = [res["transcripts"][0]["transcript"] for _r, res, _s in chosen]
+        scores = Scorer().corpus(refs, hyps)
+        right = total = 0
+        for (r, res, _s), reference in zip(chosen, references, strict=True):
+            a, b = attribution(res, reference, layout)
+            right, total = right + a, total + b
+        audio = sum(r["duration_s"] for r, _res, _s in chosen)
+        processing = sum(s for _r, _res, s in chosen)
+        figures["layouts"][layout] = {
+            "recordings": len(chosen),
+            "audio_minutes": round(audio / 60, 2),
+            "wer": scores["wer"],
+            "medical_wer": scores["medical_wer"],
+            "ref_words": scores["ref_words"],
+            "med_ref_words": scores["med_ref_words"],
+            "attribution_accuracy": right / total if total else None,
+            "rtf": processing / audio if audio else None,
+        }
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="ASR benchmark of the offline engine (WER, medical WER, attribution, RTF)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="minutes of audio per layout (default 30)")
+    parser.add_argument("--max-recording-minutes", type=float, default=4.0)
+    parser.add_argument("--workers", type=int, default=1, help="engine workers (default 1)")
+    parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds to wait for all jobs")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    figures = run(args.minutes, args.max_recording_minutes, args.workers, args.timeout)
+    figures["wall_seconds"] = round(time.monotonic() - started, 1)
+    figures["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    figures["machine"] = f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}"
+    print(f"source: {figures['source']}; engine workers: {args.workers}; wall {figures['wall_seconds']}s")
+    print(f"{'layout':8} {'minutes':>8} {'WER':>7} {'medWER':>7} {'attrib.':>8} {'RTF':>6}")
+    for layout, f in figures["layouts"].items():
+        med = "n/a" if f["medical_wer"] is None else f"{f['medical_wer']:.3f}"
+        print(
+            f"{layout:8} {f['audio_minutes']:8.1f} {f['wer']:7.3f} {med:>7} "
+            f"{f['attribution_accuracy']:8.3f} {f['rtf']:6.3f}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

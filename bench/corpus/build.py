@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Build the ASR benchmark corpus: ACI-Bench dialogues spoken by espeak-ng, as mono and two-channel WAV.
+
+Source: ``/work/shared/data/aci-bench/valid.csv`` (columns dataset, encounter_id, dialogue, note; each
+dialogue line starts with ``[doctor]``, ``[patient]`` or ``[patient_guest]``). Doctor turns are spoken by
+the clinician voice, everything else by the patient voice, exactly as ``scripts/make_fixtures.py`` does
+(its ``build`` is imported, not copied: same voices, rate, gaps and trimming). Dialogues are cut into
+recordings of at most ``--max-recording-minutes`` (whole turns); recordings are taken in file order until
+``--minutes`` of audio is planned (at 168 words per minute; the last recording stops at the total). When the shared data set is absent, the two conversation fixtures'
+scripts are used instead (a clear message says so).
+
+Each recording is written twice under ``bench/out/corpus/`` (git-ignored, reused when present):
+``<id>.mono.wav`` (both voices mixed) and ``<id>.stereo.wav`` (clinician left, patient right), each with a
+``.json`` reference (text, turns with speaker, channel, start_s, end_s), plus ``manifest.json``.
+
+Usage::
+
+    .venv/bin/python bench/corpus/build.py --minutes 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ACI_BENCH = Path("/work/shared/data/aci-bench/valid.csv")
+OUT_DIR = REPO_ROOT / "bench" / "out" / "corpus"
+CORPUS_VERSION = 1  # bump when the text cleaning or the layout changes: cached files are rebuilt
+# Plans the cut before synthesis. espeak-ng is asked for 155 wpm (make_fixtures.SPEED_WPM) but the
+# ACI-Bench text comes out at about 168 words per minute of audio, gaps included (measured on 30 min).
+WORDS_PER_MINUTE = 168
+
+
+def load_make_fixtures():
+    """``scripts/make_fixtures.py`` as a module (it is a script, not a package member)."""
+    path = REPO_ROOT / "scripts" / "make_fixtures.py"
+    spec = importlib.util.spec_from_file_location("make_fixtures", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_fixtures"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def clean(text: str) -> str:
+    """ACI-Bench's tokenized lower-case text as plain text: ``do n't`` -> ``don't``, ``word ,`` ->
+    ``word,``, ellipses and stray spaces removed."""
+    text = re.sub(r"\s+n't\b", "n't", text)
+    text = re.sub(r"\s+('(s|re|ve|ll|d|m))\b", r"\1", text)
+    text = text.replace("...", " ").replace("…", " ")
+    text = re.sub(r"\s+([,.?!;:])", r"\1", text)
+    text = re.sub(r"([,.?!;:])(?=[,.?!;:])", "", text)
+    return " ".join(text.split()).strip(" ,")
+
+
+def parse_dialogue(dialogue: str) -> list[tuple[str, str]]:
+    """``[(speaker, text)]`` with speaker CLINICIAN for ``[doctor]`` and PATIENT for the others."""
+    turns: list[tuple[str, str]] = []
+    for line in dialogue.splitlines():
+        match = re.match(r"\s*\[([a-z_]+)\]\s*(.*)", line)
+        if not match:
+            if turns and line.strip():
+                speaker, text = turns[-1]
+                turns[-1] = (speaker, f"{text} {line.strip()}")
+            continue
+        text = clean(match.group(2))
+        if not re.search(r"[a-z0-9]", text):
+            continue
+        speaker = "CLINICIAN" if match.group(1) == "doctor" else "PATIENT"
+        if turns and turns[-1][0] == speaker:
+            turns[-1] = (speaker, f"{turns[-1][1]} {text}")
+        else:
+            turns.append((speaker, text))
+    return turns
+
+
+def plan_recordings(encounters, minutes: float, max_recording_minutes: float) -> list[dict]:
+    """Cut the dialogues into recordings of whole turns, in order, until ``minutes`` are planned."""
+    recordings: list[dict] = []
+    planned = 0.0
+    for encounter_id, turns in encounters:
+        part, current, current_minutes = 0, [], 0.0
+        for speaker, text in turns:
+            turn_minutes = len(text.split()) / WORDS_PER_MINUTE
+            if current and current_minutes + turn_minutes > max_recording_minutes:
+                recordings.append({"id": f"{encounter_id}-{part}", "turns": current})
+                planned += current_minutes
+                part, current, current_minutes = part + 1, [], 0.0
+                if planned >= minutes:
+                    return recordings
+            current.append((speaker, text))
+            current_minutes += turn_minutes
+            if planned + current_minutes >= minutes:  # the last recording stops at the planned total
+                recordings.append({"id": f"{encounter_id}-{part}", "turns": current})
+                return recordings
+        if current:
+            recordings.append({"id": f"{encounter_id}-{part}", "turns": current})
+            planned += current_minutes
+        if planned >= minutes:
+            return recordings
+    return recordings
+
+
+def source_encounters() -> tuple[str, list[tuple[str, list[tuple[str, str]]]]]:
+    if ACI_BENCH.exists():
+        csv.field_size_limit(1 << 26)
+        with open(ACI_BENCH, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        return "aci-bench valid", [(row["encounter_id"], parse_dialogue(row["dialogue"])) for row in rows]
+    print(
+        f"corpus: {ACI_BENCH} is not available (no /work/shared on this machine); using the two conversation "
+        "fixtures' scripts from scripts/make_fixtures.py instead (about one minute of audio)",
+        file=sys.stderr,
+    )
+    fixtures = load_make_fixtures().FIXTURES
+    return "fixtures", [(fx["name"], list(fx["turns"])) for fx in fixtures if fx["kind"] == "conversation"]
+
+
+def build_corpus(minutes: float, max_recording_minutes: float = 4.0, out_dir: Path = OUT_DIR) -> dict:
+    """Synthesize (or reuse) the recordings; returns the manifest."""
+    make_fixtures = load_make_fixtures()
+    make_fixtures.require_tools()
+    source, encounters = source_encounters()
+    recordings = plan_recordings(encounters, minutes, max_recording_minutes)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = []
+    with tempfile.TemporaryDirectory(prefix="bench_corpus_") as tmp:
+        for recording in recordings:
+            for layout, channels in (("mono", 1), ("stereo", 2)):
+                wav = out_dir / f"{recording['id']}.{layout}.wav"
+                ref = out_dir / f"{recording['id']}.{layout}.json"
+                text = " ".join(turn_text for _speaker, turn_text in recording["turns"])
+                cached = (
+                    ref.exists()
+                    and wav.exists()
+                    and json.loads(ref.read_text()).get("version") == CORPUS_VERSION
+                    and json.loads(ref.read_text()).get("text") == text
+                )
+                if not cached:
+                    fixture = {
+                        "name": f"{recording['id']}.{layout}",
+                        "kind": "conversation",
+                        "channels": channels,
+                        "turns": recording["turns"],
+                    }
+                    frames, reference = make_fixtures.build(fixture, Path(tmp))
+                    make_fixtures.write_wav(wav, frames, channels)
+                    reference["version"] = CORPUS_VERSION
+                    ref.write_text(json.dumps(reference, indent=1))
+                reference = json.loads(ref.read_text())
+                entries.append(
+                    {
+                        "id": recording["id"],
+                        "layout": layout,
+                        "wav": wav.name,
+                        "reference": ref.name,
+                        "duration_s": reference["duration_s"],
+                        "cached": cached,
+                    }
+                )
+    manifest = {"source": source, "minutes_requested": minutes, "recordings": entries}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=30.0, help="minutes of audio per layout (default 30)")
+    parser.add_argument("--max-recording-minutes", type=float, default=4.0, help="cut dialogues into recordings of at most this long")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="output directory (default bench/out/corpus)")
+    args = parser.parse_args(argv)
+    manifest = build_corpus(args.minutes, args.max_recording_minutes, args.out)
+    mono = [r for r in manifest["recordings"] if r["layout"] == "mono"]
+    built = sum(not r["cached"] for r in manifest["recordings"])
+    print(
+        f"corpus ({manifest['source']}): {len(mono)} recordings, {sum(r['duration_s'] for r in mono) / 60:.1f} min "
+        f"per layout (mono, stereo); {built} file pairs synthesized, the rest cached, in {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The benchmark corpus builder's text handling (no synthesis): ACI-Bench lines -> speaker turns ->
+recordings of whole turns."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from medscribe.devstack import REPO_ROOT
+
+
+def load_builder():
+    spec = importlib.util.spec_from_file_location("bench_corpus_build", REPO_ROOT / "bench" / "corpus" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_aci_bench_dialogue_becomes_clean_alternating_turns():
+    builder = load_builder()
+    dialogue = (
+        "[doctor] hi , brian . how are you ?\n"
+        "[patient] i do n't know ... it's been , uh , rough .\n"
+        "[patient_guest] he's been tired .\n"
+        "[doctor] okay .\n"
+        "[doctor] let's check your blood pressure .\n"
+        "[patient] .\n"
+    )
+    assert builder.parse_dialogue(dialogue) == [
+        ("CLINICIAN", "hi, brian. how are you?"),
+        ("PATIENT", "i don't know it's been, uh, rough. he's been tired."),
+        ("CLINICIAN", "okay. let's check your blood pressure."),
+    ]
+
+
+def test_recordings_are_whole_turns_until_the_planned_minutes():
+    builder = load_builder()
+    turn = ("CLINICIAN", " ".join(["word"] * builder.WORDS_PER_MINUTE))  # one minute
+    encounters = [("E1", [turn] * 5), ("E2", [turn] * 5)]
+    plan = builder.plan_recordings(encounters, minutes=7, max_recording_minutes=2)
+    assert [(r["id"], len(r["turns"])) for r in plan] == [("E1-0", 2), ("E1-1", 2), ("E1-2", 1), ("E2-0", 2)]
+    assert builder.plan_recordings(encounters, minutes=1.5, max_recording_minutes=4)[0]["turns"] == [turn, turn]

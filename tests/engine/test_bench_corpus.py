@@ -39,3 +39,13 @@ def test_recordings_are_whole_turns_until_the_planned_minutes():
     plan = builder.plan_recordings(encounters, minutes=7, max_recording_minutes=2)
     assert [(r["id"], len(r["turns"])) for r in plan] == [("E1-0", 2), ("E1-1", 2), ("E1-2", 1), ("E2-0", 2)]
     assert builder.plan_recordings(encounters, minutes=1.5, max_recording_minutes=4)[0]["turns"] == [turn, turn]
+
+
+def test_without_the_shared_data_the_fixture_conversations_are_used(monkeypatch, tmp_path, capsys):
+    builder = load_builder()
+    monkeypatch.setattr(builder, "ACI_BENCH", tmp_path / "absent.csv")
+    source, encounters = builder.source_encounters()
+    assert source == "fixtures"
+    assert [name for name, _turns in encounters] == ["conversation_stereo", "conversation_mono"]
+    assert encounters[0][1][0] == ("CLINICIAN", "Good morning. What brings you in today?")
+    assert "is not available" in capsys.readouterr().err

@@ -151,3 +151,52 @@ def test_model_checksum_is_enforced(tmp_path):
     )
     assert result.returncode == 1
     assert "sha256" in result.stderr and "refusing to load" in result.stderr
+
+
+def test_own_signing_key_and_vocabularies_survive_a_restart(tmp_path, stack, s3):
+    """An engine configured with another key refuses the stack's; READY vocabularies outlive a restart."""
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    from engine_helpers import MEDIA_BUCKET
+
+    key = media_key("vocabularies/restart", ".txt")
+    s3.put_object(Bucket=MEDIA_BUCKET, Key=key, Body=b"lisinopril\n")
+    data_dir, log_dir = tmp_path / "engine-data", tmp_path / "logs"
+    port = free_port()
+
+    def start():
+        engine = offline_engine(port, stack.s3_endpoint, data_dir, log_dir)
+        engine.argv += ["--access-key-id", "team-key"]
+        engine.env["MEDSCRIBE_ENGINE_SECRET_ACCESS_KEY"] = "team-secret"
+        engine.start(timeout=300)
+        return engine
+
+    def client(access_key_id: str, secret: str):
+        return boto3.client(
+            "transcribe",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret,
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    engine = start()
+    try:
+        team = client("team-key", "team-secret")
+        team.create_medical_vocabulary(
+            VocabularyName="restart-vocab", LanguageCode="en-US", VocabularyFileUri=media_uri(key)
+        )
+        team.get_waiter("medical_vocabulary_ready").wait(
+            VocabularyName="restart-vocab", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        )
+        with pytest.raises(ClientError) as excinfo:
+            client("medscribe-local", "medscribe-local-secret").list_medical_vocabularies()
+        assert excinfo.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    finally:
+        engine.stop()
+    engine = start()
+    try:
+        vocabulary = client("team-key", "team-secret").get_medical_vocabulary(VocabularyName="restart-vocab")
+        assert vocabulary["VocabularyState"] == "READY"
+    finally:
+        engine.stop()

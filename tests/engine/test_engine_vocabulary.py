@@ -232,3 +232,40 @@ def test_vocabulary_content_is_not_logged(engine_log, drug_vocabulary, transcrib
     log = engine_log.read_text()
     assert f"vocabulary {drug_vocabulary} READY" in log
     assert "lisinopril" not in log.lower() and "vocabularies/" not in log and PATIENT_FRAGMENT not in log
+
+
+def test_a_scribe_job_uses_the_vocabulary(s3, stack, transcribe, reference_jobs):
+    """HealthScribe with speaker labels: tiny.en writes "Elbuter Island Taylor" for "albuterol inhaler"
+    in the mono visit; a list vocabulary of the visit's drug fixes it (hotwords) before diarization."""
+    from engine_helpers import ROLE_ARN, wait_scribe
+
+    if "mono_refused" in reference_jobs:
+        pytest.skip("this engine build has no diarization")
+    name = unique("respiratory")
+    transcribe.create_medical_vocabulary(
+        VocabularyName=name, LanguageCode="en-US", VocabularyFileUri=upload(s3, name, "albuterol\ninhaler\n")
+    )
+    wait_ready(transcribe, name)
+    job_name = unique("visit-mono-vocab")
+    transcribe.start_medical_scribe_job(
+        MedicalScribeJobName=job_name,
+        Media={"MediaFileUri": media_uri(media_key("conversation_mono"))},
+        OutputBucketName=OUTPUT_BUCKET,
+        DataAccessRoleArn=ROLE_ARN,
+        Settings={"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2, "VocabularyName": name},
+    )
+    job = wait_scribe(transcribe, job_name)
+    assert job["MedicalScribeJobStatus"] == "COMPLETED", job.get("FailureReason")
+    conversation = read_output(s3, job["MedicalScribeOutput"]["TranscriptFileUri"], stack.s3_endpoint)["Conversation"]
+    text = " ".join(segment["Content"] for segment in conversation["TranscriptSegments"]).lower()
+    baseline = wait_scribe(transcribe, reference_jobs["mono"])
+    baseline_text = " ".join(
+        segment["Content"]
+        for segment in read_output(s3, baseline["MedicalScribeOutput"]["TranscriptFileUri"], stack.s3_endpoint)[
+            "Conversation"
+        ]["TranscriptSegments"]
+    ).lower()
+    assert "albuterol" not in baseline_text
+    assert "albuterol inhaler" in text
+    roles = {segment["ParticipantDetails"]["ParticipantRole"] for segment in conversation["TranscriptSegments"]}
+    assert roles == {"CLINICIAN_0", "PATIENT_0"}

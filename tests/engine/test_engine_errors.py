@@ -117,10 +117,10 @@ SCRIBE_RULES = {
         {"ChannelDefinitions": CHANNEL_DEFINITIONS},
         "vocabulary couldn't be found",
     ),
-    "a vocabulary filter (not built)": (
+    "a vocabulary filter that does not exist": (
         {"ChannelIdentification": True, "VocabularyFilterName": "f", "VocabularyFilterMethod": "mask"},
         {"ChannelDefinitions": CHANNEL_DEFINITIONS},
-        "not supported by the engine yet",
+        "vocabulary filter couldn't be found",
     ),
     "an encryption context without a key": (
         {"ChannelIdentification": True},

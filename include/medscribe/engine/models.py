@@ -272,9 +272,12 @@ class WorkerPool:
         ``Settings.VocabularyName`` up in (None: no vocabularies).
     """
 
-    def __init__(self, store: JobStore, resources, data_dir: Path, workers: int = 1, vocabularies=None):
+    def __init__(
+        self, store: JobStore, resources, data_dir: Path, workers: int = 1, vocabularies=None, filters=None
+    ):
         self.store = store
         self.vocabularies = vocabularies
+        self.filters = filters
         self.resources = resources
         self.workdir = data_dir / "work"
         self.workers = max(1, workers)
@@ -327,6 +330,20 @@ class WorkerPool:
     def _vocabulary(self, settings: dict):
         return _vocabulary_entries(self.vocabularies, settings)
 
+    def _filter_words(self, settings: dict):
+        name = settings.get("VocabularyFilterName")
+        if not name:
+            return None
+        from medscribe.engine.exceptions import TranscribeError
+        from medscribe.engine.pipeline import JobFailed
+
+        if self.filters is None:
+            raise JobFailed("Vocabulary filters are not available in this engine.")
+        try:
+            return self.filters.words_of(name)
+        except TranscribeError as error:  # deleted since the job was accepted
+            raise JobFailed(error.message) from None
+
     def run(self, job: Job, s3_client) -> None:
         from medscribe.engine.pipeline import (
             Interrupted,
@@ -349,7 +366,12 @@ class WorkerPool:
         try:
             settings = job.request.get("Settings") or {}
             stages = build_pipeline(
-                job.kind, settings, self.resources, s3_client, vocabulary=self._vocabulary(settings)
+                job.kind,
+                settings,
+                self.resources,
+                s3_client,
+                vocabulary=self._vocabulary(settings),
+                filter_words=self._filter_words(settings),
             )
             run_pipeline(doc, stages)
         except Interrupted:
@@ -383,7 +405,7 @@ class WorkerPool:
         duration = doc.media.duration if doc.media else 0.0
         log.info(
             "job %s COMPLETED in %.1fs: media %.1fs, %d ch, %d bytes; %d words, %d segments, %d speakers or channels; "
-            "RTF %.3f; vocabulary matches %d; stages %s",
+            "RTF %.3f; vocabulary matches %d; filter matches %d; stages %s",
             job.name,
             elapsed,
             duration,
@@ -397,6 +419,7 @@ class WorkerPool:
             ),
             elapsed / duration if duration else 0.0,
             doc.vocabulary_matches,
+            doc.filter_matches,
             " ".join(f"{name}={seconds:.2f}s" for name, seconds in doc.timings.items()),
         )
 

@@ -30,6 +30,7 @@ from medscribe.engine.exceptions import (
 )
 from medscribe.engine.models import COMPLETED, SCRIBE, TRANSCRIPTION, Job, TranscribeBackend
 from medscribe.engine.vocabularies import Vocabulary, VocabularyBackend
+from medscribe.engine.vocabulary_filters import VocabularyFilter, VocabularyFilterBackend
 
 log = logging.getLogger("medscribe.engine")
 
@@ -143,6 +144,21 @@ def medical_vocabulary(vocabulary: Vocabulary, *, download: bool = False) -> dic
     )
 
 
+def vocabulary_filter(item: VocabularyFilter, *, download: bool = False) -> dict:
+    """The fields of a vocabulary filter as Create/Get/Update/List return them."""
+    from medscribe.engine.storage import object_url, parse_media_uri
+
+    location = parse_media_uri(item.file_uri) if download and item.file_uri else None
+    return _compact(
+        {
+            "VocabularyFilterName": item.name,
+            "LanguageCode": item.language_code,
+            "LastModifiedTime": _time(item.last_modified_time),
+            "DownloadUri": object_url(location.bucket, location.key) if location else None,
+        }
+    )
+
+
 class TranscribeResponse:
     """One handler per action: params (validated) -> response document.
 
@@ -157,10 +173,46 @@ class TranscribeResponse:
         backend: TranscribeBackend,
         diarization_available: bool,
         vocabularies: VocabularyBackend | None = None,
+        filters: VocabularyFilterBackend | None = None,
     ):
         self.backend = backend
         self.diarization_available = diarization_available
         self.vocabularies = vocabularies
+        self.filters = filters
+
+    def _filter_backend(self) -> VocabularyFilterBackend:
+        if self.filters is None:
+            raise BadRequestException("Vocabulary filters are not available in this engine.")
+        return self.filters
+
+    def create_vocabulary_filter(self, params: dict) -> dict:
+        item = self._filter_backend().create(
+            params["VocabularyFilterName"],
+            params["LanguageCode"],
+            params.get("Words"),
+            params.get("VocabularyFilterFileUri"),
+            params.get("Tags"),
+        )
+        return vocabulary_filter(item)
+
+    def update_vocabulary_filter(self, params: dict) -> dict:
+        item = self._filter_backend().update(
+            params["VocabularyFilterName"], params.get("Words"), params.get("VocabularyFilterFileUri")
+        )
+        return vocabulary_filter(item)
+
+    def get_vocabulary_filter(self, params: dict) -> dict:
+        return vocabulary_filter(self._filter_backend().get(params["VocabularyFilterName"]), download=True)
+
+    def delete_vocabulary_filter(self, params: dict) -> dict:
+        self._filter_backend().delete(params["VocabularyFilterName"])
+        return {}
+
+    def list_vocabulary_filters(self, params: dict) -> dict:
+        items, token = self._filter_backend().list(
+            params.get("NameContains"), params.get("NextToken"), params.get("MaxResults")
+        )
+        return _compact({"NextToken": token, "VocabularyFilters": [vocabulary_filter(item) for item in items]})
 
     def _vocabulary_backend(self) -> VocabularyBackend:
         if self.vocabularies is None:
@@ -171,6 +223,9 @@ class TranscribeResponse:
         name = (settings or {}).get("VocabularyName")
         if name:
             self._vocabulary_backend().ready_entries(name)
+        filter_name = (settings or {}).get("VocabularyFilterName")
+        if filter_name:
+            self._filter_backend().words_of(filter_name)
 
     def create_medical_vocabulary(self, params: dict) -> dict:
         vocabulary = self._vocabulary_backend().create(

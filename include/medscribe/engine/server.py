@@ -148,10 +148,15 @@ def main(argv: list[str] | None = None) -> int:
 
     store = JobStore(data_dir, max_queued=args.max_queued)
     resumed = store.recover()
+    from medscribe.engine.vocabulary_filters import VocabularyFilterBackend
+
     vocabularies = VocabularyBackend(VocabularyStore(data_dir), make_s3_client)
-    pool = WorkerPool(store, resources, data_dir, workers=args.workers, vocabularies=vocabularies)
+    filters = VocabularyFilterBackend(data_dir, make_s3_client)
+    pool = WorkerPool(
+        store, resources, data_dir, workers=args.workers, vocabularies=vocabularies, filters=filters
+    )
     state.handler = TranscribeResponse(
-        TranscribeBackend(store, pool), resources.diarization_available, vocabularies
+        TranscribeBackend(store, pool), resources.diarization_available, vocabularies, filters
     )
     vocabularies.start()
     pool.start()

@@ -30,6 +30,11 @@ SUPPORTED_ACTIONS = (
     "ListMedicalVocabularies",
     "UpdateMedicalVocabulary",
     "DeleteMedicalVocabulary",
+    "CreateVocabularyFilter",
+    "GetVocabularyFilter",
+    "ListVocabularyFilters",
+    "UpdateVocabularyFilter",
+    "DeleteVocabularyFilter",
 )
 JOB_NAME_RE = re.compile(r"[0-9a-zA-Z._-]{1,200}")
 
@@ -185,8 +190,6 @@ def check_start_medical_scribe_job(params: dict, diarization_available: bool) ->
         raise BadRequestException("ChannelDefinitions can be set only when ChannelIdentification is true.")
     if bool(settings.get("VocabularyFilterName")) != bool(settings.get("VocabularyFilterMethod")):
         raise BadRequestException("VocabularyFilterName and VocabularyFilterMethod must be set together.")
-    if settings.get("VocabularyFilterName"):
-        raise not_supported("Settings.VocabularyFilterName (vocabulary filters)")
     _check_common_unsupported(params)
     if speakers and not diarization_available:
         from medscribe.engine.resources import DIARIZATION_UNAVAILABLE

@@ -185,3 +185,23 @@ def test_alternative_segments_and_encryption_arguments():
     arguments = encryption_arguments({"OutputEncryptionKMSKeyId": "alias/phi", "KMSEncryptionContext": {"a": "b"}})
     assert arguments["ServerSideEncryption"] == "aws:kms" and arguments["SSEKMSKeyId"] == "alias/phi"
     assert json.loads(base64.b64decode(arguments["SSEKMSEncryptionContext"])) == {"a": "b"}
+
+
+def test_vocabulary_filter_methods():
+    from medscribe.engine.pipeline.document import join_tokens
+    from medscribe.engine.pipeline.filtering import FilterWords
+    from medscribe.engine.pipeline.writers import healthscribe_transcript_json
+    from stage_helpers import document, sentence
+
+    tokens = sentence("Take Metformin daily. metformin helps.", 0.0)
+    removed, count = FilterWords(["metformin"], "remove").apply(tokens)
+    assert join_tokens(removed) == "Take daily. helps." and count == 2
+    masked, _ = FilterWords(["METFORMIN"], "mask").apply(tokens)
+    assert join_tokens(masked) == "Take *** daily. *** helps."
+    tagged, _ = FilterWords(["metformin"], "tag").apply(tokens)
+    assert join_tokens(tagged) == join_tokens(tokens)
+    doc = document("scribe", {"ChannelIdentification": True})
+    doc.tokens = tagged
+    items = healthscribe_transcript_json(doc)["Conversation"]["TranscriptItems"]
+    assert [i["Alternatives"][0]["Content"] for i in items if i.get("VocabularyFilterMatch")] == ["Metformin", "metformin"]
+    assert sum("VocabularyFilterMatch" in i for i in items) == 2

@@ -8,6 +8,7 @@ stage          does
 ``channels``   (ChannelIdentification) each channel recognized alone, merged in time order
 ``vocabulary`` (VocabularyName) phrases as hotwords for ``asr``; matched words -> DisplayAs / Phrase
 ``alternatives`` (ShowAlternatives) n-best Whisper hypotheses per segment, best first
+``filter``     (VocabularyFilterName, HealthScribe) filter words removed, masked or tagged
 ``diarize``    (ShowSpeakerLabels) speaker embeddings per speech chunk, clustered -> spk_N
 ``segments``   (HealthScribe) utterances with deterministic segment ids
 ``roles``      (HealthScribe) ParticipantRole per segment: ChannelDefinitions or the lexical rule
@@ -30,7 +31,9 @@ Stage = Callable[[JobDocument], None]
 __all__ = ["Interrupted", "JobDocument", "JobFailed", "build_pipeline", "run_pipeline", "stage_names"]
 
 
-def build_pipeline(kind: str, settings: dict, resources, s3_client, vocabulary=None) -> list[Stage]:
+def build_pipeline(
+    kind: str, settings: dict, resources, s3_client, vocabulary=None, filter_words=None
+) -> list[Stage]:
     """The stages for one job.
 
     :param kind: ``"transcription"`` or ``"scribe"``.
@@ -38,6 +41,7 @@ def build_pipeline(kind: str, settings: dict, resources, s3_client, vocabulary=N
     :param resources: the loaded :class:`~medscribe.engine.resources.Resources`.
     :param s3_client: a boto3 S3 client for media and outputs.
     :param vocabulary: the entries of the READY vocabulary named in ``Settings.VocabularyName``, or None.
+    :param filter_words: the words of the filter named in ``Settings.VocabularyFilterName``, or None.
     """
     from medscribe.engine.pipeline.asr import Recognize, Recognizer
     from medscribe.engine.pipeline.channels import RecognizeChannels
@@ -65,6 +69,10 @@ def build_pipeline(kind: str, settings: dict, resources, s3_client, vocabulary=N
         rewrite = ApplyVocabulary(vocabulary).rewrite if vocabulary else None
         nbest = WhisperNBest(resources.whisper, recognizer.hotwords)
         stages.append(Alternatives(nbest, int(settings.get("MaxAlternatives") or 2), rewrite))
+    if filter_words:
+        from medscribe.engine.pipeline.filtering import FilterWords
+
+        stages.append(FilterWords(filter_words, settings.get("VocabularyFilterMethod") or "mask"))
     if kind == "scribe":
         stages += [Segments(), AssignRoles(), WriteHealthScribe(s3_client)]
     else:

@@ -59,6 +59,7 @@ class Token:
     confidence: float
     channel: int | None = None
     speaker: str | None = None  # spk_0, spk_1, ... after diarization
+    filter_match: bool = False  # flagged by a vocabulary filter with the method "tag"
 
     @property
     def is_word(self) -> bool:
@@ -116,6 +117,7 @@ class JobDocument:
     outputs: dict[str, str] = field(default_factory=dict)  # "transcript" -> TranscriptFileUri
     timings: dict[str, float] = field(default_factory=dict)  # stage name -> seconds
     vocabulary_matches: int = 0  # recognized runs rewritten by a custom vocabulary
+    filter_matches: int = 0  # words removed, masked or tagged by a vocabulary filter
     alternative_segments: list[Any] | None = None  # ShowAlternatives: AlternativeSegment per segment
 
     @property

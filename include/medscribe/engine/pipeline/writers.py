@@ -137,7 +137,7 @@ def transcribe_medical_json(doc: JobDocument) -> dict:
 
 
 def _healthscribe_item(token: Token) -> dict:
-    return {
+    item = {
         "Alternatives": [
             {"Confidence": round(token.confidence, 4) if token.is_word else 0, "Content": token.content}
         ],
@@ -145,6 +145,9 @@ def _healthscribe_item(token: Token) -> dict:
         "EndAudioTime": round(token.end, 3),
         "Type": "PRONUNCIATION" if token.is_word else "PUNCTUATION",
     }
+    if token.filter_match:
+        item["VocabularyFilterMatch"] = True
+    return item
 
 
 def _healthscribe_segment(segment: Segment) -> dict:

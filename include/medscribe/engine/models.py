@@ -241,6 +241,19 @@ class JobStore:
             )
             return cursor.rowcount == 1
 
+    def set_tags(self, kind: str, name: str, tags: list[dict]) -> None:
+        """Replace the Tags of a job's stored request (an empty list removes them)."""
+        with self._lock:
+            row = self._db.execute("SELECT id, request FROM jobs WHERE kind=? AND name=?", (kind, name)).fetchone()
+            if row is None:
+                return
+            request = json.loads(row["request"])
+            if tags:
+                request["Tags"] = tags
+            else:
+                request.pop("Tags", None)
+            self._db.execute("UPDATE jobs SET request=? WHERE id=?", (json.dumps(request), row["id"]))
+
     def count_by_status(self) -> dict[str, int]:
         with self._lock:
             rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()

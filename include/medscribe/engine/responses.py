@@ -30,6 +30,7 @@ from medscribe.engine.exceptions import (
 )
 from medscribe.engine.models import COMPLETED, SCRIBE, TRANSCRIPTION, Job, TranscribeBackend
 from medscribe.engine.vocabularies import Vocabulary, VocabularyBackend
+from medscribe.engine.tagging import TagService
 from medscribe.engine.vocabulary_filters import VocabularyFilter, VocabularyFilterBackend
 
 log = logging.getLogger("medscribe.engine")
@@ -174,11 +175,29 @@ class TranscribeResponse:
         diarization_available: bool,
         vocabularies: VocabularyBackend | None = None,
         filters: VocabularyFilterBackend | None = None,
+        tags: TagService | None = None,
     ):
         self.backend = backend
         self.diarization_available = diarization_available
         self.vocabularies = vocabularies
         self.filters = filters
+        self.tags = tags
+
+    def _tag_service(self) -> TagService:
+        if self.tags is None:
+            raise BadRequestException("Resource tags are not available in this engine.")
+        return self.tags
+
+    def tag_resource(self, params: dict) -> dict:
+        self._tag_service().tag(params["ResourceArn"], params["Tags"])
+        return {}
+
+    def untag_resource(self, params: dict) -> dict:
+        self._tag_service().untag(params["ResourceArn"], params["TagKeys"])
+        return {}
+
+    def list_tags_for_resource(self, params: dict) -> dict:
+        return {"ResourceArn": params["ResourceArn"], "Tags": self._tag_service().list(params["ResourceArn"])}
 
     def _filter_backend(self) -> VocabularyFilterBackend:
         if self.filters is None:

@@ -150,13 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     resumed = store.recover()
     from medscribe.engine.vocabulary_filters import VocabularyFilterBackend
 
-    vocabularies = VocabularyBackend(VocabularyStore(data_dir), make_s3_client)
+    from medscribe.engine.tagging import TagService
+
+    vocabulary_store = VocabularyStore(data_dir)
+    vocabularies = VocabularyBackend(vocabulary_store, make_s3_client)
     filters = VocabularyFilterBackend(data_dir, make_s3_client)
+    tags = TagService(store, vocabulary_store, filters)
     pool = WorkerPool(
         store, resources, data_dir, workers=args.workers, vocabularies=vocabularies, filters=filters
     )
     state.handler = TranscribeResponse(
-        TranscribeBackend(store, pool), resources.diarization_available, vocabularies, filters
+        TranscribeBackend(store, pool), resources.diarization_available, vocabularies, filters, tags
     )
     vocabularies.start()
     pool.start()

@@ -35,6 +35,9 @@ SUPPORTED_ACTIONS = (
     "ListVocabularyFilters",
     "UpdateVocabularyFilter",
     "DeleteVocabularyFilter",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
 )
 JOB_NAME_RE = re.compile(r"[0-9a-zA-Z._-]{1,200}")
 

@@ -296,6 +296,15 @@ class VocabularyStore:
         with self._lock:
             return self._db.execute("DELETE FROM vocabularies WHERE name=?", (name,)).rowcount == 1
 
+    def get_tags(self, name: str) -> list[dict] | None:
+        with self._lock:
+            row = self._db.execute("SELECT tags FROM vocabularies WHERE name=?", (name,)).fetchone()
+        return None if row is None else json.loads(row["tags"] or "[]")
+
+    def set_tags(self, name: str, tags: list[dict]) -> None:
+        with self._lock:
+            self._db.execute("UPDATE vocabularies SET tags=? WHERE name=?", (json.dumps(tags), name))
+
     def list(
         self, state: str | None, name_contains: str | None, after_id: int | None, limit: int
     ) -> tuple[list[Vocabulary], bool]:

@@ -215,6 +215,15 @@ class VocabularyFilterBackend:
         items = [VocabularyFilter.from_row(row) for row in rows[:limit]]
         return items, (encode_token(items[-1].id) if len(rows) > limit and items else None)
 
+    def get_tags(self, name: str) -> list[dict] | None:
+        with self._lock:
+            row = self._row(name)
+        return None if row is None else json.loads(row["tags"] or "[]")
+
+    def set_tags(self, name: str, tags: list[dict]) -> None:
+        with self._lock:
+            self._db.execute("UPDATE vocabulary_filters SET tags=? WHERE name=?", (json.dumps(tags), name))
+
     def words_of(self, name: str) -> list[str]:
         """The words of an existing filter; BadRequestException when it does not exist."""
         with self._lock:

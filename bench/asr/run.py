@@ -25,21 +25,23 @@ import json
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "bench" / "corpus"))
 sys.path.insert(0, str(REPO_ROOT / "include"))
 
-import build as corpus  # noqa: E402  (bench/corpus/build.py)
+import build as corpus
 
 MEDIA_BUCKET, OUTPUT_BUCKET = "bench-media", "bench-output"
 
 
 def start_job(client, name: str, uri: str, layout: str) -> None:
     settings = (
-        {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2} if layout == "mono" else {"ChannelIdentification": True}
+        {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
+        if layout == "mono"
+        else {"ChannelIdentification": True}
     )
     client.start_medical_transcription_job(
         MedicalTranscriptionJobName=name,
@@ -96,11 +98,11 @@ def attribution(results: dict, reference: dict, layout: str) -> tuple[int, int]:
 
 
 def run(minutes: float, max_recording_minutes: float, workers: int, timeout: float) -> dict:
+    import os
+
     import boto3
     from medscribe.devstack import LocalStack, local_credentials_env
     from medwer import Scorer
-
-    import os
 
     os.environ.update(local_credentials_env())
     manifest = corpus.build_corpus(minutes, max_recording_minutes)
@@ -112,7 +114,7 @@ def run(minutes: float, max_recording_minutes: float, workers: int, timeout: flo
         client = boto3.client("transcribe", endpoint_url=stack.engine_endpoint)
         for bucket in (MEDIA_BUCKET, OUTPUT_BUCKET):
             s3.create_bucket(Bucket=bucket)
-        stamp = datetime.now(timezone.utc).strftime("%H%M%S")
+        stamp = datetime.now(UTC).strftime("%H%M%S")
         jobs = []
         for recording in recordings:
             key = f"corpus/{recording['wav']}"
@@ -125,12 +127,16 @@ def run(minutes: float, max_recording_minutes: float, workers: int, timeout: flo
         outcomes = []
         for name, recording in jobs:
             while True:
-                job = client.get_medical_transcription_job(MedicalTranscriptionJobName=name)["MedicalTranscriptionJob"]
+                job = client.get_medical_transcription_job(MedicalTranscriptionJobName=name)[
+                    "MedicalTranscriptionJob"
+                ]
                 if job["TranscriptionJobStatus"] in ("COMPLETED", "FAILED") or time.monotonic() > deadline:
                     break
                 time.sleep(1.0)
             if job["TranscriptionJobStatus"] != "COMPLETED":
-                raise SystemExit(f"job {name} ended {job['TranscriptionJobStatus']}: {job.get('FailureReason')}")
+                raise SystemExit(
+                    f"job {name} ended {job['TranscriptionJobStatus']}: {job.get('FailureReason')}"
+                )
             uri = job["Transcript"]["TranscriptFileUri"]
             bucket, _, key = uri[len(stack.s3_endpoint) + 1 :].partition("/")
             results = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["results"]
@@ -164,8 +170,12 @@ def run(minutes: float, max_recording_minutes: float, workers: int, timeout: flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="ASR benchmark of the offline engine (WER, medical WER, attribution, RTF)")
-    parser.add_argument("--minutes", type=float, default=30.0, help="minutes of audio per layout (default 30)")
+    parser = argparse.ArgumentParser(
+        description="ASR benchmark of the offline engine (WER, medical WER, attribution, RTF)"
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=30.0, help="minutes of audio per layout (default 30)"
+    )
     parser.add_argument("--max-recording-minutes", type=float, default=4.0)
     parser.add_argument("--workers", type=int, default=1, help="engine workers (default 1)")
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds to wait for all jobs")
@@ -174,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     figures = run(args.minutes, args.max_recording_minutes, args.workers, args.timeout)
     figures["wall_seconds"] = round(time.monotonic() - started, 1)
-    figures["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    figures["machine"] = f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}"
+    figures["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    figures["machine"] = (
+        f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}"
+    )
     print(f"source: {figures['source']}; engine workers: {args.workers}; wall {figures['wall_seconds']}s")
     print(f"{'layout':8} {'minutes':>8} {'WER':>7} {'medWER':>7} {'attrib.':>8} {'RTF':>6}")
     for layout, f in figures["layouts"].items():

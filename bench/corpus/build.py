@@ -171,9 +171,18 @@ def build_corpus(minutes: float, max_recording_minutes: float = 4.0, out_dir: Pa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=30.0, help="minutes of audio per layout (default 30)")
-    parser.add_argument("--max-recording-minutes", type=float, default=4.0, help="cut dialogues into recordings of at most this long")
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="output directory (default bench/out/corpus)")
+    parser.add_argument(
+        "--minutes", type=float, default=30.0, help="minutes of audio per layout (default 30)"
+    )
+    parser.add_argument(
+        "--max-recording-minutes",
+        type=float,
+        default=4.0,
+        help="cut dialogues into recordings of at most this long",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=OUT_DIR, help="output directory (default bench/out/corpus)"
+    )
     args = parser.parse_args(argv)
     manifest = build_corpus(args.minutes, args.max_recording_minutes, args.out)
     mono = [r for r in manifest["recordings"] if r["layout"] == "mono"]

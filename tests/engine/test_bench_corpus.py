@@ -9,7 +9,9 @@ from medscribe.devstack import REPO_ROOT
 
 
 def load_builder():
-    spec = importlib.util.spec_from_file_location("bench_corpus_build", REPO_ROOT / "bench" / "corpus" / "build.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_corpus_build", REPO_ROOT / "bench" / "corpus" / "build.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -38,7 +40,10 @@ def test_recordings_are_whole_turns_until_the_planned_minutes():
     encounters = [("E1", [turn] * 5), ("E2", [turn] * 5)]
     plan = builder.plan_recordings(encounters, minutes=7, max_recording_minutes=2)
     assert [(r["id"], len(r["turns"])) for r in plan] == [("E1-0", 2), ("E1-1", 2), ("E1-2", 1), ("E2-0", 2)]
-    assert builder.plan_recordings(encounters, minutes=1.5, max_recording_minutes=4)[0]["turns"] == [turn, turn]
+    assert builder.plan_recordings(encounters, minutes=1.5, max_recording_minutes=4)[0]["turns"] == [
+        turn,
+        turn,
+    ]
 
 
 def test_without_the_shared_data_the_fixture_conversations_are_used(monkeypatch, tmp_path, capsys):

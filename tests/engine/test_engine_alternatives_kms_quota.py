@@ -81,13 +81,20 @@ def test_segments_carry_up_to_max_alternatives_best_first(alternatives_output):
                     assert start - 1.0 <= float(item["start_time"]) <= float(item["end_time"]) <= end + 1.0
     # the items of the first alternative are the transcript's items of that time span
     first = segments[0]["alternatives"][0]["items"]
-    top = [i for i in results["items"] if i["type"] == "pronunciation"][: len([i for i in first if i["type"] == "pronunciation"])]
-    assert [i["alternatives"][0]["content"] for i in top] == [i["content"] for i in first if i["type"] == "pronunciation"]
+    top = [i for i in results["items"] if i["type"] == "pronunciation"][
+        : len([i for i in first if i["type"] == "pronunciation"])
+    ]
+    assert [i["alternatives"][0]["content"] for i in top] == [
+        i["content"] for i in first if i["type"] == "pronunciation"
+    ]
 
 
 def test_without_show_alternatives_there_are_no_segments(s3, stack, transcribe, reference_jobs):
     job = wait_transcription(transcribe, reference_jobs["dictation"])
-    assert "segments" not in read_output(s3, job["Transcript"]["TranscriptFileUri"], stack.s3_endpoint)["results"]
+    assert (
+        "segments"
+        not in read_output(s3, job["Transcript"]["TranscriptFileUri"], stack.s3_endpoint)["results"]
+    )
 
 
 def _object(uri: str, endpoint: str) -> tuple[str, str]:

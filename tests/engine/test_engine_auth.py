@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import botocore.auth
@@ -35,7 +35,11 @@ def refusal(call) -> tuple[str, int, str]:
     with pytest.raises(ClientError) as excinfo:
         call()
     response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Message"],
+    )
 
 
 def test_the_configured_credentials_work(stack):
@@ -77,7 +81,10 @@ def test_an_unsigned_request_is_refused(stack):
     assert excinfo.value.code == 403
     assert excinfo.value.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
     body = json.loads(excinfo.value.read())
-    assert body == {"__type": "MissingAuthenticationTokenException", "Message": "Missing Authentication Token"}
+    assert body == {
+        "__type": "MissingAuthenticationTokenException",
+        "Message": "Missing Authentication Token",
+    }
 
 
 def test_health_needs_no_signature(stack):
@@ -104,7 +111,7 @@ def test_a_request_signed_too_far_from_now_is_refused(stack, monkeypatch, minute
     code, status, message = refusal(lambda: client(stack).list_medical_scribe_jobs(MaxResults=1))
     assert (code, status) == ("InvalidSignatureException", 403)
     assert phrase in message
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert (now + timedelta(minutes=minutes)).strftime("%Y%m%d") in message
 
 

@@ -24,18 +24,32 @@ def aws(stack, *args: str, secret: str | None = None) -> subprocess.CompletedPro
     if secret is not None:
         env["AWS_SECRET_ACCESS_KEY"] = secret
     return subprocess.run(
-        [sys.executable, "-m", "awscli", "transcribe", *args, "--endpoint-url", stack.engine_endpoint, "--output", "json"],
+        [
+            sys.executable,
+            "-m",
+            "awscli",
+            "transcribe",
+            *args,
+            "--endpoint-url",
+            stack.engine_endpoint,
+            "--output",
+            "json",
+        ],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
 
 
 def test_the_cli_lists_jobs_and_vocabularies(stack, reference_jobs):
     jobs = aws(stack, "list-medical-transcription-jobs", "--max-results", "100")
     assert jobs.returncode == 0, jobs.stderr
-    names = [job["MedicalTranscriptionJobName"] for job in json.loads(jobs.stdout)["MedicalTranscriptionJobSummaries"]]
+    names = [
+        job["MedicalTranscriptionJobName"]
+        for job in json.loads(jobs.stdout)["MedicalTranscriptionJobSummaries"]
+    ]
     assert reference_jobs["dictation"] in names
     vocabularies = aws(stack, "list-medical-vocabularies")
     assert vocabularies.returncode == 0, vocabularies.stderr

@@ -151,7 +151,10 @@ TRANSCRIPTION_RULES = {
         {"Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2, "ChannelIdentification": True}},
         "both ShowSpeakerLabels and ChannelIdentification",
     ),
-    "a vocabulary that does not exist": ({"Settings": {"VocabularyName": "v"}}, "vocabulary couldn't be found"),
+    "a vocabulary that does not exist": (
+        {"Settings": {"VocabularyName": "v"}},
+        "vocabulary couldn't be found",
+    ),
     "MaxAlternatives without ShowAlternatives": ({"Settings": {"MaxAlternatives": 2}}, "MaxAlternatives"),
     "ShowAlternatives without MaxAlternatives": ({"Settings": {"ShowAlternatives": True}}, "MaxAlternatives"),
     "PHI identification (not built)": (

@@ -30,7 +30,9 @@ def test_job_tags(transcribe):
     )
     arn = ARN.format("medical-transcription-job", name)
     assert tags_of(transcribe, arn) == {"night": "2026-11-20"}
-    transcribe.tag_resource(ResourceArn=arn, Tags=[{"Key": "night", "Value": "2026-11-21"}, {"Key": "team", "Value": "qa"}])
+    transcribe.tag_resource(
+        ResourceArn=arn, Tags=[{"Key": "night", "Value": "2026-11-21"}, {"Key": "team", "Value": "qa"}]
+    )
     assert tags_of(transcribe, arn) == {"night": "2026-11-21", "team": "qa"}
     transcribe.untag_resource(ResourceArn=arn, TagKeys=["night"])
     assert tags_of(transcribe, arn) == {"team": "qa"}
@@ -45,10 +47,14 @@ def test_vocabulary_and_filter_tags(s3, transcribe):
     key = media_key(f"vocabularies/{vocabulary}", ".txt")
     s3.put_object(Bucket=MEDIA_BUCKET, Key=key, Body=b"lisinopril\n")
     transcribe.create_medical_vocabulary(
-        VocabularyName=vocabulary, LanguageCode="en-US", VocabularyFileUri=media_uri(key),
+        VocabularyName=vocabulary,
+        LanguageCode="en-US",
+        VocabularyFileUri=media_uri(key),
         Tags=[{"Key": "owner", "Value": "cardiology"}],
     )
-    transcribe.create_vocabulary_filter(VocabularyFilterName=vocabulary_filter, LanguageCode="en-US", Words=["x"])
+    transcribe.create_vocabulary_filter(
+        VocabularyFilterName=vocabulary_filter, LanguageCode="en-US", Words=["x"]
+    )
     vocabulary_arn = ARN.format("medical-vocabulary", vocabulary)
     filter_arn = ARN.format("vocabulary-filter", vocabulary_filter)
     assert tags_of(transcribe, vocabulary_arn) == {"owner": "cardiology"}

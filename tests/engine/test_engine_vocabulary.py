@@ -80,7 +80,9 @@ def test_an_unusable_file_fails_the_vocabulary(s3, transcribe, case):
     name = unique("bad-vocab")
     key = media_key(f"vocabularies/{name}", ".txt")
     if content is not None:
-        s3.put_object(Bucket=MEDIA_BUCKET, Key=key, Body=content if isinstance(content, bytes) else content.encode())
+        s3.put_object(
+            Bucket=MEDIA_BUCKET, Key=key, Body=content if isinstance(content, bytes) else content.encode()
+        )
     transcribe.create_medical_vocabulary(
         VocabularyName=name, LanguageCode="en-US", VocabularyFileUri=media_uri(key)
     )
@@ -89,7 +91,10 @@ def test_an_unusable_file_fails_the_vocabulary(s3, transcribe, case):
     vocabulary = transcribe.get_medical_vocabulary(VocabularyName=name)
     assert vocabulary["VocabularyState"] == "FAILED"
     assert phrase in vocabulary["FailureReason"]
-    assert PATIENT_FRAGMENT not in vocabulary["FailureReason"] and "lisinopril" not in vocabulary["FailureReason"]
+    assert (
+        PATIENT_FRAGMENT not in vocabulary["FailureReason"]
+        and "lisinopril" not in vocabulary["FailureReason"]
+    )
 
 
 def test_update_replaces_the_file_and_reprocesses(s3, transcribe):
@@ -157,11 +162,16 @@ def test_list_filters_and_pages(s3, transcribe):
     seen, token, pages = [], None, 0
     while True:
         page = transcribe.list_medical_vocabularies(
-            NameContains=prefix.upper(), StateEquals="READY", MaxResults=2, **({"NextToken": token} if token else {})
+            NameContains=prefix.upper(),
+            StateEquals="READY",
+            MaxResults=2,
+            **({"NextToken": token} if token else {}),
         )
         assert page["Status"] == "READY"
         seen += [v["VocabularyName"] for v in page["Vocabularies"]]
-        assert all(v["VocabularyState"] == "READY" and v["LanguageCode"] == "en-US" for v in page["Vocabularies"])
+        assert all(
+            v["VocabularyState"] == "READY" and v["LanguageCode"] == "en-US" for v in page["Vocabularies"]
+        )
         pages += 1
         token = page.get("NextToken")
         if not token:
@@ -169,11 +179,15 @@ def test_list_filters_and_pages(s3, transcribe):
     assert seen == list(reversed(names)) and pages == 2  # newest first
     failed_page = transcribe.list_medical_vocabularies(NameContains=prefix, StateEquals="FAILED")
     assert [v["VocabularyName"] for v in failed_page["Vocabularies"]] == [failed]
-    paginator = transcribe.get_paginator("list_medical_vocabularies") if transcribe.can_paginate(
-        "list_medical_vocabularies"
-    ) else None
+    paginator = (
+        transcribe.get_paginator("list_medical_vocabularies")
+        if transcribe.can_paginate("list_medical_vocabularies")
+        else None
+    )
     if paginator is not None:
-        listed = [v["VocabularyName"] for p in paginator.paginate(NameContains=prefix) for v in p["Vocabularies"]]
+        listed = [
+            v["VocabularyName"] for p in paginator.paginate(NameContains=prefix) for v in p["Vocabularies"]
+        ]
         assert set(listed) == set(names) | {failed}
 
 
@@ -192,7 +206,9 @@ def dictation_request(name: str, vocabulary: str | None) -> dict:
 
 def test_jobs_need_a_ready_vocabulary(s3, transcribe):
     with pytest.raises(transcribe.exceptions.BadRequestException) as excinfo:
-        transcribe.start_medical_transcription_job(**dictation_request(unique("no-vocab"), "no-such-vocabulary"))
+        transcribe.start_medical_transcription_job(
+            **dictation_request(unique("no-vocab"), "no-such-vocabulary")
+        )
     assert "couldn't be found" in excinfo.value.response["Error"]["Message"]
     failed = unique("failed-vocab")
     transcribe.create_medical_vocabulary(
@@ -256,16 +272,20 @@ def test_a_scribe_job_uses_the_vocabulary(s3, stack, transcribe, reference_jobs)
     )
     job = wait_scribe(transcribe, job_name)
     assert job["MedicalScribeJobStatus"] == "COMPLETED", job.get("FailureReason")
-    conversation = read_output(s3, job["MedicalScribeOutput"]["TranscriptFileUri"], stack.s3_endpoint)["Conversation"]
+    conversation = read_output(s3, job["MedicalScribeOutput"]["TranscriptFileUri"], stack.s3_endpoint)[
+        "Conversation"
+    ]
     text = " ".join(segment["Content"] for segment in conversation["TranscriptSegments"]).lower()
     baseline = wait_scribe(transcribe, reference_jobs["mono"])
     baseline_text = " ".join(
         segment["Content"]
-        for segment in read_output(s3, baseline["MedicalScribeOutput"]["TranscriptFileUri"], stack.s3_endpoint)[
-            "Conversation"
-        ]["TranscriptSegments"]
+        for segment in read_output(
+            s3, baseline["MedicalScribeOutput"]["TranscriptFileUri"], stack.s3_endpoint
+        )["Conversation"]["TranscriptSegments"]
     ).lower()
     assert "albuterol" not in baseline_text
     assert "albuterol inhaler" in text
-    roles = {segment["ParticipantDetails"]["ParticipantRole"] for segment in conversation["TranscriptSegments"]}
+    roles = {
+        segment["ParticipantDetails"]["ParticipantRole"] for segment in conversation["TranscriptSegments"]
+    }
     assert roles == {"CLINICIAN_0", "PATIENT_0"}

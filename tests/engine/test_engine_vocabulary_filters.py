@@ -46,7 +46,9 @@ def test_create_get_update_list_delete(s3, transcribe):
     with pytest.raises(transcribe.exceptions.NotFoundException):
         transcribe.delete_vocabulary_filter(VocabularyFilterName=f"{prefix}-inline")
     with pytest.raises(transcribe.exceptions.ConflictException):
-        transcribe.create_vocabulary_filter(VocabularyFilterName=f"{prefix}-file", LanguageCode="en-US", Words=["x"])
+        transcribe.create_vocabulary_filter(
+            VocabularyFilterName=f"{prefix}-file", LanguageCode="en-US", Words=["x"]
+        )
 
 
 @pytest.mark.parametrize(
@@ -60,7 +62,9 @@ def test_create_get_update_list_delete(s3, transcribe):
 )
 def test_unusable_filters_are_bad_requests(transcribe, request_part, phrase):
     with pytest.raises(transcribe.exceptions.BadRequestException) as excinfo:
-        transcribe.create_vocabulary_filter(VocabularyFilterName=unique("bad-filter"), LanguageCode="en-US", **request_part)
+        transcribe.create_vocabulary_filter(
+            VocabularyFilterName=unique("bad-filter"), LanguageCode="en-US", **request_part
+        )
     message = excinfo.value.response["Error"]["Message"]
     assert phrase in message and PATIENT_FRAGMENT not in message
 
@@ -68,7 +72,9 @@ def test_unusable_filters_are_bad_requests(transcribe, request_part, phrase):
 @pytest.fixture(scope="module")
 def filtered_jobs(transcribe):
     name = unique("visit-filter")
-    transcribe.create_vocabulary_filter(VocabularyFilterName=name, LanguageCode="en-US", Words=["Metformin", "diabetes"])
+    transcribe.create_vocabulary_filter(
+        VocabularyFilterName=name, LanguageCode="en-US", Words=["Metformin", "diabetes"]
+    )
     jobs = {}
     for method in ("remove", "mask", "tag"):
         jobs[method] = unique(f"filter-{method}")
@@ -77,7 +83,11 @@ def filtered_jobs(transcribe):
             Media={"MediaFileUri": media_uri(media_key("conversation_stereo"))},
             OutputBucketName=OUTPUT_BUCKET,
             DataAccessRoleArn=ROLE_ARN,
-            Settings={"ChannelIdentification": True, "VocabularyFilterName": name, "VocabularyFilterMethod": method},
+            Settings={
+                "ChannelIdentification": True,
+                "VocabularyFilterName": name,
+                "VocabularyFilterMethod": method,
+            },
             ChannelDefinitions=CHANNEL_DEFINITIONS,
         )
     return jobs
@@ -107,5 +117,8 @@ def test_remove_mask_and_tag(s3, stack, transcribe, filtered_jobs, reference_job
     assert sorted({i["Alternatives"][0]["Content"].lower() for i in flagged}) == ["diabetes", "metformin"]
     assert text_of(tagged).lower() == baseline
     assert all("VocabularyFilterMatch" not in i for i in masked["TranscriptItems"])
-    words = lambda doc: sum(i["Type"] == "PRONUNCIATION" for i in doc["TranscriptItems"])  # noqa: E731
+
+    def words(doc: dict) -> int:
+        return sum(i["Type"] == "PRONUNCIATION" for i in doc["TranscriptItems"])
+
     assert words(removed) == words(tagged) - len(flagged)

@@ -24,7 +24,7 @@ import hmac
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from medscribe.engine.exceptions import (
     IncompleteSignatureException,
@@ -72,7 +72,7 @@ class SigningKey:
 
 def _parse_amz_date(value: str) -> datetime | None:
     try:
-        return datetime.strptime(value, SIGV4_TIMESTAMP).replace(tzinfo=timezone.utc)
+        return datetime.strptime(value, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -88,7 +88,7 @@ class SigV4Verifier:
     def __init__(self, keys: list[SigningKey], max_skew: timedelta = MAX_SKEW, now=None):
         self.secrets = {key.access_key_id: key.secret_access_key for key in keys}
         self.max_skew = max_skew
-        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.now = now or (lambda: datetime.now(UTC))
 
     def verify(self, method: str, url: str, headers: dict[str, str], body: bytes) -> str:
         """Return the access key id of a correctly signed request; raise the AWS error otherwise.
@@ -146,7 +146,9 @@ class SigV4Verifier:
         claimed_payload = lowered.get("x-amz-content-sha256")
         if claimed_payload is not None and claimed_payload != hashlib.sha256(body).hexdigest():
             raise InvalidSignatureException(SIGNATURE_MISMATCH)
-        expected = self._signature(method, url, lowered, signed_names, body, access_key_id, secret, region, amz_date)
+        expected = self._signature(
+            method, url, lowered, signed_names, body, access_key_id, secret, region, amz_date
+        )
         if not hmac.compare_digest(expected, match["signature"]):
             raise InvalidSignatureException(SIGNATURE_MISMATCH)
         return access_key_id

@@ -244,7 +244,9 @@ class JobStore:
     def set_tags(self, kind: str, name: str, tags: list[dict]) -> None:
         """Replace the Tags of a job's stored request (an empty list removes them)."""
         with self._lock:
-            row = self._db.execute("SELECT id, request FROM jobs WHERE kind=? AND name=?", (kind, name)).fetchone()
+            row = self._db.execute(
+                "SELECT id, request FROM jobs WHERE kind=? AND name=?", (kind, name)
+            ).fetchone()
             if row is None:
                 return
             request = json.loads(row["request"])

@@ -29,8 +29,8 @@ from medscribe.engine.exceptions import (
     TranscribeError,
 )
 from medscribe.engine.models import COMPLETED, SCRIBE, TRANSCRIPTION, Job, TranscribeBackend
-from medscribe.engine.vocabularies import Vocabulary, VocabularyBackend
 from medscribe.engine.tagging import TagService
+from medscribe.engine.vocabularies import Vocabulary, VocabularyBackend
 from medscribe.engine.vocabulary_filters import VocabularyFilter, VocabularyFilterBackend
 
 log = logging.getLogger("medscribe.engine")
@@ -231,7 +231,9 @@ class TranscribeResponse:
         items, token = self._filter_backend().list(
             params.get("NameContains"), params.get("NextToken"), params.get("MaxResults")
         )
-        return _compact({"NextToken": token, "VocabularyFilters": [vocabulary_filter(item) for item in items]})
+        return _compact(
+            {"NextToken": token, "VocabularyFilters": [vocabulary_filter(item) for item in items]}
+        )
 
     def _vocabulary_backend(self) -> VocabularyBackend:
         if self.vocabularies is None:
@@ -268,7 +270,10 @@ class TranscribeResponse:
 
     def list_medical_vocabularies(self, params: dict) -> dict:
         items, token = self._vocabulary_backend().list(
-            params.get("StateEquals"), params.get("NameContains"), params.get("NextToken"), params.get("MaxResults")
+            params.get("StateEquals"),
+            params.get("NameContains"),
+            params.get("NextToken"),
+            params.get("MaxResults"),
         )
         return _compact(
             {

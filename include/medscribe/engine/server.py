@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from werkzeug.serving import make_server
 
-    from medscribe.engine.auth import SigV4Verifier, SigningKey
+    from medscribe.engine.auth import SigningKey, SigV4Verifier
     from medscribe.engine.responses import EngineApp
 
     state = EngineState()
@@ -148,9 +148,8 @@ def main(argv: list[str] | None = None) -> int:
 
     store = JobStore(data_dir, max_queued=args.max_queued)
     resumed = store.recover()
-    from medscribe.engine.vocabulary_filters import VocabularyFilterBackend
-
     from medscribe.engine.tagging import TagService
+    from medscribe.engine.vocabulary_filters import VocabularyFilterBackend
 
     vocabulary_store = VocabularyStore(data_dir)
     vocabularies = VocabularyBackend(vocabulary_store, make_s3_client)

@@ -14,9 +14,13 @@ import re
 
 from medscribe.engine.exceptions import BadRequestException, NotFoundException
 
-ARN_RE = re.compile(r"arn:aws(-[^:]+)?:transcribe:[a-zA-Z0-9-]*:[0-9]{12}:(?P<type>[a-zA-Z-]*)/(?P<name>[0-9a-zA-Z._-]+)")
+ARN_RE = re.compile(
+    r"arn:aws(-[^:]+)?:transcribe:[a-zA-Z0-9-]*:[0-9]{12}:(?P<type>[a-zA-Z-]*)/(?P<name>[0-9a-zA-Z._-]+)"
+)
 MAX_TAGS = 200
-RESOURCE_NOT_FOUND = "The requested resource couldn't be found. Check the resource ARN and try your request again."
+RESOURCE_NOT_FOUND = (
+    "The requested resource couldn't be found. Check the resource ARN and try your request again."
+)
 TYPES = ("medical-transcription-job", "medical-scribe-job", "medical-vocabulary", "vocabulary-filter")
 
 

@@ -127,7 +127,9 @@ def parse_vocabulary(data: bytes) -> list[VocabularyEntry]:
     else:
         entries = _parse_list(lines)
     if not entries:
-        raise VocabularyFormatError("The vocabulary file has no entries. Add at least one phrase and try again.")
+        raise VocabularyFormatError(
+            "The vocabulary file has no entries. Add at least one phrase and try again."
+        )
     return entries
 
 
@@ -326,7 +328,9 @@ class VocabularyStore:
 
     def pending(self) -> list[Vocabulary]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM vocabularies WHERE state=? ORDER BY id", (PENDING,)).fetchall()
+            rows = self._db.execute(
+                "SELECT * FROM vocabularies WHERE state=? ORDER BY id", (PENDING,)
+            ).fetchall()
         return [Vocabulary.from_row(row) for row in rows]
 
 
@@ -401,7 +405,10 @@ class VocabularyBackend:
             return
         self.store.finish(vocabulary.id, vocabulary.file_uri, READY, entries=entries)
         log.info(
-            "vocabulary %s READY in %.2fs: %d entries", vocabulary.name, time.monotonic() - started, len(entries)
+            "vocabulary %s READY in %.2fs: %d entries",
+            vocabulary.name,
+            time.monotonic() - started,
+            len(entries),
         )
 
     def _check(self, language_code: str, file_uri: str) -> None:

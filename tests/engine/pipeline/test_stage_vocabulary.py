@@ -50,8 +50,12 @@ def test_unusable_files_say_why(data, phrase):
 
 
 def test_hotwords_are_the_phrases_lower_case():
-    entries = [VocabularyEntry("Lisinopril"), VocabularyEntry("blood-pressure", display_as="BP"),
-               VocabularyEntry("D.N.A."), VocabularyEntry("lisinopril")]
+    entries = [
+        VocabularyEntry("Lisinopril"),
+        VocabularyEntry("blood-pressure", display_as="BP"),
+        VocabularyEntry("D.N.A."),
+        VocabularyEntry("lisinopril"),
+    ]
     assert hotwords(entries) == "lisinopril, blood pressure, D.N.A."
     assert hotwords([]) is None
 
@@ -65,7 +69,9 @@ def test_matched_words_take_the_display_form():
             VocabularyEntry("heart-rate"),
         ]
     )
-    tokens = sentence("Start lisinopril 10 mg. High Blood pressure. A tor vastatin daily. Heart Rate 76.", 0.0)
+    tokens = sentence(
+        "Start lisinopril 10 mg. High Blood pressure. A tor vastatin daily. Heart Rate 76.", 0.0
+    )
     rewritten, replaced = stage.rewrite(tokens)
     assert join_tokens(rewritten) == "Start Lisinopril 10 mg. High BP. atorvastatin daily. heart rate 76."
     assert replaced == 4
@@ -86,7 +92,9 @@ def test_real_model_hears_lisinopril_only_with_the_hotword(whisper_model, fixtur
     audio = decode_audio(str(fixtures_dir / "dictation.wav"), sampling_rate=16000)
     plain = join_tokens(tokens_from_words(Recognizer(whisper_model).words(audio))).lower()
     biased = join_tokens(
-        tokens_from_words(Recognizer(whisper_model, hotwords=hotwords([VocabularyEntry("lisinopril")])).words(audio))
+        tokens_from_words(
+            Recognizer(whisper_model, hotwords=hotwords([VocabularyEntry("lisinopril")])).words(audio)
+        )
     ).lower()
     print(f"without: {plain!r}\nwith: {biased!r}")
     assert "lisinopril" not in plain

@@ -165,10 +165,17 @@ def test_alternative_segments_and_encryption_arguments():
     from medscribe.engine.pipeline.writers import encryption_arguments, transcribe_medical_json
     from stage_helpers import document, sentence
 
-    tokens = sentence("Hello there. How are you", 0.0) + sentence("today?", 3.0) + sentence("Fine.", 3.5, speaker="spk_1")
+    tokens = (
+        sentence("Hello there. How are you", 0.0)
+        + sentence("today?", 3.0)
+        + sentence("Fine.", 3.5, speaker="spk_1")
+    )
     parts = split_segments(tokens)
     assert [" ".join(t.content for t in part) for part in parts] == [
-        "Hello there .", "How are you", "today ?", "Fine .",
+        "Hello there .",
+        "How are you",
+        "today ?",
+        "Fine .",
     ]
     doc = document("transcription", {"ShowAlternatives": True, "MaxAlternatives": 2})
     doc.tokens = parts[0]
@@ -177,12 +184,22 @@ def test_alternative_segments_and_encryption_arguments():
     assert segment["start_time"] == "0.0" and segment["end_time"] == "0.55"
     assert [a["transcript"] for a in segment["alternatives"]] == ["Hello there.", "Yellow there"]
     assert segment["alternatives"][0]["items"][0] == {
-        "start_time": "0.0", "confidence": "0.9", "end_time": "0.25", "type": "pronunciation", "content": "Hello",
+        "start_time": "0.0",
+        "confidence": "0.9",
+        "end_time": "0.25",
+        "type": "pronunciation",
+        "content": "Hello",
     }
-    assert segment["alternatives"][0]["items"][-1] == {"confidence": "0.0", "type": "punctuation", "content": "."}
+    assert segment["alternatives"][0]["items"][-1] == {
+        "confidence": "0.0",
+        "type": "punctuation",
+        "content": ".",
+    }
 
     assert encryption_arguments({}) == {}
-    arguments = encryption_arguments({"OutputEncryptionKMSKeyId": "alias/phi", "KMSEncryptionContext": {"a": "b"}})
+    arguments = encryption_arguments(
+        {"OutputEncryptionKMSKeyId": "alias/phi", "KMSEncryptionContext": {"a": "b"}}
+    )
     assert arguments["ServerSideEncryption"] == "aws:kms" and arguments["SSEKMSKeyId"] == "alias/phi"
     assert json.loads(base64.b64decode(arguments["SSEKMSEncryptionContext"])) == {"a": "b"}
 
@@ -203,5 +220,8 @@ def test_vocabulary_filter_methods():
     doc = document("scribe", {"ChannelIdentification": True})
     doc.tokens = tagged
     items = healthscribe_transcript_json(doc)["Conversation"]["TranscriptItems"]
-    assert [i["Alternatives"][0]["Content"] for i in items if i.get("VocabularyFilterMatch")] == ["Metformin", "metformin"]
+    assert [i["Alternatives"][0]["Content"] for i in items if i.get("VocabularyFilterMatch")] == [
+        "Metformin",
+        "metformin",
+    ]
     assert sum("VocabularyFilterMatch" in i for i in items) == 2

@@ -49,9 +49,8 @@ def build_pipeline(
     from medscribe.engine.pipeline.diarize import Diarize, ResemblyzerEmbedder
     from medscribe.engine.pipeline.roles import AssignRoles
     from medscribe.engine.pipeline.segments import Segments
-    from medscribe.engine.pipeline.writers import WriteHealthScribe, WriteTranscribeMedical
-
     from medscribe.engine.pipeline.vocabulary import ApplyVocabulary, hotwords
+    from medscribe.engine.pipeline.writers import WriteHealthScribe, WriteTranscribeMedical
 
     recognizer = Recognizer(resources.whisper, hotwords=hotwords(vocabulary) if vocabulary else None)
     stages: list[Stage] = [Decode(s3_client)]

@@ -74,7 +74,9 @@ class WhisperNBest:
 
         self.model = model
         self.hotwords = hotwords
-        self.tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
+        self.tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
+        )
 
     def hypotheses(self, audio, offset: float, count: int) -> list[list[RawWord]]:
         """Up to ``count`` hypotheses for ``audio`` (float32, 16 kHz), best first, as timed words."""
@@ -101,8 +103,12 @@ class WhisperNBest:
             (alignment,) = self.model.find_alignment(self.tokenizer, [tokens], encoder_output, num_frames)
             hypotheses.append(
                 [
-                    RawWord(word["word"], offset + float(word["start"]), offset + float(word["end"]),
-                            float(word["probability"]))
+                    RawWord(
+                        word["word"],
+                        offset + float(word["start"]),
+                        offset + float(word["end"]),
+                        float(word["probability"]),
+                    )
                     for word in alignment
                 ]
             )

@@ -39,11 +39,29 @@ class FilterWords:
             if self.method == "remove":
                 continue
             if self.method == "mask":
-                out.append(Token(token.type, MASK, token.start, token.end, token.confidence, token.channel, token.speaker))
+                out.append(
+                    Token(
+                        token.type,
+                        MASK,
+                        token.start,
+                        token.end,
+                        token.confidence,
+                        token.channel,
+                        token.speaker,
+                    )
+                )
             else:
                 out.append(
-                    Token(token.type, token.content, token.start, token.end, token.confidence, token.channel,
-                          token.speaker, filter_match=True)
+                    Token(
+                        token.type,
+                        token.content,
+                        token.start,
+                        token.end,
+                        token.confidence,
+                        token.channel,
+                        token.speaker,
+                        filter_match=True,
+                    )
                 )
         return out, matched
 

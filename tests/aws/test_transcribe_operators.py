@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.error
 import json
 
 import pytest
@@ -166,3 +167,21 @@ def test_sensor_for_a_job_started_elsewhere(media):
         sensor.execute({})
     sensor.execute_complete({}, run_trigger(deferred.value.trigger))
     assert sensor.poke({}) is True
+
+
+def test_engine_job_view_is_what_the_extra_link_opens(stack, media):
+    import urllib.request
+
+    from medscribe.aws.links.transcribe import MedicalTranscriptionJobLink
+
+    dictation_operator("op-view", deferrable=False).execute({})
+    url = MedicalTranscriptionJobLink().format_link(region_name="us-east-1", aws_domain="aws.amazon.com",
+                                                    job_name="op-view", endpoint_url=stack.engine_endpoint)
+    with urllib.request.urlopen(url) as response:  # unsigned, as a browser opens it
+        page = response.read().decode()
+    assert response.status == 200 and "<h1>op-view</h1>" in page and "COMPLETED" in page
+    assert "out/op-view.json" in page  # the output location
+    assert "media/dictation.wav" not in page  # never the media key
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{stack.engine_endpoint}/jobs/medical-transcription/no-such-job")
+    assert missing.value.code == 404

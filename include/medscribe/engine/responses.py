@@ -395,6 +395,49 @@ class EngineApp:
         response = self.handle(request)
         return response(environ, start_response)
 
+    JOB_VIEWS = {
+        "medical-scribe": ("GetMedicalScribeJob", "MedicalScribeJobName", "MedicalScribeJob"),
+        "medical-transcription": ("GetMedicalTranscriptionJob", "MedicalTranscriptionJobName", "MedicalTranscriptionJob"),
+    }
+    # What the page shows: state, times, reason, settings and output locations; never the media URI.
+    JOB_VIEW_FIELDS = (
+        "MedicalScribeJobStatus", "TranscriptionJobStatus", "FailureReason", "CreationTime", "StartTime",
+        "CompletionTime", "MedicalScribeOutput", "Transcript", "Settings", "ChannelDefinitions", "Specialty",
+        "Type", "MediaFormat", "MediaSampleRateHertz", "LanguageCode",
+    )
+
+    def job_view(self, path: str) -> Response:
+        """``GET /jobs/<medical-scribe|medical-transcription>/<name>``: the job's page (the Airflow extra link).
+
+        Read-only and unsigned so a browser can open it; it shows no media URI and no transcript.
+        """
+        import html
+        from datetime import UTC, datetime
+
+        parts = path.strip("/").split("/")
+        if len(parts) != 3 or parts[1] not in self.JOB_VIEWS or self.state.handler is None:
+            return Response("Not Found", status=404, content_type="text/plain")
+        action, name_field, key = self.JOB_VIEWS[parts[1]]
+        try:
+            job = self.state.handler.dispatch(action, {name_field: parts[2]})[key]
+        except TranscribeError as error:
+            return Response(f"{error.code}", status=404, content_type="text/plain")
+        rows = []
+        for field in self.JOB_VIEW_FIELDS:
+            if field not in job:
+                continue
+            value = job[field]
+            if field.endswith("Time") and isinstance(value, (int, float)):
+                value = datetime.fromtimestamp(value, UTC).isoformat()
+            elif isinstance(value, (dict, list)):
+                value = json.dumps(value, indent=1)
+            rows.append(f"<tr><th>{html.escape(field)}</th><td><pre>{html.escape(str(value))}</pre></td></tr>")
+        page = (
+            f"<!doctype html><title>{html.escape(parts[2])}</title><h1>{html.escape(parts[2])}</h1>"
+            f"<table>{''.join(rows)}</table>"
+        )
+        return Response(page, status=200, content_type="text/html; charset=utf-8")
+
     def handle(self, request: Request) -> Response:
         if request.method == "GET" and request.path == "/health":
             ready = bool(self.state.ready) and not self.state.stopping
@@ -402,6 +445,8 @@ class EngineApp:
             return Response(
                 json.dumps(document), status=200 if ready else 503, content_type="application/json"
             )
+        if request.method == "GET" and request.path.startswith("/jobs/"):
+            return self.job_view(request.path)
         if request.method != "POST" or request.path != "/":
             return Response(json.dumps({"message": "Not Found"}), status=404, content_type="application/json")
         target = request.headers.get("X-Amz-Target", "")

@@ -24,7 +24,9 @@ AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
 def airflow(env: dict, *args: str) -> str:
-    return subprocess.run([AIRFLOW, *args], env=env, check=True, capture_output=True, text=True).stdout
+    result = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"airflow {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 3.0):
@@ -62,10 +64,20 @@ def test_backfill_three_nights(tmp_path):
                 return connection.execute(sql).fetchall()
 
         with AirflowServices.start(env, tmp_path / "logs") as services:
-            wait_for(lambda: query("select dag_id from dag where dag_id = 'medscribe_nightly'"), 180, "the DAG to be parsed")
+            # The dag-processor writes the DAG row, then its serialized form and version; backfills need all.
+            wait_for(lambda: query("select dag_id from serialized_dag where dag_id = 'medscribe_nightly'")
+                     and query("select dag_id from dag_version where dag_id = 'medscribe_nightly'"), 180, "the DAG to be serialized")
             airflow(services.env, "dags", "unpause", "medscribe_nightly")
-            airflow(services.env, "backfill", "create", "--dag-id", "medscribe_nightly", "--from-date", NIGHTS[0],
-                    "--to-date", f"{NIGHTS[-1]}T23:00:00", "--max-active-runs", "1")
+            create = [AIRFLOW, "backfill", "create", "--dag-id", "medscribe_nightly", "--from-date", NIGHTS[0],
+                      "--to-date", f"{NIGHTS[-1]}T23:00:00", "--max-active-runs", "1"]
+            # Once in CI the create call failed right after the DAG appeared (output not kept then); retry a
+            # few times and show the output if it keeps failing.
+            for _ in range(5):
+                result = subprocess.run(create, env=services.env, capture_output=True, text=True)
+                if result.returncode == 0:
+                    break
+                time.sleep(5)
+            assert result.returncode == 0, f"backfill create failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
             def finished():
                 runs = query("select state from dag_run where run_type = 'backfill'")

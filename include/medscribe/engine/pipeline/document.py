@@ -78,6 +78,7 @@ class Segment:
     channel: int | None = None
     speaker: str | None = None
     role: str | None = None
+    section: str | None = None  # HealthScribe SectionDetails.SectionName (the AWS enum string)
 
     @property
     def content(self) -> str:
@@ -119,6 +120,8 @@ class JobDocument:
     vocabulary_matches: int = 0  # recognized runs rewritten by a custom vocabulary
     filter_matches: int = 0  # words removed, masked or tagged by a vocabulary filter
     alternative_segments: list[Any] | None = None  # ShowAlternatives: AlternativeSegment per segment
+    insights: list[dict[str, Any]] = field(default_factory=list)  # HealthScribe ClinicalInsights (AWS format)
+    clinical_document: dict[str, Any] | None = None  # HealthScribe ClinicalDocumentation (AWS format)
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -157,9 +157,9 @@ TRANSCRIPTION_RULES = {
     ),
     "MaxAlternatives without ShowAlternatives": ({"Settings": {"MaxAlternatives": 2}}, "MaxAlternatives"),
     "ShowAlternatives without MaxAlternatives": ({"Settings": {"ShowAlternatives": True}}, "MaxAlternatives"),
-    "PHI identification (not built)": (
-        {"ContentIdentificationType": "PHI"},
-        "not supported by the engine yet",
+    "a content identification type other than PHI": (
+        {"ContentIdentificationType": "PII"},
+        "valid values: PHI",
     ),
     "a language other than en-US": ({"LanguageCode": "en-GB"}, "en-US"),
     "a job name with a slash": ({"MedicalTranscriptionJobName": "visit/1"}, "job name"),

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 from engine_helpers import (
+    MEDIA_BUCKET,
     OUTPUT_BUCKET,
     load_reference,
     media_key,
@@ -215,3 +216,83 @@ def test_speaker_and_channel_labels(s3, stack, transcribe):
     assert all(a["speaker_label"] != b["speaker_label"] for a, b in itertools.pairwise(labels["segments"]))
     words = sum(len(segment["items"]) for segment in labels["segments"])
     assert words == sum(1 for item in results["items"] if item["type"] == "pronunciation")
+
+
+def _load_make_fixtures():
+    """``scripts/make_fixtures.py`` as a module: its espeak-ng voices synthesize the PHI recording."""
+    import importlib.util
+    import shutil
+
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        pytest.skip("espeak-ng and sox are needed to synthesize the PHI recording")
+    from medscribe.devstack import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("make_fixtures", REPO_ROOT / "scripts" / "make_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_phi_identification_marks_name_age_and_date(s3, stack, transcribe, tmp_path):
+    """ContentIdentificationType=PHI: results.entities as in AWS's example, and the lake parser reads
+    the file's words as before (it ignores entities)."""
+    from medscribe.lake.parse import transcribe_medical_words_table
+
+    make_fixtures = _load_make_fixtures()
+    turns = [
+        ("CLINICIAN", "Good morning, what is your name?"),
+        ("PATIENT", "My name is Brian White. I'm 54 years old, and I was born on March 3rd."),
+    ]
+    frames, reference = make_fixtures.build(
+        {"name": "phi", "kind": "conversation", "channels": 1, "turns": turns}, tmp_path
+    )
+    make_fixtures.write_wav(tmp_path / "phi.wav", frames, 1)
+    key = media_key("phi")
+    s3.upload_file(str(tmp_path / "phi.wav"), MEDIA_BUCKET, key)
+    name, plain = unique("tm-phi"), unique("tm-no-phi")
+    common = dict(
+        LanguageCode="en-US",
+        Media={"MediaFileUri": media_uri(key)},
+        OutputBucketName=OUTPUT_BUCKET,
+        Specialty="PRIMARYCARE",
+        Type="CONVERSATION",
+    )
+    transcribe.start_medical_transcription_job(
+        MedicalTranscriptionJobName=name, ContentIdentificationType="PHI", **common
+    )
+    transcribe.start_medical_transcription_job(MedicalTranscriptionJobName=plain, **common)
+    job = wait_transcription(transcribe, name)
+    assert job["TranscriptionJobStatus"] == "COMPLETED", job.get("FailureReason")
+    assert job["ContentIdentificationType"] == "PHI"
+    listed = transcribe.list_medical_transcription_jobs(JobNameContains=name)[
+        "MedicalTranscriptionJobSummaries"
+    ]
+    assert [summary["ContentIdentificationType"] for summary in listed] == ["PHI"]
+    document = read_output(s3, job["Transcript"]["TranscriptFileUri"], stack.s3_endpoint)
+    entities = document["results"]["entities"]
+    for entity in entities:
+        assert set(entity) == {"content", "category", "startTime", "endTime", "confidence"}
+        assert entity["category"].startswith("PHI-")
+        assert isinstance(entity["startTime"], float | int) and isinstance(entity["confidence"], float | int)
+        assert 0.0 <= entity["startTime"] <= entity["endTime"] <= reference["duration_s"]
+        assert 0.0 <= entity["confidence"] <= 1.0
+    patient_turn = reference["turns"][1]
+    by_content = {entity["content"]: entity for entity in entities}
+    assert "54" in by_content and "March 3rd" in by_content, entities
+    names = [content for content in by_content if content.endswith("White")]
+    assert names, entities  # tiny.en hears "Brian" or "Ryan"; the surname it gets right
+    for content in (names[0], "54", "March 3rd"):
+        entity = by_content[content]
+        assert entity["category"] == "PHI-Personal"
+        assert patient_turn["start_s"] - 0.5 <= entity["startTime"] <= patient_turn["end_s"]
+    transcript = document["results"]["transcripts"][0]["transcript"]
+    assert all(entity["content"].split()[0] in transcript for entity in entities)
+
+    words = transcribe_medical_words_table(document, recording_id="rec-phi", job_name=name)
+    spoken = [item for item in document["results"]["items"] if item["type"] == "pronunciation"]
+    assert words.num_rows >= len(spoken) > 0
+
+    other = wait_transcription(transcribe, plain)
+    assert other["TranscriptionJobStatus"] == "COMPLETED" and "ContentIdentificationType" not in other
+    other_document = read_output(s3, other["Transcript"]["TranscriptFileUri"], stack.s3_endpoint)
+    assert "entities" not in other_document["results"]

@@ -387,6 +387,7 @@ class WorkerPool:
                 s3_client,
                 vocabulary=self._vocabulary(settings),
                 filter_words=self._filter_words(settings),
+                content_identification=job.request.get("ContentIdentificationType"),
             )
             run_pipeline(doc, stages)
         except Interrupted:

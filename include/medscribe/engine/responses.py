@@ -64,6 +64,7 @@ def medical_transcription_job(job: Job) -> dict:
             "CompletionTime": _time(job.completion_time),
             "FailureReason": job.failure_reason,
             "Settings": request.get("Settings"),
+            "ContentIdentificationType": request.get("ContentIdentificationType"),
             "Specialty": request.get("Specialty"),
             "Type": request.get("Type"),
             "Tags": request.get("Tags"),
@@ -83,6 +84,7 @@ def medical_transcription_job_summary(job: Job) -> dict:
             "TranscriptionJobStatus": job.status,
             "FailureReason": job.failure_reason,
             "OutputLocationType": "CUSTOMER_BUCKET",
+            "ContentIdentificationType": request.get("ContentIdentificationType"),
             "Specialty": request.get("Specialty"),
             "Type": request.get("Type"),
         }

@@ -159,8 +159,6 @@ def check_start_medical_transcription_job(params: dict, diarization_available: b
         raise BadRequestException(
             "MaxAlternatives must be set together with ShowAlternatives, and only with it."
         )
-    if params.get("ContentIdentificationType"):
-        raise not_supported("ContentIdentificationType (PHI identification)")
     _check_common_unsupported(params)
     if speakers and not diarization_available:
         from medscribe.engine.resources import DIARIZATION_UNAVAILABLE

@@ -10,6 +10,7 @@ stage          does
 ``alternatives`` (ShowAlternatives) n-best Whisper hypotheses per segment, best first
 ``filter``     (VocabularyFilterName, HealthScribe) filter words removed, masked or tagged
 ``diarize``    (ShowSpeakerLabels) speaker embeddings per speech chunk, clustered -> spk_N
+``phi``        (ContentIdentificationType=PHI, Transcribe Medical) PHI entities: names, ages, dates, ...
 ``segments``   (HealthScribe) utterances with deterministic segment ids
 ``roles``      (HealthScribe) ParticipantRole per segment: ChannelDefinitions or the lexical rule
 ``writers``    the Transcribe Medical or HealthScribe transcript file, put to the output bucket
@@ -32,7 +33,13 @@ __all__ = ["Interrupted", "JobDocument", "JobFailed", "build_pipeline", "run_pip
 
 
 def build_pipeline(
-    kind: str, settings: dict, resources, s3_client, vocabulary=None, filter_words=None
+    kind: str,
+    settings: dict,
+    resources,
+    s3_client,
+    vocabulary=None,
+    filter_words=None,
+    content_identification: str | None = None,
 ) -> list[Stage]:
     """The stages for one job.
 
@@ -42,6 +49,7 @@ def build_pipeline(
     :param s3_client: a boto3 S3 client for media and outputs.
     :param vocabulary: the entries of the READY vocabulary named in ``Settings.VocabularyName``, or None.
     :param filter_words: the words of the filter named in ``Settings.VocabularyFilterName``, or None.
+    :param content_identification: the request's ``ContentIdentificationType`` (``"PHI"``), or None.
     """
     from medscribe.engine.pipeline.asr import Recognize, Recognizer
     from medscribe.engine.pipeline.channels import RecognizeChannels
@@ -68,6 +76,10 @@ def build_pipeline(
         rewrite = ApplyVocabulary(vocabulary).rewrite if vocabulary else None
         nbest = WhisperNBest(resources.whisper, recognizer.hotwords)
         stages.append(Alternatives(nbest, int(settings.get("MaxAlternatives") or 2), rewrite))
+    if kind != "scribe" and content_identification == "PHI":
+        from medscribe.engine.pipeline.phi import IdentifyPhi
+
+        stages.append(IdentifyPhi())
     if filter_words:
         from medscribe.engine.pipeline.filtering import FilterWords
 

@@ -122,6 +122,7 @@ class JobDocument:
     alternative_segments: list[Any] | None = None  # ShowAlternatives: AlternativeSegment per segment
     insights: list[dict[str, Any]] = field(default_factory=list)  # HealthScribe ClinicalInsights (AWS format)
     clinical_document: dict[str, Any] | None = None  # HealthScribe ClinicalDocumentation (AWS format)
+    phi_entities: list[Any] | None = None  # ContentIdentificationType=PHI: phi.Entity per PHI run of words
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -10,6 +10,8 @@
   numbers as JSON numbers, upper-case types; written to ``<JobName>/transcript.json``.
   No ClinicalInsights, no SectionDetails and no clinical document: not built yet.
 * ``OutputEncryptionKMSKeyId`` (and ``KMSEncryptionContext``) are passed to ``put_object`` as SSE-KMS.
+* ``ContentIdentificationType=PHI``: ``results.entities[]`` of ``{content, category ("PHI-Personal", ...),
+  startTime, endTime, confidence}``, camelCase with JSON numbers as in AWS's example (unlike the items).
 * ``ShowAlternatives``: ``results.segments[]`` with ``alternatives[]`` of ``{transcript, items}``, the
   items flat (``start_time``, ``confidence``, ``end_time``, ``type``, ``content``) as in AWS's example.
 """
@@ -114,6 +116,17 @@ def _alternative_segment(segment) -> dict:
     }
 
 
+def _phi_entity(entity) -> dict:
+    """A ``results.entities`` entry as in AWS's PHI example: camelCase keys, numbers as JSON numbers."""
+    return {
+        "content": entity.content,
+        "category": entity.category,
+        "startTime": round(entity.start, 3),
+        "endTime": round(entity.end, 3),
+        "confidence": round(min(max(entity.confidence, 0.0), 1.0), 4),
+    }
+
+
 def transcribe_medical_json(doc: JobDocument) -> dict:
     """The Transcribe Medical transcript document of a finished job."""
     with_channels = doc.channel_identification
@@ -123,6 +136,8 @@ def transcribe_medical_json(doc: JobDocument) -> dict:
         results["speaker_labels"] = _speaker_labels(doc.tokens)
     if doc.alternative_segments is not None:
         results["segments"] = [_alternative_segment(segment) for segment in doc.alternative_segments]
+    if doc.phi_entities is not None:
+        results["entities"] = [_phi_entity(entity) for entity in doc.phi_entities]
     if with_channels:
         channels = []
         for channel in range(len(doc.audio) or 2):

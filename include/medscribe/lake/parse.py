@@ -21,6 +21,7 @@ Normalisations, all documented per column in the schemas:
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
@@ -102,9 +103,9 @@ def _seconds(value: Any) -> float | None:
 
 
 def _ms(value: Any) -> int | None:
-    """Time in seconds -> integer milliseconds, so "0.1" and "0.100" join; None if unusable."""
+    """Time in seconds -> integer milliseconds, so "0.1" and "0.100" join; None if unusable (or not finite)."""
     seconds = _seconds(value)
-    return None if seconds is None else round(seconds * 1000)
+    return None if seconds is None or not math.isfinite(seconds) else round(seconds * 1000)
 
 
 def _interval_lookup(intervals: list[tuple[float, float, Any]]) -> Callable[[float], Any]:

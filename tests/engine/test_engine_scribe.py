@@ -57,7 +57,7 @@ def test_scribe_job_description(stereo_job, reference_jobs):
     assert job["Settings"] == {"ChannelIdentification": True}
     assert isinstance(job["CompletionTime"], datetime)
     output = job["MedicalScribeOutput"]
-    assert "ClinicalDocumentUri" not in output  # the clinical document is not built yet
+    assert output["ClinicalDocumentUri"].endswith(f"/{OUTPUT_BUCKET}/{reference_jobs['stereo']}/summary.json")
     assert output["TranscriptFileUri"].endswith(
         f"/{OUTPUT_BUCKET}/{reference_jobs['stereo']}/transcript.json"
     )
@@ -147,7 +147,7 @@ def test_mono_diarization_roles(s3, stack, transcribe, reference_jobs):
     job = wait_scribe(transcribe, reference_jobs["mono"])
     assert job["MedicalScribeJobStatus"] == "COMPLETED", job.get("FailureReason")
     assert job["Settings"] == {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
-    assert "ClinicalDocumentUri" not in job["MedicalScribeOutput"]
+    assert job["MedicalScribeOutput"]["ClinicalDocumentUri"].endswith(f"/{reference_jobs['mono']}/summary.json")
     conversation = read_output(s3, job["MedicalScribeOutput"]["TranscriptFileUri"], stack.s3_endpoint)[
         "Conversation"
     ]

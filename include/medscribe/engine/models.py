@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     completion_time   REAL,
     failure_reason    TEXT,
     transcript_uri    TEXT,
+    clinical_document_uri TEXT,
     media_format      TEXT,
     media_sample_rate INTEGER,
     UNIQUE (kind, name)
@@ -76,6 +77,7 @@ class Job:
     completion_time: float | None = None
     failure_reason: str | None = None
     transcript_uri: str | None = None
+    clinical_document_uri: str | None = None  # HealthScribe: MedicalScribeOutput.ClinicalDocumentUri
     media_format: str | None = None
     media_sample_rate: int | None = None
 
@@ -92,6 +94,7 @@ class Job:
             completion_time=row["completion_time"],
             failure_reason=row["failure_reason"],
             transcript_uri=row["transcript_uri"],
+            clinical_document_uri=row["clinical_document_uri"],
             media_format=row["media_format"],
             media_sample_rate=row["media_sample_rate"],
         )
@@ -116,6 +119,9 @@ class JobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            if "clinical_document_uri" not in columns:  # a data dir from before clinical documents
+                self._db.execute("ALTER TABLE jobs ADD COLUMN clinical_document_uri TEXT")
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -219,6 +225,7 @@ class JobStore:
         *,
         failure_reason: str | None = None,
         transcript_uri: str | None = None,
+        clinical_document_uri: str | None = None,
         media_format: str | None = None,
         media_sample_rate: int | None = None,
     ) -> bool:
@@ -226,6 +233,7 @@ class JobStore:
         with self._lock:
             cursor = self._db.execute(
                 "UPDATE jobs SET status=?, completion_time=?, failure_reason=?, transcript_uri=?, "
+                "clinical_document_uri=?, "
                 "media_format=COALESCE(?, media_format), media_sample_rate=COALESCE(?, media_sample_rate) "
                 "WHERE id=? AND status=?",
                 (
@@ -233,6 +241,7 @@ class JobStore:
                     time.time(),
                     failure_reason,
                     transcript_uri,
+                    clinical_document_uri,
                     media_format,
                     media_sample_rate,
                     job_id,
@@ -415,7 +424,11 @@ class WorkerPool:
                 self._running.discard(job.id)
                 self._cancelled.discard(job.id)
         self.store.finish(
-            job.id, COMPLETED, transcript_uri=doc.outputs.get("transcript"), **_media_fields(doc)
+            job.id,
+            COMPLETED,
+            transcript_uri=doc.outputs.get("transcript"),
+            clinical_document_uri=doc.outputs.get("clinical_document"),
+            **_media_fields(doc),
         )
         elapsed = time.monotonic() - started
         duration = doc.media.duration if doc.media else 0.0

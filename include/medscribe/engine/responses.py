@@ -92,7 +92,7 @@ def medical_transcription_job_summary(job: Job) -> dict:
 
 
 def medical_scribe_job(job: Job) -> dict:
-    """The MedicalScribeJob structure (MedicalScribeOutput has no ClinicalDocumentUri: not built)."""
+    """The MedicalScribeJob structure."""
     request = job.request
     return _compact(
         {
@@ -100,7 +100,9 @@ def medical_scribe_job(job: Job) -> dict:
             "MedicalScribeJobStatus": job.status,
             "LanguageCode": "en-US",
             "Media": request.get("Media"),
-            "MedicalScribeOutput": {"TranscriptFileUri": job.transcript_uri}
+            "MedicalScribeOutput": _compact(
+                {"TranscriptFileUri": job.transcript_uri, "ClinicalDocumentUri": job.clinical_document_uri}
+            )
             if job.status == COMPLETED
             else None,
             "StartTime": _time(job.start_time),

@@ -14,6 +14,8 @@ stage          does
 ``segments``   (HealthScribe) utterances with deterministic segment ids
 ``roles``      (HealthScribe) ParticipantRole per segment: ChannelDefinitions or the lexical rule
 ``writers``    the Transcribe Medical or HealthScribe transcript file, put to the output bucket
+``notes``      (HealthScribe) the clinical document of the NoteTemplate, sentences with EvidenceLinks
+``summary``    (HealthScribe) the clinical document put to ``<JobName>/summary.json``
 =============  =====================================================================================
 
 :func:`build_pipeline` picks the stages for a job from its kind and settings; :func:`run_pipeline` runs
@@ -85,7 +87,10 @@ def build_pipeline(
 
         stages.append(FilterWords(filter_words, settings.get("VocabularyFilterMethod") or "mask"))
     if kind == "scribe":
+        from medscribe.engine.pipeline.notes import BuildClinicalDocument, WriteClinicalDocument
+
         stages += [Segments(), AssignRoles(), WriteHealthScribe(s3_client)]
+        stages += [BuildClinicalDocument(), WriteClinicalDocument(s3_client)]
     else:
         stages.append(WriteTranscribeMedical(s3_client))
     return stages

@@ -191,7 +191,6 @@ def synthesize(rows: list[dict], out_dir: Path) -> list[dict]:
 
 def run_audio(rows: list[dict], workers: int, timeout: float) -> dict:
     import boto3
-
     from medscribe.devstack import LocalStack
 
     entries = synthesize(rows, OUT_DIR / "audio")
@@ -235,7 +234,9 @@ def run_audio(rows: list[dict], workers: int, timeout: float) -> dict:
             document = _read(s3, output["ClinicalDocumentUri"])["ClinicalDocumentation"]
             segments = [
                 SimpleNamespace(
-                    segment_id=s["SegmentId"], role=s["ParticipantDetails"]["ParticipantRole"], content=s["Content"]
+                    segment_id=s["SegmentId"],
+                    role=s["ParticipantDetails"]["ParticipantRole"],
+                    content=s["Content"],
                 )
                 for s in transcript["Conversation"]["TranscriptSegments"]
             ]
@@ -268,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if not (ACI_DIR / f"{args.split}.csv").exists():
-        print(f"notes benchmark skipped: {ACI_DIR / (args.split + '.csv')} is not available (no /work/shared)")
+        print(
+            f"notes benchmark skipped: {ACI_DIR / (args.split + '.csv')} is not available (no /work/shared)"
+        )
         return 0
     rows = load_split(args.split)
     figures = {

@@ -50,7 +50,7 @@ def start(transcribe, name: str, key: str, **extra) -> None:
 
 @pytest.fixture(scope="module")
 def note_jobs(s3, transcribe):
-    """Three jobs queued together: the stereo visit as H&P with SHE_HER, the same as BIRP, and 3 s of silence."""
+    """Three jobs queued together: the stereo visit (H&P, SHE_HER), the same visit as BIRP, 3 s of silence."""
     silent_key = media_key("silence-notes")
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
@@ -86,7 +86,11 @@ def outputs(s3, stack, job):
 
 def summary_sentences(note):
     return [
-        (section["SectionName"], item["SummarizedSegment"], [link["SegmentId"] for link in item["EvidenceLinks"]])
+        (
+            section["SectionName"],
+            item["SummarizedSegment"],
+            [link["SegmentId"] for link in item["EvidenceLinks"]],
+        )
         for section in note["ClinicalDocumentation"]["Sections"]
         for item in section["Summary"]
     ]
@@ -95,8 +99,14 @@ def summary_sentences(note):
 def test_clinical_document_uri_and_layout(s3, stack, note_jobs):
     job = note_jobs["visit"]
     name = job["MedicalScribeJobName"]
-    assert job["MedicalScribeOutput"]["ClinicalDocumentUri"] == f"{stack.s3_endpoint}/{OUTPUT_BUCKET}/{name}/summary.json"
-    assert job["MedicalScribeOutput"]["TranscriptFileUri"] == f"{stack.s3_endpoint}/{OUTPUT_BUCKET}/{name}/transcript.json"
+    assert (
+        job["MedicalScribeOutput"]["ClinicalDocumentUri"]
+        == f"{stack.s3_endpoint}/{OUTPUT_BUCKET}/{name}/summary.json"
+    )
+    assert (
+        job["MedicalScribeOutput"]["TranscriptFileUri"]
+        == f"{stack.s3_endpoint}/{OUTPUT_BUCKET}/{name}/transcript.json"
+    )
     assert job["MedicalScribeContextProvided"] is True
     _, note = outputs(s3, stack, job)
     assert list(note) == ["ClinicalDocumentation"]
@@ -113,7 +123,13 @@ def test_every_evidence_link_resolves_and_supports(s3, stack, note_jobs):
         assert all(sid in segments for sid in evidence), (section, text)
         source = " ".join(segments[sid]["Content"] for sid in evidence).lower()
         # the words of a note sentence come from its evidence (pronouns and "denies"/"reports" aside)
-        words = set(re.findall(r"[a-z]{4,}", text.lower())) - {"denies", "reports", "patient", "their", "does"}
+        words = set(re.findall(r"[a-z]{4,}", text.lower())) - {
+            "denies",
+            "reports",
+            "patient",
+            "their",
+            "does",
+        }
         assert all(word in source or word.rstrip("s") in source for word in words), (text, source)
 
 
@@ -122,7 +138,9 @@ def test_pronouns_and_negation(s3, stack, note_jobs):
     sentences = summary_sentences(note)
     text = " ".join(t for _, t, _ in sentences)
     assert re.search(r"\b(She|she|her)\b", text)
-    assert not re.search(r"\b(I am|my)\b", " ".join(t for s, t, _ in sentences if s == "HISTORY_OF_PRESENT_ILLNESS"))
+    assert not re.search(
+        r"\b(I am|my)\b", " ".join(t for s, t, _ in sentences if s == "HISTORY_OF_PRESENT_ILLNESS")
+    )
     # the patient said "No chest pain.": chest pain is never stated without its negation
     for _, sentence, _ in sentences:
         for match in re.finditer(r"chest pain", sentence.lower()):

@@ -61,7 +61,11 @@ def segments_of(turns):
 
 def sentences_of(note: dict) -> list[tuple[str, str, list[str]]]:
     return [
-        (section["SectionName"], item["SummarizedSegment"], [link["SegmentId"] for link in item["EvidenceLinks"]])
+        (
+            section["SectionName"],
+            item["SummarizedSegment"],
+            [link["SegmentId"] for link in item["EvidenceLinks"]],
+        )
         for section in note["Sections"]
         for item in section["Summary"]
     ]
@@ -77,10 +81,14 @@ def test_history_and_physical_sections_and_evidence():
     for section, text, evidence in written:
         assert evidence and all(sid in by_id for sid in evidence), (section, text)
         assert not unsupported_words(text, [by_id[sid].content for sid in evidence]), text
-    sections = {section: [t for s, t, _ in written if s == section] for section in section_names("HISTORY_AND_PHYSICAL")}
-    assert "She has had a bad cough for 2 weeks and her chest feels tight at night." in sections[
-        "HISTORY_OF_PRESENT_ILLNESS"
-    ]
+    sections = {
+        section: [t for s, t, _ in written if s == section]
+        for section in section_names("HISTORY_AND_PHYSICAL")
+    }
+    assert (
+        "She has had a bad cough for 2 weeks and her chest feels tight at night."
+        in sections["HISTORY_OF_PRESENT_ILLNESS"]
+    )
     assert "She denies chest pain." in sections["REVIEW_OF_SYSTEMS"]
     assert "She reports fever or chills." in sections["REVIEW_OF_SYSTEMS"]
     assert "Her mother had asthma when she was young." in sections["PAST_FAMILY_HISTORY"]
@@ -104,10 +112,18 @@ def test_negation_is_kept_and_never_asserted():
         for match in re.finditer(r"chest pain", text.lower()):
             before = text.lower()[: match.start()].split()[-6:]
             assert {"no", "not", "denies", "deny"} & set(before), text
-    assert rewrite("the patient denies chest pain.", "CLINICIAN", PRONOUNS["HE_HIM"]) == "The patient denies chest pain."
-    assert rewrite("No, I don't have chest pain.", "PATIENT", PRONOUNS["THEY_THEM"]) == "No, they do not have chest pain."
+    assert (
+        rewrite("the patient denies chest pain.", "CLINICIAN", PRONOUNS["HE_HIM"])
+        == "The patient denies chest pain."
+    )
+    assert (
+        rewrite("No, I don't have chest pain.", "PATIENT", PRONOUNS["THEY_THEM"])
+        == "No, they do not have chest pain."
+    )
     # the check the builder applies: "chest pain" stated plainly against evidence that negates it
-    assert asserted_negations("He has chest pain.", [("CLINICIAN", "Any chest pain?"), ("PATIENT", "No.")]) == [
+    assert asserted_negations(
+        "He has chest pain.", [("CLINICIAN", "Any chest pain?"), ("PATIENT", "No.")]
+    ) == [
         "chest",
         "pain",
     ]
@@ -126,7 +142,12 @@ def test_negated_insight_drops_an_ambiguous_sentence():
         "Category": "MEDICAL_CONDITION",
         "Type": "DX_NAME",
         "Spans": [
-            {"SegmentId": segments[0].segment_id, "BeginCharacterOffset": 0, "EndCharacterOffset": 9, "Content": "Chest pain"}
+            {
+                "SegmentId": segments[0].segment_id,
+                "BeginCharacterOffset": 0,
+                "EndCharacterOffset": 9,
+                "Content": "Chest pain",
+            }
         ],
         "Attributes": [],
         "Traits": [{"Name": "NEGATION", "Score": 0.9}],
@@ -148,7 +169,9 @@ def test_pronouns(pronouns, expected):
     note = NoteBuilder(pronouns=pronouns).build(segments_of(VISIT))
     texts = [t for _, t, _ in sentences_of(note)]
     assert expected in texts
-    patient_sentences = [t for s, t, _ in sentences_of(note) if s in {"HISTORY_OF_PRESENT_ILLNESS", "PAST_FAMILY_HISTORY"}]
+    patient_sentences = [
+        t for s, t, _ in sentences_of(note) if s in {"HISTORY_OF_PRESENT_ILLNESS", "PAST_FAMILY_HISTORY"}
+    ]
     assert not any(re.search(r"\b(I|my|me)\b", t) for t in patient_sentences)
 
 
@@ -176,7 +199,9 @@ def test_each_template_returns_only_its_own_sections(template):
     assert sum(len(s["Summary"]) for s in note["Sections"]) >= 3
     if template in {"GIRPP", "BIRP", "SIRP"}:
         response = next(s for s in note["Sections"] if s["SectionName"] == "RESPONSE")
-        assert [i["SummarizedSegment"] for i in response["Summary"]] == ["That sounds good, he will use the inhaler."]
+        assert [i["SummarizedSegment"] for i in response["Summary"]] == [
+            "That sounds good, he will use the inhaler."
+        ]
 
 
 def test_small_talk_and_nothing_give_empty_sections():
@@ -236,7 +261,9 @@ def test_default_template_and_pronouns():
     doc = document(settings={"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2})
     doc.segments = segments_of(VISIT)
     BuildClinicalDocument()(doc)
-    assert [s["SectionName"] for s in doc.clinical_document["Sections"]] == section_names("HISTORY_AND_PHYSICAL")
+    assert [s["SectionName"] for s in doc.clinical_document["Sections"]] == section_names(
+        "HISTORY_AND_PHYSICAL"
+    )
     assert "They deny chest pain." in render_text(doc.clinical_document)
 
 

@@ -73,5 +73,9 @@ class WriteClinicalDocument:
 
         document = {"ClinicalDocumentation": doc.clinical_document or {"Sections": []}}
         doc.outputs["clinical_document"] = _put_json(
-            self.s3, doc.request["OutputBucketName"], clinical_document_key(doc.job_name), document, doc.request
+            self.s3,
+            doc.request["OutputBucketName"],
+            clinical_document_key(doc.job_name),
+            document,
+            doc.request,
         )

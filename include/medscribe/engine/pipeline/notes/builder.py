@@ -30,9 +30,9 @@ from medscribe.engine.pipeline.notes.rewrite import (
     NEGATION_CUES,
     PRONOUNS,
     Pronouns,
-    split_clitics,
     clean_tokens,
     rewrite,
+    split_clitics,
     tokenize,
 )
 from medscribe.engine.pipeline.notes.templates import DEFAULT_TEMPLATE, HP_FOLD, TEMPLATES
@@ -55,7 +55,10 @@ NOTE_WORDS = frozenset(
 )  # words the rewrite may add that need no evidence
 TERMINATORS = frozenset({",", ".", ";", "?", "!", "but", "however", "though", "although", "except", "and"})
 
-INTRO = re.compile(r"\b(\d+|[a-z]+(?:-[a-z]+)*)-year-old\b|\bpresents?\b|\bhere (?:today )?for\b|\bcoming in (?:today )?for\b")
+INTRO = re.compile(
+    r"\b(\d+|[a-z]+(?:-[a-z]+)*)-year-old\b|\bpresents?\b|\bhere (?:today )?for\b"
+    r"|\bcoming in (?:today )?for\b"
+)
 COMPLAINT = re.compile(
     r"\b(?:presents?|presenting|is here|coming in|comes in|in)\s+(?:today\s+|here\s+)?(?:with|for)\s+"
     r"(?:an?\s+|some\s+|his\s+|her\s+|their\s+)?(?:chief complaint of\s+)?(?P<what>[^.?!]+)"
@@ -83,7 +86,8 @@ ASSESS = re.compile(
     r"(?:you|he|she|they) (?:have|has) (?:an?|some) \w+|you (?:also )?have (?!to\b|been\b|any\b|had\b))\b"
 )
 PLAN_STRONG = re.compile(
-    r"\b(i(?:'m| am)? (?:going to|want|would like|will|'ll|recommend|'d like)|we(?:'re| are)? (?:going to|will|"
+    r"\b(i(?:'m| am)? (?:going to|want|would like|will|'ll|recommend|'d like)|"
+    r"we(?:'re| are)? (?:going to|will|"
     r"'ll|can|should|need to)|let's|prescrib\w*|refer\w*|follow[- ]?up|order(?:ed)?|schedule\w*|recommend\w*|"
     r"come back|see (?:you|him|her|them) (?:back|again|in)|physical therapy|refill\w*)\b"
 )
@@ -100,7 +104,8 @@ PFH = re.compile(
     r"parents|runs in)\b"
 )
 PSH = re.compile(
-    r"\b(smok\w*|cigarettes?|tobacco|vape|alcohol|drinks?|drinking|beer|wine|marijuana|work(?:s|ing)? (?:as|at|in)|"
+    r"\b(smok\w*|cigarettes?|tobacco|vape|alcohol|drinks?|drinking|beer|wine|marijuana|"
+    r"work(?:s|ing)? (?:as|at|in)|"
     r"job|retired|married|lives? (?:with|alone|in)|occupation)\b"
 )
 CLINICIAN_HISTORY = re.compile(
@@ -119,15 +124,20 @@ PROGRESS = re.compile(
     r"no longer|anymore)\b"
 )
 INTERVENTION = re.compile(
-    r"\b(we (?:talked|discussed|practiced|went over|reviewed|worked|tried|did)|i (?:gave|showed|explained|taught|"
+    r"\b(we (?:talked|discussed|practiced|went over|reviewed|worked|tried|did)|"
+    r"i (?:gave|showed|explained|taught|"
     r"reviewed|provided|demonstrated)|today we|we've been working)\b"
 )
-ASSISTANT = re.compile(r"^(?:hey,? )?(?:dragon|dax)\b")  # commands to a dictation assistant, not to the patient
+ASSISTANT = re.compile(
+    r"^(?:hey,? )?(?:dragon|dax)\b"
+)  # commands to a dictation assistant, not to the patient
 QUESTION_CUE = re.compile(
     r"\b(?:any|do you have|have you (?:had|noticed|been having|experienced|ever had)|are you having|"
     r"did you have|did you notice|any history of)\s+(?P<what>.+)$"
 )
-CONFIRMATION = re.compile(r"^(?:and |so |okay |now )*(?:are you|you(?:'re| are| have| 've| were| had| still))\b")
+CONFIRMATION = re.compile(
+    r"^(?:and |so |okay |now )*(?:are you|you(?:'re| are| have| 've| were| had| still))\b"
+)
 NO_WORDS = r"no|nope|not really|none|never|nah|not at all"
 YES_WORDS = r"yes|yeah|yep|yup|mm-hmm|uh-huh|i do|i have|correct|that's right|that is right|right"
 NO_ANSWER = re.compile(rf"^(?:{NO_WORDS})\b")
@@ -338,7 +348,9 @@ class NoteBuilder:
     :param params: thresholds (:class:`NoteParams`).
     """
 
-    def __init__(self, template: str | None = None, pronouns: str | None = None, params: NoteParams | None = None):
+    def __init__(
+        self, template: str | None = None, pronouns: str | None = None, params: NoteParams | None = None
+    ):
         self.template = template or DEFAULT_TEMPLATE
         if self.template not in TEMPLATES:
             raise ValueError(f"unknown NoteTemplate {self.template!r}")
@@ -348,7 +360,9 @@ class NoteBuilder:
 
     # -- sentence kinds ------------------------------------------------------------------------------
 
-    def _kind(self, utterance: Utterance, previous: Utterance | None, previous_kind: str | None) -> str | None:
+    def _kind(
+        self, utterance: Utterance, previous: Utterance | None, previous_kind: str | None
+    ) -> str | None:
         lower = _plain(utterance.text)
         n_content = len(content_words(utterance.text))
         if self.params.max_words is not None and len(lower.split()) > self.params.max_words:
@@ -419,7 +433,9 @@ class NoteBuilder:
             what = re.sub(r"^(?:any |kind of |sort of )+", "", what)
             if NO_ANSWER.match(a):
                 verb = "deny" if p.plural else "denies"
-                if rest_words:  # "No chest pain." to "chest pain or shortness of breath?": only what was denied
+                if (
+                    rest_words
+                ):  # "No chest pain." to "chest pain or shortness of breath?": only what was denied
                     if not set(rest_words) <= set(content_words(what)):
                         return None
                     what = " ".join(t for t in tokenize(rest) if re.search(r"[a-z0-9]", t.lower()))
@@ -449,7 +465,10 @@ class NoteBuilder:
         insights = list(insights or ())
         negated_spans = _negated_spans(insights)
         self._insight_segments = {
-            span.get("SegmentId") for insight in insights for span in insight.get("Spans") or [] if isinstance(span, dict)
+            span.get("SegmentId")
+            for insight in insights
+            for span in insight.get("Spans") or []
+            if isinstance(span, dict)
         }
         out: list[NoteSentence] = []
         seen: set[str] = set()
@@ -457,7 +476,9 @@ class NoteBuilder:
         previous_kind: str | None = None
         for number, utterance in enumerate(items):
             previous = items[number - 1] if number else None
-            if utterance.section in {"OTHER", "VISIT_FLOW_MANAGEMENT"} or ASSISTANT.match(_plain(utterance.text)):
+            if utterance.section in {"OTHER", "VISIT_FLOW_MANAGEMENT"} or ASSISTANT.match(
+                _plain(utterance.text)
+            ):
                 previous_kind = None
                 continue
             if utterance.is_question:
@@ -543,7 +564,7 @@ class NoteBuilder:
 
 
 def _negated_spans(insights: Iterable[dict]) -> dict[str, list[str]]:
-    """SegmentId -> contents of insight spans with a NEGATION trait (medspaCy ConText in the insights stage)."""
+    """SegmentId -> contents of the insight spans with a NEGATION trait (set by the insights stage)."""
     spans: dict[str, list[str]] = {}
     for insight in insights or ():
         traits = insight.get("Traits") or insight.get("Attributes") or []

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 NEGATION_CUES = frozenset(
     {"no", "not", "n't", "never", "without", "denies", "denied", "deny", "none", "nor", "negative", "nothing"}
 )
-FILLERS = frozenset({"uh", "um", "uhm", "umm", "mm-hmm", "mm", "hmm", "mhm", "uh-huh", "er", "ah", "eh", "huh"})
+FILLERS = frozenset(
+    {"uh", "um", "uhm", "umm", "mm-hmm", "mm", "hmm", "mhm", "uh-huh", "er", "ah", "eh", "huh"}
+)
 LEADING_FILLERS = frozenset({"okay", "ok", "so", "and", "well", "yeah", "alright", "oh", "but", "now", "yes"})
 CONTRACTIONS = {"gon": "going", "wan": "want", "got": "got"}  # ACI-Bench writes "gon na", "wan na", "got ta"
 ADVERBS = frozenset(
@@ -27,7 +29,8 @@ ADVERBS = frozenset(
 )  # fmt: skip
 # Verbs after "I" / "you" that take an -s in the third person singular (the rest are left alone).
 PRESENT_VERBS = frozenset(
-    """feel get take think want know need try use notice see like eat drink work live wake sleep walk run go say
+    """feel get take think want know need try use notice see like eat drink work live wake sleep walk run
+    go say
     mean remember forget hope love guess play smoke exercise check monitor keep stay start wear miss hear hate
     enjoy watch lift seem come bike swim cook continue stop tend get experience drive travel sit stand lay lie
     struggle deal cough sneeze vomit bleed ride hike golf ski skate dance sing read write teach help care
@@ -35,16 +38,29 @@ PRESENT_VERBS = frozenset(
     weigh measure test pee urinate avoid eat snack chew swallow breathe smell taste lose gain spend
     """.split()
 )
+AUXILIARIES = frozenset(
+    """'m am 're are was were 've 'll 'd have had do did can could will would should may might must need got
+    n't""".split()
+)
 IRREGULAR = {"have": "has", "do": "does", "go": "goes", "be": "is"}
 
 
 NUMBERS = {
     word: str(value)
     for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen "
         "seventeen eighteen nineteen twenty".split()
     )
-} | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90"}
+} | {
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "sixty": "60",
+    "seventy": "70",
+    "eighty": "80",
+    "ninety": "90",
+}
 UNITS = frozenset(
     """second seconds minute minutes hour hours day days week weeks month months year years pound pounds times
     mg milligrams milligram units unit percent out cups cup drinks drink packs pack pills pill tablets tablet
@@ -80,7 +96,9 @@ PRONOUNS = {
 }
 DEFAULT_PRONOUNS = "THEY_THEM"
 
-_TOKEN = re.compile(r"\*+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|[A-Za-z0-9]+(?:[-'./][A-Za-z0-9]+)*-?|n't|'[a-z]+|[^\sA-Za-z0-9]")
+_TOKEN = re.compile(
+    r"\*+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|[A-Za-z0-9]+(?:[-'./][A-Za-z0-9]+)*-?|n't|'[a-z]+|[^\sA-Za-z0-9]"
+)
 
 
 def tokenize(text: str) -> list[str]:
@@ -114,7 +132,7 @@ def third_person(verb: str) -> str:
 
 
 def split_clitics(tokens: list[str]) -> list[str]:
-    """``I'm`` -> ``I 'm``, ``don't`` -> ``do n't`` (ACI-Bench's own tokenization), ``can't`` -> ``ca n't``."""
+    """``I'm`` -> ``I 'm``, ``don't`` -> ``do n't`` (ACI-Bench's tokenization), ``can't`` -> ``ca n't``."""
     out: list[str] = []
     for token in tokens:
         lower = token.lower()
@@ -150,7 +168,12 @@ def clean_tokens(tokens: list[str]) -> list[str]:
         if lower == "you" and nxt == "know" and (index + 2 >= len(tokens) or tokens[index + 2] in {",", "."}):
             index += 2
             continue
-        if out and lower == out[-1].lower() and lower.isalpha() and lower not in NEGATION_CUES | {"that", "had"}:
+        if (
+            out
+            and lower == out[-1].lower()
+            and lower.isalpha()
+            and lower not in NEGATION_CUES | {"that", "had"}
+        ):
             index += 1  # "i i", "the the"
             continue
         if len(out) >= 2 and out[-1] == "," and lower == out[-2].lower() and lower.isalpha():
@@ -186,7 +209,11 @@ def _next_verb(tokens: list[str], start: int) -> int | None:
     """Index of the verb after a subject pronoun at ``start - 1``, skipping adverbs; None if none."""
     index = start
     while index < len(tokens) and tokens[index].lower() in ADVERBS:
-        if tokens[index].lower() in {"kind", "sort"} and index + 1 < len(tokens) and tokens[index + 1].lower() == "of":
+        if (
+            tokens[index].lower() in {"kind", "sort"}
+            and index + 1 < len(tokens)
+            and tokens[index + 1].lower() == "of"
+        ):
             index += 2
             continue
         index += 1
@@ -223,11 +250,18 @@ def rewrite(text: str, speaker: str, pronouns: Pronouns) -> str:
     if not any(re.search(r"[A-Za-z0-9]", t) for t in tokens):
         return ""
     first, possessive = (
-        ({"i"}, {"my": pronouns.possessive, "mine": pronouns.possessive_pronoun, "myself": pronouns.reflexive})
+        (
+            {"i"},
+            {"my": pronouns.possessive, "mine": pronouns.possessive_pronoun, "myself": pronouns.reflexive},
+        )
         if speaker == "PATIENT"
         else (
             {"you"},
-            {"your": pronouns.possessive, "yours": pronouns.possessive_pronoun, "yourself": pronouns.reflexive},
+            {
+                "your": pronouns.possessive,
+                "yours": pronouns.possessive_pronoun,
+                "yourself": pronouns.reflexive,
+            },
         )
     )
     out = list(tokens)
@@ -241,11 +275,8 @@ def rewrite(text: str, speaker: str, pronouns: Pronouns) -> str:
             verb_index = _next_verb(tokens, index + 1)
             nxt = tokens[verb_index].lower() if verb_index is not None else ""
             subject_like = verb_index is not None and (
-                nxt in {"'m", "am", "'re", "are", "was", "were", "'ve", "'ll", "'d", "have", "had", "do", "did",
-                        "can", "could", "will", "would", "should", "may", "might", "must", "need", "got", "n't"}
-                or nxt in PRESENT_VERBS
-                or nxt.endswith("ed")
-            )  # fmt: skip
+                nxt in AUXILIARIES or nxt in PRESENT_VERBS or nxt.endswith("ed")
+            )
             if speaker == "CLINICIAN" and not subject_like:
                 out[index] = pronouns.object
                 continue
@@ -256,7 +287,9 @@ def rewrite(text: str, speaker: str, pronouns: Pronouns) -> str:
             out[index] = "I"
     joined = detokenize([t for t in out if t])
     joined = re.sub(r"\s+", " ", joined.replace("  ", " ")).strip()
-    joined = re.sub(r"\b(does|do|is|are|was|were|has|have|can|could|would|should|did|ca|wo) ?n't\b", _expand_not, joined)
+    joined = re.sub(
+        r"\b(does|do|is|are|was|were|has|have|can|could|would|should|did|ca|wo) ?n't\b", _expand_not, joined
+    )
     joined = re.sub(r"\s+([,.?!;:])", r"\1", joined)
     if not joined:
         return ""

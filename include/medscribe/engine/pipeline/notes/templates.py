@@ -83,7 +83,11 @@ TEMPLATES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
 }
 
 # In HISTORY_AND_PHYSICAL the behavioral kinds fold into the nearest H&P section.
-HP_FOLD = {"GOAL": "HISTORY_OF_PRESENT_ILLNESS", "PROGRESS": "HISTORY_OF_PRESENT_ILLNESS", "INTERVENTION": "PLAN"}
+HP_FOLD = {
+    "GOAL": "HISTORY_OF_PRESENT_ILLNESS",
+    "PROGRESS": "HISTORY_OF_PRESENT_ILLNESS",
+    "INTERVENTION": "PLAN",
+}
 
 
 def section_names(template: str) -> list[str]:

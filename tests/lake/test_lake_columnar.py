@@ -186,13 +186,45 @@ def test_transcribe_variants():
     own_labels = copy.deepcopy(speakers)
     own_labels["results"]["items"][0]["speaker_label"] = "spk_9"
     own_labels["results"]["items"][1]["channel_label"] = "ch_1"
+    string_ids = copy.deepcopy(by_id)  # string ids: joined by a hash join instead of packed integer keys
+    for item in (
+        string_ids["results"]["items"] + string_ids["results"]["speaker_labels"]["segments"][0]["items"]
+    ):
+        if "id" in item:
+            item["id"] = f"i{item['id']}"
+    long_recording = copy.deepcopy(speakers)  # times past 4.6 hours do not fit the packed keys either
+    for item in (
+        long_recording["results"]["items"]
+        + long_recording["results"]["speaker_labels"]["segments"][0]["items"]
+    ):
+        for key in ("start_time", "end_time"):
+            if key in item:
+                item[key] = f"{float(item[key]) + 20000:.3f}"
+    relabelled = copy.deepcopy(speakers)  # the same item listed twice: the later label wins, as in a dict
+    segment = relabelled["results"]["speaker_labels"]["segments"][0]
+    segment["items"].append(dict(segment["items"][0], speaker_label="spk_7"))
     null_alternative = copy.deepcopy(speakers)  # a null inside a list: a row with null content
     null_alternative["results"]["items"][0]["alternatives"].insert(0, None)
     empty = {"results": {}}
-    files = as_files(speakers, channels, by_id, top_level, alternatives, own_labels, null_alternative, empty)
+    files = as_files(
+        speakers,
+        channels,
+        by_id,
+        string_ids,
+        long_recording,
+        relabelled,
+        top_level,
+        alternatives,
+        own_labels,
+        null_alternative,
+        empty,
+    )
     assert assert_same(files) == {"columnar": len(files), "reference": 0}
-    got = columnar.flatten_transcripts(as_files(by_id))["transcript_words"]
-    assert got.column("speaker_label").to_pylist() == ["spk_0", "spk_1", "spk_1", "spk_0"]
+    for doc in (by_id, string_ids):
+        got = columnar.flatten_transcripts(as_files(doc))["transcript_words"]
+        assert got.column("speaker_label").to_pylist() == ["spk_0", "spk_1", "spk_1", "spk_0"]
+    got = columnar.flatten_transcripts(as_files(relabelled))["transcript_words"]
+    assert got.column("speaker_label").to_pylist()[0] == "spk_7"
 
 
 def test_unknown_fields_and_pretty_printing():
@@ -202,6 +234,13 @@ def test_unknown_fields_and_pretty_printing():
     tm["results"]["language_identification"] = [{"code": "en-US"}]
     tm["results"]["items"][0]["alternatives"][0]["redactions"] = []
     assert assert_same(as_files(hs, tm, indent=4)) == {"columnar": 2, "reference": 0}
+    windows = json.dumps(tm, indent=2).replace("\n", "\r\n").encode() + b"\r\n\n"  # CRLF, trailing newlines
+    assert assert_same(
+        [("rec-1", "job-1", windows), ("rec-2", "job-2", b"\n" + json.dumps(hs).encode())]
+    ) == {
+        "columnar": 2,
+        "reference": 0,
+    }
 
 
 def test_string_numbers_convert_as_float_does():

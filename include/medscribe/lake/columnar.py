@@ -51,7 +51,6 @@ TRANSCRIPT_TABLES = {
     "insight_attributes": INSIGHT_ATTRIBUTES,
 }
 BATCH_BYTES = 16 << 20
-_ONE_LINE = bytes.maketrans(b"\n\r", b"  ")
 _INT32 = (-(2**31), 2**31 - 1)
 
 
@@ -177,7 +176,10 @@ EXPECTED = pa.schema(
     ]
 )
 """The fields the flatteners read, with the JSON types AWS and the engine write them with."""
-_EXPECTED_OPTIONS = pj.ParseOptions(explicit_schema=EXPECTED, unexpected_field_behavior="ignore")
+_EXPECTED_OPTIONS = pj.ParseOptions(
+    explicit_schema=EXPECTED, unexpected_field_behavior="ignore", newlines_in_values=True
+)
+_INFERRED_OPTIONS = pj.ParseOptions(newlines_in_values=True)
 
 
 class _Decline(Exception):
@@ -363,12 +365,37 @@ def _interval_at(
     return result
 
 
-def _lookup_last(query: pa.Table, entries: pa.Table, keys: list[str]) -> np.ndarray:
+def _packed(columns: list[np.ndarray], bits: list[int]) -> np.ndarray | None:
+    """Non-negative integer columns packed into one int64 key, or None if a value does not fit."""
+    key = np.zeros(len(columns[0]), np.int64)
+    for column, width in zip(columns, bits, strict=True):
+        if len(column) and (column.min() < 0 or column.max() >= 1 << width):
+            return None
+        key = (key << width) | column
+    return key
+
+
+def _lookup_last(query: pa.Table, entries: pa.Table, keys: list[str], bits: list[int]) -> np.ndarray:
     """For each query row, the index of the LAST entry row with equal keys (a dict filled in order,
-    as parse._label_index), else -1. Rows with a null key match nothing."""
+    as parse._label_index), else -1. Rows with a null key match nothing.
+
+    Integer keys that fit ``bits`` are packed into one int64 and matched with a stable sort and
+    ``searchsorted``; other keys (string ids, huge values) with an Arrow hash join."""
     result = np.full(query.num_rows, -1, np.int64)
     if not query.num_rows or not entries.num_rows:
         return result
+    if all(pa.types.is_integer(query[k].type) and query[k].null_count == 0 for k in keys) and all(
+        pa.types.is_integer(entries[k].type) and entries[k].null_count == 0 for k in keys
+    ):
+        wanted = _packed([query[k].to_numpy() for k in keys], bits)
+        known = _packed([entries[k].to_numpy() for k in keys], bits)
+        if wanted is not None and known is not None:
+            order = np.argsort(known, kind="stable")
+            ordered = known[order]
+            last = np.append(ordered[1:] != ordered[:-1], True)  # the last of each run of equal keys
+            unique, entry = ordered[last], order[last]
+            at = np.minimum(np.searchsorted(unique, wanted), len(unique) - 1)
+            return np.where(unique[at] == wanted, entry[at], -1)
     entries = entries.append_column("_entry", pa.array(np.arange(entries.num_rows)))
     last = entries.group_by(keys).aggregate([("_entry", "max")])
     query = query.append_column("_query", pa.array(np.arange(query.num_rows)))
@@ -601,16 +628,26 @@ def _find(entries: dict, doc: np.ndarray, ids: pa.Array, start: np.ndarray, end:
     if not len(entries["doc"]):
         return found
     if ids.null_count < len(ids) and ids.type == entries["id"].type:
-        query = pa.table({"doc": doc, "id": ids})
-        found = _lookup_last(query, pa.table({"doc": entries["doc"], "id": entries["id"]}), ["doc", "id"])
-    timed = ~np.isnan(entries["start"]) & ~np.isnan(entries["end"])
-    table = pa.table({"doc": entries["doc"], "s": _ms(entries["start"]), "e": _ms(entries["end"])})
-    table = table.filter(pa.array(timed))
-    entry_of_row = np.flatnonzero(timed)
+        asked = np.flatnonzero(pc.is_valid(ids).to_numpy(zero_copy_only=False))
+        listed = np.flatnonzero(pc.is_valid(entries["id"]).to_numpy(zero_copy_only=False))
+        by_id = _lookup_last(
+            pa.table({"doc": doc[asked], "id": ids.take(pa.array(asked))}),
+            pa.table({"doc": entries["doc"][listed], "id": entries["id"].take(pa.array(listed))}),
+            ["doc", "id"],
+            [15, 48],
+        )
+        found[asked] = _at(listed, by_id)
+    timed = np.flatnonzero(~np.isnan(entries["start"]) & ~np.isnan(entries["end"]))
     todo = np.flatnonzero((found < 0) & ~np.isnan(start) & ~np.isnan(end))
-    query = pa.table({"doc": doc[todo], "s": _ms(start[todo]), "e": _ms(end[todo])})
-    by_time = _lookup_last(query, table, ["doc", "s", "e"])
-    found[todo] = _at(entry_of_row, by_time)
+    by_time = _lookup_last(
+        pa.table({"doc": doc[todo], "s": _ms(start[todo]), "e": _ms(end[todo])}),
+        pa.table(
+            {"doc": entries["doc"][timed], "s": _ms(entries["start"][timed]), "e": _ms(entries["end"][timed])}
+        ),
+        ["doc", "s", "e"],
+        [15, 24, 24],
+    )
+    found[todo] = _at(timed, by_time)
     return found
 
 
@@ -838,12 +875,11 @@ def _read(batch: Sequence[tuple[str, str, bytes]], use_threads: bool) -> pa.Tabl
     skipped, and a value of another type fails the read), then, if that fails, with Arrow's type
     inference (times given as numbers in a Transcribe file, ids as strings, ...), whose columns the
     flatteners check."""
-    lines = [data.translate(_ONE_LINE) for _, _, data in batch]
-    source = b"\n".join(lines)
+    source = b"\n".join(data for _, _, data in batch)
     read = pj.ReadOptions(
-        use_threads=use_threads, block_size=max(max(len(line) for line in lines) + 1, 1 << 20)
+        use_threads=use_threads, block_size=max(max(len(data) for _, _, data in batch) + 1, 1 << 20)
     )
-    for parse_options in (_EXPECTED_OPTIONS, None):
+    for parse_options in (_EXPECTED_OPTIONS, _INFERRED_OPTIONS):
         try:
             table = pj.read_json(io.BytesIO(source), read_options=read, parse_options=parse_options)
             table.validate()  # Arrow's type inference can build an invalid list from [null, {...}]
@@ -898,9 +934,14 @@ def _columnar(batch: Sequence[tuple[str, str, bytes]], use_threads: bool) -> dic
             out[name] = TRANSCRIPT_TABLES[name].empty_table()
         elif len(pieces) == 1:
             out[name] = pieces[0][1]
-        else:  # both services in the batch: rows back in file order
-            order = np.argsort(np.concatenate([files for files, _ in pieces]), kind="stable")
-            out[name] = pa.concat_tables([table for _, table in pieces]).take(pa.array(order))
+        else:  # both services in the batch: each file's rows (contiguous in its piece) back in file order
+            slices = []
+            for files, table in pieces:
+                counts = np.bincount(files, minlength=len(batch))
+                starts = np.cumsum(counts) - counts
+                slices += [(f, table.slice(starts[f], counts[f])) for f in np.flatnonzero(counts).tolist()]
+            slices.sort(key=lambda part: part[0])
+            out[name] = pa.concat_tables([part for _, part in slices]).combine_chunks()
     return out
 
 

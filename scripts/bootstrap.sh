@@ -33,6 +33,8 @@ make_venv() {
   rm -rf "$dir"
   "$PYTHON" -m venv "$dir"
   "$dir/bin/pip" install -q --upgrade pip
+  # FIRST (optional): packages installed before the requirements (the engine's CPU torch wheel)
+  if [[ -n ${FIRST:-} ]]; then "$dir/bin/pip" install -q $FIRST 2> >(grep -v "^WARNING: Location '" >&2); fi
   # (the machine's pip config names local index folders that may not exist: drop that noise only)
   "$dir/bin/pip" install -q "$@" 2> >(grep -v "^WARNING: Location '" >&2)
   "$dir/bin/pip" install -q --no-deps -e .
@@ -40,4 +42,5 @@ make_venv() {
 }
 
 make_venv .venv requirements.txt constraints.txt -- -r requirements.txt -c constraints.txt
-make_venv .venv-engine requirements-engine.txt -- -r requirements-engine.txt
+# the engine's file is a full freeze installed --no-deps (see its header: medspacy's spaCy pin), torch first
+FIRST="torch==2.13.0" make_venv .venv-engine requirements-engine.txt -- --no-deps -r requirements-engine.txt

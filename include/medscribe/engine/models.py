@@ -5,19 +5,29 @@ what the decoder found (media format and sample rate) - never transcript text.
 
 Jobs run in submission order. At start, QUEUED jobs stay queued and IN_PROGRESS jobs (the engine
 stopped while running them) are queued again at the front, so they are resumed first.
+
+Several engine processes (replicas) may share one data directory: a job is claimed in one SQLite write
+transaction, and the claim records its owner, a process that holds an exclusive ``flock`` on
+``owners/<owner>.lock`` while it lives. Recovery re-queues only the IN_PROGRESS jobs of owners that are
+gone (the kernel drops the lock of a dead process), so a replica starting up never takes a job another
+replica is running; idle replicas also take over a dead replica's jobs. Scratch folders are per owner.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import json
 import logging
+import os
 import shutil
 import sqlite3
 import tempfile
 import threading
 import time
 import traceback
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +50,7 @@ DEFAULT_MAX_RESULTS = 5  # AWS's default page size for the List*Jobs operations
 MAX_QUEUED_JOBS = 1000  # default quota of QUEUED + IN_PROGRESS jobs (engine option --max-queued)
 INTERNAL_FAILURE = "An internal failure occurred while processing the job. Try your request again."
 SCHEMA_VERSION = 1
+RECOVERY_INTERVAL_S = 30.0  # how often an idle worker looks for jobs of engine processes that are gone
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -61,6 +72,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (status, queue_order);
 """
+# Which engine process runs an IN_PROGRESS job (kept apart from the job rows; see the module docstring).
+CLAIMS_SCHEMA = "CREATE TABLE IF NOT EXISTS claims (job_id INTEGER PRIMARY KEY, owner TEXT NOT NULL)"
 
 
 @dataclass
@@ -123,19 +136,55 @@ class JobStore:
             if "clinical_document_uri" not in columns:  # a data dir from before clinical documents
                 self._db.execute("ALTER TABLE jobs ADD COLUMN clinical_document_uri TEXT")
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db.execute(CLAIMS_SCHEMA)
+        self.owners_dir = data_dir / "owners"
+        self.owners_dir.mkdir(exist_ok=True)
+        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._owner_lock = open(self.owners_dir / f"{self.owner}.lock", "w")  # noqa: SIM115 - held for life
+        fcntl.flock(self._owner_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._owner_lock.close()
+        (self.owners_dir / f"{self.owner}.lock").unlink(missing_ok=True)
+
+    def owner_alive(self, owner: str) -> bool:
+        """True while the process that claimed as ``owner`` lives (it holds its lock file)."""
+        if owner == self.owner:
+            return True
+        path = self.owners_dir / f"{owner}.lock"
+        try:
+            with open(path, "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        path.unlink(missing_ok=True)  # a dead owner's file (we held its lock a moment: nobody else uses it)
+        return False
 
     def recover(self) -> int:
-        """Queue again the jobs left IN_PROGRESS by a previous run, ahead of the queued ones."""
+        """Queue again, ahead of the queued ones, the IN_PROGRESS jobs whose owner is gone (a previous run
+        of this engine, or a replica that died); jobs of live replicas are left alone."""
         with self._lock:
-            cursor = self._db.execute(
-                "UPDATE jobs SET status=?, start_time=NULL, queue_order=queue_order-1e12 WHERE status=?",
-                (QUEUED, IN_PROGRESS),
-            )
-            return cursor.rowcount
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._db.execute(
+                    "SELECT jobs.id, claims.owner FROM jobs LEFT JOIN claims ON claims.job_id = jobs.id "
+                    "WHERE jobs.status=?", (IN_PROGRESS,)
+                ).fetchall()
+                orphaned = [row[0] for row in rows if row[1] is None or not self.owner_alive(row[1])]
+                self._db.executemany(
+                    "UPDATE jobs SET status=?, start_time=NULL, queue_order=queue_order-1e12 WHERE id=? AND status=?",
+                    [(QUEUED, job_id, IN_PROGRESS) for job_id in orphaned],
+                )
+                self._db.executemany("DELETE FROM claims WHERE job_id=?", [(job_id,) for job_id in orphaned])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return len(orphaned)
 
     def insert(self, kind: str, name: str, request: dict) -> Job:
         now = time.time()
@@ -196,7 +245,8 @@ class JobStore:
         return [Job.from_row(row) for row in rows[:limit]], len(rows) > limit
 
     def claim_next(self) -> Job | None:
-        """Mark the oldest QUEUED job IN_PROGRESS and return it."""
+        """Mark the oldest QUEUED job IN_PROGRESS, owned by this process, and return it. One write
+        transaction (BEGIN IMMEDIATE), so two processes on the same file never claim the same job."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -208,7 +258,11 @@ class JobStore:
                     return None
                 now = time.time()
                 self._db.execute(
-                    "UPDATE jobs SET status=?, start_time=? WHERE id=?", (IN_PROGRESS, now, row["id"])
+                    "UPDATE jobs SET status=?, start_time=? WHERE id=? AND status=?",
+                    (IN_PROGRESS, now, row["id"], QUEUED),
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO claims (job_id, owner) VALUES (?, ?)", (row["id"], self.owner)
                 )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -303,7 +357,7 @@ class WorkerPool:
         self.vocabularies = vocabularies
         self.filters = filters
         self.resources = resources
-        self.workdir = data_dir / "work"
+        self.workdir = data_dir / "work" / store.owner  # per process: replicas share data_dir
         self.workers = max(1, workers)
         self.stopping = threading.Event()
         self._wake = threading.Condition()
@@ -313,12 +367,24 @@ class WorkerPool:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)  # scratch left by a stopped run
+        self.remove_stale_scratch()
         self.workdir.mkdir(parents=True, exist_ok=True)
         for number in range(self.workers):
             thread = threading.Thread(target=self._loop, name=f"engine-worker-{number}", daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def remove_stale_scratch(self) -> None:
+        """Remove the scratch of engine processes that are gone (never a live replica's), and their lock files."""
+        root = self.workdir.parent
+        if root.is_dir():
+            for entry in root.iterdir():
+                if not entry.is_dir():
+                    entry.unlink(missing_ok=True)  # the single scratch folder of engines before replicas
+                elif not self.store.owner_alive(entry.name):
+                    shutil.rmtree(entry, ignore_errors=True)
+        for lock in self.store.owners_dir.glob("*.lock"):
+            self.store.owner_alive(lock.stem)  # removes the file of a dead owner
 
     def notify(self) -> None:
         with self._wake:
@@ -343,9 +409,16 @@ class WorkerPool:
         import medscribe.engine.storage as storage
 
         s3_client = storage.make_s3_client()
+        next_recovery = time.monotonic() + RECOVERY_INTERVAL_S
         while not self.stopping.is_set():
             job = self.store.claim_next()
             if job is None:
+                if time.monotonic() >= next_recovery:  # take over the jobs of a replica that died
+                    next_recovery = time.monotonic() + RECOVERY_INTERVAL_S
+                    with contextlib.suppress(sqlite3.Error):
+                        if self.store.recover():
+                            log.info("queued again the jobs of an engine process that is gone")
+                            continue
                 with self._wake:
                     self._wake.wait(timeout=1.0)
                 continue

@@ -3,7 +3,8 @@
 #   .venv         Airflow, the Amazon provider, moto, Great Expectations, pandas/pyarrow/DuckDB
 #   .venv-engine  the offline engine (faster-whisper and its model package), its own pins
 #   Debian packages: espeak-ng and sox (only with --test: the fixture-regeneration check uses them),
-#   chromium and chromium-driver (only with --test: the reviewer page's browser test)
+#   chromium and chromium-driver (only with --test: the reviewer page's browser test),
+#   postgresql and redis-server (only with --test: the distributed run of tests/stack)
 # Re-running is cheap: an environment is rebuilt only when its requirement files change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,9 @@ if [[ "${1:-}" == "--test" ]]; then
   for tool in espeak-ng sox chromium; do command -v "$tool" >/dev/null 2>&1 || apt_packages+=("$tool"); done
   # the reviewer page test drives Debian's chromium (playwright; chromedriver for selenium users)
   command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
+  # the distributed run (tests/stack): PostgreSQL (Debian keeps initdb off the PATH) and Redis
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || apt_packages+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
 fi
 if ((${#apt_packages[@]})); then
   echo "installing Debian packages: ${apt_packages[*]}"

@@ -72,3 +72,23 @@ def test_real_model_recognizes_the_dictation(recognizer, fixtures_dir):
     hypothesis = set(re.findall(r"[a-z]+", join_tokens(tokens).lower()))
     expected = set(re.findall(r"[a-z]+", reference["text"].lower()))
     assert len(hypothesis & expected) / len(expected) > 0.75
+
+
+def test_voice_activity_detection_skips_a_long_silence(recognizer, fixtures_dir):
+    """Silero VAD (faster-whisper's vad_filter) is on: twenty seconds of silence spliced into the
+    dictation yield no words, and the words after it keep their place in time."""
+    import numpy as np
+    from faster_whisper import decode_audio
+    from medscribe.engine.pipeline.asr import MIXED_VAD
+
+    assert recognizer.vad == MIXED_VAD
+    reference = json.loads((fixtures_dir / "dictation.json").read_text())
+    audio = decode_audio(str(fixtures_dir / "dictation.wav"), sampling_rate=16000)
+    cut = int(reference["turns"][0]["start_s"] * 16000 + len(audio) // 2)
+    cut = int(np.argmin(np.abs(audio[cut - 8000 : cut + 8000])) + cut - 8000)  # a quiet sample nearby
+    spliced = np.concatenate([audio[:cut], np.zeros(20 * 16000, dtype=np.float32), audio[cut:]])
+    words = recognizer.words(spliced)
+    gap_start, gap_end = cut / 16000, cut / 16000 + 20.0
+    assert not [w.text for w in words if gap_start + 0.5 < (w.start + w.end) / 2 < gap_end - 0.5]
+    assert any(w.start >= gap_end for w in words) and any(w.end <= gap_start for w in words)
+    assert words[-1].end <= len(spliced) / 16000 + 0.1

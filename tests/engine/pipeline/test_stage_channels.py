@@ -22,3 +22,30 @@ def test_overlapping_speech_is_ordered_word_by_word():
         [sentence("one three", 0.0, step=1.0, channel=0), sentence("two four", 0.5, step=1.0, channel=1)]
     )
     assert [t.content for t in merged] == ["one", "two", "three", "four"]
+
+
+def test_each_channel_is_recognized_alone_and_words_land_in_their_speakers_turns(recognizer, fixtures_dir):
+    import json
+
+    from faster_whisper import decode_audio
+    from medscribe.engine.pipeline.asr import CHANNEL_VAD
+    from medscribe.engine.pipeline.channels import RecognizeChannels
+    from stage_helpers import document
+
+    reference = json.loads((fixtures_dir / "conversation_stereo.json").read_text())
+    doc = document("transcription", {"ChannelIdentification": True})
+    doc.audio = list(decode_audio(str(fixtures_dir / "conversation_stereo.wav"), 16000, split_stereo=True))
+    stage = RecognizeChannels(recognizer)
+    assert stage.recognizer.vad == CHANNEL_VAD and stage.recognizer.model is recognizer.model
+    stage(doc)
+    words = [t for t in doc.tokens if t.is_word]
+    assert {t.channel for t in words} == {0, 1}
+    def distance(turn: dict, at: float) -> float:
+        if turn["start_s"] <= at <= turn["end_s"]:
+            return 0.0
+        return min(abs(at - turn["start_s"]), abs(at - turn["end_s"]))
+
+    for token in words:  # each word's middle lies in (or nearest to) a turn of its own channel
+        middle = (token.start + token.end) / 2
+        turn = min(reference["turns"], key=lambda t: distance(t, middle))
+        assert turn["channel"] == token.channel, (token.content, middle)

@@ -110,7 +110,13 @@ def test_transcribe_medical_file_carries_the_entities_like_aws_example():
     IdentifyPhi()(doc)
     results = transcribe_medical_json(doc)["results"]
     assert results["entities"] == [
-        {"content": "Bertrand", "category": "PHI-Personal", "startTime": 1.0, "endTime": 1.2, "confidence": 0.9989}
+        {
+            "content": "Bertrand",
+            "category": "PHI-Personal",
+            "startTime": 1.0,
+            "endTime": 1.2,
+            "confidence": 0.9989,
+        }
     ]
     without = document("transcription")
     without.tokens = doc.tokens

@@ -20,6 +20,17 @@ from medscribe.engine.pipeline.document import (
 )
 
 BEAM_SIZE = 5
+# Voice activity detection: faster-whisper's ``vad_filter`` runs Silero VAD (its bundled
+# ``assets/silero_vad_v6.onnx``, ``faster_whisper.vad.get_speech_timestamps``) and decodes only the speech,
+# glued together, mapping word times back. Mixed (single-channel) audio keeps faster-whisper's defaults:
+# turns follow each other closely and one speech run spans the conversation. A channel of a two-channel
+# recording is silent while the other side speaks; with the defaults (2 s of silence end a segment, 400 ms
+# of padding) a channel's turns were glued into long runs whose word times, mapped back across the glue
+# points, drifted into the other side's turns (1.9 % of the words attributed to the wrong channel, and
+# merged out of order), and Whisper dropped words near the joins. Shorter silences and padding cut each
+# turn on its own (bench/asr: two-channel WER and attribution, engine README).
+MIXED_VAD = {"min_silence_duration_ms": 2000, "speech_pad_ms": 400}
+CHANNEL_VAD = {"min_silence_duration_ms": 500, "speech_pad_ms": 200}
 PUNCTUATION_MARKS = ".,?!;:"
 # Characters stripped from the edges of a word: punctuation marks plus quotes and brackets.
 EDGE_CHARACTERS = PUNCTUATION_MARKS + "\"'()[]{}«»“”‘’…-—"
@@ -41,12 +52,20 @@ class Recognizer:
     :param model: a loaded ``faster_whisper.WhisperModel``.
     :param beam_size: beam width of the decoder.
     :param hotwords: phrases the decoder is biased towards (a custom vocabulary), or None.
+    :param vad: Silero VAD options for faster-whisper (:data:`MIXED_VAD` unless given).
     """
 
-    def __init__(self, model, beam_size: int = BEAM_SIZE, hotwords: str | None = None):
+    def __init__(
+        self, model, beam_size: int = BEAM_SIZE, hotwords: str | None = None, vad: dict | None = None
+    ):
         self.model = model
         self.beam_size = beam_size
         self.hotwords = hotwords
+        self.vad = dict(vad or MIXED_VAD)
+
+    def with_vad(self, vad: dict) -> Recognizer:
+        """The same recognizer with other voice activity options."""
+        return Recognizer(self.model, self.beam_size, self.hotwords, vad)
 
     def words(self, audio, should_stop: Callable[[], bool] = lambda: False) -> list[RawWord]:
         segments, _info = self.model.transcribe(
@@ -56,6 +75,7 @@ class Recognizer:
             beam_size=self.beam_size,
             word_timestamps=True,
             vad_filter=True,
+            vad_parameters=dict(self.vad),
             condition_on_previous_text=False,
             hotwords=self.hotwords,
         )

@@ -1,9 +1,10 @@
-"""Stage ``channels``: channel identification. Each channel is recognized on its own and the words of
-both are merged in time order, each token keeping its channel (``ch_0`` / ``ch_1`` in the outputs)."""
+"""Stage ``channels``: channel identification. Each channel is recognized on its own (with voice activity
+options for a channel that is silent while the other side speaks) and the words of both are merged in time
+order, each token keeping its channel (``ch_0`` / ``ch_1`` in the outputs)."""
 
 from __future__ import annotations
 
-from medscribe.engine.pipeline.asr import Recognizer, tokens_from_words
+from medscribe.engine.pipeline.asr import CHANNEL_VAD, Recognizer, tokens_from_words
 from medscribe.engine.pipeline.document import JobDocument, Token
 
 
@@ -30,13 +31,14 @@ def merge_channels(per_channel: list[list[Token]]) -> list[Token]:
 class RecognizeChannels:
     """Recognize ``doc.audio[0]`` and ``doc.audio[1]`` separately into merged ``doc.tokens``.
 
-    :param recognizer: an :class:`~medscribe.engine.pipeline.asr.Recognizer`.
+    :param recognizer: an :class:`~medscribe.engine.pipeline.asr.Recognizer`; it runs with
+        :data:`~medscribe.engine.pipeline.asr.CHANNEL_VAD` (each channel is silent while the other speaks).
     """
 
     name = "channels"
 
     def __init__(self, recognizer: Recognizer):
-        self.recognizer = recognizer
+        self.recognizer = recognizer.with_vad(CHANNEL_VAD)
 
     def __call__(self, doc: JobDocument) -> None:
         per_channel = []

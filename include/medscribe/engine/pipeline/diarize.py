@@ -7,8 +7,8 @@
    speaker change is assumed to fall on a silence. (Cutting at sentence ends and pauses between
    Whisper's word times, as before, hid most hand-over gaps: a tenth of the words sat in chunks of two
    speakers.) Without any segment, chunks are cut at sentence ends and pauses of :data:`CHUNK_PAUSE_S`.
-3. Each chunk's audio, kept inside its speech segment, is embedded with resemblyzer's d-vector encoder (windows of 1.6 s every 0.4 s,
-   averaged, L2-normalized).
+3. Each chunk's audio, kept inside its speech segment, is embedded with resemblyzer's d-vector encoder
+   (windows of 1.6 s every 0.4 s, averaged, L2-normalized).
 4. The chunk embeddings are clustered agglomeratively (Ward linkage on the unit vectors) into
    ``MaxSpeakerLabels`` clusters; clusters whose centroids are more similar than
    :data:`MERGE_SIMILARITY` are then merged (one voice split in two), so fewer speakers can result.
@@ -111,7 +111,8 @@ def speech_chunks(
         by_segment: dict[int, list[int]] = {}
         for index, token in enumerate(tokens):
             if token.is_word:
-                by_segment.setdefault(segment_index(segments, (token.start + token.end) / 2), []).append(index)
+                segment = segment_index(segments, (token.start + token.end) / 2)
+                by_segment.setdefault(segment, []).append(index)
         return [by_segment[key] for key in sorted(by_segment)]
     chunks: list[list[int]] = []
     current: list[int] = []

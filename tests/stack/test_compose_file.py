@@ -126,6 +126,19 @@ def test_the_default_connection_points_at_the_s3_and_engine_services(compose, en
     assert engine["environment"]["MEDSCRIBE_ENGINE_SECRET_ACCESS_KEY"] == connection["password"]
 
 
+def test_local_services_are_a_profile_that_aws_deployments_leave_out(compose, env_example):
+    services = compose["services"]
+    assert services["s3"]["profiles"] == ["local"] and services["engine"]["profiles"] == ["local"]
+    assert env_example["COMPOSE_PROFILES"] == "local"
+    for name, service in services.items():
+        if "profiles" in service:
+            continue
+        for dependency, spec in service.get("depends_on", {}).items():
+            # without the profile the dependency is absent: it must not be required
+            assert spec.get("required", True) is (dependency not in ("s3", "engine")), (name, dependency)
+    assert all("profiles" not in services[name] for name in AIRFLOW_SERVICES | {"postgres", "redis", "airflow-init"})
+
+
 def test_engine_replicas_share_one_job_state_volume(compose):
     engine = compose["services"]["engine"]
     command = engine["command"]

@@ -35,9 +35,10 @@ sys.path.insert(0, str(REPO_ROOT / "include"))
 import build as corpus
 
 MEDIA_BUCKET, OUTPUT_BUCKET = "bench-media", "bench-output"
+METADATA = corpus.ACI_BENCH.with_name(corpus.ACI_BENCH.stem + "_metadata.csv")
 
 
-def start_job(client, name: str, uri: str, layout: str) -> None:
+def start_job(client, name: str, uri: str, layout: str, phi: bool = True) -> None:
     settings = (
         {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
         if layout == "mono"
@@ -51,6 +52,7 @@ def start_job(client, name: str, uri: str, layout: str) -> None:
         Specialty="PRIMARYCARE",
         Type="CONVERSATION",
         Settings=settings,
+        **({"ContentIdentificationType": "PHI"} if phi else {}),
     )
 
 
@@ -97,12 +99,70 @@ def attribution(results: dict, reference: dict, layout: str) -> tuple[int, int]:
     return best, len(labelled)
 
 
+def encounter_metadata() -> dict[str, dict]:
+    """ACI-Bench's metadata rows by encounter id (fictional names and ages), {} without the file."""
+    import csv
+
+    if not METADATA.exists():
+        return {}
+    with open(METADATA, newline="", encoding="utf-8") as handle:
+        return {row["encounter_id"]: row for row in csv.DictReader(handle)}
+
+
+def phi_counts(entities: list[dict], reference_text: str, metadata: dict | None, normalize) -> dict:
+    """Name and age mentions found, expected and matched for one recording.
+
+    Truth is the encounter's metadata: the patient's first and family name and the doctor's name (when
+    listed) and the patient's age; a mention is an occurrence in the reference text (words normalized by
+    medwer's normalizer, numbers folded). An entity is name-like when its words are all letters and
+    age-like when it holds a number with "year old" or on its own; its words are matched against the
+    truth. Precision is a lower bound: the metadata lists only these people, so other true names (a
+    relative, another doctor) count as false. Dates have no truth in the metadata: only counted.
+    """
+    names = set()
+    age = None
+    if metadata:
+        for column in ("patient_firstname", "patient_familyname", "doctor_name"):
+            names.update(normalize(metadata.get(column) or "").split())
+        age = normalize(metadata.get("patient_age") or "").strip() or None
+    reference = normalize(reference_text).split()
+    counts = {"name_expected": sum(word in names for word in reference), "name_found": 0, "name_right": 0}
+    counts.update({"age_expected": sum(word == age for word in reference), "age_found": 0, "age_right": 0})
+    counts["dates_found"] = 0
+    found_names: dict[str, int] = {}
+    age_matches = 0
+    for entity in entities:
+        words = normalize(entity["content"]).split()
+        content = entity["content"].lower()
+        if any(month in content.split() for month in MONTHS):
+            counts["dates_found"] += 1
+        elif words and all(word.isalpha() for word in words):
+            counts["name_found"] += len(words)
+            for word in words:
+                found_names[word] = found_names.get(word, 0) + 1
+        elif any(word.isdigit() for word in words) and ("year" in content or len(words) == 1):
+            counts["age_found"] += 1
+            age_matches += age is not None and age in words
+    counts["age_right"] = min(age_matches, counts["age_expected"])  # each mention matched at most once
+    for word, count in found_names.items():  # each reference mention matched at most once
+        if word in names:
+            counts["name_right"] += min(count, sum(ref == word for ref in reference))
+    return counts
+
+
+MONTHS = {
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december",
+}  # fmt: skip
+
+
 def run(minutes: float, max_recording_minutes: float, workers: int, timeout: float) -> dict:
     import os
 
     import boto3
     from medscribe.devstack import LocalStack, local_credentials_env
     from medwer import Scorer
+    from medwer.normalizer import Normalizer
 
     os.environ.update(local_credentials_env())
     manifest = corpus.build_corpus(minutes, max_recording_minutes)
@@ -148,6 +208,15 @@ def run(minutes: float, max_recording_minutes: float, workers: int, timeout: flo
         chosen = [(r, res, s) for r, res, s in outcomes if r["layout"] == layout]
         references = [json.loads((corpus.OUT_DIR / r["reference"]).read_text()) for r, _res, _s in chosen]
         refs = [reference["text"] for reference in references]
+        metadata = encounter_metadata()
+        normalize = Normalizer(fold_numbers=True)
+        phi = {}
+        for (r, res, _s), reference in zip(chosen, references, strict=True):
+            counts = phi_counts(
+                res.get("entities", []), reference["text"], metadata.get(r["id"].split("-")[0]), normalize
+            )
+            for key, value in counts.items():
+                phi[key] = phi.get(key, 0) + value
         hyps = [res["transcripts"][0]["transcript"] for _r, res, _s in chosen]
         scores = Scorer().corpus(refs, hyps)
         right = total = 0
@@ -165,6 +234,13 @@ def run(minutes: float, max_recording_minutes: float, workers: int, timeout: flo
             "med_ref_words": scores["med_ref_words"],
             "attribution_accuracy": right / total if total else None,
             "rtf": processing / audio if audio else None,
+            "phi": {
+                **phi,
+                "name_precision": phi["name_right"] / phi["name_found"] if phi["name_found"] else None,
+                "name_recall": phi["name_right"] / phi["name_expected"] if phi["name_expected"] else None,
+                "age_precision": phi["age_right"] / phi["age_found"] if phi["age_found"] else None,
+                "age_recall": phi["age_right"] / phi["age_expected"] if phi["age_expected"] else None,
+            },
         }
     return figures
 
@@ -195,6 +271,20 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{layout:8} {f['audio_minutes']:8.1f} {f['wer']:7.3f} {med:>7} "
             f"{f['attribution_accuracy']:8.3f} {f['rtf']:6.3f}"
+        )
+    print("PHI (ContentIdentificationType=PHI) against the ACI-Bench metadata (precision is a lower bound):")
+    for layout, f in figures["layouts"].items():
+        p = f["phi"]
+
+        def rate(value):
+            return "n/a" if value is None else f"{value:.2f}"
+
+        print(
+            f"{layout:8} names: precision {rate(p['name_precision'])} ({p['name_right']}/{p['name_found']} "
+            f"words), recall {rate(p['name_recall'])} ({p['name_right']}/{p['name_expected']}); "
+            f"ages: precision {rate(p['age_precision'])} ({p['age_right']}/{p['age_found']}), "
+            f"recall {rate(p['age_recall'])} ({p['age_right']}/{p['age_expected']}); "
+            f"dates found {p['dates_found']}"
         )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))

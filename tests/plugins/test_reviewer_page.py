@@ -142,7 +142,13 @@ def test_logged_in_reviewer_sees_the_queue_and_highlighted_words(api, night):
             assert all(c < 0.5 for c in shown)
             roles = set(page.locator(".segment .role").all_inner_texts())
             assert roles & {"CLINICIAN_0", "PATIENT_0"}
-            assert "metric" in page.content() and "mean_confidence" in page.locator("td.metric").all_inner_texts()
+            assert "mean_confidence" in page.locator("td.metric").all_inner_texts()
+            # the note as the engine wrote it: each sentence, then its evidence segments (role: text)
+            sentences = read_table("note_sentences", night["lake"], night=NIGHT).to_pandas()
+            evidence = read_table("note_evidence", night["lake"], night=NIGHT).to_pandas()
+            own = sentences[sentences["recording_id"] == night["noisy"]].sort_values(["section_index", "sentence_index"])
+            assert page.locator("p.sentence").all_inner_texts() == list(own["text"])
+            assert page.locator("div.evidence").count() == int((evidence["recording_id"] == night["noisy"]).sum())
             # the page inside Airflow's own UI: the external view's route embeds it
             page.goto(f"{api}/plugin/medscribe-review", wait_until="networkidle")
             embedded = page.frame_locator("iframe").locator("h1")

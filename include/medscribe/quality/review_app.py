@@ -106,8 +106,10 @@ def _queue_rows(rows: list[dict[str, Any]], link_prefix: str) -> str:
 
 def create_app() -> FastAPI:
     """The reviewer app; every route requires an Airflow login."""
-    app = FastAPI(title="medscribe review queue", dependencies=[Depends(_require_login())], docs_url=None,
+    require_login = _require_login()
+    app = FastAPI(title="medscribe review queue", dependencies=[Depends(require_login)], docs_url=None,
                   redoc_url=None, openapi_url=None)
+    app.state.require_login = require_login  # the dependency, for tests that stand in for a logged-in user
 
     @app.exception_handler(HTTPException)
     async def refuse(request: Request, error: HTTPException) -> Response:

@@ -1,0 +1,83 @@
+"""The reviewer app without a server: anonymous requests are refused by Airflow's own dependency, and
+the pages a logged-in reviewer gets on a constructed night (queue, transcript with highlighted words and
+roles, note with evidence segments, data docs). The running api-server and browser: test_reviewer_page.py."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from medscribe.lake.store import write_partition
+from medscribe.nightly import apply_quality
+from medscribe.quality.gate import gate_night
+from medscribe.quality.review_app import create_app
+from tests.lake.test_lake_insights_notes import SEGMENTS
+from tests.quality.night_tables import NIGHT, night_tables
+from tests.quality.test_gate import NOISY
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    lake = str(tmp_path_factory.mktemp("review-app") / "lake")
+    for name, table in night_tables(NOISY).items():
+        write_partition(name, table, lake, NIGHT)
+    apply_quality(gate_night(lake, NIGHT), lake, NIGHT)
+    return lake
+
+
+@pytest.fixture
+def client(lake, monkeypatch):
+    monkeypatch.setenv("MEDSCRIBE_LAKE_URI", lake)
+    return TestClient(create_app())
+
+
+@pytest.fixture
+def reviewer(client):
+    client.app.dependency_overrides[client.app.state.require_login] = lambda: None
+    return client
+
+
+def text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def test_anonymous_requests_are_refused(client):
+    for path in ("/", f"/night/{NIGHT}", f"/item/{NIGHT}/rec-1", f"/docs/{NIGHT}/index.html"):
+        response = client.get(path)
+        assert response.status_code == 401 and "rec-1" not in response.text
+
+
+def test_queue_lists_the_recording_with_its_metrics(reviewer):
+    page = reviewer.get("/")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert f"{NIGHT} (1 recordings)" in text(page.text)
+    assert "rec-1 mean_confidence 0.537 ≥ 0.85" in text(page.text) or "rec-1 mean_confidence 0.538 ≥ 0.85" in text(page.text)
+    assert "rec-1 low_word_share 0.5 ≤ 0.1" in text(page.text)
+    assert f"href='item/{NIGHT}/rec-1'" in page.text
+    night = reviewer.get(f"/night/{NIGHT}")
+    assert f"href='../docs/{NIGHT}/index.html'" in night.text and f"href='../item/{NIGHT}/rec-1'" in night.text
+
+
+def test_item_highlights_low_words_shows_roles_and_note_evidence(reviewer):
+    page = reviewer.get(f"/item/{NIGHT}/rec-1").text
+    marked = re.findall(r"<mark class='low' data-confidence='([0-9.]+)'[^>]*>(\w+)</mark>", page)
+    assert marked == [("0.3", "w0"), ("0.45", "w1"), ("0.2", "w3"), ("0.4", "w5")]  # the words under 0.5, in order
+    segments = re.findall(r"<div class='segment' id=seg-(\w+)><span class='role'>(\w+)</span> <span class='text'>(.*?)</span></div>", page)
+    assert [(sid, role) for sid, role, _ in segments] == [("s1", "CLINICIAN_0"), ("s2", "PATIENT_0")]
+    assert text(segments[1][2]) == "w4 w5 w6 w7"
+    sentences = re.findall(r"<p class='sentence'>(.*?)</p>", page)
+    assert sentences == ["Takes metformin daily.", "Reports high blood sugar.", "Continue metformin."]
+    evidence = re.findall(r"<div class='evidence'><a href='#seg-(\w+)'>(\w+)</a>: (.*?)</div>", page)
+    content = {sid: text for sid, _, text, _, _ in SEGMENTS}
+    assert evidence == [(sid, role, content[sid]) for sid, role in
+                        [("s1", "CLINICIAN_0"), ("s2", "PATIENT_0"), ("s1", "CLINICIAN_0"), ("s2", "PATIENT_0")]]
+
+
+def test_data_docs_are_served_and_paths_are_confined(reviewer):
+    index = reviewer.get(f"/docs/{NIGHT}/index.html")
+    assert index.status_code == 200 and "validations/check_transcript_confidence/" in index.text
+    for path in (f"/docs/{NIGHT}/../../recordings/x.html", f"/docs/{NIGHT}/word_confidence.json", "/docs/2026-13/index.html",
+                 f"/item/{NIGHT}/rec-9", f"/item/{NIGHT}/..", "/night/yesterday"):
+        assert reviewer.get(path).status_code == 404, path

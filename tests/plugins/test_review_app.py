@@ -53,31 +53,56 @@ def test_queue_lists_the_recording_with_its_metrics(reviewer):
     page = reviewer.get("/")
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert f"{NIGHT} (1 recordings)" in text(page.text)
-    assert "rec-1 mean_confidence 0.537 ≥ 0.85" in text(page.text) or "rec-1 mean_confidence 0.538 ≥ 0.85" in text(page.text)
+    assert "rec-1 mean_confidence 0.537 ≥ 0.85" in text(
+        page.text
+    ) or "rec-1 mean_confidence 0.538 ≥ 0.85" in text(page.text)
     assert "rec-1 low_word_share 0.5 ≤ 0.1" in text(page.text)
     assert f"href='item/{NIGHT}/rec-1'" in page.text
     night = reviewer.get(f"/night/{NIGHT}")
-    assert f"href='../docs/{NIGHT}/index.html'" in night.text and f"href='../item/{NIGHT}/rec-1'" in night.text
+    assert (
+        f"href='../docs/{NIGHT}/index.html'" in night.text and f"href='../item/{NIGHT}/rec-1'" in night.text
+    )
 
 
 def test_item_highlights_low_words_shows_roles_and_note_evidence(reviewer):
     page = reviewer.get(f"/item/{NIGHT}/rec-1").text
     marked = re.findall(r"<mark class='low' data-confidence='([0-9.]+)'[^>]*>(\w+)</mark>", page)
-    assert marked == [("0.3", "w0"), ("0.45", "w1"), ("0.2", "w3"), ("0.4", "w5")]  # the words under 0.5, in order
-    segments = re.findall(r"<div class='segment' id=seg-(\w+)><span class='role'>(\w+)</span> <span class='text'>(.*?)</span></div>", page)
+    assert marked == [
+        ("0.3", "w0"),
+        ("0.45", "w1"),
+        ("0.2", "w3"),
+        ("0.4", "w5"),
+    ]  # the words under 0.5, in order
+    segments = re.findall(
+        r"<div class='segment' id=seg-(\w+)><span class='role'>(\w+)</span> <span class='text'>(.*?)</span></div>",
+        page,
+    )
     assert [(sid, role) for sid, role, _ in segments] == [("s1", "CLINICIAN_0"), ("s2", "PATIENT_0")]
     assert text(segments[1][2]) == "w4 w5 w6 w7"
     sentences = re.findall(r"<p class='sentence'>(.*?)</p>", page)
     assert sentences == ["Takes metformin daily.", "Reports high blood sugar.", "Continue metformin."]
     evidence = re.findall(r"<div class='evidence'><a href='#seg-(\w+)'>(\w+)</a>: (.*?)</div>", page)
     content = {sid: text for sid, _, text, _, _ in SEGMENTS}
-    assert evidence == [(sid, role, content[sid]) for sid, role in
-                        [("s1", "CLINICIAN_0"), ("s2", "PATIENT_0"), ("s1", "CLINICIAN_0"), ("s2", "PATIENT_0")]]
+    assert evidence == [
+        (sid, role, content[sid])
+        for sid, role in [
+            ("s1", "CLINICIAN_0"),
+            ("s2", "PATIENT_0"),
+            ("s1", "CLINICIAN_0"),
+            ("s2", "PATIENT_0"),
+        ]
+    ]
 
 
 def test_data_docs_are_served_and_paths_are_confined(reviewer):
     index = reviewer.get(f"/docs/{NIGHT}/index.html")
     assert index.status_code == 200 and "validations/check_transcript_confidence/" in index.text
-    for path in (f"/docs/{NIGHT}/../../recordings/x.html", f"/docs/{NIGHT}/word_confidence.json", "/docs/2026-13/index.html",
-                 f"/item/{NIGHT}/rec-9", f"/item/{NIGHT}/..", "/night/yesterday"):
+    for path in (
+        f"/docs/{NIGHT}/../../recordings/x.html",
+        f"/docs/{NIGHT}/word_confidence.json",
+        "/docs/2026-13/index.html",
+        f"/item/{NIGHT}/rec-9",
+        f"/item/{NIGHT}/..",
+        "/night/yesterday",
+    ):
         assert reviewer.get(path).status_code == 404, path

@@ -29,8 +29,16 @@ pytestmark = pytest.mark.e2e
 NIGHT = "2026-11-12"
 USER, PASSWORD = "reviewer", "reviewer-password-1"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def with_noise(data: bytes, snr_db: float, seed: int = 7) -> bytes:
@@ -57,7 +65,9 @@ def night(stack, tmp_path_factory):
     s3 = s3_client(stack.s3_endpoint)
     seed_night(s3, "2000-01-01", samples={})  # buckets only
     for name, data in {"clean": clean, "noisy": noisy}.items():
-        s3.put_object(Bucket=RECORDINGS_BUCKET, Key=f"incoming/{NIGHT}/conversations/clinic-r/{name}.wav", Body=data)
+        s3.put_object(
+            Bucket=RECORDINGS_BUCKET, Key=f"incoming/{NIGHT}/conversations/clinic-r/{name}.wav", Body=data
+        )
     log = base / "night.log"
     result = run_night(NIGHT, stack, lake, home, log)
     assert result.returncode == 0, log.read_text()[-5000:]
@@ -69,11 +79,17 @@ def test_degraded_recording_is_queued_with_its_metric(night):
     noisy = {r["metric"]: r for r in queue if r["recording_id"] == night["noisy"]}
     assert noisy["mean_confidence"]["threshold"] == 0.85 and noisy["mean_confidence"]["value"] < 0.85
     assert noisy["mean_confidence"]["bound"] == "min" and noisy["mean_confidence"]["night"] == NIGHT
-    assert [r for r in queue if r["recording_id"] == night["clean"] and r["metric"] == "mean_confidence"] == []
-    report = json.loads((Path(night["lake"]) / "_quality" / f"night={NIGHT}" / "word_confidence.json").read_text())
+    assert [
+        r for r in queue if r["recording_id"] == night["clean"] and r["metric"] == "mean_confidence"
+    ] == []
+    report = json.loads(
+        (Path(night["lake"]) / "_quality" / f"night={NIGHT}" / "word_confidence.json").read_text()
+    )
     assert report["structural_ok"] is True and report["quality_status"][night["noisy"]] == "review"
     by_id = {t["recording_id"]: t for t in report["transcripts"]}
-    assert by_id[night["noisy"]]["mean_confidence"] == pytest.approx(noisy["mean_confidence"]["value"], abs=1e-4)
+    assert by_id[night["noisy"]]["mean_confidence"] == pytest.approx(
+        noisy["mean_confidence"]["value"], abs=1e-4
+    )
     assert by_id[night["clean"]]["mean_confidence"] > by_id[night["noisy"]]["mean_confidence"] + 0.1
     words = read_table("transcript_words", night["lake"], night=NIGHT).to_pandas()
     statuses = words.groupby("recording_id")["quality_status"].unique().to_dict()
@@ -96,9 +112,15 @@ def api(night):
         "AIRFLOW__API__SECRET_KEY": "medscribe-review-test-secret-key",
     }
     airflow = str(Path(sys.executable).with_name("airflow"))
-    server = Service("airflow-api-server", [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)],
-                     "127.0.0.1", port, "/api/v2/monitor/health", night["base"] / "api-server.log",
-                     {k: v for k, v in env.items() if k not in os.environ or os.environ[k] != v})
+    server = Service(
+        "airflow-api-server",
+        [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+        "127.0.0.1",
+        port,
+        "/api/v2/monitor/health",
+        night["base"] / "api-server.log",
+        {k: v for k, v in env.items() if k not in os.environ or os.environ[k] != v},
+    )
     server.start(timeout=180)
     try:
         yield server.endpoint
@@ -146,9 +168,13 @@ def test_logged_in_reviewer_sees_the_queue_and_highlighted_words(api, night):
             # the note as the engine wrote it: each sentence, then its evidence segments (role: text)
             sentences = read_table("note_sentences", night["lake"], night=NIGHT).to_pandas()
             evidence = read_table("note_evidence", night["lake"], night=NIGHT).to_pandas()
-            own = sentences[sentences["recording_id"] == night["noisy"]].sort_values(["section_index", "sentence_index"])
+            own = sentences[sentences["recording_id"] == night["noisy"]].sort_values(
+                ["section_index", "sentence_index"]
+            )
             assert page.locator("p.sentence").all_inner_texts() == list(own["text"])
-            assert page.locator("div.evidence").count() == int((evidence["recording_id"] == night["noisy"]).sum())
+            assert page.locator("div.evidence").count() == int(
+                (evidence["recording_id"] == night["noisy"]).sum()
+            )
             # the page inside Airflow's own UI: the external view's route embeds it
             page.goto(f"{api}/plugin/medscribe-review", wait_until="networkidle")
             embedded = page.frame_locator("iframe").locator("h1")

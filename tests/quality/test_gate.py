@@ -23,7 +23,10 @@ NOISY = [0.3, 0.45, 0.9, 0.2, 0.95, 0.4, 0.6, 0.5]  # mean 0.5375, 4 of 8 under 
 
 
 def review(report: dict) -> list[tuple]:
-    return [(r["recording_id"], r["metric"], r["value"], r["threshold"], r["bound"]) for r in report["review_queue"]]
+    return [
+        (r["recording_id"], r["metric"], r["value"], r["threshold"], r["bound"])
+        for r in report["review_queue"]
+    ]
 
 
 def page_text(path: Path) -> str:
@@ -37,9 +40,29 @@ def test_consistent_night_passes_every_suite():
     assert (report["structural_ok"], report["review_ok"], report["night_ok"]) == (True, True, True)
     assert report["quality_status"] == {"rec-1": "passed"}
     assert sorted(report["results"]) == sorted(
-        [f"table_{t}" for t in ("recordings", "jobs", "transcript_words", "transcript_segments", "clinical_insights",
-                                "insight_attributes", "note_sentences", "note_evidence")]
-        + [f"check_{c}" for c in ("transcript_confidence", "segment_coverage", "evidence_links", "insight_spans", "note_presence")]
+        [
+            f"table_{t}"
+            for t in (
+                "recordings",
+                "jobs",
+                "transcript_words",
+                "transcript_segments",
+                "clinical_insights",
+                "insight_attributes",
+                "note_sentences",
+                "note_evidence",
+            )
+        ]
+        + [
+            f"check_{c}"
+            for c in (
+                "transcript_confidence",
+                "segment_coverage",
+                "evidence_links",
+                "insight_spans",
+                "note_presence",
+            )
+        ]
     )
     coverage = report["results"]["check_segment_coverage"]["results"][0]["result"]
     assert coverage["element_count"] == 1 and coverage["unexpected_count"] == 0
@@ -55,14 +78,24 @@ def test_transcript_under_the_bar_is_queued_not_failed():
         ("rec-1", "low_word_share", 0.5, 0.1, "max"),
     ]
     assert report["quality_status"] == {"rec-1": "review"}
-    assert report["transcripts"] == [{"recording_id": "rec-1", "job_name": "job-1", "words": 8, "mean_confidence": 0.5375,
-                                      "low_word_share": 0.5, "passed": False}]
+    assert report["transcripts"] == [
+        {
+            "recording_id": "rec-1",
+            "job_name": "job-1",
+            "words": 8,
+            "mean_confidence": 0.5375,
+            "low_word_share": 0.5,
+            "passed": False,
+        }
+    ]
 
 
 def test_policy_and_thresholds_are_configurable():
     strict = run_gate(night_tables(NOISY), QualityConfig(fail_on_review=True), night=NIGHT)
     assert strict["structural_ok"] and not strict["night_ok"]
-    lenient = run_gate(night_tables(NOISY), DEFAULT_CONFIG.with_overrides({"min_mean_confidence": 0.5, "max_low_share": 0.5}))
+    lenient = run_gate(
+        night_tables(NOISY), DEFAULT_CONFIG.with_overrides({"min_mean_confidence": 0.5, "max_low_share": 0.5})
+    )
     assert review(lenient) == [] and lenient["quality_status"] == {"rec-1": "passed"}
     assert lenient["config"]["min_mean_confidence"] == 0.5 and lenient["config"]["low_word_confidence"] == 0.5
     with pytest.raises(ValueError, match=r"unknown quality settings \['min_mean'\]"):
@@ -76,11 +109,19 @@ def test_evidence_link_to_a_missing_segment_fails_and_docs_name_it(tmp_path):
     document["ClinicalDocumentation"]["Sections"][1]["Summary"][0]["EvidenceLinks"][1]["SegmentId"] = "s9"
     report = run_gate(night_tables(document=document), night=NIGHT, docs_dir=tmp_path)
     assert report["structural_ok"] is False and report["night_ok"] is False
-    assert failed_expectations(report) == ["check_evidence_links:expect_column_values_to_not_be_null:resolved_segment_index"]
+    assert failed_expectations(report) == [
+        "check_evidence_links:expect_column_values_to_not_be_null:resolved_segment_index"
+    ]
     (result,) = report["results"]["check_evidence_links"]["results"]
     assert result["result"]["unexpected_index_list"] == [
-        {"recording_id": "rec-1", "job_name": "job-1", "section_index": 1, "sentence_index": 0, "evidence_index": 1,
-         "resolved_segment_index": None}
+        {
+            "recording_id": "rec-1",
+            "job_name": "job-1",
+            "section_index": 1,
+            "sentence_index": 0,
+            "evidence_index": 1,
+            "resolved_segment_index": None,
+        }
     ]
     assert report["review_queue"] == []  # a structural break is not a transcript to review
     (page,) = (tmp_path / "validations" / "check_evidence_links").rglob("*.html")
@@ -88,7 +129,9 @@ def test_evidence_link_to_a_missing_segment_fails_and_docs_name_it(tmp_path):
     assert "Status: Failed" in text
     assert "every evidence link resolves to a transcript segment of its recording and job" in text
     assert "resolved_segment_index" in text
-    assert "validations/check_evidence_links/" in (tmp_path / "index.html").read_text()  # the index links the page
+    assert (
+        "validations/check_evidence_links/" in (tmp_path / "index.html").read_text()
+    )  # the index links the page
 
 
 def test_insight_offsets_outside_their_segment_fail():
@@ -96,8 +139,12 @@ def test_insight_offsets_outside_their_segment_fail():
     span = transcript["Conversation"]["ClinicalInsights"][0]["Spans"][0]  # "metformin" in s1 (31 characters)
     span["BeginCharacterOffset"], span["EndCharacterOffset"] = 25, 40
     report = run_gate(night_tables(transcript=transcript), night=NIGHT)
-    assert failed_expectations(report) == ["check_insight_spans:expect_column_pair_values_a_to_be_greater_than_b:segment_length"]
-    assert failed_expectations(report, "warning") == ["check_insight_spans:expect_column_values_to_be_in_set:content_matches"]
+    assert failed_expectations(report) == [
+        "check_insight_spans:expect_column_pair_values_a_to_be_greater_than_b:segment_length"
+    ]
+    assert failed_expectations(report, "warning") == [
+        "check_insight_spans:expect_column_values_to_be_in_set:content_matches"
+    ]
     transcript = consistent_transcript()
     transcript["Conversation"]["ClinicalInsights"][1]["Attributes"][0]["Spans"][0]["SegmentId"] = "s7"
     assert failed_expectations(run_gate(night_tables(transcript=transcript))) == [
@@ -109,7 +156,9 @@ def test_empty_note_of_a_non_empty_conversation_is_queued_only_where_a_note_was_
     empty = {"ClinicalDocumentation": {"Sections": [{"SectionName": "PLAN", "Summary": []}]}}
     report = run_gate(night_tables(document=empty), night=NIGHT)
     assert report["structural_ok"] and review(report) == [("rec-1", "note_sentences", 0.0, 1.0, "min")]
-    no_document = run_gate(night_tables(with_document=False), night=NIGHT)  # today's engine: no clinical document
+    no_document = run_gate(
+        night_tables(with_document=False), night=NIGHT
+    )  # today's engine: no clinical document
     assert no_document["failures"] == [] and no_document["quality_status"] == {"rec-1": "passed"}
     silent = run_gate(night_tables([], document=empty), night=NIGHT)  # nothing said: an empty note is right
     assert [r["metric"] for r in silent["review_queue"]] == []
@@ -129,17 +178,25 @@ def test_schema_types_and_keys_are_structural():
     tables["jobs"] = tables["jobs"].drop_columns(["media_format"])
     words = tables["transcript_words"]
     tables["transcript_words"] = words.set_column(
-        words.schema.get_field_index("confidence"), "confidence", pa.array([1.7] + [0.9] * (words.num_rows - 1))
+        words.schema.get_field_index("confidence"),
+        "confidence",
+        pa.array([1.7] + [0.9] * (words.num_rows - 1)),
     )
     words = tables["transcript_words"]
     index = words.schema.get_field_index("item_index")
-    tables["transcript_words"] = words.set_column(index, "item_index", pa.array([str(i) for i in range(words.num_rows)]))
+    tables["transcript_words"] = words.set_column(
+        index, "item_index", pa.array([str(i) for i in range(words.num_rows)])
+    )
     segments = tables["transcript_segments"]
     tables["transcript_segments"] = pa.concat_tables([segments, segments.slice(0, 1)])  # a duplicate key
     evidence = tables["note_evidence"].to_pylist()
     evidence[0]["section_index"] = None
-    tables["note_evidence"] = pa.Table.from_pylist(evidence, schema=TABLES["note_evidence"].set(
-        3, TABLES["note_evidence"].field("section_index").with_nullable(True)))
+    tables["note_evidence"] = pa.Table.from_pylist(
+        evidence,
+        schema=TABLES["note_evidence"].set(
+            3, TABLES["note_evidence"].field("section_index").with_nullable(True)
+        ),
+    )
     report = run_gate(tables, night=NIGHT)
     assert failed_expectations(report) == [
         "table_jobs:expect_column_values_to_be_of_type:media_format",  # the missing column
@@ -161,7 +218,9 @@ def test_gate_night_keeps_results_and_docs_and_statuses_reach_the_rows(tmp_path)
     assert counts == {"review_queue": 2, "review": 1}
     queue = read_table("review_queue", lake, night=NIGHT).to_pylist()
     assert [(r["recording_id"], r["night"], r["metric"], r["value"], r["threshold"]) for r in queue] == [
-        ("rec-1", NIGHT, "mean_confidence", 0.5375, 0.85), ("rec-1", NIGHT, "low_word_share", 0.5, 0.1)]
+        ("rec-1", NIGHT, "mean_confidence", 0.5375, 0.85),
+        ("rec-1", NIGHT, "low_word_share", 0.5, 0.1),
+    ]
     for name in ("jobs", "transcript_words", "transcript_segments"):
         assert set(read_table(name, lake, night=NIGHT)["quality_status"].to_pylist()) == {"review"}
         assert read_table(name, lake, night=NIGHT).num_rows == tables[name].num_rows

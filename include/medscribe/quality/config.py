@@ -42,9 +42,14 @@ class QualityConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"quality setting {name} must be a number in [0, 1], got {value!r}")
-        if isinstance(self.segment_end_tolerance_s, bool) or not isinstance(self.segment_end_tolerance_s, (int, float)) \
-                or self.segment_end_tolerance_s < 0:
-            raise ValueError(f"quality setting segment_end_tolerance_s must be a number >= 0, got {self.segment_end_tolerance_s!r}")
+        if (
+            isinstance(self.segment_end_tolerance_s, bool)
+            or not isinstance(self.segment_end_tolerance_s, (int, float))
+            or self.segment_end_tolerance_s < 0
+        ):
+            raise ValueError(
+                f"quality setting segment_end_tolerance_s must be a number >= 0, got {self.segment_end_tolerance_s!r}"
+            )
         for name in ("fail_on_structural", "fail_on_review"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"quality setting {name} must be true or false, got {getattr(self, name)!r}")
@@ -59,7 +64,9 @@ class QualityConfig:
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - {f.name for f in fields(self)})
         if unknown:
-            raise ValueError(f"unknown quality settings {unknown}; known: {sorted(f.name for f in fields(self))}")
+            raise ValueError(
+                f"unknown quality settings {unknown}; known: {sorted(f.name for f in fields(self))}"
+            )
         return replace(self, **overrides)
 
     def to_dict(self) -> dict[str, Any]:

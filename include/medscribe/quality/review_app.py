@@ -33,8 +33,16 @@ from medscribe.quality.config import DEFAULT_CONFIG
 
 NIGHT = re.compile(r"\d{4}-\d{2}-\d{2}")
 RECORDING_ID = re.compile(r"[0-9A-Za-z_.-]{1,128}")
-DOC_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript", ".png": "image/png",
-             ".gif": "image/gif", ".svg": "image/svg+xml", ".ico": "image/x-icon", ".otf": "font/otf"}
+DOC_TYPES = {
+    ".html": "text/html",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+    ".ico": "image/x-icon",
+    ".otf": "font/otf",
+}
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem;color:#1b1b1b}
@@ -107,8 +115,13 @@ def _queue_rows(rows: list[dict[str, Any]], link_prefix: str) -> str:
 def create_app() -> FastAPI:
     """The reviewer app; every route requires an Airflow login."""
     require_login = _require_login()
-    app = FastAPI(title="medscribe review queue", dependencies=[Depends(require_login)], docs_url=None,
-                  redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="medscribe review queue",
+        dependencies=[Depends(require_login)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.require_login = require_login  # the dependency, for tests that stand in for a logged-in user
 
     @app.exception_handler(HTTPException)
@@ -117,12 +130,16 @@ def create_app() -> FastAPI:
         if error.status_code == 401 and "text/html" in request.headers.get("accept", ""):
             from airflow.api_fastapi.app import get_auth_manager
 
-            return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)), status_code=303)
+            return RedirectResponse(
+                get_auth_manager().get_url_login(next_url=str(request.url)), status_code=303
+            )
         return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
 
     @app.get("/", response_class=HTMLResponse)
     def queue() -> HTMLResponse:
-        rows = sorted(_read("review_queue").to_pylist(), key=lambda r: (r["night"], r["recording_id"]), reverse=True)
+        rows = sorted(
+            _read("review_queue").to_pylist(), key=lambda r: (r["night"], r["recording_id"]), reverse=True
+        )
         nights = sorted({r["night"] for r in rows}, reverse=True)
         body = "<h1>Review queue</h1>"
         if not nights:
@@ -130,17 +147,21 @@ def create_app() -> FastAPI:
         for night in nights:
             items = [r for r in rows if r["night"] == night]
             recordings = len({r["recording_id"] for r in items})
-            body += (f"<h2 class='night'><a href='night/{night}'>{night}</a> "
-                     f"<span class='muted'>({recordings} recordings)</span></h2>{_queue_rows(items, '')}")
+            body += (
+                f"<h2 class='night'><a href='night/{night}'>{night}</a> "
+                f"<span class='muted'>({recordings} recordings)</span></h2>{_queue_rows(items, '')}"
+            )
         return _page("Review queue", body)
 
     @app.get("/night/{night}", response_class=HTMLResponse)
     def night_queue(night: str) -> HTMLResponse:
         night = _night(night)
         rows = sorted(_read("review_queue", night).to_pylist(), key=lambda r: r["recording_id"])
-        body = (f"<p><a href='../'>All nights</a></p><h1>Review queue, night {night}</h1>"
-                f"<p><a href='../docs/{night}/index.html'>Validation results (GX data docs)</a></p>"
-                f"{_queue_rows(rows, '../')}")
+        body = (
+            f"<p><a href='../'>All nights</a></p><h1>Review queue, night {night}</h1>"
+            f"<p><a href='../docs/{night}/index.html'>Validation results (GX data docs)</a></p>"
+            f"{_queue_rows(rows, '../')}"
+        )
         return _page(f"Review queue {night}", body)
 
     @app.get("/item/{night}/{recording_id}", response_class=HTMLResponse)
@@ -161,10 +182,12 @@ def create_app() -> FastAPI:
         low = float(_night_config(night)["low_word_confidence"])
         words = sorted((w for w in words if w["alternative_rank"] == 0), key=lambda w: w["item_index"])
         segments = sorted(rows("transcript_segments"), key=lambda s: s["segment_index"])
-        body = (f"<p><a href='../../night/{night}'>Night {night}</a></p><h1>Recording {html.escape(recording_id)}</h1>"
-                f"<h2>Under the bar</h2>{_queue_rows([{**r, 'night': night} for r in queue], '../../')}"
-                f"<h2>Transcript</h2><p class='muted'>Words under {_figure(low)} confidence are "
-                f"<mark class='low'>highlighted</mark>.</p>")
+        body = (
+            f"<p><a href='../../night/{night}'>Night {night}</a></p><h1>Recording {html.escape(recording_id)}</h1>"
+            f"<h2>Under the bar</h2>{_queue_rows([{**r, 'night': night} for r in queue], '../../')}"
+            f"<h2>Transcript</h2><p class='muted'>Words under {_figure(low)} confidence are "
+            f"<mark class='low'>highlighted</mark>.</p>"
+        )
         body += _transcript(words, segments, low)
         body += _note(rows("note_sentences"), rows("note_evidence"), segments)
         return _page(f"Recording {recording_id}", body)
@@ -235,7 +258,9 @@ def _transcript(words: list[dict[str, Any]], segments: list[dict[str, Any]], low
     )
 
 
-def _note(sentences: list[dict[str, Any]], evidence: list[dict[str, Any]], segments: list[dict[str, Any]]) -> str:
+def _note(
+    sentences: list[dict[str, Any]], evidence: list[dict[str, Any]], segments: list[dict[str, Any]]
+) -> str:
     if not sentences:
         return "<h2>Note</h2><p class='muted'>No clinical note was produced for this recording.</p>"
     content = {s["segment_id"]: s for s in segments}
@@ -253,6 +278,8 @@ def _note(sentences: list[dict[str, Any]], evidence: list[dict[str, Any]], segme
             if segment is None:
                 out += f"<div class='evidence missing'>evidence segment {html.escape(segment_id or '?')} is missing</div>"
             else:
-                out += (f"<div class='evidence'><a href='#seg-{html.escape(segment_id)}'>{html.escape(segment['participant_role'] or '')}"
-                        f"</a>: {html.escape(segment['content'] or '')}</div>")
+                out += (
+                    f"<div class='evidence'><a href='#seg-{html.escape(segment_id)}'>{html.escape(segment['participant_role'] or '')}"
+                    f"</a>: {html.escape(segment['content'] or '')}</div>"
+                )
     return out

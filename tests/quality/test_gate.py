@@ -233,3 +233,39 @@ def test_gate_night_keeps_results_and_docs_and_statuses_reach_the_rows(tmp_path)
     # a rerun replaces the night's docs and queue, it does not add to them
     gate_night(lake, NIGHT)
     assert len(list((quality / "data_docs" / "validations").rglob("*.html"))) == 13
+
+
+def test_aws_published_examples_are_flagged_where_their_placeholder_ids_do_not_cross_reference(load_aws):
+    """AWS's example transcript and clinical document are illustrations (tests/fixtures/aws/SOURCES.md):
+    the note's evidence names segments the transcript does not have, and some insight offsets run past
+    their segment. The gate says exactly that, by id and position."""
+    from medscribe.lake.parse import healthscribe_clinical_document_tables, healthscribe_transcript_tables
+
+    ids = {"recording_id": "rec-aws", "job_name": "job-aws"}
+    tables = healthscribe_transcript_tables(
+        load_aws("healthscribe_transcript.json"), **ids, with_insights=True
+    )
+    tables.update(
+        healthscribe_clinical_document_tables(load_aws("healthscribe_clinical_document.json"), **ids)
+    )
+    report = run_gate(tables)
+    assert failed_expectations(report) == [
+        "check_evidence_links:expect_column_values_to_not_be_null:resolved_segment_index",
+        "check_insight_spans:expect_column_pair_values_a_to_be_greater_than_b:segment_length",
+        "check_insight_spans:expect_column_values_to_not_be_null:resolved_segment_index",
+    ]
+    links = report["results"]["check_evidence_links"]["results"][0]["result"]
+    assert (links["element_count"], links["unexpected_count"]) == (34, 28)
+    spans = {
+        r["expectation_config"]["kwargs"].get("column") or r["expectation_config"]["kwargs"]["column_A"]: r[
+            "result"
+        ]
+        for r in report["results"]["check_insight_spans"]["results"]
+    }
+    assert [r["insight_id"] for r in spans["resolved_segment_index"]["unexpected_index_list"]] == [
+        "insightUUID4"
+    ]
+    assert [
+        (r["insight_id"], r["segment_length"], r["end_exclusive"])
+        for r in spans["segment_length"]["unexpected_index_list"]
+    ] == [("insightUUID1", 5.0, 16.0), ("insightUUID3", 16.0, 24.0), ("insightUUID5", 4.0, 20.0)]

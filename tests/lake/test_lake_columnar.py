@@ -344,3 +344,145 @@ def test_no_files_give_empty_tables_with_the_schemas():
     assert set(tables) == set(columnar.TRANSCRIPT_TABLES)
     for name, table in tables.items():
         assert table.num_rows == 0 and table.schema.equals(TABLES[name], check_metadata=True)
+
+
+# --- randomised documents: every rule against parse.py at once ----------------------------------------
+
+
+def random_transcribe(rng: random.Random) -> dict:
+    """A Transcribe output with random gaps: missing times, types and alternatives, ids on some files,
+    own labels, speaker items joined by id or by differently formatted times, overlapping speaker
+    segments, duplicated entries, channel items with or without top-level items."""
+    with_ids = rng.random() < 0.5
+    items, t = [], 0.0
+    for i in range(rng.randint(0, 25)):
+        item: dict = {}
+        if rng.random() < 0.9:
+            item["type"] = rng.choice(["pronunciation", "pronunciation", "punctuation", "PUNCTUATION"])
+        if item.get("type", "").lower() != "punctuation" or rng.random() < 0.2:
+            begin, t = t, t + rng.choice([0.1, 0.25, 0.333, 0.5])
+            item["start_time"], item["end_time"] = f"{begin:.3f}", f"{t:.3f}"
+        if rng.random() < 0.9:
+            item["alternatives"] = [
+                {
+                    k: v
+                    for k, v in (
+                        ("content", f"w{i}{a}"),
+                        ("confidence", rng.choice(["0.5", "1.0", "", None])),
+                    )
+                    if v is not None
+                }
+                for a in range(rng.choice([0, 1, 1, 1, 2, 3]))
+            ]
+        if with_ids:
+            item["id"] = i
+        if rng.random() < 0.1:
+            item["speaker_label"] = "spk_own"
+        if rng.random() < 0.1:
+            item["channel_label"] = "ch_own"
+        items.append(item)
+    results: dict = {"items": items} if rng.random() < 0.8 else {}
+    if rng.random() < 0.7:
+        segments = []
+        for _ in range(rng.randint(0, 5)):
+            begin = rng.uniform(0, max(t, 1))
+            segment = {
+                "start_time": f"{begin:.2f}",
+                "end_time": f"{begin + rng.uniform(0, 3):.2f}",
+                "items": [],
+            }
+            if rng.random() < 0.9:
+                segment["speaker_label"] = rng.choice(["spk_0", "spk_1"])
+            for item in rng.sample(items, min(len(items), rng.randint(0, 6))):
+                entry = {
+                    k: item[k] for k in ("id", "start_time", "end_time") if k in item and rng.random() < 0.8
+                }
+                if "start_time" in entry:  # the same time written another way
+                    entry["start_time"] = str(float(entry["start_time"]))
+                if rng.random() < 0.7:
+                    entry["speaker_label"] = rng.choice(["spk_0", "spk_1", "spk_2"])
+                segment["items"].append(entry)
+            segments.append(segment)
+        results["speaker_labels"] = {"segments": segments}
+    if rng.random() < 0.5:
+        channels = []
+        for c in range(rng.randint(0, 2)):
+            channel_items = [dict(item) for item in rng.sample(items, min(len(items), rng.randint(0, 8)))]
+            channel = {"items": channel_items}
+            if rng.random() < 0.9:
+                channel["channel_label"] = f"ch_{c}"
+            channels.append(channel)
+        results["channel_labels"] = {"channels": channels}
+    return {"results": results}
+
+
+def random_healthscribe(rng: random.Random) -> dict:
+    """A HealthScribe transcript with random gaps: 0/0 punctuation, integer confidences, items without
+    alternatives, overlapping and untimed segments, insights with and without ids, spans, traits."""
+    items, t = [], 0.0
+    for _ in range(rng.randint(0, 25)):
+        kind = rng.choice(["PRONUNCIATION", "PRONUNCIATION", "PUNCTUATION", "Punctuation"])
+        begin, t = t, t + rng.choice([0.1, 0.25, 0.5, 1])
+        item: dict = {"Type": kind, "BeginAudioTime": begin, "EndAudioTime": t}
+        if kind.upper() == "PUNCTUATION" and rng.random() < 0.5:
+            item["BeginAudioTime"] = item["EndAudioTime"] = 0
+        if rng.random() < 0.9:
+            item["Alternatives"] = [
+                {"Content": f"w{a}", "Confidence": rng.choice([0, 1, 0.5, 0.9924])}
+                for a in range(rng.choice([0, 1, 1, 2]))
+            ]
+        items.append(item)
+    segments = []
+    for s in range(rng.randint(0, 6)):
+        begin = rng.uniform(0, max(t, 1))
+        segment: dict = {
+            "SegmentId": f"seg{s}",
+            "Content": "text",
+            "ParticipantDetails": {"ParticipantRole": f"R_{s}"},
+        }
+        if rng.random() < 0.9:
+            segment["BeginAudioTime"], segment["EndAudioTime"] = (
+                round(begin, 2),
+                round(begin + rng.uniform(0, 4), 2),
+            )
+        if rng.random() < 0.5:
+            segment["SectionDetails"] = {"SectionName": "SUBJECTIVE"}
+        segments.append(segment)
+    insights = []
+    for n in range(rng.randint(0, 4)):
+        insight: dict = {"Category": "MEDICATION", "Type": "GENERIC_NAME", "InsightType": "ClinicalEntity"}
+        if rng.random() < 0.7:
+            insight["InsightId"] = rng.choice([f"ins{n}", ""])
+        span = {"SegmentId": "seg0", "BeginCharacterOffset": 1, "EndCharacterOffset": 3, "Content": "ext"}
+        insight["Spans"] = [dict(span) for _ in range(rng.randint(0, 2))]
+        insight["Attributes"] = [
+            {
+                "AttributeId": f"a{a}",
+                "Type": "DOSAGE",
+                "Spans": [dict(span) for _ in range(rng.randint(0, 2))],
+            }
+            for a in range(rng.randint(0, 2))
+        ]
+        if rng.random() < 0.5:
+            insight["Traits"] = [
+                {"Name": rng.choice(["NEGATION", "DIAGNOSIS"])} for _ in range(rng.randint(0, 2))
+            ]
+        if rng.random() < 0.5:
+            insight["Confidence"] = rng.choice([1, 0.75])
+        insights.append(insight)
+    return {
+        "Conversation": {
+            "TranscriptItems": items,
+            "TranscriptSegments": segments,
+            "ClinicalInsights": insights,
+        }
+    }
+
+
+def test_random_documents_match_parse():
+    rng = random.Random(2026)
+    docs = [random_healthscribe(rng) if rng.random() < 0.4 else random_transcribe(rng) for _ in range(300)]
+    files = as_files(*docs)
+    counts = assert_same(files, batch_bytes=20_000)  # many batches, each mixing both services
+    assert counts["columnar"] + counts["reference"] == len(files)
+    assert counts["columnar"] >= 0.9 * len(files), counts

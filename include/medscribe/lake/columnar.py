@@ -505,9 +505,9 @@ def _spans(owner: pa.Array, owner_len: int) -> tuple[np.ndarray, dict[str, pa.Ar
     columns = {
         "span_index": pa.array(_positions(rows).astype(np.int32)),
         "segment_id": _take(segment, row_span),
-        "begin_character_offset": _int32_array(np.where(row_span >= 0, begin[row_span], np.nan)),
-        "end_character_offset": _int32_array(np.where(row_span >= 0, end[row_span], np.nan)),
-        "end_exclusive": _int32_array(np.where(row_span >= 0, end[row_span] + 1, np.nan)),
+        "begin_character_offset": _int32_array(_at(begin, row_span, np.nan)),
+        "end_character_offset": _int32_array(_at(end, row_span, np.nan)),
+        "end_exclusive": _int32_array(_at(end + 1, row_span, np.nan)),
         "content": _take(content, row_span),
     }
     return row_owner, columns

@@ -138,14 +138,17 @@ def medscribe_nightly():
 
     @task
     def word_confidence_gate(params: dict | None = None, ds: str | None = None) -> dict:
-        """GX suites over the night's tables; under-the-bar transcripts go to review_queue; fails on structural errors."""
+        """GX suites over the night's tables; transcripts under a bar go to review_queue; structural errors fail."""
         from airflow.providers.common.compat.sdk import AirflowFailException
 
         from medscribe.nightly import apply_quality
         from medscribe.quality.config import DEFAULT_CONFIG
         from medscribe.quality.gate import failed_expectations, gate_night
 
-        config = DEFAULT_CONFIG.with_overrides(params["quality"])
+        try:
+            config = DEFAULT_CONFIG.with_overrides(params["quality"])
+        except ValueError as error:  # a bad override: retrying would not help
+            raise AirflowFailException(str(error)) from None
         report = gate_night(params["lake_uri"], ds, config)
         written = apply_quality(report, params["lake_uri"], ds)
         result = {"structural_ok": report["structural_ok"], "under_bar": report["under_bar"],

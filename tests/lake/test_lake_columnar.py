@@ -481,7 +481,7 @@ def random_healthscribe(rng: random.Random) -> dict:
 
 def test_random_documents_match_parse():
     rng = random.Random(2026)
-    docs = [random_healthscribe(rng) if rng.random() < 0.4 else random_transcribe(rng) for _ in range(300)]
+    docs = [random_healthscribe(rng) if rng.random() < 0.4 else random_transcribe(rng) for _ in range(150)]
     files = as_files(*docs)
     counts = assert_same(files, batch_bytes=20_000)  # many batches, each mixing both services
     assert counts["columnar"] + counts["reference"] == len(files)

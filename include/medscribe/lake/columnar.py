@@ -976,10 +976,13 @@ def _reference(recording_id: str, job_name: str, data: bytes, position: int) -> 
 def _flatten_batch(
     batch: Sequence[tuple[str, str, bytes]], first: int, use_threads: bool, counts: dict[str, int]
 ) -> list[dict[str, pa.Table]]:
-    """Tables of one batch: column-wise if possible, else file by file, else through parse.py."""
+    """Tables of one batch: column-wise if possible, else file by file, else through parse.py.
+
+    An Arrow error inside the column-wise code (a kernel refusing a value, such as a cast out of
+    range) is treated as a decline: parse.py then gives the rows or its own error."""
     try:
         tables = _columnar(batch, use_threads)
-    except _Decline:
+    except (_Decline, pa.ArrowException):
         if len(batch) > 1:
             return [
                 part

@@ -190,9 +190,12 @@ def synthesize(rows: list[dict], out_dir: Path) -> list[dict]:
 
 
 def run_audio(rows: list[dict], workers: int, timeout: float) -> dict:
-    import boto3
-    from medscribe.devstack import LocalStack
+    import os
 
+    import boto3
+    from medscribe.devstack import LocalStack, local_credentials_env
+
+    os.environ.update(local_credentials_env())
     entries = synthesize(rows, OUT_DIR / "audio")
     run_dir = OUT_DIR / "run"
     notes, checks, processing, duration = [], [], 0.0, 0.0

@@ -410,8 +410,12 @@ def _lookup_last(query: pa.Table, entries: pa.Table, keys: list[str], bits: list
 
 
 def _ms(seconds: np.ndarray) -> np.ndarray:
-    """parse._ms: round(seconds * 1000), half to even, as int64 (NaN -> a value never used)."""
-    return np.rint(np.where(np.isnan(seconds), 0, seconds) * 1000).astype(np.int64)
+    """parse._ms: round(seconds * 1000), half to even, as int64 (NaN -> a value never used). Times
+    beyond int64 milliseconds' exact range are left to parse.py (Python's int has no overflow)."""
+    known = np.where(np.isnan(seconds), 0, seconds)
+    if len(known) and np.abs(known).max() >= 2**53 / 1000:
+        raise _Decline
+    return np.rint(known * 1000).astype(np.int64)
 
 
 # --- HealthScribe transcript ---------------------------------------------------------------------

@@ -164,6 +164,7 @@ def phase_columnar(inputs: Path, out: Path, threads: int) -> dict:
     """The fast path: read the bytes, ``columnar.flatten_transcripts``, one write_partition per table."""
     import pyarrow as pa
 
+    import medscribe.lake.store  # noqa: F401  (imported before the clock starts, like pandas for the baseline)
     from medscribe.lake.columnar import flatten_transcripts
 
     pa.set_cpu_count(threads)
@@ -189,6 +190,7 @@ def phase_columnar(inputs: Path, out: Path, threads: int) -> dict:
 
 def phase_reference(inputs: Path, out: Path) -> dict:
     """The reference path (what nightly.flatten_night does per file): ``json.loads`` + parse.py."""
+    import medscribe.lake.store  # noqa: F401
     from medscribe.lake.parse import healthscribe_transcript_tables, transcribe_medical_words_table
 
     rss_before = _rss_mb()
@@ -219,6 +221,7 @@ def phase_baseline(inputs: Path, out: Path) -> dict:
     """Naive pandas: per file ``json.loads`` + ``json_normalize`` of the items' alternatives (times and
     type as meta); the night's frames concatenated per service and written with ``to_parquet``."""
     import pandas as pd
+    import pyarrow.parquet  # noqa: F401  (to_parquet imports it on first use)
 
     rss_before = _rss_mb()
     out.mkdir(parents=True, exist_ok=True)

@@ -167,3 +167,20 @@ def test_silent_recording_gives_an_empty_note(s3, stack, note_jobs):
     sections = note["ClinicalDocumentation"]["Sections"]
     assert [s["SectionName"] for s in sections] == HISTORY_AND_PHYSICAL
     assert all(s["Summary"] == [] for s in sections)
+
+
+@pytest.mark.parametrize(
+    ("extra", "parameter"),
+    [
+        ({"settings": {"ClinicalNoteGenerationSettings": {"NoteTemplate": "SOAP"}}}, "NoteTemplate"),
+        ({"MedicalScribeContext": {"PatientContext": {"Pronouns": "HIM"}}}, "Pronouns"),
+    ],
+)
+def test_unknown_template_or_pronouns_are_refused(transcribe, extra, parameter):
+    name = unique("notes-refused")
+    with pytest.raises(transcribe.exceptions.BadRequestException) as excinfo:
+        start(transcribe, name, media_key("conversation_stereo"), **extra)
+    message = excinfo.value.response["Error"]["Message"]
+    assert parameter in message and "valid values" in message
+    with pytest.raises(transcribe.exceptions.NotFoundException):
+        transcribe.get_medical_scribe_job(MedicalScribeJobName=name)

@@ -383,7 +383,12 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
     aws_hook_class = TranscribeHook
     template_fields: Sequence[str] = aws_template_fields("jobs")
     template_fields_renderers: ClassVar[dict] = {"jobs": "json"}
-    RETRYABLE_ERRORS = ("LimitExceededException", "InternalFailureException", "ThrottlingException")
+    # Raised (the task retries) instead of being recorded as the recording's failure. ServiceUnavailable*:
+    # the endpoint answered 503 (an engine loading its models after a restart, an AWS brownout).
+    RETRYABLE_ERRORS = (
+        "LimitExceededException", "InternalFailureException", "ThrottlingException",
+        "ServiceUnavailableException", "ServiceUnavailable",
+    )
     NAME_FIELDS = {"healthscribe": "MedicalScribeJobName", "transcribe_medical": "MedicalTranscriptionJobName"}
 
     def __init__(

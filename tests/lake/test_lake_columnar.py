@@ -109,13 +109,26 @@ def test_batches_of_any_size_give_the_same_tables():
         assert one_batch[name].equals(file_by_file[name])
 
 
-def test_engine_words_golden():
-    """Content check on the engine's stereo HealthScribe file, beyond equality with parse.py."""
-    words = columnar.flatten_transcripts(as_files(load("engine", "healthscribe_stereo")))["transcript_words"]
+def test_engine_stereo_golden():
+    """Content checks on the engine's stereo HealthScribe file, beyond equality with parse.py."""
+    tables = columnar.flatten_transcripts(as_files(load("engine", "healthscribe_stereo")))
+    words = tables["transcript_words"]
     first = words.slice(0, 3).to_pylist()
-    assert [w["content"] for w in first] == ["Good", "morning", "."]
+    assert [w["content"] for w in first] == ["Good", "morning", ","]
     assert first[2]["is_punctuation"] and first[2]["segment_id"] == first[1]["segment_id"]
     assert {w["participant_role"] for w in words.to_pylist()} == {"CLINICIAN_0", "PATIENT_0"}
+    insights = tables["clinical_insights"].to_pylist()
+    by_content = {(i["content"], i["category"], i["negated"]) for i in insights}
+    assert ("metformin", "MEDICATION", False) in by_content
+    assert (
+        "chest pain",
+        "MEDICAL_CONDITION",
+        True,
+    ) in by_content  # "Do you have any chest pain?" "No chest pain."
+    segments = {s["segment_id"]: s["content"] for s in tables["transcript_segments"].to_pylist()}
+    for insight in insights:  # AWS's end-inclusive offsets, as the engine writes them
+        text = segments[insight["segment_id"]]
+        assert text[insight["begin_character_offset"] : insight["end_exclusive"]] == insight["content"]
 
 
 # --- derived variants: each rule ----------------------------------------------------------------

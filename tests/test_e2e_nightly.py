@@ -89,6 +89,22 @@ def test_stereo_segments_carry_channel_roles(night):
     assert len(agree) >= len(turns) * 0.8 and sum(agree) / len(agree) >= 0.9
 
 
+def test_conversation_notes_land_with_evidence_in_the_segments(night):
+    sentences = read_table("note_sentences", night["lake"], night=NIGHT).to_pandas()
+    evidence = read_table("note_evidence", night["lake"], night=NIGHT).to_pandas()
+    segments = read_table("transcript_segments", night["lake"], night=NIGHT).to_pandas()
+    stereo = recording_id("conversation_stereo.wav")
+    mine = sentences[sentences["recording_id"] == stereo]
+    assert len(mine) >= 3 and set(mine["note_template"]) == {"HISTORY_AND_PHYSICAL"}
+    assert "PLAN" in set(mine["section_name"])
+    # the patient said "No chest pain.": the note denies it (no pronouns given: "They deny ...")
+    assert any("deny chest pain" in text.lower() for text in mine["text"]), list(mine["text"])
+    links = evidence[evidence["recording_id"] == stereo]
+    assert len(links) >= len(mine)
+    assert set(links["segment_id"]) <= set(segments[segments["recording_id"] == stereo]["segment_id"])
+    assert recording_id("dictation.wav") not in set(sentences["recording_id"])
+
+
 def test_jobs_really_deferred(night):
     assert "jobs of the batch still running" in night["log"]  # the batch trigger ran
     assert "deferred" in night["log"].lower()

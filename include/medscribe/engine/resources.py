@@ -10,6 +10,9 @@
   offline (``HF_HUB_OFFLINE=1``): nothing is fetched.
 * Clinical vocabularies and medspaCy ConText for ClinicalInsights (:func:`~medscribe.engine.pipeline.
   clinical_nlp.load_clinical_nlp`).
+
+The last two are only needed by HealthScribe jobs and take a while to load (20-60 s on a busy two-core
+machine), so they are :class:`LazyModel`: loaded once, by the first job that uses them, and shared after.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +122,45 @@ def load_sentence_encoder():
     return SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
 
 
+class LazyModel:
+    """A model loaded on first use (once per process, under a lock); attributes are the model's.
+
+    A load that fails fails the job that needed it (and each later one) with a reason that names no
+    file; the log gets the error.
+    """
+
+    def __init__(self, what: str, loader):
+        self.what = what
+        self._loader = loader
+        self._lock = threading.Lock()
+        self._value = None
+        self._failed: str | None = None
+
+    def get(self):
+        with self._lock:
+            if self._value is None and self._failed is None:
+                started = time.monotonic()
+                try:
+                    self._value = self._loader()
+                except (ImportError, OSError, ModelIntegrityError) as error:
+                    log.error("%s failed to load: %s", self.what, error)
+                    self._failed = f"The engine couldn't load its {self.what}. Contact the engine's operator."
+                else:
+                    log.info("%s loaded in %.1fs", self.what, time.monotonic() - started)
+            if self._failed is not None:
+                from medscribe.engine.pipeline.document import JobFailed
+
+                raise JobFailed(self._failed)
+            return self._value
+
+    @property
+    def loaded(self) -> bool:
+        return self._value is not None
+
+    def __getattr__(self, name):
+        return getattr(self.get(), name)
+
+
 @dataclass
 class Resources:
     """Models shared by all workers of the process."""
@@ -144,12 +187,9 @@ def load_resources(num_workers: int = 1) -> Resources:
         log.info("speaker embedding model loaded in %.1fs", time.monotonic() - started)
     from medscribe.engine.pipeline.clinical_nlp import load_clinical_nlp
 
-    started = time.monotonic()
-    sentence_encoder = load_sentence_encoder()
-    log.info("sentence embedding model loaded in %.1fs", time.monotonic() - started)
     return Resources(
         whisper=whisper,
         voice_encoder=encoder,
-        sentence_encoder=sentence_encoder,
-        clinical_nlp=load_clinical_nlp(),
+        sentence_encoder=LazyModel("sentence embedding model", load_sentence_encoder),
+        clinical_nlp=LazyModel("clinical vocabularies", load_clinical_nlp),
     )

@@ -106,6 +106,7 @@ VITALS_AND_TESTS = (
     "physical therapy",
     "surgery",
     "physical exam",
+    "physical examination",
 )
 ANATOMY_NOISE = {
     "other",
@@ -146,6 +147,11 @@ ANATOMY_NOISE = {
     "tissue",
     "tendon",
 }
+ICD_HEAD_NOISE = re.compile(
+    r"abnormal|other|unspecified|disorder|finding|result|level|lack|acute|forms|anomal|disturbance|"
+    r"evidence|elevation|retention|separation|fusion|deposit|body",
+    re.I,
+)
 VARIANT_RE = re.compile(r"^[a-z][a-z0-9' \-]*[a-z0-9]$")
 ANSWER_NO_RE = re.compile(r"^\s*(?:no|nope|nah|not really|never|none|negative|denies)\b", re.I)
 
@@ -238,6 +244,15 @@ def condition_terms(icd: list[tuple[str, str]]) -> dict[str, str]:
         if trees and not any(tree.startswith("C") or tree.startswith("F03") for tree in trees):
             continue  # MeSH outside Diseases and Mental Disorders: behaviours, techniques, ...
         terms[cleaned] = "SYMPTOM" if any(tree.startswith("C23.888") for tree in trees) else "DIAGNOSIS"
+    heads: Counter = Counter()
+    for code, description in icd:
+        if code[0] in "RM":  # "Stiffness of joint", "Pain in right knee", "Infection of ..." -> the finding
+            match = re.match(r"([A-Za-z][a-z\- ]*?) (?:of|in|on|at) ", description)
+            if match and len(match.group(1).split()) <= 2 and not ICD_HEAD_NOISE.search(match.group(1)):
+                heads[match.group(1).lower()] += 1
+    for head, count in heads.items():
+        if count >= 2:
+            terms.setdefault(head, "SYMPTOM")
     for code, description in icd:
         if code[0] not in "ABCDEFGHIJKLMNR":  # diseases and symptoms; not injuries, causes or encounters
             continue
@@ -297,6 +312,19 @@ class ClinicalNLP:
         self.max_words = max_words
         self.size = len(terms)
 
+    def lookup(self, key: str) -> tuple[str, str, str | None] | None:
+        """The vocabulary entry of ``key``, else of ``key`` with its last word's plural or -ing ending
+        taken off ("chest pains", "lungs", "rashes", "coughing")."""
+        entry = self.terms.get(key)
+        if entry is not None or len(key) < 4:
+            return entry
+        for suffix, replacement in (("ies", "y"), ("es", ""), ("s", ""), ("ing", "")):
+            if key.endswith(suffix) and not key.endswith("ss"):
+                entry = self.terms.get(key[: -len(suffix)] + replacement)
+                if entry is not None:
+                    return entry
+        return None
+
     def _candidates(self, doc):
         """Longest vocabulary phrases first, left to right, no overlaps; whole tokens only."""
         from spacy.tokens import Span
@@ -306,8 +334,7 @@ class ClinicalNLP:
         while start < len(doc):
             found = None
             for end in range(min(len(doc), start + self.max_words), start, -1):
-                key = doc[start:end].text.lower()
-                entry = self.terms.get(key)
+                entry = self.lookup(doc[start:end].text.lower())
                 if entry is not None:
                     found = (Span(doc, start, end, label=entry[0]), entry[1], entry[2])
                     break
@@ -394,5 +421,5 @@ def load_clinical_nlp() -> ClinicalNLP:
     for word in STOP_WORDS:  # single common words are never an entity on their own
         terms.pop(word, None)
     nlp = ClinicalNLP(terms)
-    log.info("clinical vocabularies loaded: %d phrases in %.1fs", nlp.size, time.monotonic() - started)
+    log.info("clinical vocabularies: %d phrases, built in %.1fs", nlp.size, time.monotonic() - started)
     return nlp

@@ -254,8 +254,10 @@ def test_s3_unreachable_for_30s_tasks_retry_and_succeed(dstack):
     tis = states(dstack, run_id)
     assert outage.get("restored"), f"discover was never seen running: {tis}"
     assert run["state"] == "success", tis
-    retried = {task: tries for task, (_, tries) in tis.items() if tries >= 2}
-    assert ("discover", -1) in retried, tis  # its first try failed without S3, a retry succeeded
+    # a task that needed S3 during the outage failed its first try, and a retry succeeded (discover, unless
+    # it was already past its S3 calls when the relay was cut: then the next task)
+    retried = {task for task, (_, tries) in tis.items() if tries >= 2}
+    assert retried & {("discover", -1), ("plan", -1)}, tis
     assert_night_rows(str(dstack.lake), night, set(ids.values()))
     (job,) = jobs_of(dstack, *ids.values()).values()
     assert job["status"] == "COMPLETED"

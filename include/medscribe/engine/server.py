@@ -70,7 +70,17 @@ def configure_logging() -> None:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # request lines, S3 calls and third-party chatter stay out of the log
-    for noisy in ("werkzeug", "botocore", "boto3", "s3transfer", "urllib3", "faster_whisper", "numba"):
+    for noisy in (
+        "werkzeug",
+        "botocore",
+        "boto3",
+        "s3transfer",
+        "urllib3",
+        "faster_whisper",
+        "numba",
+        "sentence_transformers",
+        "transformers",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

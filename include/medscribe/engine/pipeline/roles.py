@@ -205,7 +205,10 @@ def segment_embeddings(doc: JobDocument, encoder):
     if cached is not None and len(cached) == len(doc.segments):
         return cached
     texts = [segment.content for segment in doc.segments]
-    embeddings = np.asarray(encoder.encode(texts, batch_size=32, normalize_embeddings=True), dtype=np.float32)
+    embeddings = np.asarray(
+        encoder.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False),
+        dtype=np.float32,
+    )
     doc._segment_embeddings = embeddings
     return embeddings
 

@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import os
@@ -298,6 +299,128 @@ def phase_arrow(inputs: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu, "files": rows}
 
 
+def phase_pool(inputs: Path, out: Path, processes: int) -> dict:
+    """The fast path over a process pool: ``columnar.flatten_files_to_lake`` (each worker flattens a
+    chunk of files with one Arrow thread and writes its own part files, the partitions swapped in at
+    the end). CPU time = this process + every worker's total (``process_time`` reported by the worker,
+    from its start: the pool's start-up included)."""
+    import medscribe.lake.store  # noqa: F401
+    from medscribe.lake.columnar import flatten_files_to_lake
+
+    rss_before = _rss_mb()
+    started, cpu = time.perf_counter(), time.process_time()
+    files = [(p.stem, f"job-{p.stem}", str(p)) for p in sorted(inputs.glob("*.json"))]
+    result = flatten_files_to_lake(files, str(out), NIGHT, processes=processes)
+    seconds, own_cpu = time.perf_counter() - started, time.process_time() - cpu
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "seconds": seconds,
+        "cpu_seconds": own_cpu + result["worker_cpu_seconds"],
+        "parent_cpu_seconds": own_cpu,
+        "rusage_children_cpu_seconds": children.ru_utime + children.ru_stime,
+        "word_rows": result["rows"]["transcript_words"],
+        "rows": result["rows"],
+        "counts": result["counts"],
+        "chunks": result["chunks"],
+        "processes": processes,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": _rss_mb(),
+        "peak_rss_worker_mb": children.ru_maxrss / 1024,
+    }
+
+
+def _msgspec_type(arrow_type):
+    """The msgspec type decoding a JSON value as Arrow's reader does with this type (structs become
+    Structs with only these fields: msgspec skips the others in C)."""
+    from typing import Optional
+
+    import msgspec
+    import pyarrow as pa
+
+    if pa.types.is_struct(arrow_type):
+        fields = [(f.name, Optional[_msgspec_type(f.type)], None) for f in arrow_type]
+        return msgspec.defstruct(f"S{id(arrow_type)}", fields, gc=False)
+    if pa.types.is_list(arrow_type):
+        return list[_msgspec_type(arrow_type.value_type)]
+    return {pa.string(): str, pa.float64(): float, pa.int64(): int}[arrow_type]
+
+
+def phase_msgspec(inputs: Path, out: Path) -> dict:
+    """Lever 1, measured as far as it goes: read every file and decode it with msgspec into Structs of
+    exactly the fields the fast path reads (``columnar.EXPECTED``); then a *prototype* word table built
+    from the Structs with list comprehensions (content, confidence, times, type, item index, rank,
+    ids: no speaker/channel labels, no segment or role joins, no insights), converted to Arrow and
+    written with one ``write_partition``. Not the lake's rows: a lower bound for a msgspec flattener."""
+    import msgspec
+    import numpy as np
+    import pyarrow as pa
+
+    from medscribe.lake.columnar import EXPECTED
+    from medscribe.lake.schemas import TABLES
+    from medscribe.lake.store import write_partition
+
+    Doc = msgspec.defstruct("Doc", [(f.name, _msgspec_type(f.type) | None, None) for f in EXPECTED], gc=False)
+    decoder = msgspec.json.Decoder(Doc)
+    gc.disable()  # the lever's best case: with the collector on, decoding alone costs ~3x more here
+    started, cpu = time.perf_counter(), time.process_time()
+    decode_cpu = 0.0
+    cols: dict[str, list] = {k: [] for k in ("rec", "content", "confidence", "start", "end", "type", "index", "rank")}
+    for path in sorted(inputs.glob("*.json")):  # one file at a time: holding the Structs costs GC passes
+        before = time.process_time()
+        doc = decoder.decode(path.read_bytes())
+        decode_cpu += time.process_time() - before
+        if doc.Conversation is not None:
+            items = doc.Conversation.TranscriptItems or []
+            alts = [(i, k, it, a) for i, it in enumerate(items) for k, a in enumerate(it.Alternatives or [])]
+            cols["content"] += [a.Content for _, _, _, a in alts]
+            cols["confidence"] += [a.Confidence for _, _, _, a in alts]
+            cols["start"] += [it.BeginAudioTime for _, _, it, _ in alts]
+            cols["end"] += [it.EndAudioTime for _, _, it, _ in alts]
+            cols["type"] += [it.Type for _, _, it, _ in alts]
+        else:
+            items = doc.results.items or []
+            alts = [(i, k, it, a) for i, it in enumerate(items) for k, a in enumerate(it.alternatives or [])]
+            cols["content"] += [a.content for _, _, _, a in alts]
+            cols["confidence"] += [a.confidence for _, _, _, a in alts]
+            cols["start"] += [it.start_time for _, _, it, _ in alts]
+            cols["end"] += [it.end_time for _, _, it, _ in alts]
+            cols["type"] += [it.type for _, _, it, _ in alts]
+        cols["index"] += [i for i, _, _, _ in alts]
+        cols["rank"] += [k for _, k, _, _ in alts]
+        cols["rec"] += [path.stem] * len(alts)
+    rows = len(cols["rec"])
+    kind = pa.array(cols["type"], pa.string())
+
+    def floats(values: list) -> pa.Array:  # HealthScribe numbers, Transcribe strings
+        return pa.array([float(v) if v is not None else None for v in values], pa.float64())
+
+    columns = {
+        "recording_id": pa.array(cols["rec"], pa.string()),
+        "job_name": pa.array(cols["rec"], pa.string()),
+        "service": pa.array(np.full(rows, "healthscribe", object), pa.string()),
+        "item_index": pa.array(cols["index"], pa.int32()),
+        "content": pa.array(cols["content"], pa.string()),
+        "is_punctuation": pa.compute.equal(kind, pa.scalar("punctuation")),
+        "start_time": floats(cols["start"]),
+        "end_time": floats(cols["end"]),
+        "confidence": floats(cols["confidence"]),
+        "alternative_rank": pa.array(cols["rank"], pa.int16()),
+    }
+    schema = TABLES["transcript_words"]
+    table = pa.table(
+        {f.name: columns[f.name] if f.name in columns else pa.nulls(rows, f.type) for f in schema}, schema=schema
+    )
+    write_partition("transcript_words", table, str(out), NIGHT)
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "decode_cpu_seconds": decode_cpu,
+        "word_rows": rows,
+        "rss_before_mb": 0.0,
+        "peak_rss_mb": _rss_mb(),
+    }
+
+
 def phase_duckdb(out: Path, rows: int) -> dict:
     import numpy as np
     import pyarrow as pa
@@ -373,6 +496,8 @@ def main() -> int:
         "baseline": lambda a: phase_baseline(Path(a[0]), Path(a[1])),
         "json": lambda a: phase_json(Path(a[0])),
         "arrow": lambda a: phase_arrow(Path(a[0])),
+        "pool": lambda a: phase_pool(Path(a[0]), Path(a[1]), int(a[2])),
+        "msgspec": lambda a: phase_msgspec(Path(a[0]), Path(a[1])),
         "duckdb": lambda a: phase_duckdb(Path(a[0]), int(a[1])),
     }
     if args.phase:
@@ -389,6 +514,7 @@ def main() -> int:
         )
 
     load = os.getloadavg()[0]
+    print(f"uptime at start: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     with tempfile.TemporaryDirectory(prefix="bench-flatten-") as tmp:
         tmp = Path(tmp)
         (tmp / "in").mkdir()
@@ -412,6 +538,26 @@ def main() -> int:
         print(line("baseline (json.loads + json_normalize + to_parquet)", base, base))
         print(line("columnar, 1 thread", fast[1], base))
         print(line("columnar, 2 threads", fast[2], base))
+        pool = {
+            processes: child("pool", inputs, str(tmp / f"lake-pool-{processes}"), str(processes))
+            for processes in (1, 2)
+        }
+        for processes, run in pool.items():
+            assert run["rows"] == fast[2]["rows"], (run["rows"], fast[2]["rows"])
+            assert run["counts"]["reference"] == 0, run["counts"]
+            print(
+                line(f"columnar, pool of {processes} process{'es' if processes > 1 else ''}", run, base)
+                + f"; {run['chunks']} chunks, parent CPU {run['parent_cpu_seconds']:.2f} s, "
+                f"workers' RUSAGE_CHILDREN {run['rusage_children_cpu_seconds']:.2f} s, "
+                f"worker peak RSS {run['peak_rss_worker_mb']:.0f} MB"
+            )
+        spec = child("msgspec", inputs, str(tmp / "lake-msgspec"))
+        assert spec["word_rows"] == base["word_rows"], (spec["word_rows"], base["word_rows"])
+        print(
+            line("msgspec prototype (words only, no labels/segments/insights, GC off)", spec, base)
+            + f"; decoding alone {spec['decode_cpu_seconds']:.2f} s CPU "
+            f"({spec['decode_cpu_seconds'] / base['cpu_seconds']:.0%} of the baseline's CPU)"
+        )
         if not args.skip_reference:
             ref = child("reference", inputs, str(tmp / "lake-reference"))
             assert ref["rows"] == fast[2]["rows"], (ref["rows"], fast[2]["rows"])
@@ -433,6 +579,7 @@ def main() -> int:
                 f"best of 3 {db['best_of_3_seconds']:.3f} s ({db['threads']} threads), "
                 f"peak RSS {db['peak_rss_mb']:.0f} MB"
             )
+        print(f"uptime at end: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
         print(
             f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
             f"load average at start {load:.1f}, at end {os.getloadavg()[0]:.1f}"

@@ -499,3 +499,53 @@ def test_random_documents_match_parse():
     counts = assert_same(files, batch_bytes=20_000)  # many batches, each mixing both services
     assert counts["columnar"] + counts["reference"] == len(files)
     assert counts["columnar"] >= 0.9 * len(files), counts
+
+
+# --- process pool straight into the lake -------------------------------------------------------
+
+
+def written_files(tmp_path: Path) -> list[tuple[str, str, str]]:
+    """The AWS and engine transcripts as files on disk, twice over (10 + 6 files)."""
+    names = [("aws", n) for n in AWS_TRANSCRIPTS] + [("engine", n) for n in ENGINE_OUTPUTS]
+    files = []
+    for i, (folder, name) in enumerate(names + names):
+        path = tmp_path / f"{i:02d}.json"
+        path.write_bytes((FIXTURES / folder / f"{name}.json").read_bytes())
+        files.append((f"rec-{i}", f"job-{i}", str(path)))
+    return files
+
+
+def test_process_pool_writes_part_files_with_parse_py_rows(tmp_path):
+    from medscribe.lake.store import duckdb_connect, read_table
+
+    files = written_files(tmp_path)
+    lake = str(tmp_path / "lake")
+    result = columnar.flatten_files_to_lake(files, lake, "2026-03-02", processes=2, chunk_bytes=1)
+    assert result["chunks"] == len(files) and result["counts"] == {"columnar": len(files), "reference": 0}
+    expected = reference([(r, j, Path(p).read_bytes()) for r, j, p in files])
+    con = duckdb_connect(lake)
+    for name, table in expected.items():
+        parts = sorted(p.name for p in (tmp_path / "lake" / name / "night=2026-03-02").iterdir())
+        assert parts == [f"part-{k:05d}.parquet" for k in range(len(files))]
+        got = read_table(name, lake, "2026-03-02").drop_columns(["night"])
+        assert result["rows"][name] == got.num_rows == table.num_rows
+        assert comparable(got) == comparable(table), name
+        assert con.execute(f"select count(*) from {name}").fetchone()[0] == table.num_rows
+    assert expected["transcript_words"].num_rows > 800 and expected["clinical_insights"].num_rows > 0
+
+
+def test_process_pool_error_keeps_previous_partitions(tmp_path):
+    from medscribe.lake.store import read_table
+
+    files = written_files(tmp_path)
+    lake = str(tmp_path / "lake")
+    columnar.flatten_files_to_lake(files[:3], lake, "2026-03-02", processes=2, chunk_bytes=1)
+    before = {name: read_table(name, lake, "2026-03-02") for name in columnar.TRANSCRIPT_TABLES}
+    Path(files[12][2]).write_bytes(b'{"results": {"items": [{"start_time": "secret-words"}]}}')
+    with pytest.raises(ValueError) as raised:
+        columnar.flatten_files_to_lake(files, lake, "2026-03-02", processes=2, chunk_bytes=20_000)
+    assert str(raised.value).startswith("file 12: items[0].start_time is not a number"), str(raised.value)
+    assert "secret" not in str(raised.value)
+    for name, table in before.items():
+        assert read_table(name, lake, "2026-03-02").equals(table), name
+        assert [p.name for p in (tmp_path / "lake" / name).iterdir()] == ["night=2026-03-02"]

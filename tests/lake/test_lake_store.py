@@ -309,3 +309,23 @@ def test_s3_lake_write_rewrite_read(s3_endpoint, words, tm_speakers, monkeypatch
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{s3_endpoint}")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     assert read_table("transcript_words", lake, NIGHT).num_rows == 9
+
+
+def test_partition_parts_swaps_all_parts_in_or_nothing(lake, words):
+    write_partition("transcript_words", words, lake, "2026-03-02")
+    halves = [words.slice(0, 10), words.slice(10)]
+    with pytest.raises(RuntimeError):
+        with store.partition_parts("transcript_words", lake, "2026-03-02") as tmp:
+            store.write_part("transcript_words", halves[0], f"{tmp}/part-0.parquet")
+            raise RuntimeError("worker died")
+    assert partition_entries(lake) == ["night=2026-03-02"]
+    assert without_night(read_table("transcript_words", lake, "2026-03-02")).equals(words)
+    with store.partition_parts("transcript_words", lake, "2026-03-02") as tmp:
+        for k, part in enumerate(halves):
+            store.write_part("transcript_words", part, f"{tmp}/part-{k}.parquet")
+    assert partition_entries(lake) == ["night=2026-03-02"]
+    assert without_night(read_table("transcript_words", lake, "2026-03-02")).equals(words)
+    assert duckdb_connect(lake).execute("select count(*) from transcript_words").fetchone()[0] == len(words)
+    with store.partition_parts("transcript_words", lake, "2026-03-02"):
+        pass  # nothing written: the night is empty, with the schema
+    assert read_table("transcript_words", lake, "2026-03-02").num_rows == 0

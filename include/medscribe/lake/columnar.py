@@ -1040,3 +1040,110 @@ def flatten_transcripts(
         name: pa.concat_tables([p[name] for p in pieces]) if pieces else schema.empty_table()
         for name, schema in TRANSCRIPT_TABLES.items()
     }
+
+
+# --- several processes ---------------------------------------------------------------------------
+
+
+def _flatten_chunk_to_parts(
+    files: Sequence[tuple[str, str, str]], first: int, part: int, parts: dict[str, str], lake_uri: str
+) -> dict:
+    """Worker: read and flatten a chunk of files, write its rows as ``part-<part>.parquet`` of each
+    table into the temporary partition directories ``parts``; returns row counts, paths taken and the
+    worker's CPU time so far."""
+    import os
+    import time
+
+    from medscribe.lake import store
+
+    counts: dict[str, int] = {}
+    items = ((recording_id, job_name, _read_file(path)) for recording_id, job_name, path in files)
+    try:
+        tables = flatten_transcripts(items, use_threads=False, counts=counts)
+    except ValueError as error:  # positions are the chunk's: make them the night's
+        raise ValueError(_shift_position(str(error), first)) from None
+    fs, _ = store.resolve(lake_uri)
+    for name, table in tables.items():
+        store.write_part(name, table, f"{parts[name]}/part-{part:05d}.parquet", filesystem=fs)
+    return {
+        "rows": {name: table.num_rows for name, table in tables.items()},
+        "counts": counts,
+        "pid": os.getpid(),
+        "cpu_seconds": time.process_time(),
+    }
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _shift_position(message: str, first: int) -> str:
+    head, sep, rest = message.partition(":")
+    if head.startswith("file ") and head[5:].isdigit():
+        return f"file {int(head[5:]) + first}{sep}{rest}"
+    return message
+
+
+def flatten_files_to_lake(
+    files: Sequence[tuple[str, str, str]],
+    lake_uri: str,
+    night: str,
+    *,
+    processes: int = 2,
+    chunk_bytes: int = 4 * BATCH_BYTES,
+    mp_context=None,
+) -> dict:
+    """Flatten local transcript files with a process pool straight into the night's partitions of the
+    four transcript tables: each worker flattens a chunk of files (``flatten_transcripts``, one Arrow
+    thread) and writes its rows as one part file per table into hidden directories
+    (``store.partition_parts``); the four partitions are swapped in, one after the other, only when
+    every chunk is written, so an error in any chunk leaves every previous partition as it was.
+
+    The rows are those of ``flatten_transcripts`` over the same files (part files in the files' order:
+    ``part-<chunk>.parquet``, chunks of consecutive files).
+
+    :param files: (recording_id, job_name, local path of the file) per file; workers read the files.
+    :param lake_uri: lake root (local path or URI, see ``store.resolve``).
+    :param night: the partition, ``YYYY-MM-DD``.
+    :param processes: worker processes (``concurrent.futures.ProcessPoolExecutor``).
+    :param chunk_bytes: files are grouped in chunks of about this many bytes (by file size).
+    :param mp_context: multiprocessing context for the pool (None: the platform's default).
+    :return: ``{"rows": {table: rows}, "counts": {"columnar": n, "reference": n}, "chunks": n,
+        "worker_cpu_seconds": CPU time of the workers (each one's total, imports included)}``.
+    :raises ValueError: as ``flatten_transcripts`` (the position is the file's index in ``files``).
+    """
+    import contextlib
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from medscribe.lake import store
+
+    chunks: list[tuple[int, list]] = []
+    size = 0
+    for position, item in enumerate(files):
+        if not chunks or size >= chunk_bytes:
+            chunks.append((position, []))
+            size = 0
+        chunks[-1][1].append(tuple(item))
+        size += os.path.getsize(item[2])
+    rows = {name: 0 for name in TRANSCRIPT_TABLES}
+    counts = {"columnar": 0, "reference": 0}
+    cpu: dict[int, float] = {}
+    with contextlib.ExitStack() as stack:
+        parts = {
+            name: stack.enter_context(store.partition_parts(name, lake_uri, night)) for name in TRANSCRIPT_TABLES
+        }
+        with ProcessPoolExecutor(max_workers=processes, mp_context=mp_context) as pool:
+            futures = [
+                pool.submit(_flatten_chunk_to_parts, chunk, first, k, parts, lake_uri)
+                for k, (first, chunk) in enumerate(chunks)
+            ]
+            for future in futures:
+                result = future.result()
+                for name, n in result["rows"].items():
+                    rows[name] += n
+                for path, n in result["counts"].items():
+                    counts[path] += n
+                cpu[result["pid"]] = max(cpu.get(result["pid"], 0.0), result["cpu_seconds"])
+    return {"rows": rows, "counts": counts, "chunks": len(chunks), "worker_cpu_seconds": sum(cpu.values())}

@@ -1,6 +1,6 @@
 """Benchmark: flatten offline-engine transcript files into the Parquet lake, against a naive baseline.
 
-    .venv/bin/python bench/flatten/run.py [--files 1000] [--scale 15] [--duckdb-rows 10000000]
+    .venv/bin/python bench/flatten/run.py [--files 1000] [--scale 15] [--duckdb-rows 10000000] [--skip-reference]
 
 1. Generates ``--files`` transcript files from the five real engine outputs in tests/fixtures/engine
    (two HealthScribe, three Transcribe Medical: speaker labels, channel identification, alternatives),
@@ -17,6 +17,11 @@
      ``store.write_partition`` per table (words, segments, insights, attributes);
    - ``reference``: per file ``json.loads`` + ``lake.parse`` (what nightly.flatten_night does), the
      same four ``write_partition``; must give the same row counts as ``columnar``;
+   - ``pool`` (1, then 2 processes): ``lake.columnar.flatten_files_to_lake``, a process pool whose
+     workers each flatten a chunk of files and write their own part files (CPU time = this process +
+     each worker's total, cross-checked against ``RUSAGE_CHILDREN``);
+   - ``msgspec``: decoding with msgspec into Structs of only the fields the fast path reads, plus a
+     prototype word table built from them (no labels, segments or insights; GC off): lever 1's bound;
    - ``json`` / ``arrow``: only read and parse the files (``json.loads``; Arrow's reader as the fast
      path calls it, one thread): the floors of the two approaches.
    Rows/s counts word rows (one per item alternative), the same number in every phase; the ratio is
@@ -175,11 +180,13 @@ def phase_columnar(inputs: Path, out: Path, threads: int) -> dict:
     counts: dict[str, int] = {}
     files = ((p.stem, f"job-{p.stem}", p.read_bytes()) for p in sorted(inputs.glob("*.json")))
     tables = flatten_transcripts(files, use_threads=threads > 1, counts=counts)
+    flatten_cpu = time.process_time() - cpu
     rows = _write_night({name: [table] for name, table in tables.items()}, out)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     return {
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
+        "write_cpu_seconds": cpu_seconds - flatten_cpu,
         "word_rows": rows["transcript_words"],
         "rows": rows,
         "counts": counts,
@@ -410,10 +417,12 @@ def phase_msgspec(inputs: Path, out: Path) -> dict:
     table = pa.table(
         {f.name: columns[f.name] if f.name in columns else pa.nulls(rows, f.type) for f in schema}, schema=schema
     )
+    before_write = time.process_time()
     write_partition("transcript_words", table, str(out), NIGHT)
     return {
         "seconds": time.perf_counter() - started,
         "cpu_seconds": time.process_time() - cpu,
+        "write_cpu_seconds": time.process_time() - before_write,
         "decode_cpu_seconds": decode_cpu,
         "word_rows": rows,
         "rss_before_mb": 0.0,
@@ -475,10 +484,13 @@ def phase_duckdb(out: Path, rows: int) -> dict:
 
 def child(phase: str, *args: str) -> dict:
     """Run one phase in a fresh interpreter and return its JSON result."""
+    load = os.getloadavg()[0]
     result = subprocess.run(
         [sys.executable, __file__, "--phase", phase, *args], capture_output=True, text=True, check=True
     )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out["load"] = load  # 1-minute load average when the phase started
+    return out
 
 
 def main() -> int:
@@ -510,7 +522,7 @@ def main() -> int:
             f"{label}: {run['seconds']:.2f} s wall, {rate:,.0f} word rows/s, "
             f"{base['seconds'] / run['seconds']:.1f}x the baseline; {run['cpu_seconds']:.2f} s CPU, "
             f"{base['cpu_seconds'] / run['cpu_seconds']:.1f}x; peak RSS {run['peak_rss_mb']:.0f} MB "
-            f"(after imports {run['rss_before_mb']:.0f} MB)"
+            f"(after imports {run['rss_before_mb']:.0f} MB); load {run['load']:.1f}"
         )
 
     load = os.getloadavg()[0]
@@ -536,8 +548,8 @@ def main() -> int:
             assert run["counts"]["reference"] == 0, run["counts"]
         print(f"word rows: {base['word_rows']:,} (all lake tables: {fast[2]['rows']})")
         print(line("baseline (json.loads + json_normalize + to_parquet)", base, base))
-        print(line("columnar, 1 thread", fast[1], base))
-        print(line("columnar, 2 threads", fast[2], base))
+        for threads, label in ((1, "columnar, 1 thread"), (2, "columnar, 2 threads")):
+            print(line(label, fast[threads], base) + f"; of which write_partition {fast[threads]['write_cpu_seconds']:.2f} s CPU")
         pool = {
             processes: child("pool", inputs, str(tmp / f"lake-pool-{processes}"), str(processes))
             for processes in (1, 2)
@@ -555,7 +567,7 @@ def main() -> int:
         assert spec["word_rows"] == base["word_rows"], (spec["word_rows"], base["word_rows"])
         print(
             line("msgspec prototype (words only, no labels/segments/insights, GC off)", spec, base)
-            + f"; decoding alone {spec['decode_cpu_seconds']:.2f} s CPU "
+            + f"; write_partition {spec['write_cpu_seconds']:.2f} s CPU; decoding alone {spec['decode_cpu_seconds']:.2f} s CPU "
             f"({spec['decode_cpu_seconds'] / base['cpu_seconds']:.0%} of the baseline's CPU)"
         )
         if not args.skip_reference:

@@ -25,6 +25,11 @@ Such files therefore get exactly ``parse.py``'s rows, or its ``ValueError``; the
 :func:`flatten_transcripts` say how many files took each path. HealthScribe clinical documents are not
 handled here (small files: use ``parse.healthscribe_clinical_document_tables``).
 
+Several processes: :func:`flatten_files_to_lake` hands chunks of files (paths) to a
+``ProcessPoolExecutor``; each worker flattens its chunk with :func:`flatten_transcripts` and writes its
+own part file per table into the partitions' hidden temporary directories (``store.partition_parts``),
+swapped in once every chunk is written. It saves wall time when cores are free, not CPU time.
+
 Why two implementations: parse.py works on one parsed document (``nightly.flatten_night`` reads one
 S3 object at a time) and gives errors that name the JSON path of a bad value; this module needs the
 raw bytes of many files to be fast, and hands the shapes it cannot vectorise exactly to parse.py.

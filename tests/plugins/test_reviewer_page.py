@@ -23,7 +23,8 @@ import pytest
 from medscribe.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
 from medscribe.devstack import Service, airflow_env, free_port
 from medscribe.lake.store import read_table
-from tests.test_nightly_operations import rid, wav_slice
+from tests.conftest import boto3_client
+from tests.test_nightly_operations import engine_jobs, rid, wav_slice
 
 pytestmark = pytest.mark.e2e
 NIGHT = "2026-11-12"
@@ -69,9 +70,18 @@ def night(stack, tmp_path_factory):
             Bucket=RECORDINGS_BUCKET, Key=f"incoming/{NIGHT}/conversations/clinic-r/{name}.wav", Body=data
         )
     log = base / "night.log"
-    result = run_night(NIGHT, stack, lake, home, log)
-    assert result.returncode == 0, log.read_text()[-5000:]
-    return {"lake": lake, "home": home, "base": base, "clean": rid(clean), "noisy": rid(noisy), "log": log}
+    jobs_before = set(engine_jobs(stack))
+    try:
+        result = run_night(NIGHT, stack, lake, home, log)
+        assert result.returncode == 0, log.read_text()[-5000:]
+        yield {"lake": lake, "home": home, "base": base, "clean": rid(clean), "noisy": rid(noisy), "log": log}
+    finally:  # the engine is shared by the session: leave its job list as this module found it
+        transcribe = boto3_client("transcribe", stack.engine_endpoint)
+        for name in sorted(set(engine_jobs(stack)) - jobs_before):
+            if name.startswith("medscribe-hs-"):
+                transcribe.delete_medical_scribe_job(MedicalScribeJobName=name)
+            else:
+                transcribe.delete_medical_transcription_job(MedicalTranscriptionJobName=name)
 
 
 def test_degraded_recording_is_queued_with_its_metric(night):

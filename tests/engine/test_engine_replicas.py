@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 
 from medscribe.engine.models import IN_PROGRESS, QUEUED, SCRIBE, JobStore, WorkerPool
 
@@ -16,11 +17,13 @@ CLAIM_ALL = textwrap.dedent("""
     from pathlib import Path
     from medscribe.engine.models import JobStore
     store = JobStore(Path(sys.argv[1]))
+    Path(sys.argv[3]).touch()  # ready: imported and opened
     while not Path(sys.argv[2]).exists():  # start together
         time.sleep(0.01)
     claimed = []
     while (job := store.claim_next()) is not None:
         claimed.append(job.id)
+        time.sleep(0.002)  # work between claims: without it SQLite may let one process starve the other
     print(json.dumps(claimed))
 """)
 
@@ -44,10 +47,15 @@ def test_two_processes_never_claim_the_same_job(tmp_path):
     data = tmp_path / "data"
     ids = queue(JobStore(data), 300)
     go = tmp_path / "go"
+    ready = [tmp_path / f"ready-{n}" for n in range(2)]
     replicas = [
-        subprocess.Popen([sys.executable, "-c", CLAIM_ALL, str(data), str(go)], stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
+        subprocess.Popen([sys.executable, "-c", CLAIM_ALL, str(data), str(go), str(flag)], stdout=subprocess.PIPE,
+                         text=True)
+        for flag in ready
     ]
+    deadline = time.monotonic() + 120
+    while not all(flag.exists() for flag in ready) and time.monotonic() < deadline:
+        time.sleep(0.01)  # both imported and holding their store before either starts claiming
     go.touch()
     claims = [json.loads(p.communicate(timeout=120)[0]) for p in replicas]
     assert all(p.returncode == 0 for p in replicas)

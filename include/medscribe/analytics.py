@@ -1,4 +1,4 @@
-"""Analyst questions over the local Parquet lake, answered with DuckDB, and the Athena DDL of the lake.
+"""Analyst questions over the Parquet lake (local or S3), answered with DuckDB, and the Athena DDL of the lake.
 
     python -m medscribe.analytics --lake data/lake [--night 2026-03-02]
     python -m medscribe.analytics --ddl s3://bucket/lake [--database medscribe]
@@ -114,9 +114,9 @@ def _table(title: str, header: Sequence[str], rows: list[tuple]) -> str:
 
 
 def report(lake: str, night: str | None = None) -> str:
-    """The three example answers for a local lake, as text.
+    """The three example answers for a lake, as text.
 
-    :param lake: local path of the lake.
+    :param lake: local path or ``s3://`` URI of the lake (see ``medscribe.lake.store.duckdb_connect``).
     :param night: ``YYYY-MM-DD`` to restrict to one night; all nights if None.
     """
     con = duckdb_connect(lake)

@@ -33,9 +33,10 @@ Replacing a partition (``write_partition``):
   schema, which DuckDB and pyarrow read as zero rows with the right columns (a partition directory with
   no file would make DuckDB's glob fail when no other night has data).
 
-DuckDB (``duckdb_connect``) reads local lakes only: reading ``s3://`` needs DuckDB's httpfs extension,
-a download that is not available offline here, so S3 access for DuckDB is not wired yet (use
-``read_table``/``row_counts`` with a filesystem, or Athena).
+DuckDB (``duckdb_connect``) reads local lakes directly and ``s3://`` lakes through fsspec: an
+``s3fs.S3FileSystem`` registered on the connection (DuckDB's own httpfs extension is a run-time download,
+and the PyPI builds of it target DuckDB 1.5, not the pinned 2.0). Endpoint, region and credentials as for
+the other functions (URI options or the environment).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import datetime as dt
 import glob
 import os
 import re
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -339,8 +341,29 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def s3_fsspec(lake_uri: str) -> tuple[Any, str]:
+    """Return an fsspec S3 filesystem (``s3fs``) and the ``bucket/prefix`` root of an ``s3://`` lake.
+
+    The URI may carry pyarrow's options (``endpoint_override``, ``scheme``, ``region``); otherwise the
+    endpoint comes from ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3`` and the credentials from boto's usual
+    chain. Listings are not cached, so a connection opened after a rewrite sees the new partition.
+    """
+    import s3fs
+
+    parsed = urllib.parse.urlsplit(lake_uri)
+    options = dict(urllib.parse.parse_qsl(parsed.query))
+    client_kwargs = {"region_name": options["region"]} if "region" in options else {}
+    endpoint = options.get("endpoint_override")
+    if endpoint and "://" not in endpoint:
+        endpoint = f"{options.get('scheme', 'https')}://{endpoint}"
+    filesystem = s3fs.S3FileSystem(
+        endpoint_url=endpoint, client_kwargs=client_kwargs, use_listings_cache=False, skip_instance_cache=True
+    )
+    return filesystem, f"{parsed.netloc}{parsed.path}".rstrip("/")
+
+
 def duckdb_connect(lake_uri: str) -> duckdb.DuckDBPyConnection:
-    """Open an in-memory DuckDB connection with one view per table over a local lake.
+    """Open an in-memory DuckDB connection with one view per table over a local or S3 lake.
 
     Each view is ``read_parquet('<lake>/<table>/night=*/*.parquet', hive_partitioning=true,
     union_by_name=true, hive_types={'night': 'VARCHAR'})``: ``night`` is a string column as in
@@ -348,21 +371,32 @@ def duckdb_connect(lake_uri: str) -> duckdb.DuckDBPyConnection:
     written before a column was added read as nulls there. A table with no data at connect time is an
     empty view with the declared columns (it does not see data written later; reconnect).
 
-    :param lake_uri: local path or ``file://`` URI of the lake.
-    :raises NotImplementedError: for ``s3://`` lakes (DuckDB's httpfs extension is not available
-        offline here; use ``read_table`` or Athena).
+    :param lake_uri: local path, ``file://`` URI, or ``s3://bucket/prefix`` URI (read through ``s3fs``
+        registered with DuckDB; see ``s3_fsspec`` for the endpoint and credentials).
     """
-    if "://" in lake_uri and not lake_uri.startswith("file://"):
-        raise NotImplementedError(
-            "duckdb_connect reads local lakes only: DuckDB needs its httpfs extension (a download) for S3"
-        )
-    _, root = resolve(lake_uri)
     con = duckdb.connect()
+    if lake_uri.startswith("s3://"):
+        filesystem, bucket_root = s3_fsspec(lake_uri)
+        con.register_filesystem(filesystem)
+        root = f"s3://{bucket_root}"
+
+        def has_files(table_root: str, pattern: str) -> bool:
+            return bool(filesystem.glob(table_root[len("s3://"):] + pattern))
+
+    elif "://" in lake_uri and not lake_uri.startswith("file://"):
+        con.close()
+        raise ValueError("duckdb_connect reads local paths, file:// and s3:// lakes")
+    else:
+        _, root = resolve(lake_uri)
+
+        def has_files(table_root: str, pattern: str) -> bool:
+            return bool(glob.glob(glob.escape(table_root) + pattern))
+
     hive_types = f"{{'{PARTITION_COLUMN}': 'VARCHAR'}}"
     options = f"hive_partitioning = true, union_by_name = true, hive_types = {hive_types}"
     for name, schema in TABLES.items():
         pattern = f"/{PARTITION_COLUMN}=*/*.parquet"
-        if glob.glob(glob.escape(f"{root}/{name}") + pattern):
+        if has_files(f"{root}/{name}", pattern):
             files = _sql_string(f"{root}/{name}{pattern}")
             con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({files}, {options})')
         else:

@@ -17,11 +17,8 @@ from urllib.parse import urlparse
 
 import pyarrow as pa
 
-from medscribe.lake.parse import (
-    healthscribe_clinical_document_tables,
-    healthscribe_transcript_tables,
-    transcribe_medical_words_table,
-)
+from medscribe.lake.columnar import flatten_transcripts
+from medscribe.lake.parse import healthscribe_clinical_document_tables
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
 
@@ -194,10 +191,23 @@ def split_output_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def read_object_bytes(s3_client, uri: str) -> bytes:
+    """Download one output file, unparsed."""
+    bucket, key = split_output_uri(uri)
+    return s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
 def read_json_object(s3_client, uri: str) -> dict[str, Any]:
     """Download and parse one output file."""
-    bucket, key = split_output_uri(uri)
-    return json.loads(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return json.loads(read_object_bytes(s3_client, uri))
+
+
+def _transcript_error(error: ValueError, transcripts: list[tuple[str, str, str]]) -> ValueError:
+    """``flatten_transcripts``' error ("file <position>: ...") naming the job instead of the position."""
+    head, sep, rest = str(error).partition(":")
+    if sep and head.startswith("file ") and head[5:].isdigit() and int(head[5:]) < len(transcripts):
+        return ValueError(f"transcript of job {transcripts[int(head[5:])][1]}:{rest}")
+    return ValueError(f"transcripts: {error}")
 
 
 def _utc(value: Any) -> datetime | None:
@@ -239,6 +249,13 @@ def flatten_night(
     """
     Flatten the night's job outputs into the lake, replacing the night's partition of each table.
 
+    Transcripts go through the column-wise flattener (``lake.columnar.flatten_transcripts``: the rows of
+    ``lake.parse``, many files per Arrow batch, downloaded one batch at a time); the file's own top-level
+    key says which service wrote it. Clinical documents (small) go through ``lake.parse``. Nothing is
+    written until every output is flattened, so a bad output fails the task with the previous
+    partitions intact; each table's partition is then replaced atomically (``store.write_partition``),
+    and running the night again gives the same rows.
+
     :param recordings: ``Recording.to_dict()`` values from discovery.
     :param describe_job: ``(service, job_name) -> job description`` (GetMedical*Job).
     :param s3_client: boto3 S3 client that can read the output buckets.
@@ -246,10 +263,13 @@ def flatten_night(
     :param night: the night, YYYY-MM-DD (the partition).
     :param ledger: the :class:`medscribe.ledger.Ledger`, exported as the ``recordings`` table.
     :return: rows written per table.
+    :raises ValueError: an output that is not JSON or not a transcript file, or a value ``lake.parse``
+        refuses (the message names the job, never the file's content or key).
     """
     started = time.monotonic()
     parts: dict[str, list[pa.Table]] = {name: [] for name in FLATTENED_TABLES}
     job_rows = []
+    transcripts: list[tuple[str, str, str]] = []  # (recording_id, job_name, transcript URI)
     if ledger is not None:
         from medscribe.ledger import recordings_table
 
@@ -266,26 +286,32 @@ def flatten_night(
         job_rows.append(row)
         if row["status"] != "COMPLETED" or not row["transcript_uri"]:
             continue
-        document = read_json_object(s3_client, row["transcript_uri"])
-        ids = {"recording_id": recording["recording_id"], "job_name": recording["job_name"]}
-        if recording["service"] == "healthscribe":
-            for name, table in healthscribe_transcript_tables(document, **ids, with_insights=True).items():
+        transcripts.append((recording["recording_id"], recording["job_name"], row["transcript_uri"]))
+        if recording["service"] == "healthscribe" and row["clinical_document_uri"]:
+            ids = {"recording_id": recording["recording_id"], "job_name": recording["job_name"]}
+            note = read_json_object(s3_client, row["clinical_document_uri"])
+            settings = recording["options"].get("Settings") or {}
+            template = (settings.get("ClinicalNoteGenerationSettings") or {}).get("NoteTemplate", "HISTORY_AND_PHYSICAL")
+            for name, table in healthscribe_clinical_document_tables(note, **ids, note_template=template).items():
                 parts[name].append(table)
-            if row["clinical_document_uri"]:
-                note = read_json_object(s3_client, row["clinical_document_uri"])
-                settings = recording["options"].get("Settings") or {}
-                template = (settings.get("ClinicalNoteGenerationSettings") or {}).get("NoteTemplate", "HISTORY_AND_PHYSICAL")
-                for name, table in healthscribe_clinical_document_tables(note, **ids, note_template=template).items():
-                    parts[name].append(table)
-        else:
-            parts["transcript_words"].append(transcribe_medical_words_table(document, **ids))
+    paths = {"columnar": 0, "reference": 0}
+    files = ((recording_id, job_name, read_object_bytes(s3_client, uri)) for recording_id, job_name, uri in transcripts)
+    try:
+        flattened = flatten_transcripts(files, counts=paths)
+    except ValueError as error:
+        raise _transcript_error(error, transcripts) from None
+    for name, table in flattened.items():
+        parts[name].append(table)
     parts["jobs"].append(pa.Table.from_pylist(job_rows, schema=TABLES["jobs"]))
     counts = {}
     for name, tables in parts.items():
         table = pa.concat_tables(tables) if tables else TABLES[name].empty_table()
         write_partition(name, table, lake_uri, night)
         counts[name] = table.num_rows
-    log.info("Night %s flattened in %.1f s: %s", night, time.monotonic() - started, counts)
+    log.info(
+        "Night %s flattened in %.1f s: %s (transcripts column-wise %d, through parse.py %d)",
+        night, time.monotonic() - started, counts, paths["columnar"], paths["reference"],
+    )
     return counts
 
 

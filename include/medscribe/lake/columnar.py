@@ -30,9 +30,10 @@ Several processes: :func:`flatten_files_to_lake` hands chunks of files (paths) t
 own part file per table into the partitions' hidden temporary directories (``store.partition_parts``),
 swapped in once every chunk is written. It saves wall time when cores are free, not CPU time.
 
-Why two implementations: parse.py works on one parsed document (``nightly.flatten_night`` reads one
-S3 object at a time) and gives errors that name the JSON path of a bad value; this module needs the
-raw bytes of many files to be fast, and hands the shapes it cannot vectorise exactly to parse.py.
+Why two implementations: parse.py works on one parsed document and gives errors that name the JSON
+path of a bad value; this module needs the raw bytes of many files to be fast, and hands the shapes it
+cannot vectorise exactly to parse.py. ``nightly.flatten_night`` (the nightly DAG's flatten task) uses
+this module, its S3 objects downloaded one batch at a time.
 """
 
 from __future__ import annotations
@@ -862,7 +863,7 @@ def _words(
         {
             "recording_id": _take(rec, ids),
             "job_name": _take(job, ids),
-            "service": pa.array(np.full(r, service, object), pa.string()),
+            "service": pa.repeat(pa.scalar(service, pa.string()), r),
             "item_index": pa.array(_positions(item_len)[row_item].astype(np.int32)),
             "content": content,
             "is_punctuation": pa.array(punct[row_item]),
@@ -890,9 +891,10 @@ def _read(batch: Sequence[tuple[str, str, bytes]], use_threads: bool) -> pa.Tabl
     inference (times given as numbers in a Transcribe file, ids as strings, ...), whose columns the
     flatteners check."""
     source = b"\n".join(data for _, _, data in batch)
-    read = pj.ReadOptions(
-        use_threads=use_threads, block_size=max(max(len(data) for _, _, data in batch) + 1, 1 << 20)
-    )
+    # one thread: the whole batch as one block (one chunk per column, nothing to combine afterwards);
+    # threads: blocks of at least one file each, parsed in parallel
+    block = len(source) + 1 if not use_threads else max(max(len(data) for _, _, data in batch) + 1, 1 << 20)
+    read = pj.ReadOptions(use_threads=use_threads, block_size=block)
     for parse_options in (_EXPECTED_OPTIONS, _INFERRED_OPTIONS):
         try:
             table = pj.read_json(io.BytesIO(source), read_options=read, parse_options=parse_options)
@@ -909,7 +911,8 @@ def _struct_column(table: pa.Table, name: str) -> tuple[pa.Array | None, np.ndar
     """(the column as one array, which rows hold an object there)."""
     if name not in table.column_names:
         return None, np.zeros(table.num_rows, bool)
-    column = table.column(name).combine_chunks()
+    chunks = table.column(name)
+    column = chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()
     if not pa.types.is_struct(column.type):
         return None, np.zeros(table.num_rows, bool)
     return column, pc.is_valid(column).to_numpy(zero_copy_only=False)
@@ -936,11 +939,18 @@ def _columnar(batch: Sequence[tuple[str, str, bytes]], use_threads: bool) -> dic
     job = pa.array([j for _, j, _ in batch], pa.string())
     parts: dict[str, list[tuple[np.ndarray, pa.Table]]] = {name: [] for name in TRANSCRIPT_TABLES}
     hs_docs, tm_docs = np.flatnonzero(is_hs), np.flatnonzero(is_tm)
+    # each service's code reads every file's struct (null for the other files: no rows) unless some
+    # file holds a struct it must not read (results beside a Conversation): then only its own files
     if len(hs_docs):
-        for name, part in _healthscribe(conv.filter(pa.array(is_hs)), hs_docs, rec, job).items():
+        for name, part in _healthscribe(conv, np.arange(len(batch)), rec, job).items():
             parts[name].append(part)
     if len(tm_docs):
-        for name, part in _transcribe(results.filter(pa.array(is_tm)), tm_docs, rec, job).items():
+        has_results = pc.is_valid(results).to_numpy(zero_copy_only=False)
+        if (has_results == is_tm).all():
+            own, docs = results, np.arange(len(batch))
+        else:
+            own, docs = results.filter(pa.array(is_tm)), tm_docs
+        for name, part in _transcribe(own, docs, rec, job).items():
             parts[name].append(part)
     out = {}
     for name, pieces in parts.items():
@@ -949,13 +959,9 @@ def _columnar(batch: Sequence[tuple[str, str, bytes]], use_threads: bool) -> dic
         elif len(pieces) == 1:
             out[name] = pieces[0][1]
         else:  # both services in the batch: each file's rows (contiguous in its piece) back in file order
-            slices = []
-            for files, table in pieces:
-                counts = np.bincount(files, minlength=len(batch))
-                starts = np.cumsum(counts) - counts
-                slices += [(f, table.slice(starts[f], counts[f])) for f in np.flatnonzero(counts).tolist()]
-            slices.sort(key=lambda part: part[0])
-            out[name] = pa.concat_tables([part for _, part in slices]).combine_chunks()
+            files = np.concatenate([files for files, _ in pieces])
+            table = pa.concat_tables([table for _, table in pieces])
+            out[name] = table.take(pa.array(np.argsort(files, kind="stable"))).combine_chunks()
     return out
 
 

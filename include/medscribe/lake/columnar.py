@@ -486,10 +486,8 @@ def _healthscribe(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array
         docs=docs,
         rec=rec,
         job=job,
-        speaker=pa.nulls(k, pa.string()),
-        channel=pa.nulls(k, pa.string()),
-        role=_take(role, segment),
-        segment=_take(seg_id, segment),
+        role=(role, segment),
+        segment=(seg_id, segment),
     )
     return {
         "transcript_words": words,
@@ -818,10 +816,8 @@ def _transcribe(results: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Arra
             docs=docs,
             rec=rec,
             job=job,
-            speaker=_take(speaker_labels, speaker),
-            channel=_take(channel_labels, channel),
-            role=pa.nulls(k, pa.string()),
-            segment=pa.nulls(k, pa.string()),
+            speaker=(speaker_labels, speaker),
+            channel=(channel_labels, channel),
         )
     }
 
@@ -840,14 +836,19 @@ def _words(
     docs,
     rec,
     job,
-    speaker,
-    channel,
-    role,
-    segment,
-) -> tuple[np.ndarray, pa.Table]:
+    speaker=None,
+    channel=None,
+    role=None,
+    segment=None,
+) -> tuple[np.ndarray, dict[str, object]]:
     """``transcript_words`` (both services) from item columns: one row per item alternative, one row with
     null content and confidence for an item without any. Items are in file order, their alternatives
-    flattened in item order; ``speaker`` .. ``segment`` are per item. Returns (file of each row, table)."""
+    flattened in item order; ``speaker`` .. ``segment`` are per item, as (labels, index of each item's
+    label, -1 = null), or None (all null).
+
+    Returns (file of each row, columns for :func:`_assemble`): numpy arrays, or (values, index of each
+    row's value) pairs taken only when the table is assembled, so that the rows of both services are
+    put in file order with a single ``take`` per string column."""
     k = len(item_doc)
     rows = np.maximum(alt_len, 1)
     row_item = np.repeat(np.arange(k), rows)
@@ -855,29 +856,57 @@ def _words(
     row_alt = np.full(int(rows.sum()), -1, np.int64)
     row_alt[np.repeat(first, alt_len) + _positions(alt_len)] = np.arange(int(alt_len.sum()))
     ids = docs[item_doc[row_item]]
-    r = len(row_item)
-    content = _take(alt_content, row_alt) if alt_content is not None else pa.nulls(r, pa.string())
-    confidence = _at(alt_confidence, row_alt, np.nan)
-    return ids, _table(
-        TRANSCRIPT_WORDS,
-        {
-            "recording_id": _take(rec, ids),
-            "job_name": _take(job, ids),
-            "service": pa.repeat(pa.scalar(service, pa.string()), r),
-            "item_index": pa.array(_positions(item_len)[row_item].astype(np.int32)),
-            "content": content,
-            "is_punctuation": pa.array(punct[row_item]),
-            "start_time": _float_array(start[row_item]),
-            "end_time": _float_array(end[row_item]),
-            "confidence": _float_array(confidence),
-            "alternative_rank": pa.array(_positions(rows).astype(np.int16)),
-            "speaker_label": speaker.take(pa.array(row_item)),
-            "channel_label": channel.take(pa.array(row_item)),
-            "participant_role": role.take(pa.array(row_item)),
-            "segment_id": segment.take(pa.array(row_item)),
-        },
-        r,
-    )
+
+    def per_row(labels):
+        return None if labels is None else (labels[0], labels[1][row_item])
+
+    return ids, {
+        "recording_id": (rec, ids),
+        "job_name": (job, ids),
+        "service": (pa.array([service], pa.string()), np.zeros(len(row_item), np.int64)),
+        "item_index": _positions(item_len)[row_item].astype(np.int32),
+        "content": (alt_content, row_alt),
+        "is_punctuation": punct[row_item],
+        "start_time": start[row_item],
+        "end_time": end[row_item],
+        "confidence": _at(alt_confidence, row_alt, np.nan),
+        "alternative_rank": _positions(rows).astype(np.int16),
+        "speaker_label": per_row(speaker),
+        "channel_label": per_row(channel),
+        "participant_role": per_row(role),
+        "segment_id": per_row(segment),
+    }
+
+
+def _assemble(schema: pa.Schema, pieces: list[tuple[np.ndarray, dict[str, object]]]) -> pa.Table:
+    """One table from the columns of :func:`_words` pieces (one per service), rows in file order (stable:
+    a file's rows keep their order). Float columns: NaN -> null; (values, index) pairs: index -1 -> null."""
+    files = np.concatenate([files for files, _ in pieces])
+    order = np.argsort(files, kind="stable") if len(pieces) > 1 else None
+    columns = {}
+    for field in schema:
+        parts = [(len(files), part.get(field.name)) for files, part in pieces]
+        if all(part is None for _, part in parts):
+            continue  # null column (_table)
+        if isinstance(parts[0][1], np.ndarray):
+            values = np.concatenate([part for _, part in parts])
+            values = values[order] if order is not None else values
+            columns[field.name] = _float_array(values) if values.dtype == np.float64 else pa.array(values)
+            continue
+        sources, indices, offset = [], [], 0
+        for n, part in parts:
+            if part is None:
+                indices.append(np.full(n, -1, np.int64))
+                continue
+            values, index = part
+            sources.append(values)
+            indices.append(np.where(index >= 0, index + offset, -1))
+            offset += len(values)
+        index = np.concatenate(indices)
+        index = index[order] if order is not None else index
+        source = sources[0] if len(sources) == 1 else pa.concat_arrays(sources)
+        columns[field.name] = _take(source, index)
+    return _table(schema, columns, len(files))
 
 
 # --- driver --------------------------------------------------------------------------------------
@@ -956,6 +985,8 @@ def _columnar(batch: Sequence[tuple[str, str, bytes]], use_threads: bool) -> dic
     for name, pieces in parts.items():
         if not pieces:
             out[name] = TRANSCRIPT_TABLES[name].empty_table()
+        elif name == "transcript_words":
+            out[name] = _assemble(TRANSCRIPT_WORDS, pieces)
         elif len(pieces) == 1:
             out[name] = pieces[0][1]
         else:  # both services in the batch: each file's rows (contiguous in its piece) back in file order

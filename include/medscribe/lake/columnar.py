@@ -920,9 +920,9 @@ def _read(batch: Sequence[tuple[str, str, bytes]], use_threads: bool) -> pa.Tabl
     inference (times given as numbers in a Transcribe file, ids as strings, ...), whose columns the
     flatteners check."""
     source = b"\n".join(data for _, _, data in batch)
-    # one thread: the whole batch as one block (one chunk per column, nothing to combine afterwards);
-    # threads: blocks of at least one file each, parsed in parallel
-    block = len(source) + 1 if not use_threads else max(max(len(data) for _, _, data in batch) + 1, 1 << 20)
+    # one block per thread (fewer chunks to combine afterwards), each holding at least one whole file
+    threads = pa.cpu_count() if use_threads else 1
+    block = max(max(len(data) for _, _, data in batch) + 1, -(-len(source) // threads) + 1)
     read = pj.ReadOptions(use_threads=use_threads, block_size=block)
     for parse_options in (_EXPECTED_OPTIONS, _INFERRED_OPTIONS):
         try:

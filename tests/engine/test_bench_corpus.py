@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 
+import pytest
+
 from medscribe.devstack import REPO_ROOT
 
 
@@ -54,3 +56,28 @@ def test_without_the_shared_data_the_fixture_conversations_are_used(monkeypatch,
     assert [name for name, _turns in encounters] == ["conversation_stereo", "conversation_mono"]
     assert encounters[0][1][0] == ("CLINICIAN", "Good morning. What brings you in today?")
     assert "is not available" in capsys.readouterr().err
+
+
+def test_split_contractions_are_joined_as_they_are_spoken():
+    """ACI-Bench's tokenizer wrote ``gon na`` / ``wan na`` / ``got ta``: the synthesizer must say (and the
+    reference must hold) the word, which the scoring normalizer folds to ``going to`` / ``want to``."""
+    builder = load_builder()
+    assert builder.clean("i'm gon na check , i wan na see . we got ta go . a canna") == (
+        "i'm gonna check, i wanna see. we gotta go. a canna"
+    )
+    assert builder.clean("the wan nabe gon") == "the wan nabe gon"
+
+
+def test_the_train_split_is_read_from_its_own_file(monkeypatch, tmp_path):
+    builder = load_builder()
+    (tmp_path / "train.csv").write_text(
+        'dataset,encounter_id,dialogue,note\naci,T1,"[doctor] hi .\n[patient] hello .",note\n'
+    )
+    monkeypatch.setattr(builder, "ACI_BENCH", tmp_path / "valid.csv")
+    source, encounters = builder.source_encounters("train")
+    assert source == "aci-bench train"
+    assert encounters == [("T1", [("CLINICIAN", "hi."), ("PATIENT", "hello.")])]
+    assert builder.default_out_dir("train").name == "corpus-train"
+    assert builder.default_out_dir("valid") == builder.OUT_DIR
+    with pytest.raises(ValueError, match="unknown split 'test'"):
+        builder.source_encounters("test")

@@ -20,6 +20,8 @@ from medscribe.engine.pipeline.document import (
 )
 
 BEAM_SIZE = 5
+# Decoder options of ``WhisperModel.transcribe`` besides the beam (faster-whisper's defaults where absent).
+DECODE_OPTIONS = {"condition_on_previous_text": False}
 # Voice activity detection: faster-whisper's ``vad_filter`` runs Silero VAD (its bundled
 # ``assets/silero_vad_v6.onnx``, ``faster_whisper.vad.get_speech_timestamps``) and decodes only the speech,
 # glued together, mapping word times back. Mixed (single-channel) audio keeps faster-whisper's defaults:
@@ -53,19 +55,26 @@ class Recognizer:
     :param beam_size: beam width of the decoder.
     :param hotwords: phrases the decoder is biased towards (a custom vocabulary), or None.
     :param vad: Silero VAD options for faster-whisper (:data:`MIXED_VAD` unless given).
+    :param options: other ``transcribe`` options (:data:`DECODE_OPTIONS` unless given).
     """
 
     def __init__(
-        self, model, beam_size: int = BEAM_SIZE, hotwords: str | None = None, vad: dict | None = None
+        self,
+        model,
+        beam_size: int = BEAM_SIZE,
+        hotwords: str | None = None,
+        vad: dict | None = None,
+        options: dict | None = None,
     ):
         self.model = model
         self.beam_size = beam_size
         self.hotwords = hotwords
         self.vad = dict(vad or MIXED_VAD)
+        self.options = dict(DECODE_OPTIONS if options is None else options)
 
     def with_vad(self, vad: dict) -> Recognizer:
         """The same recognizer with other voice activity options."""
-        return Recognizer(self.model, self.beam_size, self.hotwords, vad)
+        return Recognizer(self.model, self.beam_size, self.hotwords, vad, self.options)
 
     def words(self, audio, should_stop: Callable[[], bool] = lambda: False) -> list[RawWord]:
         segments, _info = self.model.transcribe(
@@ -76,8 +85,8 @@ class Recognizer:
             word_timestamps=True,
             vad_filter=True,
             vad_parameters=dict(self.vad),
-            condition_on_previous_text=False,
             hotwords=self.hotwords,
+            **self.options,
         )
         words: list[RawWord] = []
         for segment in segments:  # a generator: recognition happens while iterating

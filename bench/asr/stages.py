@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Recognition stages run directly on the corpus files, for tuning and error analysis (no engine, no S3).
+
+Runs the engine's own ``asr`` stage (mono) or ``channels`` stage (stereo) on the recordings of a corpus
+built by ``bench/corpus/build.py`` and writes each recording's transcript, words and recognition time to
+a JSON file that ``bench/asr/errors.py`` scores (in the Airflow environment, where medwer is). Decoder
+and VAD options can be overridden, so settings are compared on exactly the same audio in one sitting.
+Tune on the train split (``build.py --split train``), not on valid. Run in the engine environment::
+
+    .venv-engine/bin/python bench/asr/stages.py --corpus bench/out/corpus-train --out bench/out/tune/a.json \\
+        --options '{"temperature": 0.0}' --repeat 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "include"))
+
+
+def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, float]:
+    """(transcript tokens, seconds) for one recording through the stage of its layout."""
+    from faster_whisper import decode_audio
+    from medscribe.engine.pipeline.asr import Recognize
+    from medscribe.engine.pipeline.channels import RecognizeChannels
+    from medscribe.engine.pipeline.document import JobDocument
+
+    stereo = recording["layout"] == "stereo"
+    audio = decode_audio(str(corpus_dir / recording["wav"]), sampling_rate=16000, split_stereo=stereo)
+    doc = JobDocument(job_name=recording["id"], kind="transcription", request={"Settings": {}})
+    doc.audio = list(audio) if stereo else [audio]
+    stage = RecognizeChannels(recognizer) if stereo else Recognize(recognizer)
+    started = time.monotonic()
+    stage(doc)
+    return doc.tokens, time.monotonic() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    from medscribe.engine.pipeline.asr import BEAM_SIZE, Recognizer
+    from medscribe.engine.pipeline.document import join_tokens
+    from medscribe.engine.resources import load_whisper
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=REPO_ROOT / "bench" / "out" / "corpus-train")
+    parser.add_argument("--out", type=Path, required=True, help="JSON file written for errors.py")
+    parser.add_argument("--layouts", default="mono,stereo", help="comma-separated (default mono,stereo)")
+    parser.add_argument("--ids", help="comma-separated recording ids (default all of the manifest)")
+    parser.add_argument("--beam", type=int, default=BEAM_SIZE)
+    parser.add_argument("--options", help="JSON: transcribe options replacing the engine's DECODE_OPTIONS")
+    parser.add_argument("--repeat", type=int, default=1, help="recognize each recording this many times")
+    args = parser.parse_args(argv)
+
+    manifest = json.loads((args.corpus / "manifest.json").read_text())
+    layouts = args.layouts.split(",")
+    ids = set(args.ids.split(",")) if args.ids else None
+    chosen = [
+        r for r in manifest["recordings"] if r["layout"] in layouts and (ids is None or r["id"] in ids)
+    ]
+    recognizer = Recognizer(load_whisper(), beam_size=args.beam)
+    if args.options is not None:
+        recognizer = Recognizer(
+            recognizer.model, args.beam, None, recognizer.vad, {**json.loads(args.options)}
+        )
+    print(f"options {recognizer.options}, beam {args.beam}; {len(chosen)} recordings", file=sys.stderr)
+    out = {"options": recognizer.options, "beam": args.beam, "corpus": str(args.corpus), "runs": []}
+    for _ in range(args.repeat):
+        results = []
+        for recording in chosen:
+            tokens, seconds = recognize(recording, args.corpus, recognizer)
+            words = [
+                {"w": t.content, "s": t.start, "e": t.end, "c": t.channel} for t in tokens if t.is_word
+            ]
+            results.append(
+                {
+                    "id": recording["id"],
+                    "layout": recording["layout"],
+                    "reference": recording["reference"],
+                    "duration_s": recording["duration_s"],
+                    "seconds": round(seconds, 2),
+                    "text": join_tokens(tokens),
+                    "words": words,
+                }
+            )
+            print(
+                f"  {recording['id']} {recording['layout']}: {seconds:.1f}s for "
+                f"{recording['duration_s']:.0f}s, {len(words)} words",
+                file=sys.stderr,
+            )
+        out["runs"].append(results)
+    out["load"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,8 +15,9 @@
      per service and written with ``DataFrame.to_parquet`` (one file per service);
    - ``columnar`` (1 thread, then 2): read the bytes, ``lake.columnar.flatten_transcripts``, one
      ``store.write_partition`` per table (words, segments, insights, attributes);
-   - ``reference``: per file ``json.loads`` + ``lake.parse`` (what nightly.flatten_night does), the
-     same four ``write_partition``; must give the same row counts as ``columnar``;
+   - ``reference``: per file ``json.loads`` + ``lake.parse`` (what nightly.flatten_night did before it
+     used the columnar path), the same four ``write_partition``; must give the same row counts as
+     ``columnar``;
    - ``pool`` (1, then 2 processes): ``lake.columnar.flatten_files_to_lake``, a process pool whose
      workers each flatten a chunk of files and write their own part files (CPU time = this process +
      each worker's total, cross-checked against ``RUSAGE_CHILDREN``);
@@ -197,7 +198,7 @@ def phase_columnar(inputs: Path, out: Path, threads: int) -> dict:
 
 
 def phase_reference(inputs: Path, out: Path) -> dict:
-    """The reference path (what nightly.flatten_night does per file): ``json.loads`` + parse.py."""
+    """The reference path (parse.py per file, what nightly.flatten_night did before the columnar path)."""
     import medscribe.lake.store  # noqa: F401
     from medscribe.lake.parse import healthscribe_transcript_tables, transcribe_medical_words_table
 
@@ -548,7 +549,7 @@ def main() -> int:
             assert run["counts"]["reference"] == 0, run["counts"]
         print(f"word rows: {base['word_rows']:,} (all lake tables: {fast[2]['rows']})")
         print(line("baseline (json.loads + json_normalize + to_parquet)", base, base))
-        for threads, label in ((1, "columnar, 1 thread"), (2, "columnar, 2 threads")):
+        for threads, label in ((1, "columnar, 1 thread"), (2, "columnar, 2 threads (nightly.flatten_night's call)")):
             print(line(label, fast[threads], base) + f"; of which write_partition {fast[threads]['write_cpu_seconds']:.2f} s CPU")
         pool = {
             processes: child("pool", inputs, str(tmp / f"lake-pool-{processes}"), str(processes))
@@ -581,7 +582,8 @@ def main() -> int:
             floor = child(name, inputs)
             print(
                 f"{label}: {floor['seconds']:.2f} s wall, {floor['cpu_seconds']:.2f} s CPU "
-                f"({floor['cpu_seconds'] / base['cpu_seconds']:.0%} of the baseline's CPU)"
+                f"({floor['cpu_seconds'] / base['cpu_seconds']:.0%} of the baseline's CPU: a path that parses "
+                f"this way is at most {base['cpu_seconds'] / floor['cpu_seconds']:.1f}x the baseline in CPU time)"
             )
         if args.duckdb_rows:
             db = child("duckdb", str(tmp / "duck"), str(args.duckdb_rows))

@@ -26,7 +26,7 @@ fi
 if ((${#apt_packages[@]})); then
   echo "installing Debian packages: ${apt_packages[*]}"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
 
 # make_venv DIR STAMP-INPUTS... -- PIP-ARGS...

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -85,13 +86,26 @@ def night(s3_only):
     return {"s3": s3, "recordings": recordings, "describe_job": describe_job, "jobs": jobs}
 
 
-def run(night: dict, lake: Path) -> dict[str, int]:
+# the night in this process, and in a pool of two worker processes (the size threshold lowered to 0)
+MODES = {"one process": {"processes": 1}, "pool of 2": {"processes": 2, "pool_min_files": 0}}
+
+
+@pytest.fixture(autouse=True)
+def one_file_per_chunk(monkeypatch):
+    """Chunks of one file each, so that both workers of the pool get some of these few small files."""
+    import medscribe.nightly
+
+    monkeypatch.setattr(medscribe.nightly, "POOL_CHUNK_BYTES", 1)
+
+
+def run(night: dict, lake: Path, mode: str = "one process") -> dict[str, int]:
     return flatten_night(
         recordings=night["recordings"],
         describe_job=night["describe_job"],
         s3_client=night["s3"],
         lake_uri=str(lake),
         night=NIGHT,
+        **MODES[mode],
     )
 
 
@@ -123,9 +137,14 @@ def rows(table: pa.Table) -> list[dict]:
     ]
 
 
-def test_flatten_night_writes_parse_py_rows_through_the_fast_path(night, tmp_path, caplog):
+@pytest.mark.parametrize("mode", MODES)
+def test_flatten_night_writes_parse_py_rows_through_the_fast_path(night, tmp_path, caplog, monkeypatch, mode):
     caplog.set_level(logging.INFO, logger="medscribe.nightly")
-    counts = run(night, tmp_path / "lake")
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    counts = run(night, tmp_path / "lake", mode)
+    assert not list(spool.glob("medscribe-flatten-*"))  # the downloaded transcripts are gone
 
     expected = expected_tables(night)
     for name, table in expected.items():
@@ -144,8 +163,11 @@ def test_flatten_night_writes_parse_py_rows_through_the_fast_path(night, tmp_pat
     jobs = read_table("jobs", str(tmp_path / "lake"), night=NIGHT).to_pylist()
     assert [j["status"] for j in jobs] == ["COMPLETED"] * len(OUTPUTS) + ["FAILED", "NOT_STARTED"]
     # every transcript went column-wise; the log says so with counts, not with keys or text
-    assert f"transcripts column-wise {len(OUTPUTS)}, through parse.py 0" in caplog.text
+    assert f"transcripts column-wise {len(OUTPUTS)}, through parse.py 0; {'a pool of 2 processes' if mode == 'pool of 2' else 'in this process'}" in caplog.text
     assert "Jane-Canary-Doe" not in caplog.text
+    if mode == "pool of 2":  # several workers' part files, none left hidden, no spooled transcript left behind
+        assert len(list((tmp_path / "lake" / "transcript_words" / f"night={NIGHT}").glob("part-*.parquet"))) >= 2
+        assert not [p for p in (tmp_path / "lake").rglob(".*")]
 
 
 def test_flatten_night_rerun_gives_the_same_partitions(night, tmp_path):
@@ -170,7 +192,8 @@ def test_flatten_night_rerun_gives_the_same_partitions(night, tmp_path):
          r"transcript of job medscribe-tm-01: expected a HealthScribe transcript or a Transcribe output"),
     ],
 )
-def test_bad_output_fails_with_the_job_named_and_keeps_the_previous_partitions(night, tmp_path, body, message):
+@pytest.mark.parametrize("mode", MODES)
+def test_bad_output_fails_with_the_job_named_and_keeps_the_previous_partitions(night, tmp_path, body, message, mode):
     lake = tmp_path / "lake"
     run(night, lake)
     before = {name: rows(read_table(name, str(lake), night=NIGHT)) for name in TRANSCRIPT_TABLES}
@@ -178,7 +201,21 @@ def test_bad_output_fails_with_the_job_named_and_keeps_the_previous_partitions(n
     night["s3"].put_object(Bucket=BUCKET, Key=uri.split("/", 3)[3], Body=body)
 
     with pytest.raises(ValueError, match=message) as raised:
-        run(night, lake)
+        run(night, lake, mode)
     assert "Canary" not in str(raised.value) and "Jane" not in str(raised.value)
     for name, table_rows in before.items():
         assert rows(read_table(name, str(lake), night=NIGHT)) == table_rows, name
+
+
+def test_a_daemonic_process_flattens_in_itself(night, tmp_path, monkeypatch, caplog):
+    """A daemonic process (a worker of some executors) may not start a pool: the night is flattened in
+    the task's own process, with the same rows."""
+    import multiprocessing
+
+    caplog.set_level(logging.INFO, logger="medscribe.nightly")
+    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True, raising=False)
+    counts = run(night, tmp_path / "lake", "pool of 2")
+    assert "; in this process)" in caplog.text
+    expected = expected_tables(night)
+    assert counts["transcript_words"] == expected["transcript_words"].num_rows
+    assert rows(read_table("transcript_words", str(tmp_path / "lake"), night=NIGHT)) == rows(expected["transcript_words"])

@@ -337,6 +337,59 @@ def phase_pool(inputs: Path, out: Path, processes: int) -> dict:
     }
 
 
+def phase_nightly(inputs: Path, out: Path, processes: int) -> dict:
+    """The night's own call: ``nightly.flatten_night`` with ``processes`` (2: the transcripts spooled to a
+    temporary directory and flattened by a pool of workers started by a fork server, as the DAG's
+    ``flatten`` task does). The outputs are served from the local files in place of S3 (``get_object``
+    only), so the S3 downloads are not in the figure; the spooling copy, the jobs and recordings tables,
+    and the pool's start-up are. CPU time is this process's only (the workers are the fork server's
+    children): read the wall time."""
+    import medscribe.lake.store  # noqa: F401
+    from medscribe import nightly
+
+    class LocalObjects:
+        def get_object(self, Bucket: str, Key: str) -> dict:  # noqa: N803 (boto3's names)
+            return {"Body": open(inputs / Key, "rb")}  # noqa: SIM115 (a streaming body, closed by the reader)
+
+    recordings, jobs = [], {}
+    for path in sorted(inputs.glob("*.json")):
+        service = "healthscribe" if "healthscribe" in path.stem else "transcribe_medical"
+        name = f"job-{path.stem}"
+        uri = f"s3://bench/{path.name}"
+        recordings.append(
+            {
+                "recording_id": path.stem,
+                "job_name": name,
+                "service": service,
+                "options": {},
+                "audio": {"media_format": "wav", "sample_rate_hz": 16000},
+            }
+        )
+        jobs[name] = (
+            {"MedicalScribeJobStatus": "COMPLETED", "MedicalScribeOutput": {"TranscriptFileUri": uri}}
+            if service == "healthscribe"
+            else {"TranscriptionJobStatus": "COMPLETED", "Transcript": {"TranscriptFileUri": uri}}
+        )
+    rss_before = _rss_mb()
+    started, cpu = time.perf_counter(), time.process_time()
+    rows = nightly.flatten_night(
+        recordings=recordings,
+        describe_job=lambda _service, name: jobs[name],
+        s3_client=LocalObjects(),
+        lake_uri=str(out),
+        night=NIGHT,
+        processes=processes,
+    )
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "word_rows": rows["transcript_words"],
+        "rows": {name: rows[name] for name in ("transcript_words", "transcript_segments", "clinical_insights", "insight_attributes")},
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": _rss_mb(),
+    }
+
+
 def _msgspec_type(arrow_type):
     """The msgspec type decoding a JSON value as Arrow's reader does with this type (structs become
     Structs with only these fields: msgspec skips the others in C)."""
@@ -510,6 +563,7 @@ def main() -> int:
         "json": lambda a: phase_json(Path(a[0])),
         "arrow": lambda a: phase_arrow(Path(a[0])),
         "pool": lambda a: phase_pool(Path(a[0]), Path(a[1]), int(a[2])),
+        "nightly": lambda a: phase_nightly(Path(a[0]), Path(a[1]), int(a[2])),
         "msgspec": lambda a: phase_msgspec(Path(a[0]), Path(a[1])),
         "duckdb": lambda a: phase_duckdb(Path(a[0]), int(a[1])),
     }
@@ -564,6 +618,15 @@ def main() -> int:
                 f"workers' RUSAGE_CHILDREN {run['rusage_children_cpu_seconds']:.2f} s, "
                 f"worker peak RSS {run['peak_rss_worker_mb']:.0f} MB"
             )
+        night = child("nightly", inputs, str(tmp / "lake-nightly"), "2")
+        assert night["rows"] == fast[2]["rows"], (night["rows"], fast[2]["rows"])
+        print(
+            "nightly.flatten_night, processes=2 (the DAG's call: spooled, forkserver pool; "
+            f"S3 downloads excluded): {night['seconds']:.2f} s wall, "
+            f"{night['word_rows'] / night['seconds']:,.0f} word rows/s, "
+            f"{base['seconds'] / night['seconds']:.1f}x the baseline in wall time; parent CPU "
+            f"{night['cpu_seconds']:.2f} s; parent peak RSS {night['peak_rss_mb']:.0f} MB; load {night['load']:.1f}"
+        )
         spec = child("msgspec", inputs, str(tmp / "lake-msgspec"))
         assert spec["word_rows"] == base["word_rows"], (spec["word_rows"], base["word_rows"])
         print(

@@ -7,22 +7,36 @@ recordings: only recording ids (content hashes), job names, counts and durations
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import multiprocessing
+import os
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow as pa
 
-from medscribe.lake.columnar import flatten_transcripts
+from medscribe.lake.columnar import BATCH_BYTES, flatten_files_to_lake, flatten_transcripts
 from medscribe.lake.parse import healthscribe_clinical_document_tables
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
 
 log = logging.getLogger(__name__)
+
+# A night of at least FLATTEN_POOL_MIN_FILES transcripts (about 30 MB of a 10-minute visit's files) is
+# flattened by a pool of FLATTEN_PROCESSES processes (``lake.columnar.flatten_files_to_lake``), in chunks of
+# POOL_CHUNK_BYTES; a smaller night, or FLATTEN_PROCESSES=1, in the task's own process (bench/flatten).
+FLATTEN_PROCESSES = int(os.environ.get("MEDSCRIBE_FLATTEN_PROCESSES", "2"))
+FLATTEN_POOL_MIN_FILES = 50
+POOL_CHUNK_BYTES = 2 * BATCH_BYTES
+# Pool workers are forked from a fork server (multiprocessing's "forkserver"), not from the task's process:
+# a fork of a process that holds S3 clients, threads and Airflow's supervisor connection would inherit them.
 
 FLATTENED_TABLES = (
     "recordings",
@@ -245,13 +259,16 @@ def flatten_night(
     lake_uri: str,
     night: str,
     ledger=None,
+    processes: int = FLATTEN_PROCESSES,
+    pool_min_files: int = FLATTEN_POOL_MIN_FILES,
 ) -> dict[str, int]:
     """
     Flatten the night's job outputs into the lake, replacing the night's partition of each table.
 
     Transcripts go through the column-wise flattener (``lake.columnar.flatten_transcripts``: the rows of
-    ``lake.parse``, many files per Arrow batch, downloaded one batch at a time); the file's own top-level
-    key says which service wrote it. Clinical documents (small) go through ``lake.parse``. Nothing is
+    ``lake.parse``, many files per Arrow batch): in this process, downloaded one batch at a time, or for a
+    large night in a pool of ``processes`` worker processes; the file's own top-level key says which
+    service wrote it. Clinical documents (small) go through ``lake.parse``. Nothing is
     written until every output is flattened, so a bad output fails the task with the previous
     partitions intact; each table's partition is then replaced atomically (``store.write_partition``),
     and running the night again gives the same rows.
@@ -262,6 +279,11 @@ def flatten_night(
     :param lake_uri: root of the Parquet lake (local path or s3:// URI).
     :param night: the night, YYYY-MM-DD (the partition).
     :param ledger: the :class:`medscribe.ledger.Ledger`, exported as the ``recordings`` table.
+    :param processes: with more than 1 and at least ``pool_min_files`` transcripts, the transcripts are
+        downloaded into a private temporary directory and flattened, chunk by chunk as they land, by a pool
+        of this many processes (``lake.columnar.flatten_files_to_lake``: the same rows, each worker writing
+        its own part files).
+    :param pool_min_files: the smallest night (completed transcripts) worth a process pool.
     :return: rows written per table.
     :raises ValueError: an output that is not JSON or not a transcript file, or a value ``lake.parse``
         refuses (the message names the job, never the file's content or key).
@@ -295,24 +317,69 @@ def flatten_night(
             for name, table in healthscribe_clinical_document_tables(note, **ids, note_template=template).items():
                 parts[name].append(table)
     paths = {"columnar": 0, "reference": 0}
-    files = ((recording_id, job_name, read_object_bytes(s3_client, uri)) for recording_id, job_name, uri in transcripts)
-    try:
-        flattened = flatten_transcripts(files, counts=paths)
-    except ValueError as error:
-        raise _transcript_error(error, transcripts) from None
-    for name, table in flattened.items():
-        parts[name].append(table)
+    counts: dict[str, int] = {}
+    where = "in this process"
+    if processes > 1 and multiprocessing.current_process().daemon:  # it may not start processes
+        processes = 1
+    if processes > 1 and len(transcripts) >= pool_min_files:
+        # the pool writes the transcript tables' partitions itself, swapped in only when all are flattened
+        with tempfile.TemporaryDirectory(prefix="medscribe-flatten-") as spool:  # mode 0700, removed after
+            _start_fork_server()  # it imports the flattener while the first transcripts download
+            try:
+                pooled = flatten_files_to_lake(
+                    _spool_transcripts(s3_client, transcripts, spool),
+                    lake_uri,
+                    night,
+                    processes=processes,
+                    chunk_bytes=POOL_CHUNK_BYTES,
+                    mp_context=multiprocessing.get_context("forkserver"),
+                )
+            except ValueError as error:
+                raise _transcript_error(error, transcripts) from None
+        counts.update(pooled["rows"])
+        paths.update(pooled["counts"])
+        for name in pooled["rows"]:  # written by the pool
+            del parts[name]
+        where = f"a pool of {processes} processes, {pooled['chunks']} chunks"
+    else:
+        files = ((r, j, read_object_bytes(s3_client, uri)) for r, j, uri in transcripts)
+        try:
+            flattened = flatten_transcripts(files, counts=paths)
+        except ValueError as error:
+            raise _transcript_error(error, transcripts) from None
+        for name, table in flattened.items():
+            parts[name].append(table)
     parts["jobs"].append(pa.Table.from_pylist(job_rows, schema=TABLES["jobs"]))
-    counts = {}
     for name, tables in parts.items():
         table = pa.concat_tables(tables) if tables else TABLES[name].empty_table()
         write_partition(name, table, lake_uri, night)
         counts[name] = table.num_rows
     log.info(
-        "Night %s flattened in %.1f s: %s (transcripts column-wise %d, through parse.py %d)",
-        night, time.monotonic() - started, counts, paths["columnar"], paths["reference"],
+        "Night %s flattened in %.1f s: %s (transcripts column-wise %d, through parse.py %d; %s)",
+        night, time.monotonic() - started, counts, paths["columnar"], paths["reference"], where,
     )
-    return counts
+    return {name: counts[name] for name in FLATTENED_TABLES}
+
+
+def _start_fork_server() -> None:
+    """Start the pool's fork server now, with the flattener's modules imported once in it (its workers are
+    forked from it ready to work)."""
+    from multiprocessing import forkserver
+
+    forkserver.set_forkserver_preload(["medscribe.lake.columnar", "medscribe.lake.store"])
+    forkserver.ensure_running()
+
+
+def _spool_transcripts(s3_client, transcripts: list[tuple[str, str, str]], spool: str) -> Iterator[tuple[str, str, str]]:
+    """Download each transcript into ``spool`` under its position (never its key), yielding
+    (recording_id, job_name, path) as each one lands."""
+    for position, (recording_id, job_name, uri) in enumerate(transcripts):
+        path = os.path.join(spool, f"{position:06d}.json")
+        bucket, key = split_output_uri(uri)
+        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"]
+        with open(path, "wb") as handle, contextlib.closing(body):
+            shutil.copyfileobj(body, handle, 1 << 20)
+        yield recording_id, job_name, path
 
 
 def apply_quality(report: dict[str, Any], lake_uri: str, night: str) -> dict[str, int]:

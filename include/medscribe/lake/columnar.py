@@ -1128,7 +1128,7 @@ def _shift_position(message: str, first: int) -> str:
 
 
 def flatten_files_to_lake(
-    files: Sequence[tuple[str, str, str]],
+    files: Iterable[tuple[str, str, str]],
     lake_uri: str,
     night: str,
     *,
@@ -1145,7 +1145,9 @@ def flatten_files_to_lake(
     The rows are those of ``flatten_transcripts`` over the same files (part files in the files' order:
     ``part-<chunk>.parquet``, chunks of consecutive files).
 
-    :param files: (recording_id, job_name, local path of the file) per file; workers read the files.
+    :param files: (recording_id, job_name, local path of the file) per file; workers read the files. An
+        iterator is consumed as the chunks are flattened: each chunk goes to the pool once its files
+        are there (a caller downloading the files overlaps the downloads with the flattening).
     :param lake_uri: lake root (local path or URI, see ``store.resolve``).
     :param night: the partition, ``YYYY-MM-DD``.
     :param processes: worker processes (``concurrent.futures.ProcessPoolExecutor``).
@@ -1161,14 +1163,6 @@ def flatten_files_to_lake(
 
     from medscribe.lake import store
 
-    chunks: list[tuple[int, list]] = []
-    size = 0
-    for position, item in enumerate(files):
-        if not chunks or size >= chunk_bytes:
-            chunks.append((position, []))
-            size = 0
-        chunks[-1][1].append(tuple(item))
-        size += os.path.getsize(item[2])
     rows = {name: 0 for name in TRANSCRIPT_TABLES}
     counts = {"columnar": 0, "reference": 0}
     cpu: dict[int, float] = {}
@@ -1177,10 +1171,17 @@ def flatten_files_to_lake(
             name: stack.enter_context(store.partition_parts(name, lake_uri, night)) for name in TRANSCRIPT_TABLES
         }
         with ProcessPoolExecutor(max_workers=processes, mp_context=mp_context) as pool:
-            futures = [
-                pool.submit(_flatten_chunk_to_parts, chunk, first, k, parts, lake_uri)
-                for k, (first, chunk) in enumerate(chunks)
-            ]
+            futures = []
+            chunk: list = []
+            first = size = 0
+            for position, item in enumerate(files):  # a chunk goes to the pool as soon as it is full
+                if chunk and size >= chunk_bytes:
+                    futures.append(pool.submit(_flatten_chunk_to_parts, chunk, first, len(futures), parts, lake_uri))
+                    chunk, first, size = [], position, 0
+                chunk.append(tuple(item))
+                size += os.path.getsize(item[2])
+            if chunk:
+                futures.append(pool.submit(_flatten_chunk_to_parts, chunk, first, len(futures), parts, lake_uri))
             for future in futures:
                 result = future.result()
                 for name, n in result["rows"].items():
@@ -1188,4 +1189,4 @@ def flatten_files_to_lake(
                 for path, n in result["counts"].items():
                     counts[path] += n
                 cpu[result["pid"]] = max(cpu.get(result["pid"], 0.0), result["cpu_seconds"])
-    return {"rows": rows, "counts": counts, "chunks": len(chunks), "worker_cpu_seconds": sum(cpu.values())}
+    return {"rows": rows, "counts": counts, "chunks": len(futures), "worker_cpu_seconds": sum(cpu.values())}

@@ -81,7 +81,6 @@ def score_run(results: list[dict], corpus_dir: Path, top: int) -> dict:
             counts = Counter(op for op, _r, _h in aligned)
             ops.update(counts)
             ref_words = sum(op != "I" for op, _r, _h in aligned)
-            per_recording[result["id"]] = round((ref_words - counts["="]) / ref_words if ref_words else 0, 3)
             per_recording[result["id"]] = round(
                 (counts["S"] + counts["D"] + counts["I"]) / max(ref_words, 1), 3
             )
@@ -131,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         if len(texts) > 1:
             same = all(t == texts[0] for t in texts[1:])
             print(f"{path.stem:24} {len(texts)} runs: {'identical' if same else 'DIFFERENT'} transcripts")
-        print(f"{path.stem:24} options {data['options']} beam {data['beam']} load {data.get('load')}")
+        print(
+            f"{path.stem:24} options {data['options']} fallbacks {data.get('fallbacks')} beam {data['beam']} "
+            f"channel VAD {data.get('channel_vad')} load {data.get('load')}"
+        )
     return 0
 
 

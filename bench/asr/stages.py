@@ -24,8 +24,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "include"))
 
 
-def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, float]:
-    """(transcript tokens, seconds) for one recording through the stage of its layout."""
+def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, float, tuple[int, int]]:
+    """(transcript tokens, seconds, (windows re-decoded, segments recovered from skipped speech)) for one
+    recording through the stage of its layout."""
     from faster_whisper import decode_audio
     from medscribe.engine.pipeline.asr import Recognize
     from medscribe.engine.pipeline.channels import RecognizeChannels
@@ -36,9 +37,11 @@ def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, floa
     doc = JobDocument(job_name=recording["id"], kind="transcription", request={"Settings": {}})
     doc.audio = list(audio) if stereo else [audio]
     stage = RecognizeChannels(recognizer) if stereo else Recognize(recognizer)
+    before = (stage.recognizer.redecoded, stage.recognizer.recovered)
     started = time.monotonic()
     stage(doc)
-    return doc.tokens, time.monotonic() - started
+    counts = (stage.recognizer.redecoded - before[0], stage.recognizer.recovered - before[1])
+    return doc.tokens, time.monotonic() - started, counts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,26 +56,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ids", help="comma-separated recording ids (default all of the manifest)")
     parser.add_argument("--beam", type=int, default=BEAM_SIZE)
     parser.add_argument("--options", help="JSON: transcribe options replacing the engine's DECODE_OPTIONS")
+    parser.add_argument("--fallbacks", help="JSON list: option sets for failed windows (default FALLBACKS)")
+    parser.add_argument("--channel-vad", help="JSON: VAD options of the two-channel path (CHANNEL_VAD)")
     parser.add_argument("--repeat", type=int, default=1, help="recognize each recording this many times")
     args = parser.parse_args(argv)
 
+    if args.channel_vad:
+        from medscribe.engine.pipeline import channels
+
+        channels.CHANNEL_VAD = json.loads(args.channel_vad)
     manifest = json.loads((args.corpus / "manifest.json").read_text())
     layouts = args.layouts.split(",")
     ids = set(args.ids.split(",")) if args.ids else None
     chosen = [
         r for r in manifest["recordings"] if r["layout"] in layouts and (ids is None or r["id"] in ids)
     ]
-    recognizer = Recognizer(load_whisper(), beam_size=args.beam)
-    if args.options is not None:
-        recognizer = Recognizer(
-            recognizer.model, args.beam, None, recognizer.vad, {**json.loads(args.options)}
-        )
-    print(f"options {recognizer.options}, beam {args.beam}; {len(chosen)} recordings", file=sys.stderr)
-    out = {"options": recognizer.options, "beam": args.beam, "corpus": str(args.corpus), "runs": []}
+    recognizer = Recognizer(
+        load_whisper(),
+        beam_size=args.beam,
+        options=None if args.options is None else json.loads(args.options),
+        fallbacks=None if args.fallbacks is None else tuple(json.loads(args.fallbacks)),
+    )
+    print(
+        f"options {recognizer.options}, fallbacks {recognizer.fallbacks}, beam {args.beam}; "
+        f"{len(chosen)} recordings",
+        file=sys.stderr,
+    )
+    out = {
+        "options": recognizer.options,
+        "fallbacks": recognizer.fallbacks,
+        "channel_vad": args.channel_vad,
+        "beam": args.beam,
+        "corpus": str(args.corpus),
+        "runs": [],
+    }
     for _ in range(args.repeat):
         results = []
         for recording in chosen:
-            tokens, seconds = recognize(recording, args.corpus, recognizer)
+            tokens, seconds, redecoded = recognize(recording, args.corpus, recognizer)
             words = [
                 {"w": t.content, "s": t.start, "e": t.end, "c": t.channel} for t in tokens if t.is_word
             ]
@@ -83,13 +104,15 @@ def main(argv: list[str] | None = None) -> int:
                     "reference": recording["reference"],
                     "duration_s": recording["duration_s"],
                     "seconds": round(seconds, 2),
+                    "redecoded": redecoded,
                     "text": join_tokens(tokens),
                     "words": words,
                 }
             )
             print(
                 f"  {recording['id']} {recording['layout']}: {seconds:.1f}s for "
-                f"{recording['duration_s']:.0f}s, {len(words)} words",
+                f"{recording['duration_s']:.0f}s, {len(words)} words, "
+                f"{redecoded[0]} windows re-decoded, {redecoded[1]} segments recovered",
                 file=sys.stderr,
             )
         out["runs"].append(results)

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 # flattened by a pool of FLATTEN_PROCESSES processes (``lake.columnar.flatten_files_to_lake``), in chunks of
 # POOL_CHUNK_BYTES; a smaller night, or FLATTEN_PROCESSES=1, in the task's own process (bench/flatten).
 FLATTEN_PROCESSES = int(os.environ.get("MEDSCRIBE_FLATTEN_PROCESSES", "2"))
-FLATTEN_POOL_MIN_FILES = 50
+FLATTEN_POOL_MIN_FILES = int(os.environ.get("MEDSCRIBE_FLATTEN_POOL_MIN_FILES", "50"))
 POOL_CHUNK_BYTES = 2 * BATCH_BYTES
 # Pool workers are forked from a fork server (multiprocessing's "forkserver"), not from the task's process:
 # a fork of a process that holds S3 clients, threads and Airflow's supervisor connection would inherit them.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from medscribe.engine.pipeline.asr import RawWord, merge_pieces, tokens_from_words
 from medscribe.engine.pipeline.document import PUNCTUATION, join_tokens
 
@@ -92,3 +94,116 @@ def test_voice_activity_detection_skips_a_long_silence(recognizer, fixtures_dir)
     assert not [w.text for w in words if gap_start + 0.5 < (w.start + w.end) / 2 < gap_end - 0.5]
     assert any(w.start >= gap_end for w in words) and any(w.end <= gap_start for w in words)
     assert words[-1].end <= len(spliced) / 16000 + 0.1
+
+
+def whisper_segment(seek: int, start: float, end: float, compression: float, logprob: float, no_speech=0.1):
+    from faster_whisper.transcribe import Segment, Word
+
+    words = [Word(start=start, end=end, word=f" w{seek}", probability=0.9)]
+    return Segment(
+        id=0, seek=seek, start=start, end=end, text=f" w{seek}", tokens=[], avg_logprob=logprob,
+        compression_ratio=compression, no_speech_prob=no_speech, words=words, temperature=0.0,
+    )  # fmt: skip
+
+
+def test_windows_that_fail_whispers_checks_are_found_and_runs_of_them_joined():
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from medscribe.engine.pipeline.asr import segment_failed, shift, windows
+
+    loop = whisper_segment(3000, 30.0, 60.0, compression=17.2, logprob=-0.05)
+    unsure = whisper_segment(6000, 60.0, 88.0, compression=1.5, logprob=-1.3)
+    silence = whisper_segment(9000, 90.0, 91.0, compression=1.0, logprob=-1.3, no_speech=0.9)
+    good = [whisper_segment(0, 0.0, 12.0, 1.6, -0.3), whisper_segment(0, 12.0, 29.0, 1.6, -0.3)]
+    assert [segment_failed(s) for s in (loop, unsure, silence, good[0])] == [True, True, False, False]
+    runs = windows([*good, loop, unsure, silence])
+    assert [([s.start for s in run], failed) for run, failed in runs] == [
+        ([0.0, 12.0], False),
+        ([30.0, 60.0], True),  # two failed windows in a row: one run, re-decoded together
+        ([90.0], False),
+    ]
+    moved = shift(loop, 2.5)
+    assert (moved.start, moved.end, moved.words[0].start, moved.words[0].end) == (32.5, 62.5, 32.5, 62.5)
+    assert loop.start == 30.0  # the original is left as it was
+
+
+def test_decoding_is_repeatable_and_matches_the_conversation(recognizer, fixtures_dir):
+    """Beam search at temperature 0 with deterministic fallbacks: the same audio twice gives the same
+    words and times (faster-whisper's default fallback samples from an unseeded generator)."""
+    from faster_whisper import decode_audio
+
+    reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
+    audio = decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000)
+    first = [(w.text, w.start, w.end) for w in recognizer.words(audio)]
+    second = [(w.text, w.start, w.end) for w in recognizer.words(audio)]
+    assert first == second
+    assert recognizer.options["temperature"] == 0.0
+    hypothesis = set(re.findall(r"[a-z]+", " ".join(text for text, _s, _e in first).lower()))
+    expected = set(re.findall(r"[a-z]+", reference["text"].lower()))
+    assert len(hypothesis & expected) / len(expected) > 0.75
+
+
+def test_a_failed_window_is_decoded_again_in_place(recognizer, fixtures_dir):
+    """A window that failed Whisper's checks (here: marked as a repetition loop) is decoded again from
+    its own audio; the new words replace it, on the recording's clock (5 s of silence come first)."""
+    from dataclasses import replace
+
+    import numpy as np
+    from faster_whisper import decode_audio
+    from medscribe.engine.pipeline.asr import COMPRESSION_RATIO_THRESHOLD, Recognizer, windows
+
+    reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
+    speech = decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000)
+    audio = np.concatenate([np.zeros(5 * 16000, dtype=np.float32), speech])
+    own = Recognizer(recognizer.model)
+    decoded = own.segments(audio, own.options, lambda: False)
+    looped = [replace(s, compression_ratio=COMPRESSION_RATIO_THRESHOLD + 10) for s in decoded]
+    assert [failed for _run, failed in windows(looped)] == [True]
+    again = own.redecode(audio, looped, lambda: False)
+    assert own.redecoded == 1 and again is not looped
+    assert all(s.compression_ratio <= COMPRESSION_RATIO_THRESHOLD for s in again)
+    words = [w for s in again for w in s.words]
+    hypothesis = set(re.findall(r"[a-z]+", " ".join(w.word for w in words).lower()))
+    expected = set(re.findall(r"[a-z]+", reference["text"].lower()))
+    assert len(hypothesis & expected) / len(expected) > 0.75
+    for word in words:  # each word inside (or at the edge of) a turn, 5 s later than in the fixture
+        middle = (word.start + word.end) / 2 - 5.0
+        assert any(t["start_s"] - 0.5 <= middle <= t["end_s"] + 0.5 for t in reference["turns"]), (
+            word.word,
+            middle,
+        )
+
+
+def test_stretches_of_speech_without_words_are_found():
+    from medscribe.engine.pipeline.asr import skipped_speech
+
+    words = raw((" a", 0.5, 1.0), (" b", 1.2, 2.0), (" c", 9.0, 10.0), (" d", 19.0, 19.5), (" e", 31.0, 31.5))
+    chunks = [(0.0, 20.0), (30.0, 32.0), (40.0, 45.0)]
+    assert skipped_speech(chunks, words, 3.0) == [(2.0, 9.0), (10.0, 19.0), (40.0, 45.0)]
+    assert skipped_speech(chunks, words, 8.0) == [(10.0, 19.0)]
+
+
+def test_speech_whisper_skipped_is_decoded_on_its_own(recognizer, fixtures_dir):
+    """Segments lost in the middle of the conversation (as when Whisper ends a window early) are found as
+    speech without words and decoded again: their words come back, in time order."""
+    from faster_whisper import decode_audio
+    from medscribe.engine.pipeline.asr import Recognizer
+
+    reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
+    audio = decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000)
+    own = Recognizer(recognizer.model)
+    decoded = own.segments(audio, own.options, lambda: False)
+    lost = [s for s in decoded if 8.0 <= s.start and s.end <= 22.0]
+    kept = [s for s in decoded if s not in lost]
+    assert lost and kept
+    recovered = own.recover_skipped(audio, kept, lambda: False)
+    assert own.recovered >= 1
+    starts = [s.start for s in recovered]
+    assert starts == sorted(starts)
+    words = {w for s in lost for w in re.findall(r"[a-z]+", s.text.lower())}
+    middle = [
+        w
+        for s in recovered
+        if 7.5 <= s.start and s.end <= 22.5
+        for w in re.findall(r"[a-z]+", s.text.lower())
+    ]
+    assert len(words & set(middle)) / len(words) > 0.75

@@ -28,7 +28,7 @@ def test_each_channel_is_recognized_alone_and_words_land_in_their_speakers_turns
     import json
 
     from faster_whisper import decode_audio
-    from medscribe.engine.pipeline.asr import CHANNEL_VAD
+    from medscribe.engine.pipeline.asr import CHANNEL_OPTIONS, CHANNEL_VAD
     from medscribe.engine.pipeline.channels import RecognizeChannels
     from stage_helpers import document
 
@@ -37,6 +37,9 @@ def test_each_channel_is_recognized_alone_and_words_land_in_their_speakers_turns
     doc.audio = list(decode_audio(str(fixtures_dir / "conversation_stereo.wav"), 16000, split_stereo=True))
     stage = RecognizeChannels(recognizer)
     assert stage.recognizer.vad == CHANNEL_VAD and stage.recognizer.model is recognizer.model
+    assert stage.recognizer.options == {**recognizer.options, **CHANNEL_OPTIONS}
+    assert stage.recognizer.options["temperature"] == 0.0
+    assert not stage.recognizer.options["condition_on_previous_text"]
     stage(doc)
     words = [t for t in doc.tokens if t.is_word]
     assert {t.channel for t in words} == {0, 1}

@@ -9,19 +9,45 @@ its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from medscribe.engine.pipeline.document import (
     PRONUNCIATION,
     PUNCTUATION,
+    SAMPLE_RATE,
     Interrupted,
     JobDocument,
     Token,
 )
 
 BEAM_SIZE = 5
-# Decoder options of ``WhisperModel.transcribe`` besides the beam (faster-whisper's defaults where absent).
-DECODE_OPTIONS = {"condition_on_previous_text": False}
+# Decoding is deterministic: beam search at temperature 0 only. faster-whisper's default fallback re-decodes
+# a failed 30 s window by sampling at temperatures 0.2 ... 1.0 from CTranslate2's random generator, which
+# is seeded once per thread (``ctranslate2.set_random_seed`` does not restart it): the same file gave
+# other words on every run (bench/asr: WER 0.192 / 0.212 / 0.222 on one channel). Without that fallback,
+# tiny.en at temperature 0 sometimes loops on one word for a whole window ("no, no, no, ..." over 30 s,
+# "M-M-M-..." over two minutes of a channel): those windows are re-decoded by :data:`FALLBACKS`, also
+# deterministic. Each window is conditioned on the previous window's text (a loop cannot spread: a failed
+# window is re-decoded on its own); on mixed audio that lowered WER on the train split. A channel of a
+# two-channel recording is not conditioned (:data:`CHANNEL_OPTIONS`, bench/asr/README.md).
+DECODE_OPTIONS = {"temperature": 0.0, "condition_on_previous_text": True}
+# A channel holds one side of the conversation: conditioned on its own previous turns, tiny.en ended windows
+# early and dropped whole turns more often than it gained (train split: WER 0.120 conditioned, 0.108 not).
+CHANNEL_OPTIONS = {"condition_on_previous_text": False}
+# Whisper's own checks of a decoded window (faster-whisper's defaults): text that compresses more than
+# this is a repetition loop; a lower average log-probability is a failed decode unless the window is
+# likely silence (no-speech probability above NO_SPEECH_THRESHOLD).
+COMPRESSION_RATIO_THRESHOLD = 2.4
+LOG_PROB_THRESHOLD = -1.0
+NO_SPEECH_THRESHOLD = 0.6
+# Options tried in order on the audio of a failed window (the first that passes the checks is kept, else
+# the best by the checks): no 4-gram may repeat inside a window, then also a repetition penalty.
+FALLBACKS = ({"no_repeat_ngram_size": 4}, {"no_repeat_ngram_size": 4, "repetition_penalty": 1.2})
+# Whisper sometimes ends a window early and moves on to the next one: the speech between is lost without
+# any check failing (conditioned on the previous text, tiny.en skipped a 21 s turn of one channel). A
+# stretch of at least this many seconds inside the VAD's speech with no word in it is decoded again on
+# its own (VAD chunks hold no silence longer than ``min_silence_duration_ms``, so such a stretch is speech).
+SKIPPED_SPEECH_S = 3.0
 # Voice activity detection: faster-whisper's ``vad_filter`` runs Silero VAD (its bundled
 # ``assets/silero_vad_v6.onnx``, ``faster_whisper.vad.get_speech_timestamps``) and decodes only the speech,
 # glued together, mapping word times back. Mixed (single-channel) audio keeps faster-whisper's defaults:
@@ -56,6 +82,7 @@ class Recognizer:
     :param hotwords: phrases the decoder is biased towards (a custom vocabulary), or None.
     :param vad: Silero VAD options for faster-whisper (:data:`MIXED_VAD` unless given).
     :param options: other ``transcribe`` options (:data:`DECODE_OPTIONS` unless given).
+    :param fallbacks: option sets for re-decoding a failed window (:data:`FALLBACKS` unless given).
     """
 
     def __init__(
@@ -65,18 +92,24 @@ class Recognizer:
         hotwords: str | None = None,
         vad: dict | None = None,
         options: dict | None = None,
+        fallbacks: tuple[dict, ...] | None = None,
     ):
         self.model = model
         self.beam_size = beam_size
         self.hotwords = hotwords
         self.vad = dict(vad or MIXED_VAD)
         self.options = dict(DECODE_OPTIONS if options is None else options)
+        self.fallbacks = tuple(FALLBACKS if fallbacks is None else fallbacks)
+        self.redecoded = 0  # windows re-decoded by a fallback (a count for the benchmark)
+        self.recovered = 0  # segments decoded from skipped speech (a count for the benchmark)
 
-    def with_vad(self, vad: dict) -> Recognizer:
-        """The same recognizer with other voice activity options."""
-        return Recognizer(self.model, self.beam_size, self.hotwords, vad, self.options)
+    def with_vad(self, vad: dict, options: dict | None = None) -> Recognizer:
+        """The same recognizer with other voice activity options (and ``options`` over its own)."""
+        options = {**self.options, **(options or {})}
+        return Recognizer(self.model, self.beam_size, self.hotwords, vad, options, self.fallbacks)
 
-    def words(self, audio, should_stop: Callable[[], bool] = lambda: False) -> list[RawWord]:
+    def segments(self, audio, options: dict, should_stop: Callable[[], bool]) -> list:
+        """faster-whisper's segments of ``audio``, decoded with ``options``."""
         segments, _info = self.model.transcribe(
             audio,
             language="en",
@@ -86,15 +119,121 @@ class Recognizer:
             vad_filter=True,
             vad_parameters=dict(self.vad),
             hotwords=self.hotwords,
-            **self.options,
+            **options,
         )
-        words: list[RawWord] = []
+        decoded = []
         for segment in segments:  # a generator: recognition happens while iterating
             if should_stop():
                 raise Interrupted()
-            for word in segment.words or []:
-                words.append(RawWord(word.word, float(word.start), float(word.end), float(word.probability)))
-        return words
+            decoded.append(segment)
+        return decoded
+
+    def words(self, audio, should_stop: Callable[[], bool] = lambda: False) -> list[RawWord]:
+        """The words of ``audio``: decoded once, failed windows decoded again (:meth:`redecode`), speech
+        left without words decoded on its own (:meth:`recover_skipped`)."""
+        segments = self.recover_skipped(audio, self.decode(audio, should_stop), should_stop)
+        return [
+            RawWord(word.word, float(word.start), float(word.end), float(word.probability))
+            for segment in segments
+            for word in segment.words or []
+        ]
+
+    def decode(self, audio, should_stop: Callable[[], bool]) -> list:
+        """The segments of ``audio``, each failed window replaced by :meth:`redecode`."""
+        segments: list = []
+        for window, failed in windows(self.segments(audio, self.options, should_stop)):
+            if failed and self.fallbacks:
+                window = self.redecode(audio, window, should_stop)
+            segments.extend(window)
+        return segments
+
+    def recover_skipped(self, audio, segments: list, should_stop: Callable[[], bool]) -> list:
+        """``segments`` plus the segments decoded from stretches of speech that have no words
+        (:func:`skipped_speech`), in time order."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        chunks = [
+            (chunk["start"] / SAMPLE_RATE, chunk["end"] / SAMPLE_RATE)
+            for chunk in get_speech_timestamps(audio, VadOptions(**self.vad))
+        ]
+        words = [w for segment in segments for w in segment.words or []]
+        recovered = []
+        for start, end in skipped_speech(chunks, words, SKIPPED_SPEECH_S):
+            offset = int(start * SAMPLE_RATE)
+            clip = audio[offset : int(end * SAMPLE_RATE)]
+            recovered += [shift(s, offset / SAMPLE_RATE) for s in self.decode(clip, should_stop)]
+        self.recovered += len(recovered)
+        return sorted(segments + recovered, key=lambda segment: segment.start) if recovered else segments
+
+    def redecode(self, audio, window: list, should_stop: Callable[[], bool]) -> list:
+        """The window's audio decoded again with each of :attr:`fallbacks` until one passes Whisper's
+        checks; the best of all tries (the window included) by :func:`window_quality`."""
+        start, end = window[0].start, window[-1].end
+        offset = int(start * SAMPLE_RATE)
+        clip = audio[offset : int(end * SAMPLE_RATE) + 1]
+        best = window
+        self.redecoded += 1
+        for fallback in self.fallbacks:
+            options = {**self.options, **fallback}
+            tried = [shift(s, offset / SAMPLE_RATE) for s in self.segments(clip, options, should_stop)]
+            if tried and window_quality(tried) > window_quality(best):
+                best = tried
+            if tried and not any(segment_failed(segment) for segment in tried):
+                break
+        return best
+
+
+def segment_failed(segment) -> bool:
+    """Whisper's checks on the window a segment came from: a repetition loop, or a low average
+    log-probability where the window is not likely silence."""
+    if segment.compression_ratio > COMPRESSION_RATIO_THRESHOLD:
+        return True
+    return segment.avg_logprob < LOG_PROB_THRESHOLD and segment.no_speech_prob <= NO_SPEECH_THRESHOLD
+
+
+def window_quality(segments: list) -> tuple[bool, float]:
+    """Sort key of decodes of the same audio: passing the compression check first, then the lowest
+    average log-probability of its windows (higher is better)."""
+    return (
+        all(s.compression_ratio <= COMPRESSION_RATIO_THRESHOLD for s in segments),
+        min(s.avg_logprob for s in segments),
+    )
+
+
+def windows(segments: list) -> Iterable[tuple[list, bool]]:
+    """Segments grouped into runs of 30 s decoding windows (``Segment.seek``), each run with whether it
+    failed Whisper's checks; consecutive failed windows form one run (a loop can span several)."""
+    runs: list[tuple[list, bool]] = []
+    last_seek = None
+    for segment in segments:
+        failed = segment_failed(segment)
+        if runs and (segment.seek == last_seek or (failed and runs[-1][1])):
+            runs[-1][0].append(segment)
+        else:
+            runs.append(([segment], failed))
+        last_seek = segment.seek
+    return runs
+
+
+def skipped_speech(
+    chunks: list[tuple[float, float]], words: list, min_seconds: float
+) -> list[tuple[float, float]]:
+    """Stretches of at least ``min_seconds`` inside speech ``chunks`` (start, end in seconds) where no
+    word (``.start``, ``.end``) lies: before a chunk's first word, between words, after its last."""
+    stretches = []
+    for start, end in chunks:
+        inside = sorted((w.start, w.end) for w in words if start <= (w.start + w.end) / 2 <= end)
+        edges = [start] + [t for pair in inside for t in pair] + [end]
+        for gap_start, gap_end in zip(edges[::2], edges[1::2], strict=True):
+            if gap_end - gap_start >= min_seconds:
+                stretches.append((gap_start, gap_end))
+    return stretches
+
+
+def shift(segment, seconds: float):
+    """A faster-whisper segment (and its words) moved ``seconds`` later."""
+    words = [replace(w, start=w.start + seconds, end=w.end + seconds) for w in segment.words or []]
+    return replace(segment, start=segment.start + seconds, end=segment.end + seconds, words=words)
 
 
 def _split_edges(text: str) -> tuple[str, str, str]:

@@ -1,10 +1,10 @@
 """Stage ``channels``: channel identification. Each channel is recognized on its own (with voice activity
-options for a channel that is silent while the other side speaks) and the words of both are merged in time
-order, each token keeping its channel (``ch_0`` / ``ch_1`` in the outputs)."""
+and decoding options for a channel that is silent while the other side speaks) and the words of both are
+merged in time order, each token keeping its channel (``ch_0`` / ``ch_1`` in the outputs)."""
 
 from __future__ import annotations
 
-from medscribe.engine.pipeline.asr import CHANNEL_VAD, Recognizer, tokens_from_words
+from medscribe.engine.pipeline.asr import CHANNEL_OPTIONS, CHANNEL_VAD, Recognizer, tokens_from_words
 from medscribe.engine.pipeline.document import JobDocument, Token
 
 
@@ -32,13 +32,14 @@ class RecognizeChannels:
     """Recognize ``doc.audio[0]`` and ``doc.audio[1]`` separately into merged ``doc.tokens``.
 
     :param recognizer: an :class:`~medscribe.engine.pipeline.asr.Recognizer`; it runs with
-        :data:`~medscribe.engine.pipeline.asr.CHANNEL_VAD` (each channel is silent while the other speaks).
+        :data:`~medscribe.engine.pipeline.asr.CHANNEL_VAD` (each channel is silent while the other speaks)
+        and :data:`~medscribe.engine.pipeline.asr.CHANNEL_OPTIONS`.
     """
 
     name = "channels"
 
     def __init__(self, recognizer: Recognizer):
-        self.recognizer = recognizer.with_vad(CHANNEL_VAD)
+        self.recognizer = recognizer.with_vad(CHANNEL_VAD, CHANNEL_OPTIONS)
 
     def __call__(self, doc: JobDocument) -> None:
         per_channel = []

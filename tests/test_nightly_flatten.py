@@ -207,15 +207,13 @@ def test_bad_output_fails_with_the_job_named_and_keeps_the_previous_partitions(n
         assert rows(read_table(name, str(lake), night=NIGHT)) == table_rows, name
 
 
-def test_a_daemonic_process_flattens_in_itself(night, tmp_path, monkeypatch, caplog):
-    """A daemonic process (a worker of some executors) may not start a pool: the night is flattened in
-    the task's own process, with the same rows."""
-    import multiprocessing
 
+def test_a_pool_that_crashes_fails_the_step_naming_only_the_error_type(night, tmp_path, caplog):
+    """The pool's child process failing for another reason than a bad file (here: the lake root is a
+    file) fails the step with its exit status and the exception's type, not its message."""
     caplog.set_level(logging.INFO, logger="medscribe.nightly")
-    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True, raising=False)
-    counts = run(night, tmp_path / "lake", "pool of 2")
-    assert "; in this process)" in caplog.text
-    expected = expected_tables(night)
-    assert counts["transcript_words"] == expected["transcript_words"].num_rows
-    assert rows(read_table("transcript_words", str(tmp_path / "lake"), night=NIGHT)) == rows(expected["transcript_words"])
+    lake = tmp_path / "not-a-directory"
+    lake.write_text("")
+    with pytest.raises(RuntimeError, match=r"the flatten pool exited with status 1 \(\w+(Error|Exception)\)") as raised:
+        run(night, lake, "pool of 2")
+    assert "Jane" not in str(raised.value) and "Jane" not in caplog.text

@@ -339,11 +339,11 @@ def phase_pool(inputs: Path, out: Path, processes: int) -> dict:
 
 def phase_nightly(inputs: Path, out: Path, processes: int) -> dict:
     """The night's own call: ``nightly.flatten_night`` with ``processes`` (2: the transcripts spooled to a
-    temporary directory and flattened by a pool of workers started by a fork server, as the DAG's
-    ``flatten`` task does). The outputs are served from the local files in place of S3 (``get_object``
-    only), so the S3 downloads are not in the figure; the spooling copy, the jobs and recordings tables,
-    and the pool's start-up are. CPU time is this process's only (the workers are the fork server's
-    children): read the wall time."""
+    temporary directory and handed as they land to ``python -m medscribe.lake.flatten_pool``, whose
+    pool flattens them, as the DAG's ``flatten`` task does). The outputs are served from the local files
+    in place of S3 (``get_object`` only), so the S3 downloads are not in the figure; the spooling copy,
+    the jobs table, the child's and its pool's start-up are. CPU time is this process's only: read the
+    wall time."""
     import medscribe.lake.store  # noqa: F401
     from medscribe import nightly
 
@@ -603,7 +603,7 @@ def main() -> int:
             assert run["counts"]["reference"] == 0, run["counts"]
         print(f"word rows: {base['word_rows']:,} (all lake tables: {fast[2]['rows']})")
         print(line("baseline (json.loads + json_normalize + to_parquet)", base, base))
-        for threads, label in ((1, "columnar, 1 thread"), (2, "columnar, 2 threads (nightly.flatten_night's call)")):
+        for threads, label in ((1, "columnar, 1 thread"), (2, "columnar, 2 threads (flatten_night's call for nights under 50 transcripts)")):
             print(line(label, fast[threads], base) + f"; of which write_partition {fast[threads]['write_cpu_seconds']:.2f} s CPU")
         pool = {
             processes: child("pool", inputs, str(tmp / f"lake-pool-{processes}"), str(processes))
@@ -621,7 +621,7 @@ def main() -> int:
         night = child("nightly", inputs, str(tmp / "lake-nightly"), "2")
         assert night["rows"] == fast[2]["rows"], (night["rows"], fast[2]["rows"])
         print(
-            "nightly.flatten_night, processes=2 (the DAG's call: spooled, forkserver pool; "
+            "nightly.flatten_night, processes=2 (the DAG's call: spooled into the flatten_pool child; "
             f"S3 downloads excluded): {night['seconds']:.2f} s wall, "
             f"{night['word_rows'] / night['seconds']:,.0f} word rows/s, "
             f"{base['seconds'] / night['seconds']:.1f}x the baseline in wall time; parent CPU "

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import multiprocessing
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from urllib.parse import urlparse
 
 import pyarrow as pa
 
-from medscribe.lake.columnar import BATCH_BYTES, flatten_files_to_lake, flatten_transcripts
+from medscribe.lake.columnar import BATCH_BYTES, flatten_transcripts
 from medscribe.lake.parse import healthscribe_clinical_document_tables
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
@@ -35,8 +36,6 @@ log = logging.getLogger(__name__)
 FLATTEN_PROCESSES = int(os.environ.get("MEDSCRIBE_FLATTEN_PROCESSES", "2"))
 FLATTEN_POOL_MIN_FILES = int(os.environ.get("MEDSCRIBE_FLATTEN_POOL_MIN_FILES", "50"))
 POOL_CHUNK_BYTES = 2 * BATCH_BYTES
-# Pool workers are forked from a fork server (multiprocessing's "forkserver"), not from the task's process:
-# a fork of a process that holds S3 clients, threads and Airflow's supervisor connection would inherit them.
 
 FLATTENED_TABLES = (
     "recordings",
@@ -319,23 +318,9 @@ def flatten_night(
     paths = {"columnar": 0, "reference": 0}
     counts: dict[str, int] = {}
     where = "in this process"
-    if processes > 1 and multiprocessing.current_process().daemon:  # it may not start processes
-        processes = 1
     if processes > 1 and len(transcripts) >= pool_min_files:
         # the pool writes the transcript tables' partitions itself, swapped in only when all are flattened
-        with tempfile.TemporaryDirectory(prefix="medscribe-flatten-") as spool:  # mode 0700, removed after
-            _start_fork_server()  # it imports the flattener while the first transcripts download
-            try:
-                pooled = flatten_files_to_lake(
-                    _spool_transcripts(s3_client, transcripts, spool),
-                    lake_uri,
-                    night,
-                    processes=processes,
-                    chunk_bytes=POOL_CHUNK_BYTES,
-                    mp_context=multiprocessing.get_context("forkserver"),
-                )
-            except ValueError as error:
-                raise _transcript_error(error, transcripts) from None
+        pooled = _flatten_in_pool(s3_client, transcripts, lake_uri, night, processes)
         counts.update(pooled["rows"])
         paths.update(pooled["counts"])
         for name in pooled["rows"]:  # written by the pool
@@ -361,13 +346,45 @@ def flatten_night(
     return {name: counts[name] for name in FLATTENED_TABLES}
 
 
-def _start_fork_server() -> None:
-    """Start the pool's fork server now, with the flattener's modules imported once in it (its workers are
-    forked from it ready to work)."""
-    from multiprocessing import forkserver
+def _flatten_in_pool(
+    s3_client, transcripts: list[tuple[str, str, str]], lake_uri: str, night: str, processes: int
+) -> dict[str, Any]:
+    """Flatten the transcripts into the lake with ``python -m medscribe.lake.flatten_pool`` (a child process
+    that owns the pool, see there why): each transcript is downloaded into a private temporary directory
+    and its line handed to the child at once, so the downloads overlap the flattening.
 
-    forkserver.set_forkserver_preload(["medscribe.lake.columnar", "medscribe.lake.store"])
-    forkserver.ensure_running()
+    :return: ``columnar.flatten_files_to_lake``'s result.
+    :raises ValueError: a transcript the flattener refuses (naming the job), or the child failing otherwise.
+    """
+    with tempfile.TemporaryDirectory(prefix="medscribe-flatten-") as spool:  # mode 0700, removed after
+        command = [
+            sys.executable, "-m", "medscribe.lake.flatten_pool", "--lake", lake_uri, "--night", night,
+            "--processes", str(processes), "--chunk-bytes", str(POOL_CHUNK_BYTES),
+        ]  # fmt: skip
+        with open(os.path.join(spool, "stderr"), "w+b") as stderr, subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True
+        ) as child:
+            try:
+                for recording_id, job_name, path in _spool_transcripts(s3_client, transcripts, spool):
+                    child.stdin.write(f"{recording_id}\t{job_name}\t{path}\n")
+                    child.stdin.flush()
+            except BrokenPipeError:  # the child stopped early: its answer says why
+                pass
+            except BaseException:
+                child.kill()
+                raise
+            out, _ = child.communicate()
+            stderr.seek(0)
+            lines = stderr.read().decode(errors="replace").strip().splitlines()
+    answer = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+    if "error" in answer:
+        raise _transcript_error(ValueError(answer["error"]), transcripts)
+    if child.returncode != 0 or "rows" not in answer:
+        # only the exception's type: its message could quote a transcript
+        kind = lines[-1].split(":", 1)[0] if lines else "no error output"
+        log.error("The flatten pool exited with status %s (%s)", child.returncode, kind)
+        raise RuntimeError(f"the flatten pool exited with status {child.returncode} ({kind})")
+    return answer
 
 
 def _spool_transcripts(s3_client, transcripts: list[tuple[str, str, str]], spool: str) -> Iterator[tuple[str, str, str]]:

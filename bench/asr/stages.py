@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--options", help="JSON: transcribe options replacing the engine's DECODE_OPTIONS")
     parser.add_argument("--fallbacks", help="JSON list: option sets for failed windows (default FALLBACKS)")
     parser.add_argument("--channel-vad", help="JSON: VAD options of the two-channel path (CHANNEL_VAD)")
+    parser.add_argument("--hotwords", help="a vocabulary's hotwords prompt (comma-separated phrases)")
     parser.add_argument("--repeat", type=int, default=1, help="recognize each recording this many times")
     args = parser.parse_args(argv)
 
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         beam_size=args.beam,
         options=None if args.options is None else json.loads(args.options),
         fallbacks=None if args.fallbacks is None else tuple(json.loads(args.fallbacks)),
+        hotwords=args.hotwords,
     )
     print(
         f"options {recognizer.options}, fallbacks {recognizer.fallbacks}, beam {args.beam}; "

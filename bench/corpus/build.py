@@ -152,8 +152,27 @@ def build_corpus(
     make_fixtures = load_make_fixtures()
     make_fixtures.require_tools()
     source, encounters = source_encounters(split)
-    recordings = plan_recordings(encounters, minutes, max_recording_minutes)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The plan estimates minutes from words (WORDS_PER_MINUTE); the audio decides. When the speech came out
+    # shorter than asked, plan again for the shortfall (the cut last recording grows, or one is added)
+    # until the audio reaches ``minutes`` or the split has no more turns.
+    planned, words = minutes, None
+    while True:
+        recordings = plan_recordings(encounters, planned, max_recording_minutes)
+        entries = synthesize_recordings(recordings, out_dir, make_fixtures)
+        spoken = sum(e["duration_s"] for e in entries if e["layout"] == "mono") / 60
+        total_words = sum(len(text.split()) for r in recordings for _speaker, text in r["turns"])
+        if spoken >= minutes or total_words == words:
+            break
+        planned, words = planned + (minutes - spoken) * 1.1 + 0.05, total_words
+    manifest = {"source": source, "minutes_requested": minutes, "recordings": entries}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def synthesize_recordings(recordings: list[dict], out_dir: Path, make_fixtures) -> list[dict]:
+    """Write (or reuse, when text and version match) each recording's mono and stereo WAV and reference;
+    the manifest entries."""
     entries = []
     with tempfile.TemporaryDirectory(prefix="bench_corpus_") as tmp:
         for recording in recordings:
@@ -189,9 +208,7 @@ def build_corpus(
                         "cached": cached,
                     }
                 )
-    manifest = {"source": source, "minutes_requested": minutes, "recordings": entries}
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    return manifest
+    return entries
 
 
 def main(argv: list[str] | None = None) -> int:

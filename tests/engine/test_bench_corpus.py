@@ -81,3 +81,29 @@ def test_the_train_split_is_read_from_its_own_file(monkeypatch, tmp_path):
     assert builder.default_out_dir("valid") == builder.OUT_DIR
     with pytest.raises(ValueError, match="unknown split 'test'"):
         builder.source_encounters("test")
+
+
+def test_the_audio_reaches_the_requested_minutes(monkeypatch, tmp_path):
+    """The plan estimates minutes from words; when the speech comes out shorter, the shortfall is planned
+    again until the audio holds the minutes asked for, or the split runs out of turns."""
+    from types import SimpleNamespace
+
+    builder = load_builder()
+    turn = ("CLINICIAN", " ".join(["word"] * (builder.WORDS_PER_MINUTE // 2)))  # half a minute by the plan
+    monkeypatch.setattr(builder, "source_encounters", lambda split: ("test", [("E1", [turn] * 20)]))
+    monkeypatch.setattr(builder, "load_make_fixtures", lambda: SimpleNamespace(require_tools=lambda: None))
+
+    def synthesize(recordings, out_dir, make_fixtures):  # speech 10 % faster than the plan's estimate
+        return [
+            {"id": r["id"], "layout": layout, "duration_s": 0.9 * 30 * len(r["turns"])}
+            for r in recordings
+            for layout in ("mono", "stereo")
+        ]
+
+    monkeypatch.setattr(builder, "synthesize_recordings", synthesize)
+
+    def mono_minutes(manifest):
+        return sum(r["duration_s"] for r in manifest["recordings"] if r["layout"] == "mono") / 60
+
+    assert mono_minutes(builder.build_corpus(3.0, 4.0, tmp_path)) == pytest.approx(3.15)  # 7 turns, not 6
+    assert mono_minutes(builder.build_corpus(30.0, 4.0, tmp_path)) == pytest.approx(9.0)  # all 20 turns

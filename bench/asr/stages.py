@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "include"))
 
 
-def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, float, tuple[int, int]]:
+def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, float, tuple[int, ...]]:
     """(transcript tokens, seconds, (windows re-decoded, segments recovered from skipped speech, clips
     decoded again with the hotwords, of those kept)) for one recording through the stage of its layout."""
     from faster_whisper import decode_audio
@@ -37,6 +37,7 @@ def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, floa
     doc = JobDocument(job_name=recording["id"], kind="transcription", request={"Settings": {}})
     doc.audio = list(audio) if stereo else [audio]
     stage = RecognizeChannels(recognizer) if stereo else Recognize(recognizer)
+
     def counts() -> tuple[int, ...]:
         r = stage.recognizer
         return r.redecoded, r.recovered, r.vocabulary_tried, r.vocabulary_kept

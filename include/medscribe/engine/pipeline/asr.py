@@ -309,9 +309,11 @@ def misheard_spans(
 ) -> list[tuple[float, float]]:
     """(start, end) seconds of the runs of ``words`` to decode again with a vocabulary: a run holding a word
     of probability under ``trigger`` (not part of a phrase heard as such) and spelled like one of
-    ``phrases`` (:func:`sounds_like_phrase`); runs closer than twice VOCABULARY_MARGIN_S joined while the
-    span stays within ``longest`` seconds."""
-    spellings = ["".join(phrase) for phrase in phrases]
+    ``phrases`` of VOCABULARY_LETTERS letters or more (:func:`sounds_like_phrase`); runs closer than twice
+    VOCABULARY_MARGIN_S joined while the span stays within ``longest`` seconds."""
+    spellings = [spelling for spelling in map("".join, phrases) if len(spelling) >= VOCABULARY_LETTERS]
+    if not spellings:
+        return []
     heard = {i for first, last in phrase_spans(words, phrases) for i in range(first, last + 1)}
     spans: list[tuple[float, float]] = []
     for index, word in enumerate(words):
@@ -338,7 +340,7 @@ def sounds_like_phrase(
 ) -> tuple[int, int] | None:
     """The (first, last) indices of a run of up to ``run`` of ``words`` holding ``words[index]`` and none
     of ``heard`` (words of phrases heard as such) that is spelled like one of ``spellings`` (vocabulary
-    phrases, letters only, of at least VOCABULARY_LETTERS letters) but not as it: about as many letters
+    phrases long enough to look for, letters only) but not as it: about as many letters
     (VOCABULARY_LENGTH) and a difflib ratio of at least ``similarity``: the most similar, or None."""
     low, high = VOCABULARY_LENGTH
     best: tuple[float, int, int] | None = None
@@ -348,7 +350,7 @@ def sounds_like_phrase(
                 continue
             letters = _letters(words[begin : begin + size])
             for spelling in spellings:
-                if len(spelling) < VOCABULARY_LETTERS or not low <= len(letters) / len(spelling) <= high:
+                if not low <= len(letters) / len(spelling) <= high:
                     continue
                 ratio = SequenceMatcher(None, letters, spelling).ratio()
                 if letters != spelling and ratio >= similarity and (best is None or ratio > best[0]):
@@ -395,7 +397,10 @@ def _normalized(text: str) -> list[str]:
 
 
 def _letters(words: list) -> str:
-    return "".join(_normalized(" ".join(w.word for w in words)))
+    """The spelling of faster-whisper ``words`` as the vocabulary stage matches it."""
+    from medscribe.engine.pipeline.vocabulary import spelling_key
+
+    return spelling_key("".join(w.word for w in words))
 
 
 def vocabulary_phrases(hotwords: str) -> list[tuple[str, ...]]:

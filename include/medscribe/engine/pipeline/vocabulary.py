@@ -19,7 +19,9 @@ from medscribe.engine.vocabularies import VocabularyEntry
 _LETTERS = re.compile(r"[^a-z0-9']")
 
 
-def _key(text: str) -> str:
+def spelling_key(text: str) -> str:
+    """What matching a vocabulary phrase looks at: the letters, digits and apostrophes, lower case (case,
+    spaces, hyphens and periods ignored)."""
     return _LETTERS.sub("", text.lower())
 
 
@@ -36,9 +38,9 @@ def hotwords(entries: list[VocabularyEntry]) -> str | None:
 
 def _spellings(entry: VocabularyEntry) -> list[str]:
     """What a run of recognized words, letters only and joined, must equal to be this entry."""
-    spellings = [_key("".join(entry.words))]
+    spellings = [spelling_key("".join(entry.words))]
     if entry.sounds_like:
-        spellings.append(_key(entry.sounds_like.replace("-", "")))
+        spellings.append(spelling_key(entry.sounds_like.replace("-", "")))
     return [spelling for spelling in spellings if spelling]
 
 
@@ -84,7 +86,7 @@ class ApplyVocabulary:
         joined = ""
         for end in range(start, min(len(tokens), start + self.max_words)):
             token = tokens[end]
-            key = _key(token.content)
+            key = spelling_key(token.content)
             if token.type != PRONUNCIATION or token.channel != first.channel or not key:
                 break
             joined += key

@@ -177,15 +177,23 @@ def seconds(n_frames: int) -> float:
     return round(n_frames / SAMPLE_RATE, 3)
 
 
-def build(fixture: dict, workdir: Path) -> tuple[bytes, dict]:
-    """Return (interleaved PCM frames, reference dict) for one fixture."""
+def espeak_turn(speaker: str, text: str, workdir: Path) -> tuple[array.array, str]:
+    """A turn spoken by the speaker's espeak-ng voice: ``(samples, voice name)``."""
+    voice = VOICES[speaker]
+    return synthesize(text, voice, workdir), voice
+
+
+def build(fixture: dict, workdir: Path, speak=espeak_turn) -> tuple[bytes, dict]:
+    """Return (interleaved PCM frames, reference dict) for one fixture.
+
+    ``speak(speaker, text, workdir) -> (16 kHz int16 samples, voice name)`` says each turn (default
+    espeak-ng; the benchmark corpus can use Piper, ``bench/corpus/voices.py``)."""
     channels = fixture["channels"]
     gap = round(GAP_S * SAMPLE_RATE)
     tracks = [array.array("h", bytes(2 * round(LEAD_IN_S * SAMPLE_RATE))) for _ in range(channels)]
     turns = []
     for i, (speaker, text) in enumerate(fixture["turns"]):
-        voice = VOICES[speaker]
-        piece = synthesize(text, voice, workdir)
+        piece, voice = speak(speaker, text, workdir)
         if i:
             for track in tracks:
                 track.extend(array.array("h", bytes(2 * gap)))

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """ASR benchmark of the offline engine, through boto3 like any client.
 
-Builds (or reuses) the corpus of ``bench/corpus/build.py``, starts moto S3 + the engine
-(:class:`medscribe.devstack.LocalStack`, in ``bench/out/run/``), uploads the recordings and runs one
-Transcribe Medical job per recording and layout:
+Builds (or reuses) the corpus of ``bench/corpus/build.py`` (``--voices piper`` by default: a neural
+voice, closer to human speech; ``--voices espeak`` for espeak-ng's formant voices), starts moto S3 + the
+engine (:class:`medscribe.devstack.LocalStack`, in ``bench/out/run/``), uploads the recordings and runs
+one Transcribe Medical job per recording and layout:
 
 * mono: ``ShowSpeakerLabels`` with ``MaxSpeakerLabels=2`` (diarization),
 * stereo: ``ChannelIdentification`` (clinician on channel 0, patient on channel 1),
@@ -18,7 +19,7 @@ the best one-to-one mapping per recording; stereo: channel = the speaker's chann
 factor (job processing time / audio duration, from the jobs' StartTime and CompletionTime). With
 ``--json`` the figures are also written to a file. Run from the Airflow environment (boto3, medwer)::
 
-    .venv/bin/python bench/asr/run.py --minutes 10
+    .venv/bin/python bench/asr/run.py --minutes 10 [--voices piper|espeak]
 """
 
 from __future__ import annotations
@@ -208,7 +209,9 @@ MONTHS = {
 }  # fmt: skip
 
 
-def run(minutes: float, max_recording_minutes: float, workers: int, timeout: float) -> dict:
+def run(
+    minutes: float, max_recording_minutes: float, workers: int, timeout: float, voices: str = "piper"
+) -> dict:
     import os
 
     import boto3
@@ -217,10 +220,10 @@ def run(minutes: float, max_recording_minutes: float, workers: int, timeout: flo
     from medwer.normalizer import Normalizer
 
     os.environ.update(local_credentials_env())
-    manifest = corpus.build_corpus(minutes, max_recording_minutes)
+    manifest = corpus.build_corpus(minutes, max_recording_minutes, voices=voices)
     recordings = manifest["recordings"]
     run_dir = REPO_ROOT / "bench" / "out" / "run"
-    figures: dict = {"source": manifest["source"], "layouts": {}}
+    figures: dict = {"source": manifest["source"], "voices": voices, "layouts": {}}
     with LocalStack.start(run_dir=run_dir, with_engine=True, engine_workers=workers) as stack:
         s3 = boto3.client("s3", endpoint_url=stack.s3_endpoint)
         client = boto3.client("transcribe", endpoint_url=stack.engine_endpoint)
@@ -233,7 +236,7 @@ def run(minutes: float, max_recording_minutes: float, workers: int, timeout: flo
         jobs = []
         for recording in recordings:
             key = f"corpus/{recording['wav']}"
-            s3.upload_file(str(corpus.OUT_DIR / recording["wav"]), MEDIA_BUCKET, key)
+            s3.upload_file(str(manifest["out_dir"] / recording["wav"]), MEDIA_BUCKET, key)
         for variant, vocab in (("", None), ("+vocabulary", vocabulary)):
             for recording in recordings:
                 label = recording["layout"] + variant
@@ -266,7 +269,9 @@ def run(minutes: float, max_recording_minutes: float, workers: int, timeout: flo
     for label in ("mono", "stereo", "mono+vocabulary", "stereo+vocabulary"):
         layout = label.split("+")[0]
         chosen = [(r, res, s) for lab, r, res, s in outcomes if lab == label]
-        references = [json.loads((corpus.OUT_DIR / r["reference"]).read_text()) for r, _res, _s in chosen]
+        references = [
+            json.loads((manifest["out_dir"] / r["reference"]).read_text()) for r, _res, _s in chosen
+        ]
         refs = [reference["text"] for reference in references]
         metadata = encounter_metadata()
         normalize = Normalizer(fold_numbers=True)
@@ -316,15 +321,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="engine workers (default 1)")
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds to wait for all jobs")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--voices", choices=corpus.SYNTHESIZERS, default="piper", help="corpus synthesizer (default piper)"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
-    figures = run(args.minutes, args.max_recording_minutes, args.workers, args.timeout)
+    figures = run(args.minutes, args.max_recording_minutes, args.workers, args.timeout, args.voices)
     figures["wall_seconds"] = round(time.monotonic() - started, 1)
     figures["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     figures["machine"] = (
         f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}"
     )
-    print(f"source: {figures['source']}; engine workers: {args.workers}; wall {figures['wall_seconds']}s")
+    print(f"source: {figures['source']} ({args.voices} voices); engine workers: {args.workers}; wall {figures['wall_seconds']}s")
     print(f"vocabulary: {len(figures['vocabulary']['terms'])} most frequent medical terms of the train split")
     print(f"{'layout':18} {'minutes':>8} {'WER':>7} {'medWER':>7} {'attrib.':>8} {'RTF':>6}")
     for layout, f in figures["layouts"].items():

@@ -1,23 +1,25 @@
 #!/usr/bin/env python3
-"""Build the ASR benchmark corpus: ACI-Bench dialogues spoken by espeak-ng, as mono and two-channel WAV.
+"""Build the ASR benchmark corpus: ACI-Bench dialogues spoken by two voices, as mono and two-channel WAV.
 
 Source: ``/work/shared/data/aci-bench/valid.csv``, or ``train.csv`` with ``--split train`` (columns
 dataset, encounter_id, dialogue, note; each dialogue line starts with ``[doctor]``, ``[patient]`` or
 ``[patient_guest]``). Doctor turns are spoken by the clinician voice, everything else by the patient
-voice, exactly as ``scripts/make_fixtures.py`` does (its ``build`` is imported, not copied: same voices,
-rate, gaps and trimming). Dialogues are cut into recordings of at most ``--max-recording-minutes`` (whole
-turns); recordings are taken in file order until ``--minutes`` of audio is planned (at 168 words per
-minute; the last recording stops at the total). When the shared data set is absent, the two conversation
-fixtures' scripts are used instead (a clear message says so).
+voice, through ``scripts/make_fixtures.py``'s ``build`` (imported, not copied: same gaps and trimming).
+The voices (``--voices``): ``piper``, a neural voice and a pitched copy of it (``voices.py``; the
+benchmark's default), or ``espeak``, the fixtures' own espeak-ng voices and rate. Dialogues are cut into
+recordings of at most ``--max-recording-minutes`` (whole turns); recordings are taken in file order until
+``--minutes`` of audio is planned (at 168 words per minute; the last recording stops at the total). When
+the shared data set is absent, the two conversation fixtures' scripts are used instead (a clear message
+says so).
 
-Each recording is written twice under ``bench/out/corpus/`` (``bench/out/corpus-train/`` for train;
-git-ignored, reused when present): ``<id>.mono.wav`` (both voices mixed) and ``<id>.stereo.wav``
-(clinician left, patient right), each with a ``.json`` reference (text, turns with speaker, channel,
-start_s, end_s), plus ``manifest.json``.
+Each recording is written twice under ``bench/out/corpus/`` (``corpus-train/`` for train; Piper's in
+``corpus-piper/`` and ``corpus-train-piper/``; git-ignored, reused when present): ``<id>.mono.wav`` (both
+voices mixed) and ``<id>.stereo.wav`` (clinician left, patient right), each with a ``.json`` reference
+(text, turns with speaker, channel, start_s, end_s), plus ``manifest.json``.
 
 Usage::
 
-    .venv/bin/python bench/corpus/build.py --minutes 10
+    .venv/bin/python bench/corpus/build.py --minutes 10 [--voices piper|espeak]
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ACI_BENCH = Path("/work/shared/data/aci-bench/valid.csv")
-SPLITS = ("valid", "train")  # the benchmark reports valid; tuning runs on train (bench/asr/README.md)
+SPLITS = ("valid", "train")
+SYNTHESIZERS = ("espeak", "piper")  # the benchmark reports valid; tuning runs on train (bench/asr/README.md)
 OUT_DIR = REPO_ROOT / "bench" / "out" / "corpus"
 CORPUS_VERSION = 3  # bump when the text cleaning, the pronunciations or the layout change: cached files are rebuilt
 # Plans the cut before synthesis. espeak-ng is asked for 155 wpm (make_fixtures.SPEED_WPM) but the
@@ -49,6 +52,17 @@ def load_make_fixtures():
     sys.modules["make_fixtures"] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_voices():
+    """``bench/corpus/voices.py`` (Piper's voices) as a module."""
+    name = "bench_corpus_voices"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / "voices.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before exec: its dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def clean(text: str) -> str:
@@ -123,9 +137,13 @@ def split_path(split: str) -> Path:
     return ACI_BENCH.with_name(f"{split}.csv")
 
 
-def default_out_dir(split: str) -> Path:
-    """``bench/out/corpus`` for valid (the benchmark's corpus), ``bench/out/corpus-<split>`` otherwise."""
-    return OUT_DIR if split == "valid" else OUT_DIR.with_name(f"corpus-{split}")
+def default_out_dir(split: str, voices: str = "espeak") -> Path:
+    """``bench/out/corpus`` for valid, ``bench/out/corpus-<split>`` otherwise; ``-piper`` appended for
+    Piper's voices."""
+    if voices not in SYNTHESIZERS:
+        raise ValueError(f"unknown voices {voices!r}: one of {', '.join(SYNTHESIZERS)}")
+    name = "corpus" if split == "valid" else f"corpus-{split}"
+    return OUT_DIR.with_name(name if voices == "espeak" else f"{name}-{voices}")
 
 
 def source_encounters(split: str = "valid") -> tuple[str, list[tuple[str, list[tuple[str, str]]]]]:
@@ -145,10 +163,15 @@ def source_encounters(split: str = "valid") -> tuple[str, list[tuple[str, list[t
 
 
 def build_corpus(
-    minutes: float, max_recording_minutes: float = 4.0, out_dir: Path | None = None, split: str = "valid"
+    minutes: float,
+    max_recording_minutes: float = 4.0,
+    out_dir: Path | None = None,
+    split: str = "valid",
+    voices: str = "espeak",
 ) -> dict:
-    """Synthesize (or reuse) the recordings of ``split``; returns the manifest."""
-    out_dir = out_dir or default_out_dir(split)
+    """Synthesize (or reuse) the recordings of ``split`` with ``voices``; returns the manifest (with
+    ``out_dir``, where its files are)."""
+    out_dir = out_dir or default_out_dir(split, voices)
     make_fixtures = load_make_fixtures()
     make_fixtures.require_tools()
     source, encounters = source_encounters(split)
@@ -159,32 +182,44 @@ def build_corpus(
     planned, words = minutes, None
     while True:
         recordings = plan_recordings(encounters, planned, max_recording_minutes)
-        entries = synthesize_recordings(recordings, out_dir, make_fixtures)
+        entries = synthesize_recordings(recordings, out_dir, make_fixtures, voices)
         spoken = sum(e["duration_s"] for e in entries if e["layout"] == "mono") / 60
         total_words = sum(len(text.split()) for r in recordings for _speaker, text in r["turns"])
         if spoken >= minutes or total_words == words:
             break
         planned, words = planned + (minutes - spoken) * 1.1 + 0.05, total_words
-    manifest = {"source": source, "minutes_requested": minutes, "recordings": entries}
+    manifest = {"source": source, "voices": voices, "minutes_requested": minutes, "recordings": entries}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    return manifest
+    return {**manifest, "out_dir": out_dir}
 
 
-def synthesize_recordings(recordings: list[dict], out_dir: Path, make_fixtures) -> list[dict]:
-    """Write (or reuse, when text and version match) each recording's mono and stereo WAV and reference;
-    the manifest entries."""
+def speaker_for(voices: str, make_fixtures):
+    """The ``speak`` callable of ``make_fixtures.build`` for ``voices``."""
+    if voices == "espeak":
+        return make_fixtures.espeak_turn
+    if voices == "piper":
+        return load_voices().PiperSpeaker(make_fixtures)
+    raise ValueError(f"unknown voices {voices!r}: one of {', '.join(SYNTHESIZERS)}")
+
+
+def synthesize_recordings(
+    recordings: list[dict], out_dir: Path, make_fixtures, voices: str = "espeak"
+) -> list[dict]:
+    """Write (or reuse, when text, voices and version match) each recording's mono and stereo WAV and
+    reference; the manifest entries."""
     entries = []
+    speak = None  # loaded on the first recording not cached (Piper's model takes a second)
     with tempfile.TemporaryDirectory(prefix="bench_corpus_") as tmp:
         for recording in recordings:
             for layout, channels in (("mono", 1), ("stereo", 2)):
                 wav = out_dir / f"{recording['id']}.{layout}.wav"
                 ref = out_dir / f"{recording['id']}.{layout}.json"
                 text = " ".join(turn_text for _speaker, turn_text in recording["turns"])
+                previous = json.loads(ref.read_text()) if ref.exists() and wav.exists() else {}
                 cached = (
-                    ref.exists()
-                    and wav.exists()
-                    and json.loads(ref.read_text()).get("version") == CORPUS_VERSION
-                    and json.loads(ref.read_text()).get("text") == text
+                    previous.get("version") == CORPUS_VERSION
+                    and previous.get("text") == text
+                    and previous.get("voices", "espeak") == voices
                 )
                 if not cached:
                     fixture = {
@@ -193,9 +228,11 @@ def synthesize_recordings(recordings: list[dict], out_dir: Path, make_fixtures) 
                         "channels": channels,
                         "turns": recording["turns"],
                     }
-                    frames, reference = make_fixtures.build(fixture, Path(tmp))
+                    speak = speak or speaker_for(voices, make_fixtures)
+                    frames, reference = make_fixtures.build(fixture, Path(tmp), speak=speak)
                     make_fixtures.write_wav(wav, frames, channels)
                     reference["version"] = CORPUS_VERSION
+                    reference["voices"] = voices
                     ref.write_text(json.dumps(reference, indent=1))
                 reference = json.loads(ref.read_text())
                 entries.append(
@@ -226,15 +263,16 @@ def main(argv: list[str] | None = None) -> int:
         "--split", choices=SPLITS, default="valid", help="ACI-Bench split (default valid; tune on train)"
     )
     parser.add_argument(
-        "--out", type=Path, help="output directory (default bench/out/corpus, bench/out/corpus-train)"
+        "--voices", choices=SYNTHESIZERS, default="espeak", help="synthesizer (default espeak; voices.py)"
     )
+    parser.add_argument("--out", type=Path, help="output directory (default: see default_out_dir)")
     args = parser.parse_args(argv)
-    args.out = args.out or default_out_dir(args.split)
-    manifest = build_corpus(args.minutes, args.max_recording_minutes, args.out, args.split)
+    args.out = args.out or default_out_dir(args.split, args.voices)
+    manifest = build_corpus(args.minutes, args.max_recording_minutes, args.out, args.split, args.voices)
     mono = [r for r in manifest["recordings"] if r["layout"] == "mono"]
     built = sum(not r["cached"] for r in manifest["recordings"])
     print(
-        f"corpus ({manifest['source']}): {len(mono)} recordings, "
+        f"corpus ({manifest['source']}, {args.voices} voices): {len(mono)} recordings, "
         f"{sum(r['duration_s'] for r in mono) / 60:.1f} min per layout (mono, stereo); {built} file pairs "
         f"synthesized, the rest cached, in {args.out}"
     )

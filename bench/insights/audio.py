@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs = []
         for recording in recordings:
             key = f"corpus/{recording['wav']}"
-            s3.upload_file(str(corpus.OUT_DIR / recording["wav"]), MEDIA_BUCKET, key)
+            s3.upload_file(str(manifest["out_dir"] / recording["wav"]), MEDIA_BUCKET, key)
             name = f"roles-{stamp}-{recording['id']}"
             client.start_medical_scribe_job(
                 MedicalScribeJobName=name,
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             uri = job["MedicalScribeOutput"]["TranscriptFileUri"]
             bucket, _, key = uri[len(stack.s3_endpoint) + 1 :].partition("/")
             conversation = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["Conversation"]
-            reference = json.loads((corpus.OUT_DIR / recording["reference"]).read_text())
+            reference = json.loads((manifest["out_dir"] / recording["reference"]).read_text())
             figures = score(conversation, reference)
             seconds = (job["CompletionTime"] - job["StartTime"]).total_seconds()
             audio += recording["duration_s"]

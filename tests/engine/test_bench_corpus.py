@@ -4,6 +4,7 @@ recordings of whole turns."""
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 
@@ -93,7 +94,7 @@ def test_the_audio_reaches_the_requested_minutes(monkeypatch, tmp_path):
     monkeypatch.setattr(builder, "source_encounters", lambda split: ("test", [("E1", [turn] * 20)]))
     monkeypatch.setattr(builder, "load_make_fixtures", lambda: SimpleNamespace(require_tools=lambda: None))
 
-    def synthesize(recordings, out_dir, make_fixtures):  # speech 10 % faster than the plan's estimate
+    def synthesize(recordings, out_dir, make_fixtures, voices):  # speech 10 % faster than the plan's estimate
         return [
             {"id": r["id"], "layout": layout, "duration_s": 0.9 * 30 * len(r["turns"])}
             for r in recordings
@@ -107,3 +108,103 @@ def test_the_audio_reaches_the_requested_minutes(monkeypatch, tmp_path):
 
     assert mono_minutes(builder.build_corpus(3.0, 4.0, tmp_path)) == pytest.approx(3.15)  # 7 turns, not 6
     assert mono_minutes(builder.build_corpus(30.0, 4.0, tmp_path)) == pytest.approx(9.0)  # all 20 turns
+
+
+def load_voices():
+    return load_builder().load_voices()
+
+
+def median_pitch_hz(samples, rate: int = 16000) -> float:
+    """Median autocorrelation pitch of the loud 40 ms frames (voiced speech, 70-400 Hz)."""
+    import numpy as np
+
+    audio = np.asarray(samples, dtype=np.float64)
+    frame, pitches = int(0.04 * rate), []
+    loud = 0.3 * np.abs(audio).max()
+    for start in range(0, len(audio) - frame, frame):
+        chunk = audio[start : start + frame]
+        if np.abs(chunk).max() < loud:
+            continue
+        chunk = chunk - chunk.mean()
+        corr = np.correlate(chunk, chunk, "full")[frame - 1 :]
+        low, high = rate // 400, rate // 70
+        lag = low + int(np.argmax(corr[low:high]))
+        if corr[lag] > 0.5 * corr[0]:
+            pitches.append(rate / lag)
+    return float(np.median(pitches))
+
+
+def test_piper_voices_say_a_recording_the_same_in_both_layouts(tmp_path):
+    """The neural voices: a clinician and a higher patient voice, the same audio in mono and in two
+    channels, turn times in the reference; a second build reuses the files, other voices do not."""
+    import wave
+
+    import numpy as np
+
+    builder = load_builder()
+    make_fixtures = builder.load_make_fixtures()
+    turns = [
+        ("CLINICIAN", "Good morning. Are you still taking the lisinopril every day?"),
+        ("PATIENT", "Mm-hmm. Every morning with breakfast, and my blood pressure has been better."),
+    ]
+    recordings = [{"id": "R1", "turns": turns}]
+    entries = builder.synthesize_recordings(recordings, tmp_path, make_fixtures, "piper")
+    assert [(e["layout"], e["cached"]) for e in entries] == [("mono", False), ("stereo", False)]
+
+    def read(name):
+        with wave.open(str(tmp_path / name)) as w:
+            assert (w.getframerate(), w.getsampwidth()) == (16000, 2)
+            data = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, w.getnchannels())
+        return data, json.loads((tmp_path / name.replace(".wav", ".json")).read_text())
+
+    mono, mono_ref = read("R1.mono.wav")
+    stereo, stereo_ref = read("R1.stereo.wav")
+    assert mono.shape[1] == 1 and stereo.shape[1] == 2
+    assert np.array_equal(mono[:, 0], stereo[:, 0] + stereo[:, 1])  # one synthesis, laid out twice
+    assert mono_ref["voices"] == "piper" and mono_ref["text"] == " ".join(text for _s, text in turns)
+    assert [(t["speaker"], t["voice"], t["channel"]) for t in stereo_ref["turns"]] == [
+        ("CLINICIAN", "piper:en_US-joe-medium", 0),
+        ("PATIENT", "piper:en_US-joe-medium+350c", 1),
+    ]
+    first, second = stereo_ref["turns"]
+    assert 0.3 <= first["start_s"] < first["end_s"]
+    assert second["start_s"] == pytest.approx(first["end_s"] + 0.4)
+    assert second["end_s"] < stereo_ref["duration_s"] == mono_ref["duration_s"]
+    assert second["end_s"] - second["start_s"] > 2.0  # twelve words are seconds of speech, not a blip
+    clinician = stereo[int(first["start_s"] * 16000) : int(first["end_s"] * 16000)]
+    patient = stereo[int(second["start_s"] * 16000) : int(second["end_s"] * 16000)]
+    assert not clinician[:, 1].any() and not patient[:, 0].any()
+    assert np.abs(clinician[:, 0]).max() > 8000 and np.abs(patient[:, 1]).max() > 8000
+    ratio = median_pitch_hz(patient[:, 1]) / median_pitch_hz(clinician[:, 0])
+    assert 1.1 < ratio < 1.4  # 350 cents up is x1.22 (prosody moves the medians a little)
+
+    again = builder.synthesize_recordings(recordings, tmp_path, make_fixtures, "piper")
+    assert [e["cached"] for e in again] == [True, True]
+    other = builder.synthesize_recordings(recordings, tmp_path, make_fixtures, "espeak")
+    assert [e["cached"] for e in other] == [False, False]
+    assert json.loads((tmp_path / "R1.mono.json").read_text())["turns"][0]["voice"] == "en-us"
+
+
+def test_a_changed_piper_voice_is_refused_before_loading(tmp_path):
+    voices = load_voices()
+    builder = load_builder()
+    impostor = tmp_path / "en_US-joe-medium.onnx"
+    impostor.write_bytes(b"not the pinned voice")
+    with pytest.raises(voices.ModelMismatch, match="expected 58afce03"):
+        voices.PiperSpeaker(builder.load_make_fixtures(), model_path=impostor)
+
+
+def test_piper_says_the_drug_names_from_the_fixtures_phonemes():
+    voices = load_voices()
+    assert voices.spoken("Albuterol and lisinopril, mm-hmm.") == (
+        "[[ælbjˈuːɾɚɹɑːl]] and [[laɪsˈɪnəpɹɪl]], [[mhˈm]]."
+    )
+    assert set(voices.PRONOUNCE_IPA) == set(load_builder().load_make_fixtures().PRONOUNCE)
+
+
+def test_each_synthesizer_has_its_own_corpus_directory():
+    builder = load_builder()
+    names = [builder.default_out_dir(s, v).name for v in ("espeak", "piper") for s in builder.SPLITS]
+    assert names == ["corpus", "corpus-train", "corpus-piper", "corpus-train-piper"]
+    with pytest.raises(ValueError, match="unknown voices 'festival'"):
+        builder.default_out_dir("valid", "festival")

@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.stem:24} {len(texts)} runs: {'identical' if same else 'DIFFERENT'} transcripts")
         print(
             f"{path.stem:24} options {data['options']} fallbacks {data.get('fallbacks')} beam {data['beam']} "
-            f"channel VAD {data.get('channel_vad')} load {data.get('load')}"
+            f"channel VAD {data.get('channel_vad')} channel options {data.get('channel_options')} "
+            f"load {data.get('load')}"
         )
     return 0
 

@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--options", help="JSON: transcribe options replacing the engine's DECODE_OPTIONS")
     parser.add_argument("--fallbacks", help="JSON list: option sets for failed windows (default FALLBACKS)")
     parser.add_argument("--channel-vad", help="JSON: VAD options of the two-channel path (CHANNEL_VAD)")
+    parser.add_argument(
+        "--channel-options", help="JSON: decode options of a channel over --options (CHANNEL_OPTIONS)"
+    )
     parser.add_argument("--hotwords", help="a vocabulary's hotwords prompt (comma-separated phrases)")
     parser.add_argument("--compute-type", default="int8", help="CTranslate2 compute type of the model")
     parser.add_argument("--repeat", type=int, default=1, help="recognize each recording this many times")
@@ -71,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         from medscribe.engine.pipeline import channels
 
         channels.CHANNEL_VAD = json.loads(args.channel_vad)
+    if args.channel_options:
+        from medscribe.engine.pipeline import channels
+
+        channels.CHANNEL_OPTIONS = json.loads(args.channel_options)
     manifest = json.loads((args.corpus / "manifest.json").read_text())
     layouts = args.layouts.split(",")
     ids = set(args.ids.split(",")) if args.ids else None
@@ -93,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "options": recognizer.options,
         "fallbacks": recognizer.fallbacks,
         "channel_vad": args.channel_vad,
+        "channel_options": args.channel_options,
         "beam": args.beam,
         "compute_type": args.compute_type,
         "corpus": str(args.corpus),

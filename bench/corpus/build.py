@@ -193,12 +193,13 @@ def build_corpus(
     return {**manifest, "out_dir": out_dir}
 
 
-def speaker_for(voices: str, make_fixtures):
-    """The ``speak`` callable of ``make_fixtures.build`` for ``voices``."""
+def speaker_for(voices: str, make_fixtures, out_dir: Path):
+    """The ``speak`` callable of ``make_fixtures.build`` for ``voices`` (Piper keeps each turn's audio
+    under ``out_dir/turns``)."""
     if voices == "espeak":
         return make_fixtures.espeak_turn
     if voices == "piper":
-        return load_voices().PiperSpeaker(make_fixtures)
+        return load_voices().PiperSpeaker(make_fixtures, out_dir / "turns")
     raise ValueError(f"unknown voices {voices!r}: one of {', '.join(SYNTHESIZERS)}")
 
 
@@ -228,7 +229,7 @@ def synthesize_recordings(
                         "channels": channels,
                         "turns": recording["turns"],
                     }
-                    speak = speak or speaker_for(voices, make_fixtures)
+                    speak = speak or speaker_for(voices, make_fixtures, out_dir)
                     frames, reference = make_fixtures.build(fixture, Path(tmp), speak=speak)
                     make_fixtures.write_wav(wav, frames, channels)
                     reference["version"] = CORPUS_VERSION

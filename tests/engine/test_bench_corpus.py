@@ -180,6 +180,16 @@ def test_piper_voices_say_a_recording_the_same_in_both_layouts(tmp_path):
 
     again = builder.synthesize_recordings(recordings, tmp_path, make_fixtures, "piper")
     assert [e["cached"] for e in again] == [True, True]
+    # planned again with one more turn: the turns it had keep their audio (Piper's noise is not seeded)
+    longer = [{"id": "R1", "turns": [*turns, ("CLINICIAN", "Good. Keep taking it.")]}]
+    assert [e["cached"] for e in builder.synthesize_recordings(longer, tmp_path, make_fixtures, "piper")] == [
+        False,
+        False,
+    ]
+    grown, grown_ref = read("R1.stereo.wav")
+    assert grown_ref["turns"][:2] == stereo_ref["turns"]
+    assert np.array_equal(grown[: int(second["end_s"] * 16000)], stereo[: int(second["end_s"] * 16000)])
+    assert len(list((tmp_path / "turns").glob("*.pcm"))) == 3
     other = builder.synthesize_recordings(recordings, tmp_path, make_fixtures, "espeak")
     assert [e["cached"] for e in other] == [False, False]
     assert json.loads((tmp_path / "R1.mono.json").read_text())["turns"][0]["voice"] == "en-us"
@@ -191,7 +201,7 @@ def test_a_changed_piper_voice_is_refused_before_loading(tmp_path):
     impostor = tmp_path / "en_US-joe-medium.onnx"
     impostor.write_bytes(b"not the pinned voice")
     with pytest.raises(voices.ModelMismatch, match="expected 58afce03"):
-        voices.PiperSpeaker(builder.load_make_fixtures(), model_path=impostor)
+        voices.PiperSpeaker(builder.load_make_fixtures(), tmp_path / "turns", model_path=impostor)
 
 
 def test_piper_says_the_drug_names_from_the_fixtures_phonemes():

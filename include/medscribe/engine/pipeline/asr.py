@@ -39,6 +39,9 @@ BEAM_SIZE = 5
 DECODE_OPTIONS = {"temperature": 0.0, "condition_on_previous_text": True, "patience": 2.0}
 # A channel holds one side of the conversation: conditioned on its own previous turns, tiny.en ended windows
 # early and dropped whole turns more often than it gained (train split: WER 0.120 conditioned, 0.108 not).
+# Measured again on 2026-12-04 (bench/asr/README.md): train 0.1108 / 0.1103 (espeak-ng voices) and
+# 0.0564 / 0.0629 (Piper voices), but valid two-channel WER 0.130 -> 0.173 on espeak-ng (0.081 -> 0.076 on
+# Piper): a gain on one corpus, a loss of whole turns on the other, so channels stay unconditioned.
 # A patient beam on a channel inserted words into its silences (train: WER 0.1103 -> 0.1644, 291 insertions).
 CHANNEL_OPTIONS = {"condition_on_previous_text": False, "patience": 1.0}
 # Whisper's own checks of a decoded window (faster-whisper's defaults): text that compresses more than

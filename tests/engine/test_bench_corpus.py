@@ -25,15 +25,18 @@ def test_aci_bench_dialogue_becomes_clean_alternating_turns():
     dialogue = (
         "[doctor] hi , brian . how are you ?\n"
         "[patient] i do n't know ... it's been , uh , rough .\n"
-        "[patient_guest] he's been tired .\n"
+        "[patient_guest] . he's been tired .\n"
         "[doctor] okay .\n"
         "[doctor] let's check your blood pressure .\n"
+        "twenty mg a day . and/or born 5/21/1969 .\n"
         "[patient] .\n"
     )
+    # a line without a speaker continues the turn and is cleaned like the others: Piper said the
+    # detached "." as "dot" and "/" as "slash", words no reference held
     assert builder.parse_dialogue(dialogue) == [
         ("CLINICIAN", "hi, brian. how are you?"),
         ("PATIENT", "i don't know it's been, uh, rough. he's been tired."),
-        ("CLINICIAN", "okay. let's check your blood pressure."),
+        ("CLINICIAN", "okay. let's check your blood pressure. twenty mg a day. and or born 5 21 1969."),
     ]
 
 

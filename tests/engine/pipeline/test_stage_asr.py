@@ -173,6 +173,28 @@ def test_a_failed_window_is_decoded_again_in_place(recognizer, fixtures_dir):
         )
 
 
+def test_a_loop_no_fallback_replaces_is_dropped_and_an_unsure_window_kept():
+    """A window still a repetition loop after every fallback is dropped (tiny.en put 109 "right," in
+    the 0.1 s after a channel's turn, audio that decoded again held no speech); a window that failed only
+    on its log-probability keeps its words."""
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    import numpy as np
+    from medscribe.engine.pipeline.asr import Recognizer
+
+    class NoSpeech:  # the model as it answers a clip without speech: no segment
+        def transcribe(self, audio, **options):
+            return iter(()), None
+
+    recognizer = Recognizer(NoSpeech())
+    audio = np.zeros(20 * 16000, dtype=np.float32)
+    loop = whisper_segment(1200, 12.0, 12.1, compression=37.2, logprob=-0.12, no_speech=0.69)
+    unsure = whisper_segment(1300, 13.0, 15.0, compression=1.5, logprob=-1.3)
+    assert recognizer.redecode(audio, [loop], lambda: False) == []
+    assert recognizer.redecode(audio, [unsure], lambda: False) == [unsure]
+    assert (recognizer.redecoded, recognizer.loops_dropped) == (2, 1)
+    assert [s.start for s in recognizer.redecode(audio, [unsure, loop], lambda: False)] == [13.0]
+
+
 def test_stretches_of_speech_without_words_are_found():
     from medscribe.engine.pipeline.asr import skipped_speech
 

@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO_ROOT / "include"))
 
 def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, float, tuple[int, ...]]:
     """(transcript tokens, seconds, (windows re-decoded, segments recovered from skipped speech, clips
-    decoded again with the hotwords, of those kept, repetition loops dropped)) for one recording through the
-    stage of its layout."""
+    decoded again with the hotwords, of those kept, repetition loops dropped, copies of recovered speech
+    dropped, words moved back to a chunk's tail)) for one recording through the stage of its layout."""
     from faster_whisper import decode_audio
     from medscribe.engine.pipeline.asr import Recognize
     from medscribe.engine.pipeline.channels import RecognizeChannels
@@ -41,7 +41,10 @@ def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, floa
 
     def counts() -> tuple[int, ...]:
         r = stage.recognizer
-        return r.redecoded, r.recovered, r.vocabulary_tried, r.vocabulary_kept, r.loops_dropped
+        return (
+            r.redecoded, r.recovered, r.vocabulary_tried, r.vocabulary_kept,
+            r.loops_dropped, r.copies_dropped, r.tails_claimed,
+        )  # fmt: skip
 
     before = counts()
     started = time.monotonic()
@@ -130,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {recording['id']} {recording['layout']}: {seconds:.1f}s for "
                 f"{recording['duration_s']:.0f}s, {len(words)} words, "
                 f"{redecoded[0]} windows re-decoded, {redecoded[1]} segments recovered, "
-                f"{redecoded[3]} of {redecoded[2]} hotword clips kept, {redecoded[4]} loops dropped",
+                f"{redecoded[3]} of {redecoded[2]} hotword clips kept, {redecoded[4]} loops dropped, "
+                f"{redecoded[5]} copies dropped, {redecoded[6]} words moved back to a chunk's tail",
                 file=sys.stderr,
             )
         out["runs"].append(results)

@@ -231,6 +231,70 @@ def test_speech_whisper_skipped_is_decoded_on_its_own(recognizer, fixtures_dir):
     assert len(words & set(middle)) / len(words) > 0.75
 
 
+def test_a_decoded_segment_that_copies_recovered_speech_is_dropped():
+    """tiny.en wrote a turn's first sentence 20 s late, at the end of its window, over the turn's tail;
+    the skipped stretch decoded again holds the sentence in its place: the late copy goes, a phrase that
+    is only said again stays."""
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from faster_whisper.transcribe import Segment, Word
+
+    from medscribe.engine.pipeline.asr import without_copies
+
+    def segment(text: str, start: float):
+        words = [Word(start=start + i, end=start + i + 0.5, word=f" {w}", probability=0.9)
+                 for i, w in enumerate(text.split())]  # fmt: skip
+        return Segment(
+            id=0, seek=0, start=start, end=words[-1].end, text=text, tokens=[], avg_logprob=-0.2,
+            compression_ratio=1.5, no_speech_prob=0.1, words=words, temperature=0.0,
+        )  # fmt: skip
+
+    sentence = "So, I wanna just go over a little bit about my assessment and my plan for you, okay?"
+    recovered = segment(
+        "so I want to just go over a little bit about my assessment and my plan for you. Okay, so for"
+        " now. Hey, Dragon, show me the blood pressure readings.",
+        74.0,
+    ).words
+    late = segment(sentence, 94.4)
+    phrase = segment("Hey, Dragon, show me the blood pressure readings. Here we go.", 120.0)
+    before = segment("It has been a little bit of a struggle.", 60.0)
+    assert without_copies([before, late, phrase], recovered) == [before, phrase]
+    assert without_copies([before, late, phrase], recovered, words=16) == [before, late, phrase]
+    assert without_copies([late], []) == [late]
+
+
+def test_a_chunks_first_word_goes_back_to_the_wordless_speech_ending_the_chunk_before():
+    """"...what I find, okay?" + "Okay. So on your": tiny.en timed the first "okay" past the join of two
+    VAD chunks of one channel, after the other side's reply; it goes back into the 0.5 s of speech after
+    "find". A chunk that ends on a word keeps the next chunk's first word."""
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from faster_whisper.transcribe import Word
+
+    from medscribe.engine.pipeline.asr import claim_tails
+
+    def word(text: str, start: float, end: float):
+        return Word(start=start, end=end, word=f" {text}", probability=0.9)
+
+    chunks = [(11.83, 17.86), (18.78, 25.42), (26.0, 28.2), (29.0, 30.0)]
+    words = [
+        word("what", 16.6, 16.72), word("I", 16.72, 16.86), word("find.", 16.86, 17.32),
+        word("Okay?", 18.95, 19.09), word("Okay.", 19.09, 19.41), word("So,", 19.51, 19.71),
+        word("distention", 24.2, 25.2),  # speech to the chunk's end (25.42 less the 0.2 s padding)
+        word("Mm-hmm.", 26.3, 26.6), word("to", 26.7, 27.0),
+    ]  # fmt: skip
+    moved, count = claim_tails(words, chunks, pad=0.2)
+    assert count == 1
+    assert [(w.word, w.start, w.end) for w in moved[2:5]] == [
+        (" find.", 16.86, 17.32), (" Okay?", 17.32, 17.46), (" Okay.", 19.09, 19.41)
+    ]  # fmt: skip
+    assert moved[7:] == words[7:]  # the chunk before ended on a word
+    assert claim_tails(words, chunks, pad=0.2, min_tail=0.6) == (words, 0)  # 0.34 s of tail: too short
+    # a chunk without any word: its whole speech is a tail
+    lone = [word("no", 43.4, 43.4), word("just", 43.66, 43.84)]
+    moved, count = claim_tails(lone, [(41.5, 42.34), (43.38, 46.06)], pad=0.2)
+    assert count == 1 and (moved[0].start, moved[0].end) == (41.7, 41.7)
+    assert claim_tails(lone, [(41.69, 42.34), (43.38, 46.06)], pad=0.2) == (lone, 0)  # 0.25 s of speech
+
+
 def test_recovered_words_are_placed_by_time_inside_a_segment():
     """A skipped stretch inside one of Whisper's segments (its first word aligned before the stretch, the
     rest after, as on train D2N002-1): the recovered words go between them, not after the segment."""

@@ -39,7 +39,8 @@ def test_each_channel_is_recognized_alone_and_words_land_in_their_speakers_turns
     assert stage.recognizer.vad == CHANNEL_VAD and stage.recognizer.model is recognizer.model
     assert stage.recognizer.options == {**recognizer.options, **CHANNEL_OPTIONS}
     assert stage.recognizer.options["temperature"] == 0.0
-    assert not stage.recognizer.options["condition_on_previous_text"]
+    assert stage.recognizer.options["condition_on_previous_text"]  # on its own previous turns
+    assert stage.recognizer.options["patience"] == 1.0  # a patient beam filled a channel's silences
     stage(doc)
     words = [t for t in doc.tokens if t.is_word]
     assert {t.channel for t in words} == {0, 1}

@@ -9,6 +9,7 @@ its own.
 from __future__ import annotations
 
 import heapq
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -31,19 +32,21 @@ BEAM_SIZE = 5
 # tiny.en at temperature 0 sometimes loops on one word for a whole window ("no, no, no, ..." over 30 s,
 # "M-M-M-..." over two minutes of a channel): those windows are re-decoded by :data:`FALLBACKS`, also
 # deterministic. Each window is conditioned on the previous window's text (a loop cannot spread: a failed
-# window is re-decoded on its own); on mixed audio that lowered WER on the train split. A channel of a
-# two-channel recording is not conditioned (:data:`CHANNEL_OPTIONS`, bench/asr/README.md).
+# window is re-decoded on its own); on mixed audio that lowered WER on the train split, and on the channels
+# of a two-channel recording (:data:`CHANNEL_OPTIONS`, bench/asr/README.md).
 # The beam search of mixed audio is patient (``patience`` 2: it stops after twice beam-size finished
 # candidates, not once): train split, mono, WER 0.1115 -> 0.1063 (5 of 8 recordings better, one 0.6
 # points worse) for 20 % more time.
 DECODE_OPTIONS = {"temperature": 0.0, "condition_on_previous_text": True, "patience": 2.0}
-# A channel holds one side of the conversation: conditioned on its own previous turns, tiny.en ended windows
-# early and dropped whole turns more often than it gained (train split: WER 0.120 conditioned, 0.108 not).
-# Measured again on 2026-12-04 (bench/asr/README.md): train 0.1108 / 0.1103 (espeak-ng voices) and
-# 0.0564 / 0.0629 (Piper voices), but valid two-channel WER 0.130 -> 0.173 on espeak-ng (0.081 -> 0.076 on
-# Piper): a gain on one corpus, a loss of whole turns on the other, so channels stay unconditioned.
+# A channel is conditioned on its own previous text too, with a beam of plain patience. Two-channel WER,
+# not conditioned -> conditioned (2026-12-05, bench/asr/stages.py on corpus v4, bench/asr/README.md):
+# Piper valid 0.0860 -> 0.0791, Piper train 0.0606 -> 0.0585, espeak-ng valid 0.1253 -> 0.1209,
+# espeak-ng train 0.1091 -> 0.1127 (formant speech, which tiny.en mishears, decoded more from the prompt).
+# Rejected on 2026-12-04 for espeak-ng valid 0.130 -> 0.173: most of that was one repetition loop left in
+# place (a loop no fallback replaces is dropped now); a sentence written late over the speech it hid
+# (espeak-ng train) is handled by COPY_WORDS. Chosen on train, on the Piper corpus (v3: 0.0629 -> 0.0564).
 # A patient beam on a channel inserted words into its silences (train: WER 0.1103 -> 0.1644, 291 insertions).
-CHANNEL_OPTIONS = {"condition_on_previous_text": False, "patience": 1.0}
+CHANNEL_OPTIONS = {"condition_on_previous_text": True, "patience": 1.0}
 # Whisper's own checks of a decoded window (faster-whisper's defaults): text that compresses more than
 # this is a repetition loop; a lower average log-probability is a failed decode unless the window is
 # likely silence (no-speech probability above NO_SPEECH_THRESHOLD).
@@ -61,6 +64,22 @@ FALLBACKS = ({"no_repeat_ngram_size": 4}, {"no_repeat_ngram_size": 4, "repetitio
 # stretch of at least this many seconds inside the VAD's speech with no word in it is decoded again on
 # its own (VAD chunks hold no silence longer than ``min_silence_duration_ms``, so such a stretch is speech).
 SKIPPED_SPEECH_S = 3.0
+# The words of such a stretch sometimes were decoded, but misplaced: tiny.en wrote a turn's first sentence
+# at the end of its 30 s window, 20 s late, and skipped the rest of the turn; the stretch, decoded again,
+# held the sentence in its place and the transcript held it twice (espeak-ng train D2N001-1, 17 words). A
+# decoded segment is dropped when at least half of its words lie in runs of COPY_WORDS or more words
+# (normalized) that the recovered words also hold (a short phrase said twice, "hey dragon, show me the
+# blood pressure readings", is shorter than that), and the speech left without words where it was placed
+# is recovered in turn.
+COPY_WORDS = 10
+# faster-whisper maps a word of the glued speech back to the VAD chunk that holds its middle, and tiny.en's
+# word times sometimes put a turn's last word past the join: "...what I find, okay?" + "Okay. So on your"
+# came back as "find" and "okay okay so", the first "okay" in the channel's next turn, after the other
+# side's reply (15 such words on the Piper valid corpus, 17 on train). On a channel, a chunk's first word
+# is moved back into the chunk before it when that chunk ends in WORDLESS_TAIL_S or more of speech without
+# a word. Two-channel WER (stages.py, chosen on train): Piper train 0.0585 -> 0.0547, espeak-ng train
+# 0.1127 -> 0.1082 (0.2 s: 0.0545 / 0.1101), valid 0.0791 -> 0.0773 (Piper), 0.1209 -> 0.1197 (espeak-ng).
+WORDLESS_TAIL_S = 0.3
 # Voice activity detection: faster-whisper's ``vad_filter`` runs Silero VAD (its bundled
 # ``assets/silero_vad_v6.onnx``, ``faster_whisper.vad.get_speech_timestamps``) and decodes only the speech,
 # glued together, mapping word times back. Mixed (single-channel) audio keeps faster-whisper's defaults:
@@ -123,6 +142,8 @@ class Recognizer:
     :param vad: Silero VAD options for faster-whisper (:data:`MIXED_VAD` unless given).
     :param options: other ``transcribe`` options (:data:`DECODE_OPTIONS` unless given).
     :param fallbacks: option sets for re-decoding a failed window (:data:`FALLBACKS` unless given).
+    :param claim_tails: move a VAD chunk's first word back into the wordless speech at the end of the chunk
+        before it (:func:`claim_tails`; the channels of a two-channel recording).
     """
 
     def __init__(
@@ -133,8 +154,10 @@ class Recognizer:
         vad: dict | None = None,
         options: dict | None = None,
         fallbacks: tuple[dict, ...] | None = None,
+        claim_tails: bool = False,
     ):
         self.model = model
+        self.claim_tails = claim_tails
         self.beam_size = beam_size
         self.hotwords = hotwords
         self.vad = dict(vad or MIXED_VAD)
@@ -143,13 +166,17 @@ class Recognizer:
         self.redecoded = 0  # windows re-decoded by a fallback (a count for the benchmark)
         self.recovered = 0  # segments decoded from skipped speech (a count for the benchmark)
         self.loops_dropped = 0  # repetition loops no fallback replaced, dropped (a count for the benchmark)
+        self.copies_dropped = 0  # decoded segments that copied recovered speech, dropped (a count)
+        self.tails_claimed = 0  # words moved back into the speech at the end of the chunk before (a count)
         self.vocabulary_tried = 0  # clips decoded again with the hotwords (a count for the benchmark)
         self.vocabulary_kept = 0  # of those, clips whose new words were kept
 
-    def with_vad(self, vad: dict, options: dict | None = None) -> Recognizer:
+    def with_vad(self, vad: dict, options: dict | None = None, claim_tails: bool = False) -> Recognizer:
         """The same recognizer with other voice activity options (and ``options`` over its own)."""
         options = {**self.options, **(options or {})}
-        return Recognizer(self.model, self.beam_size, self.hotwords, vad, options, self.fallbacks)
+        return Recognizer(
+            self.model, self.beam_size, self.hotwords, vad, options, self.fallbacks, claim_tails=claim_tails
+        )
 
     def segments(
         self, audio, options: dict, should_stop: Callable[[], bool], hotwords: str | None = None
@@ -175,11 +202,20 @@ class Recognizer:
 
     def words(self, audio, should_stop: Callable[[], bool] = lambda: False) -> list[RawWord]:
         """The words of ``audio``: decoded once, failed windows decoded again (:meth:`redecode`), speech
-        left without words decoded on its own (:meth:`recover_skipped`), uncertain phrases decoded again
-        with the vocabulary's hotwords (:meth:`apply_hotwords`)."""
+        left without words decoded on its own (:meth:`recover_skipped`; a decoded segment that copies those
+        words is dropped, :func:`without_copies`), uncertain phrases decoded again with the vocabulary's
+        hotwords (:meth:`apply_hotwords`)."""
         segments = self.decode(audio, should_stop)
-        recovered = self.recover_skipped(audio, segments, should_stop)
-        words = merge_words(words_of(segments), words_of(recovered))
+        chunks = self.speech_chunks(audio)
+        recovered = self.recover_skipped(audio, segments, should_stop, chunks)
+        kept = without_copies(segments, words_of(recovered))
+        if len(kept) < len(segments):  # where a dropped copy was placed, the speech has no words now
+            self.copies_dropped += len(segments) - len(kept)
+            recovered += self.recover_skipped(audio, kept + recovered, should_stop, chunks)
+        words = merge_words(words_of(kept), sorted(words_of(recovered), key=lambda word: word.start))
+        if self.claim_tails:
+            words, moved = claim_tails(words, chunks, self.vad.get("speech_pad_ms", 0) / 1000)
+            self.tails_claimed += moved
         if self.hotwords:
             words = self.apply_hotwords(audio, words, should_stop)
         return [
@@ -226,15 +262,23 @@ class Recognizer:
             segments.extend(window)
         return segments
 
-    def recover_skipped(self, audio, segments: list, should_stop: Callable[[], bool]) -> list:
-        """The segments decoded from stretches of speech that have no word in ``segments``
-        (:func:`skipped_speech`), in time order."""
+    def speech_chunks(self, audio) -> list[tuple[float, float]]:
+        """(start, end) seconds of the speech chunks Silero VAD finds with :attr:`vad` (padding included),
+        the chunks faster-whisper glues together and decodes."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-        chunks = [
+        return [
             (chunk["start"] / SAMPLE_RATE, chunk["end"] / SAMPLE_RATE)
             for chunk in get_speech_timestamps(audio, VadOptions(**self.vad))
         ]
+
+    def recover_skipped(
+        self, audio, segments: list, should_stop: Callable[[], bool], chunks: list | None = None
+    ) -> list:
+        """The segments decoded from stretches of speech that have no word in ``segments``
+        (:func:`skipped_speech`) inside the speech ``chunks`` (:meth:`speech_chunks` unless given), in time
+        order."""
+        chunks = self.speech_chunks(audio) if chunks is None else chunks
         recovered = []
         for start, end in skipped_speech(chunks, words_of(segments), SKIPPED_SPEECH_S):
             offset = int(start * SAMPLE_RATE)
@@ -494,6 +538,52 @@ def splice_phrases(
 def words_of(segments: list) -> list:
     """The words of faster-whisper ``segments``, in order."""
     return [word for segment in segments for word in segment.words or []]
+
+
+def without_copies(segments: list, recovered: list, words: int = COPY_WORDS) -> list:
+    """``segments`` without those whose words are for at least half a copy of the ``recovered`` words:
+    runs of ``words`` or more consecutive words (normalized) that the recovered words also hold."""
+    said = ["".join(_normalized(w.word)) for w in recovered]
+    seen = {tuple(said[i : i + words]) for i in range(len(said) - words + 1)}
+    if not seen:
+        return list(segments)
+    kept = []
+    for segment in segments:
+        keys = ["".join(_normalized(w.word)) for w in segment.words or []]
+        copied = set()
+        for i in range(len(keys) - words + 1):
+            if tuple(keys[i : i + words]) in seen:
+                copied.update(range(i, i + words))
+        if not keys or 2 * len(copied) < len(keys):
+            kept.append(segment)
+    return kept
+
+
+def claim_tails(
+    words: list, chunks: list[tuple[float, float]], pad: float, min_tail: float = WORDLESS_TAIL_S
+) -> tuple[list, int]:
+    """``words`` (faster-whisper words in time order) with the first word of a speech chunk moved back to
+    the end of the chunk before it when that chunk ends in ``min_tail`` seconds or more of speech without a
+    word (its end less the VAD's ``pad``, after its last word); and how many were moved. The moved word
+    starts where that chunk's last word ended and keeps its length, cut to the tail."""
+    middle = [(w.start + w.end) / 2 for w in words]
+    moved = list(words)
+    count = 0
+    for (start, end), (next_start, next_end) in itertools.pairwise(chunks):
+        inside = [i for i, m in enumerate(middle) if start <= m <= end]
+        following = [i for i, m in enumerate(middle) if next_start <= m <= next_end]
+        if not following:
+            continue
+        last = max((moved[i].end for i in inside), default=start + pad)
+        tail = end - pad - last
+        if tail < min_tail:
+            continue
+        first = following[0]
+        length = max(0.0, min(moved[first].end - moved[first].start, tail))
+        moved[first] = replace(moved[first], start=last, end=last + length)
+        middle[first] = last + length / 2
+        count += 1
+    return moved, count
 
 
 def merge_words(decoded: list, recovered: list) -> list:

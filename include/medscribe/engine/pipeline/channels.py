@@ -33,13 +33,15 @@ class RecognizeChannels:
 
     :param recognizer: an :class:`~medscribe.engine.pipeline.asr.Recognizer`; it runs with
         :data:`~medscribe.engine.pipeline.asr.CHANNEL_VAD` (each channel is silent while the other speaks)
-        and :data:`~medscribe.engine.pipeline.asr.CHANNEL_OPTIONS`.
+        and :data:`~medscribe.engine.pipeline.asr.CHANNEL_OPTIONS`, and a VAD chunk's first word goes back
+        to the chunk before it when that one ends in speech without words
+        (:func:`~medscribe.engine.pipeline.asr.claim_tails`).
     """
 
     name = "channels"
 
     def __init__(self, recognizer: Recognizer):
-        self.recognizer = recognizer.with_vad(CHANNEL_VAD, CHANNEL_OPTIONS)
+        self.recognizer = recognizer.with_vad(CHANNEL_VAD, CHANNEL_OPTIONS, claim_tails=True)
 
     def __call__(self, doc: JobDocument) -> None:
         per_channel = []

@@ -3,8 +3,9 @@
 
 For each run in the file: corpus WER and medical WER (``medwer.Scorer().corpus``, as ``run.py``), the
 edits split into substitutions, deletions and insertions (a Levenshtein alignment of the normalized
-words, medwer's normalizer), per-recording WER, two-channel attribution (a word's channel against the
-speaker of the reference turn holding its midpoint), and with ``--top N`` the most frequent confusions.
+words, medwer's normalizer), per-recording WER, attribution (two channels: a word's channel against the
+speaker of the reference turn holding its midpoint; mono, with ``stages.py --diarize``: speaker labels
+mapped as in ``run.py``), and with ``--top N`` the most frequent confusions.
 With several runs (``--repeat``) it says whether they gave the same words. Run in the Airflow
 environment (medwer)::
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import reference_speaker
+from run import label_attribution, reference_speaker
 
 
 def align(ref: list[str], hyp: list[str]) -> list[tuple[str, str | None, str | None]]:
@@ -75,6 +76,7 @@ def score_run(results: list[dict], corpus_dir: Path, top: int) -> dict:
         ops: Counter = Counter()
         confusions: Counter = Counter()
         per_recording = {}
+        per_attribution = {}
         right = total = 0
         for result, reference in zip(chosen, references, strict=True):
             aligned = align(scorer.norm(reference["text"]).split(), scorer.norm(result["text"]).split())
@@ -85,9 +87,15 @@ def score_run(results: list[dict], corpus_dir: Path, top: int) -> dict:
                 (counts["S"] + counts["D"] + counts["I"]) / max(ref_words, 1), 3
             )
             confusions.update((op, r, h) for op, r, h in aligned if op != "=")
+            a = b = 0
             if layout == "stereo":
                 a, b = channel_attribution(result, reference)
-                right, total = right + a, total + b
+            elif result["words"] and "k" in result["words"][0]:  # stages.py --diarize
+                labelled = [(w["k"], (w["s"] + w["e"]) / 2) for w in result["words"]]
+                a, b = label_attribution(labelled, reference["turns"])
+            right, total = right + a, total + b
+            if b:
+                per_attribution[result["id"]] = round(a / b, 3)
         figures[layout] = {
             "wer": round(scores["wer"], 4),
             "medical_wer": None if scores["medical_wer"] is None else round(scores["medical_wer"], 4),
@@ -99,6 +107,7 @@ def score_run(results: list[dict], corpus_dir: Path, top: int) -> dict:
             "seconds": round(sum(r["seconds"] for r in chosen), 1),
             "rtf": round(sum(r["seconds"] for r in chosen) / sum(r["duration_s"] for r in chosen), 3),
             "per_recording": per_recording,
+            "per_recording_attribution": per_attribution,
             "top": [f"{op} {r or ''}->{h or ''} x{n}" for (op, r, h), n in confusions.most_common(top)],
         }
     return figures
@@ -124,7 +133,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{f['seconds']}s RTF {f['rtf']}"
                 )
                 if args.per_recording:
-                    print("    " + " ".join(f"{k}:{v}" for k, v in f["per_recording"].items()))
+                    print("    WER " + " ".join(f"{k}:{v}" for k, v in f["per_recording"].items()))
+                    if f["per_recording_attribution"]:
+                        attributions = f["per_recording_attribution"].items()
+                        print("    attribution " + " ".join(f"{k}:{v}" for k, v in attributions))
                 for line in f["top"]:
                     print("    " + line)
         if len(texts) > 1:

@@ -140,6 +140,12 @@ def attribution(results: dict, reference: dict, layout: str) -> tuple[int, int]:
         for segment in results["speaker_labels"]["segments"]
         for item in segment["items"]
     ]
+    return label_attribution(labelled, turns)
+
+
+def label_attribution(labelled: list[tuple[str, float]], turns: list[dict]) -> tuple[int, int]:
+    """(words right, words) for words given as (speaker label, midpoint seconds): the labels mapped to
+    the reference speakers by the best mapping, one-to-one when there are no more labels than speakers."""
     truth = [reference_speaker(turns, at) for _label, at in labelled]
     labels = sorted({label for label, _at in labelled})
     speakers = ["CLINICIAN", "PATIENT"]

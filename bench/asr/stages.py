@@ -24,10 +24,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "include"))
 
 
-def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, float, tuple[int, ...]]:
+def recognize(
+    recording: dict, corpus_dir: Path, recognizer, diarize=None
+) -> tuple[list, float, tuple[int, ...]]:
     """(transcript tokens, seconds, (windows re-decoded, segments recovered from skipped speech, clips
     decoded again with the hotwords, of those kept, repetition loops dropped, copies of recovered speech
-    dropped, words moved back to a chunk's tail)) for one recording through the stage of its layout."""
+    dropped, words moved back to a chunk's tail)) for one recording through the stage of its layout;
+    ``diarize`` (a ``Diarize`` stage) labels the speakers of a mono recording after it."""
     from faster_whisper import decode_audio
     from medscribe.engine.pipeline.asr import Recognize
     from medscribe.engine.pipeline.channels import RecognizeChannels
@@ -49,7 +52,11 @@ def recognize(recording: dict, corpus_dir: Path, recognizer) -> tuple[list, floa
     before = counts()
     started = time.monotonic()
     stage(doc)
-    return doc.tokens, time.monotonic() - started, tuple(a - b for a, b in zip(counts(), before, strict=True))
+    seconds = time.monotonic() - started  # recognition only
+    if diarize is not None and not stereo:
+        doc.request["Settings"] = {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
+        diarize(doc)
+    return doc.tokens, seconds, tuple(a - b for a, b in zip(counts(), before, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hotwords", help="a vocabulary's hotwords prompt (comma-separated phrases)")
     parser.add_argument("--compute-type", default="int8", help="CTranslate2 compute type of the model")
     parser.add_argument("--repeat", type=int, default=1, help="recognize each recording this many times")
+    parser.add_argument(
+        "--diarize", action="store_true", help="mono: label speakers (the engine's diarize stage) as well"
+    )
     args = parser.parse_args(argv)
 
     if args.channel_vad:
@@ -110,12 +120,21 @@ def main(argv: list[str] | None = None) -> int:
         "corpus": str(args.corpus),
         "runs": [],
     }
+    diarize = None
+    if args.diarize:
+        from medscribe.engine.pipeline.diarize import Diarize, ResemblyzerEmbedder
+        from medscribe.engine.resources import load_voice_encoder
+
+        diarize = Diarize(ResemblyzerEmbedder(load_voice_encoder()))
     for _ in range(args.repeat):
         results = []
         for recording in chosen:
-            tokens, seconds, redecoded = recognize(recording, args.corpus, recognizer)
+            tokens, seconds, redecoded = recognize(recording, args.corpus, recognizer, diarize)
             words = [
-                {"w": t.content, "s": t.start, "e": t.end, "c": t.channel} for t in tokens if t.is_word
+                {"w": t.content, "s": t.start, "e": t.end, "c": t.channel}
+                | ({"k": t.speaker} if t.speaker is not None else {})
+                for t in tokens
+                if t.is_word
             ]
             results.append(
                 {

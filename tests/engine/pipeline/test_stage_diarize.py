@@ -74,6 +74,64 @@ def test_cluster_merges_one_voice_split_in_two_and_respects_the_maximum():
     assert cluster(voices("A"), max_speakers=2) == [0]
 
 
+def short_and_long(pattern: str, seed: int = 0):
+    """Embeddings and durations for a sequence like 'AbBa': capitals are 3 s clips of a voice, small
+    letters 0.5 s clips, whose embeddings lean towards one direction shared by all short clips (as the
+    encoder's did when a short clip was padded with silence)."""
+    rng = np.random.default_rng(seed)
+    base = {letter: rng.normal(size=32) for letter in "ABS"}
+    rows, durations = [], []
+    for letter in pattern:
+        voice = base[letter.upper()] + 0.15 * rng.normal(size=32)
+        if letter.islower():
+            rows.append(unit(0.4 * unit(voice) + 0.6 * unit(base["S"])))
+            durations.append(0.5)
+        else:
+            rows.append(unit(voice))
+            durations.append(3.0)
+    return np.stack(rows), durations
+
+
+def test_long_clips_find_the_voices_and_short_clips_join_the_nearest():
+    embeddings, durations = short_and_long("AaBbABabAB")
+    by_voice = [0, 0, 1, 1, 0, 1, 0, 1, 0, 1]
+    assert cluster(embeddings, max_speakers=2) != by_voice  # all together: split by clip length
+    assert cluster(embeddings, max_speakers=2, durations=durations) == by_voice
+
+
+def test_all_clips_are_clustered_when_the_long_ones_show_one_voice():
+    # the patient only answers briefly: the long clips are all the clinician's
+    embeddings, durations = short_and_long("AbAAbAAb", seed=3)
+    embeddings[[1, 4, 7]] = voices("BBB", seed=3)  # short clips clearly of another voice
+    assert cluster(embeddings, max_speakers=2, durations=durations) == [0, 1, 0, 0, 1, 0, 0, 1]
+    few, few_durations = short_and_long("Abab", seed=4)  # fewer long clips than MIN_ANCHORS
+    assert cluster(few, max_speakers=2, durations=few_durations) == cluster(few, max_speakers=2)
+
+
+def test_a_clip_shorter_than_one_window_is_repeated_to_fill_it():
+    torch = pytest.importorskip("torch", reason="needs torch (engine environment)")
+    pytest.importorskip("resemblyzer", reason="needs resemblyzer (engine environment)")
+    from medscribe.engine.pipeline.diarize import PARTIAL_FRAMES, ResemblyzerEmbedder
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    seen = []
+
+    class RecordingEncoder:
+        def __call__(self, windows):
+            seen.append(windows.numpy())
+            return torch.ones((len(windows), 4))
+
+    rng = np.random.default_rng(0)
+    clip = (0.1 * rng.normal(size=8000)).astype(np.float32)  # 0.5 s
+    ResemblyzerEmbedder(RecordingEncoder()).embed([clip])
+    mel = wav_to_mel_spectrogram(clip)
+    (window,) = seen[0]
+    assert window.shape[0] == PARTIAL_FRAMES and len(mel) < PARTIAL_FRAMES
+    assert np.array_equal(window[: len(mel)], mel)
+    assert np.array_equal(window[len(mel) : 2 * len(mel)], mel)  # the clip again, not silence
+    assert (window.sum(axis=1) > 0).all()
+
+
 class FakeEmbedder:
     """Voice A for clips louder than 0.5, voice B otherwise."""
 
@@ -114,3 +172,20 @@ def test_real_encoder_separates_the_mono_fixture_voices(voice_encoder, fixtures_
     speakers = [t["speaker"] for t in reference["turns"]]
     first = speakers[0]
     assert labels == [0 if speaker == first else 1 for speaker in speakers]
+
+
+def test_real_encoder_puts_half_second_clips_with_their_speakers(voice_encoder, fixtures_dir):
+    from faster_whisper import decode_audio
+    from medscribe.engine.pipeline.diarize import ResemblyzerEmbedder
+
+    reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
+    audio = decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000)
+    turns = reference["turns"]
+    clips = [audio[int(t["start_s"] * 16000) : int(t["end_s"] * 16000)] for t in turns]
+    for turn in turns:  # half a second from the middle of each turn
+        middle = int((turn["start_s"] + turn["end_s"]) / 2 * 16000)
+        clips.append(audio[middle - 4000 : middle + 4000])
+    durations = [len(clip) / 16000 for clip in clips]
+    labels = cluster(ResemblyzerEmbedder(voice_encoder).embed(clips), max_speakers=2, durations=durations)
+    speakers = [t["speaker"] for t in turns] * 2
+    assert labels == [0 if speaker == speakers[0] else 1 for speaker in speakers]

@@ -38,7 +38,8 @@ def recognize(
 
     stereo = recording["layout"] == "stereo"
     audio = decode_audio(str(corpus_dir / recording["wav"]), sampling_rate=16000, split_stereo=stereo)
-    doc = JobDocument(job_name=recording["id"], kind="transcription", request={"Settings": {}})
+    settings = {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2} if diarize is not None else {}
+    doc = JobDocument(job_name=recording["id"], kind="transcription", request={"Settings": settings})
     doc.audio = list(audio) if stereo else [audio]
     stage = RecognizeChannels(recognizer) if stereo else Recognize(recognizer)
 
@@ -54,7 +55,6 @@ def recognize(
     stage(doc)
     seconds = time.monotonic() - started  # recognition only
     if diarize is not None and not stereo:
-        doc.request["Settings"] = {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
         diarize(doc)
     return doc.tokens, seconds, tuple(a - b for a, b in zip(counts(), before, strict=True))
 

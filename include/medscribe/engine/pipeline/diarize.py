@@ -70,9 +70,7 @@ class ResemblyzerEmbedder:
         owners: list[int] = []
         for index, clip in enumerate(clips):
             mel = wav_to_mel_spectrogram(np.asarray(clip, dtype=np.float32))
-            if len(mel) == 0:
-                mel = np.zeros((PARTIAL_FRAMES, mel.shape[1]), dtype=np.float32)
-            elif len(mel) < PARTIAL_FRAMES:  # repeated, not padded with silence
+            if len(mel) < PARTIAL_FRAMES:  # repeated, not padded with silence (an empty clip: zeros)
                 mel = np.resize(mel, (PARTIAL_FRAMES, mel.shape[1]))
             for start in range(0, len(mel) - PARTIAL_FRAMES + 1, PARTIAL_HOP_FRAMES):
                 windows.append(mel[start : start + PARTIAL_FRAMES])
@@ -159,24 +157,38 @@ def cluster(
         return [0] * count
     labels = None
     if durations is not None:
-        anchors = np.asarray(durations) >= ANCHOR_S
-        if anchors.sum() >= max(MIN_ANCHORS, max_speakers):
-            anchor_labels = _agglomerate(embeddings[anchors], max_speakers, merge_similarity)
-            ids = sorted(set(anchor_labels.tolist()))
-            if len(ids) == max_speakers:
-                centroids = np.stack([embeddings[anchors][anchor_labels == i].mean(axis=0) for i in ids])
-                centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
-                labels = np.empty(count, dtype=int)
-                labels[anchors] = anchor_labels
-                if (~anchors).any():
-                    nearest = np.argmax(embeddings[~anchors] @ centroids.T, axis=1)
-                    labels[~anchors] = np.asarray(ids)[nearest]
+        labels = _anchored(embeddings, np.asarray(durations) >= ANCHOR_S, max_speakers, merge_similarity)
     if labels is None:
         labels = _agglomerate(embeddings, max_speakers, merge_similarity)
     order: dict[int, int] = {}
     for label in labels.tolist():
         order.setdefault(label, len(order))
     return [order[label] for label in labels.tolist()]
+
+
+def _anchored(
+    embeddings: np.ndarray, anchors: np.ndarray, max_speakers: int, merge_similarity: float
+) -> np.ndarray | None:
+    """Labels from clustering the ``anchors`` rows, each other row given the nearest centroid; None when
+    there are too few anchors or they show fewer than ``max_speakers`` voices."""
+    if anchors.sum() < max(MIN_ANCHORS, max_speakers):
+        return None
+    anchor_labels = _agglomerate(embeddings[anchors], max_speakers, merge_similarity)
+    ids = sorted(set(anchor_labels.tolist()))
+    if len(ids) < max_speakers:
+        return None
+    labels = np.empty(len(embeddings), dtype=int)
+    labels[anchors] = anchor_labels
+    if (~anchors).any():
+        centroids = _centroids(embeddings[anchors], anchor_labels, ids)
+        labels[~anchors] = np.asarray(ids)[np.argmax(embeddings[~anchors] @ centroids.T, axis=1)]
+    return labels
+
+
+def _centroids(embeddings: np.ndarray, labels: np.ndarray, ids: list[int]) -> np.ndarray:
+    """The unit-length mean of the rows of each cluster id, one row per id."""
+    centroids = np.stack([embeddings[labels == cluster_id].mean(axis=0) for cluster_id in ids])
+    return centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
 
 
 def _agglomerate(embeddings: np.ndarray, max_speakers: int, merge_similarity: float) -> np.ndarray:
@@ -193,19 +205,13 @@ def _agglomerate(embeddings: np.ndarray, max_speakers: int, merge_similarity: fl
         ids = sorted(set(labels.tolist()))
         if len(ids) < 2:
             break
-        centroids = {}
-        for cluster_id in ids:
-            centroid = embeddings[labels == cluster_id].mean(axis=0)
-            centroids[cluster_id] = centroid / np.linalg.norm(centroid)
-        best, pair = -1.0, None
-        for i, a in enumerate(ids):
-            for b in ids[i + 1 :]:
-                similarity = float(centroids[a] @ centroids[b])
-                if similarity > best:
-                    best, pair = similarity, (a, b)
-        if pair is None or best <= merge_similarity:
+        centroids = _centroids(embeddings, labels, ids)
+        similarity = centroids @ centroids.T
+        np.fill_diagonal(similarity, -1.0)
+        i, j = np.unravel_index(np.argmax(similarity), similarity.shape)
+        if similarity[i, j] <= merge_similarity:
             break
-        labels[labels == pair[1]] = pair[0]
+        labels[labels == ids[max(i, j)]] = ids[min(i, j)]
     return labels
 
 

@@ -77,6 +77,8 @@ def medscribe_nightly():
             prefix=params["recordings_prefix"],
             night=ds,
             staging_prefix=params["staging_prefix"],
+            output_bucket=params["output_bucket"],
+            data_access_role_arn=params["data_access_role_arn"],
             quarantine_prefix=params["quarantine_prefix"],
             ledger=_ledger(params),
             retry_failed=params["retry_failed"],
@@ -99,9 +101,13 @@ def medscribe_nightly():
     @task(trigger_rule="all_done")
     def settle(discovery: dict, batches: list, params: dict | None = None, ds: str | None = None) -> dict:
         """Every submitted recording ends succeeded or failed (with the reason) in the ledger."""
+        from airflow.providers.common.compat.sdk import AirflowFailException
+
         from medscribe.aws.hooks.transcribe import TranscribeHook
         from medscribe.nightly import settle_night
 
+        if discovery is None:
+            raise AirflowFailException(f"nothing to settle on {ds}: the discover task failed (see its log)")
         hook = TranscribeHook(aws_conn_id=AWS_CONN_ID)
         outcomes = {}
         for batch in batches or []:
@@ -165,6 +171,8 @@ def medscribe_nightly():
         """Counts only; fails the run when a recording failed (the ledger and tables are already written)."""
         from airflow.providers.common.compat.sdk import AirflowFailException
 
+        if states is None:
+            raise AirflowFailException(f"the night {ds} was not settled: see the discover and settle tasks")
         result = {"night": ds, "recordings_by_state": states, "rows": counts,
                   "transcripts_under_confidence_bar": (quality or {}).get("under_bar")}
         if states.get("failed"):

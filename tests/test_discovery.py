@@ -20,6 +20,8 @@ from medscribe.discovery import (
 )
 from tests.conftest import AUDIO, boto3_client
 
+DESTINATION = {"output_bucket": "medscribe-outputs", "data_access_role_arn": "arn:aws:iam::000000000000:role/medscribe-test"}
+
 
 def tone_wav(rate: int = 16000, seconds: float = 1.0, channels: int = 1) -> bytes:
     buffer = io.BytesIO()
@@ -98,7 +100,7 @@ def test_discover_night_stages_valid_and_records_rejected(s3_only):
     s3.put_object(Bucket=bucket, Key=f"{base}/conversations/Jane-Canary-Doe.wav.json", Body=json.dumps({"channel_roles": ["PATIENT", "CLINICIAN"]}).encode())
     s3.put_object(Bucket=bucket, Key=f"incoming/2026-11-21/conversations/other-night.wav", Body=tone_wav())
 
-    recordings, rejected = discover_night(s3, bucket=bucket, prefix="incoming", night=night, staging_prefix="staging/media")
+    recordings, rejected = discover_night(s3, bucket=bucket, prefix="incoming", night=night, staging_prefix="staging/media", **DESTINATION)
 
     assert sorted(r.service for r in recordings) == ["healthscribe", "transcribe_medical"]
     scribe = next(r for r in recordings if r.service == "healthscribe")
@@ -117,6 +119,6 @@ def test_discover_night_stages_valid_and_records_rejected(s3_only):
     returned = json.dumps([r.to_dict() for r in recordings] + [r.to_dict() for r in rejected])
     assert "Canary" not in returned and "notes.wav" not in returned  # keys never leave discovery
 
-    again, rejected_again = discover_night(s3, bucket=bucket, prefix="incoming", night=night, staging_prefix="staging/media")
+    again, rejected_again = discover_night(s3, bucket=bucket, prefix="incoming", night=night, staging_prefix="staging/media", **DESTINATION)
     assert [r.job_name for r in again] == [r.job_name for r in recordings]
     assert len(rejected_again) == 2

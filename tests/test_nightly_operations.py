@@ -1,7 +1,8 @@
 """The nightly run as data engineers operate it, end to end through ``airflow dags test``.
 
-* a night of 20 recordings with 4 bad ones ends with 16 succeeded and 4 quarantined, each with its
-  reason; a rerun starts no job and leaves the same rows;
+* a night of 22 recordings with 6 bad ones (4 bad files, 2 sidecars the service would refuse) and a
+  sidecar without its audio ends green with 16 succeeded and 7 quarantined, each with its reason; a
+  rerun starts no job and leaves the same rows;
 * an injected job failure (a corrupt staged copy) ends failed with the engine's reason while the others
   succeed, and a rerun with ``retry_failed`` gives it a new job that succeeds;
 * a canary patient name in an object key and in the audio reaches the transcript but no XCom value,
@@ -24,6 +25,7 @@ import pytest
 
 from medscribe.demo import OUTPUT_BUCKET, RECORDINGS_BUCKET, run_night, s3_client, seed_night
 from medscribe.devstack import REPO_ROOT
+from medscribe.discovery import ORPHAN_SIDECAR
 from medscribe.lake.store import read_table, row_counts
 from tests.conftest import AUDIO, boto3_client
 from tests.test_discovery import tone_wav
@@ -92,19 +94,28 @@ def busy_night(stack, workdir):
         "conversations/clinic-b/report.wav": b"%PDF-1.7\n" + b"not audio " * 200,
         "conversations/clinic-b/phone-8k.wav": tone_wav(rate=8000, seconds=2),
         "dictations/dr-7/cut-off.wav": tone_wav(seconds=2)[:30000],
+        # good audio whose sidecars the service would refuse (issue 28: these used to fail the batch or the night)
+        "conversations/clinic-b/speakers-0.wav": tone_wav(seconds=1.5),
+        "conversations/clinic-b/listed.wav": tone_wav(seconds=1.7),
     }
-    originals = {**good, **bad}
+    sidecars = {
+        "conversations/clinic-b/speakers-0.wav.json": b'{"max_speakers": 0}',
+        "conversations/clinic-b/listed.wav.json": b"[1, 2]",
+        "conversations/clinic-b/lost.wav.json": b'{"kind": "conversation"}',  # its audio never arrived
+    }
+    originals = {**good, **bad, **sidecars}
     for key, data in originals.items():
         s3.put_object(Bucket=RECORDINGS_BUCKET, Key=f"incoming/{BUSY_NIGHT}/{key}", Body=data)
     jobs_before = engine_jobs(stack)
     result = run_night(BUSY_NIGHT, stack, workdir["lake"], workdir["home"], workdir["base"] / "busy.log")
     assert result.returncode == 0, (workdir["base"] / "busy.log").read_text()[-5000:]
-    return {"good": good, "bad": bad, "originals": originals, "new_jobs": sorted(set(engine_jobs(stack)) - set(jobs_before))}
+    return {"good": good, "bad": bad, "orphan": sidecars["conversations/clinic-b/lost.wav.json"], "originals": originals,
+            "new_jobs": sorted(set(engine_jobs(stack)) - set(jobs_before))}
 
 
 def test_busy_night_ends_in_exactly_one_final_state_each(busy_night, workdir):
     recordings = {r["recording_id"]: r for r in read_table("recordings", workdir["lake"], night=BUSY_NIGHT).to_pylist()}
-    assert len(recordings) == 20
+    assert len(recordings) == 23  # 16 good, 6 bad and the orphan sidecar
     assert sorted(rid(d) for d in busy_night["good"].values()) == sorted(i for i, r in recordings.items() if r["state"] == "succeeded")
     reasons = {key.rsplit("/", 1)[1]: recordings[rid(data)]["reason"] for key, data in busy_night["bad"].items()}
     assert all(recordings[rid(d)]["state"] == "quarantined" for d in busy_night["bad"].values())
@@ -112,6 +123,10 @@ def test_busy_night_ends_in_exactly_one_final_state_each(busy_night, workdir):
     assert reasons["report.wav"].startswith("not an audio file")
     assert reasons["phone-8k.wav"] == "sample rate 8000 Hz is under the minimum of 16000 Hz"
     assert reasons["cut-off.wav"].startswith("truncated wav")
+    assert reasons["speakers-0.wav"] == "sidecar max_speakers must be at least 2"
+    assert reasons["listed.wav"] == "sidecar must be a JSON object, not an array"
+    assert (recordings[rid(busy_night["orphan"])]["state"], recordings[rid(busy_night["orphan"])]["reason"]) == (
+        "quarantined", ORPHAN_SIDECAR)
     assert len(busy_night["new_jobs"]) == 16
     jobs = read_table("jobs", workdir["lake"], night=BUSY_NIGHT).to_pylist()
     assert sorted(j["status"] for j in jobs) == ["COMPLETED"] * 16

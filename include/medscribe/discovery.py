@@ -9,7 +9,10 @@ Routing rule: a sidecar's ``kind`` wins; otherwise a path component ``dictations
 dictation, anything else is a conversation. Conversations go to HealthScribe, dictations to Transcribe
 Medical. The sidecar may also give ``channel_roles`` (two-channel audio, default CLINICIAN then
 PATIENT), ``max_speakers`` (mono conversations, default 2), ``specialty`` (dictations, default
-PRIMARYCARE) and ``note_template`` (HealthScribe's ClinicalNoteGenerationSettings.NoteTemplate).
+PRIMARYCARE) and ``note_template`` (HealthScribe's ClinicalNoteGenerationSettings.NoteTemplate); a
+sidecar with anything else, or a planned request the service would refuse, is quarantined
+(``medscribe.admission``). A sidecar without its audio is quarantined too, and the same audio under two
+keys with different routing gets a note in its ledger entry.
 
 Every recording is identified by the SHA-256 of its bytes, never by its key (keys may carry patient
 names): the audio is copied server-side to ``s3://<bucket>/<staging_prefix>/<sha256>.<ext>`` and jobs
@@ -27,13 +30,11 @@ import posixpath
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from medscribe.admission import MAX_SIDECAR_BYTES, RefusedInput, check_request, check_sidecar
+
 log = logging.getLogger(__name__)
 
-KINDS = ("conversation", "dictation")
 SERVICE_BY_KIND = {"conversation": "healthscribe", "dictation": "transcribe_medical"}
-NOTE_TEMPLATES = (
-    "HISTORY_AND_PHYSICAL", "GIRPP", "BIRP", "SIRP", "DAP", "BEHAVIORAL_SOAP", "PHYSICAL_SOAP",
-)
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class Recording:
     options: dict[str, Any] = field(default_factory=dict)
     state: str = "discovered"
     attempts: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def needs_job(self) -> bool:
@@ -185,6 +187,7 @@ class Rejected:
     night: str
     size_bytes: int
     reason: str
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,36 +198,58 @@ def night_prefix(prefix: str, night: str) -> str:
     return posixpath.join(prefix.strip("/"), night) + "/"
 
 
-def list_recording_keys(s3_client, bucket: str, prefix: str, night: str) -> tuple[list[str], dict[str, str]]:
+def list_recording_keys(
+    s3_client, bucket: str, prefix: str, night: str
+) -> tuple[list[str], dict[str, str], list[str]]:
     """
     Keys of the night's recordings and of their sidecars.
 
-    :return: (audio keys sorted, {audio key: sidecar key})
+    :return: (audio keys sorted, {audio key: sidecar key}, sidecar keys without their audio, sorted)
     """
     keys: list[str] = []
     paginator = s3_client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=night_prefix(prefix, night)):
         keys.extend(item["Key"] for item in page.get("Contents", []) if not item["Key"].endswith("/"))
     key_set = set(keys)
-    sidecars = {key[: -len(".json")]: key for key in keys if key.endswith(".json") and key[:-5] in key_set}
     audio = sorted(key for key in keys if not key.endswith(".json"))
-    return audio, sidecars
+    sidecars = {key: f"{key}.json" for key in audio if f"{key}.json" in key_set}
+    orphans = sorted(key for key in keys if key.endswith(".json") and key[: -len(".json")] not in sidecars)
+    return audio, sidecars, orphans
 
 
-def routing_options(key: str, sidecar: dict[str, Any] | None) -> dict[str, Any]:
-    """Kind and job options of a recording from its sidecar, else from its path (see module docstring)."""
-    sidecar = dict(sidecar or {})
-    parts = key.split("/")[:-1]
-    kind = sidecar.pop("kind", None) or ("dictation" if "dictations" in parts else "conversation")
-    if kind not in KINDS:
-        raise InvalidRecording(f"sidecar kind must be one of {KINDS}")
-    template = sidecar.get("note_template")
-    if template is not None and template not in NOTE_TEMPLATES:
-        raise InvalidRecording(f"sidecar note_template must be one of {NOTE_TEMPLATES}")
-    roles = sidecar.get("channel_roles")
-    if roles is not None and (len(roles) != 2 or set(roles) != {"CLINICIAN", "PATIENT"}):
-        raise InvalidRecording("sidecar channel_roles must name CLINICIAN and PATIENT once each")
-    return {"kind": kind, **sidecar}
+def read_sidecar(s3_client, bucket: str, key: str) -> Any:
+    """
+    A sidecar's parsed JSON (any JSON value), read only when it is small enough to be one.
+
+    :raises InvalidRecording: too large, not UTF-8 JSON, or nested too deep to parse.
+    """
+    response = s3_client.get_object(Bucket=bucket, Key=key)
+    if response["ContentLength"] > MAX_SIDECAR_BYTES:
+        response["Body"].close()
+        raise InvalidRecording(f"sidecar too large ({response['ContentLength']} bytes > {MAX_SIDECAR_BYTES})")
+    try:
+        sidecar = json.loads(response["Body"].read())
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InvalidRecording("sidecar is not valid JSON") from None
+    if sidecar is None:  # None means "no sidecar" to routing_options
+        raise InvalidRecording("sidecar must be a JSON object, not null")
+    return sidecar
+
+
+def routing_options(key: str, sidecar: Any) -> dict[str, Any]:
+    """
+    Kind and job options of a recording from its sidecar, else from its path (see module docstring).
+
+    :param key: the recording's key.
+    :param sidecar: its sidecar's parsed JSON (any value), or None.
+    :raises InvalidRecording: the sidecar breaks its schema (``admission.sidecar_schema``).
+    """
+    try:
+        options = check_sidecar(sidecar)
+    except RefusedInput as error:
+        raise InvalidRecording(str(error)) from None
+    kind = options.pop("kind", None) or ("dictation" if "dictations" in key.split("/")[:-1] else "conversation")
+    return {"kind": kind, **options}
 
 
 def job_settings(kind: str, audio: AudioInfo, options: dict[str, Any]) -> dict[str, Any]:
@@ -266,6 +291,8 @@ def discover_night(
     prefix: str,
     night: str,
     staging_prefix: str,
+    output_bucket: str,
+    data_access_role_arn: str,
     quarantine_prefix: str = "quarantine",
     ledger=None,
     retry_failed: bool = False,
@@ -274,68 +301,129 @@ def discover_night(
     """
     Find, check and stage one night's recordings.
 
+    A recording whose bytes, sidecar or planned job request the service would refuse is quarantined with
+    the reason; so is a sidecar without its audio. Nothing about one recording stops another.
+
     :param s3_client: a boto3 S3 client.
     :param bucket: the recordings bucket.
     :param prefix: the prefix above the night folders.
     :param night: the night, YYYY-MM-DD.
     :param staging_prefix: where content-addressed copies of valid recordings go.
+    :param output_bucket: the bucket the jobs write to (part of each planned request).
+    :param data_access_role_arn: the role HealthScribe assumes (part of each planned request).
     :param quarantine_prefix: where invalid recordings are copied (with the reason as object metadata).
     :param ledger: a :class:`medscribe.ledger.Ledger`; entries are created or read back (reruns).
     :param retry_failed: give recordings whose job failed on an earlier run a new job (a new name).
     :param limits: acceptance limits.
     :return: the valid recordings and the rejected ones (each with its reason).
+    :raises ValueError: ``output_bucket`` or ``data_access_role_arn`` is one the service would refuse
+        (before anything is read or recorded).
     """
-    audio_keys, sidecars = list_recording_keys(s3_client, bucket, prefix, night)
+    from medscribe.nightly import job_request  # the very request the plan task will send
+
+    destination = {"output_bucket": output_bucket, "data_access_role_arn": data_access_role_arn}
+    _check_destination(job_request, destination)
+    audio_keys, sidecars, orphans = list_recording_keys(s3_client, bucket, prefix, night)
     recordings: dict[str, Recording] = {}
     rejected: dict[str, Rejected] = {}
+    routes: dict[str, str] = {}  # recording id -> routing of its first key, compared with later keys'
+
+    def refuse(key: str, recording_id: str, size_bytes: int, reason: str) -> None:
+        rejected[recording_id] = Rejected(recording_id, night, size_bytes, reason)
+        log.warning("Recording %s quarantined: %s", recording_id, reason)
+        _quarantine(s3_client, bucket, key, quarantine_prefix, night, recording_id, reason)
+        if ledger is not None:
+            previous = ledger.get(night, recording_id) or {}
+            ledger.put(
+                {"night": night, "recording_id": recording_id, "state": "quarantined", "reason": reason,
+                 "size_bytes": size_bytes, "attempts": 0, "discovered_at": previous.get("discovered_at") or _now()}
+            )
+
     for key in audio_keys:
         data = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
         sha256 = hashlib.sha256(data).hexdigest()
         recording_id = sha256[:32]
-        if recording_id in recordings or recording_id in rejected:
-            log.info("Recording %s appears twice in the night; processed once", recording_id)
-            continue
         try:
-            sidecar = None
-            if key in sidecars:
-                try:
-                    sidecar = json.loads(s3_client.get_object(Bucket=bucket, Key=sidecars[key])["Body"].read())
-                except json.JSONDecodeError:
-                    raise InvalidRecording("sidecar is not valid JSON") from None
+            sidecar = read_sidecar(s3_client, bucket, sidecars[key]) if key in sidecars else None
             options = routing_options(key, sidecar)
-            audio = probe_audio(data, limits)
+            route = json.dumps(options, sort_keys=True)
         except InvalidRecording as error:
-            rejected[recording_id] = Rejected(recording_id, night, len(data), str(error))
-            log.warning("Recording %s quarantined: %s", recording_id, error)
-            _quarantine(s3_client, bucket, key, quarantine_prefix, night, recording_id, str(error))
-            if ledger is not None:
-                previous = ledger.get(night, recording_id) or {}
-                ledger.put(
-                    {"night": night, "recording_id": recording_id, "state": "quarantined", "reason": str(error),
-                     "size_bytes": len(data), "attempts": 0, "discovered_at": previous.get("discovered_at") or _now()}
-                )
+            options, route = error, "a refused sidecar"
+        first = recordings.get(recording_id) or rejected.get(recording_id)
+        if first is not None:
+            _note_duplicate(first, routes[recording_id], route, ledger)
             continue
-        kind = options.pop("kind")
-        service = SERVICE_BY_KIND[kind]
-        staged_key = posixpath.join(staging_prefix.strip("/"), f"{sha256}.{audio.media_format}")
+        routes[recording_id] = route
+        try:
+            if isinstance(options, InvalidRecording):
+                raise options
+            audio = probe_audio(data, limits)
+            kind = options.pop("kind")
+            service = SERVICE_BY_KIND[kind]
+            staged_key = posixpath.join(staging_prefix.strip("/"), f"{sha256}.{audio.media_format}")
+            settings = job_settings(kind, audio, options)
+            recording = Recording(
+                recording_id=recording_id,
+                night=night,
+                kind=kind,
+                service=service,
+                size_bytes=len(data),
+                audio=audio,
+                media_uri=f"s3://{bucket}/{staged_key}",
+                job_name=job_name_for(service, sha256, settings),
+                options=settings,
+            )
+            check_request(service, job_request(recording.to_dict(), **destination)["request"])
+        except (InvalidRecording, RefusedInput) as error:
+            refuse(key, recording_id, len(data), str(error))
+            continue
         _stage(s3_client, bucket, key, staged_key)
-        settings = job_settings(kind, audio, options)
-        recording = Recording(
-            recording_id=recording_id,
-            night=night,
-            kind=kind,
-            service=service,
-            size_bytes=len(data),
-            audio=audio,
-            media_uri=f"s3://{bucket}/{staged_key}",
-            job_name=job_name_for(service, sha256, settings),
-            options=settings,
-        )
         if ledger is not None:
             _reconcile(ledger, recording, retry_failed)
         recordings[recording_id] = recording
+    for key in orphans:
+        response = s3_client.get_object(Bucket=bucket, Key=key)
+        digest = hashlib.sha256()
+        for chunk in response["Body"].iter_chunks(1 << 20):
+            digest.update(chunk)
+        recording_id = digest.hexdigest()[:32]
+        if recording_id in recordings or recording_id in rejected:
+            log.info("Sidecar %s has the bytes of another object of the night; recorded once", recording_id)
+            continue
+        refuse(key, recording_id, response["ContentLength"], ORPHAN_SIDECAR)
     log.info("Night %s: %d recordings valid, %d quarantined", night, len(recordings), len(rejected))
     return list(recordings.values()), list(rejected.values())
+
+
+# The reason of a sidecar whose recording is missing (or named otherwise): it is quarantined like one.
+ORPHAN_SIDECAR = "sidecar without its audio: no recording of the night has its key without '.json'"
+
+
+def _check_destination(job_request, destination: dict[str, str]) -> None:
+    """Refuse an output bucket or role the service would refuse, before any recording is blamed for it."""
+    probe = {
+        "service": "healthscribe",
+        "job_name": "medscribe-hs-destination-check",
+        "media_uri": "s3://bucket/audio.wav",
+        "options": {"Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}},
+    }
+    try:
+        check_request("healthscribe", job_request(probe, **destination)["request"])
+    except RefusedInput as error:
+        raise ValueError(f"output_bucket or data_access_role_arn: {error}") from None
+
+
+def _note_duplicate(first: Recording | Rejected, first_route: str, route: str, ledger) -> None:
+    """The same audio under a second key: a note in its ledger entry when that key routes it differently."""
+    if route == first_route:
+        log.info("Recording %s appears twice in the night; processed once", first.recording_id)
+        return
+    first.notes.append(
+        f"the same audio is also under another key, routed {route} there; this entry follows the first key ({first_route})"
+    )
+    log.warning("Recording %s appears under keys with different routing; the first key's is used", first.recording_id)
+    if ledger is not None:
+        ledger.update(first.night, first.recording_id, notes=first.notes)
 
 
 def _now() -> str:

@@ -9,7 +9,11 @@ import json
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
 
-from medscribe.aws.operators.transcribe import StartMedicalScribeJobOperator, StartMedicalTranscriptionJobOperator
+from medscribe.aws.operators.transcribe import (
+    StartMedicalJobsBatchOperator,
+    StartMedicalScribeJobOperator,
+    StartMedicalTranscriptionJobOperator,
+)
 from medscribe.aws.sensors.transcribe import MedicalTranscriptionJobCompletedSensor
 from tests.conftest import AUDIO, boto3_client, reference
 
@@ -185,3 +189,64 @@ def test_engine_job_view_is_what_the_extra_link_opens(stack, media):
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"{stack.engine_endpoint}/jobs/medical-transcription/no-such-job")
     assert missing.value.code == 404
+
+
+def scribe_job(name: str, settings: dict, key: str = "media/conversation_stereo.wav", **extra) -> dict:
+    return {"service": "healthscribe", "request": {
+        "MedicalScribeJobName": name, "Media": {"MediaFileUri": f"s3://{BUCKET}/{key}"}, "OutputBucketName": BUCKET,
+        "DataAccessRoleArn": "arn:aws:iam::000000000000:role/test", "Settings": settings, **extra}}
+
+
+def dictation_job(name: str, key: str = "media/dictation.wav") -> dict:
+    return {"service": "transcribe_medical", "request": {
+        "MedicalTranscriptionJobName": name, "LanguageCode": "en-US", "Media": {"MediaFileUri": f"s3://{BUCKET}/{key}"},
+        "MediaFormat": "wav", "OutputBucketName": BUCKET, "OutputKey": f"out/{name}.json", "Specialty": "PRIMARYCARE",
+        "Type": "DICTATION"}}
+
+
+def test_batch_each_refused_job_fails_alone_and_outcomes_ride_the_event(media):
+    """Issue 28: a client-side ParamValidationError, a service refusal and a name taken by other input
+    each fail only their own job; deferred, their reasons come back in the trigger's event (the inline
+    runner of ``airflow dags test`` resumes the task with the event alone)."""
+    dictation_operator("batch-taken", deferrable=False, wait_for_completion=False).execute({})
+    jobs = [
+        scribe_job("batch-speakers-0", {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 0}, key="media/dictation.wav"),
+        scribe_job("batch-both", {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2, "ChannelIdentification": True}),
+        dictation_job("batch-taken", key="media/conversation_stereo.wav"),
+        dictation_job("batch-good"),
+    ]
+    operator = StartMedicalJobsBatchOperator(task_id="jobs", jobs=jobs, deferrable=True, waiter_delay=1, waiter_max_attempts=600)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({})
+    assert not deferred.value.kwargs and sorted(deferred.value.trigger.jobs) == ["batch-good"]
+    result = operator.execute_complete({}, run_trigger(deferred.value.trigger))
+    outcomes = result["jobs"]
+    assert result["counts"] == {"NOT_STARTED": 3, "COMPLETED": 1} and outcomes["batch-good"]["status"] == "COMPLETED"
+    assert outcomes["batch-speakers-0"]["failure_reason"] == (
+        "ParamValidationError: Parameter validation failed: "
+        "Invalid value for parameter Settings.MaxSpeakerLabels, value: 0, valid min value: 2"
+    )
+    refusal = outcomes["batch-both"]["failure_reason"]
+    assert refusal.startswith("BadRequestException: ") and "ShowSpeakerLabels or ChannelIdentification" in refusal
+    assert outcomes["batch-taken"]["failure_reason"] == (
+        "AirflowException: A job named batch-taken already exists with different input (Media); "
+        "job names must be unique per account: change the name or delete the old job"
+    )
+
+
+def test_batch_endpoint_errors_fail_the_task_for_a_retry(stack, monkeypatch):
+    """An unreachable endpoint is not a job's fault: the task fails (and retries) instead of the jobs."""
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    connection = json.loads(stack.airflow_connection_uri_json())
+    connection["extra"]["service_config"]["transcribe"]["endpoint_url"] = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    operator = StartMedicalJobsBatchOperator(task_id="jobs", jobs=[dictation_job("batch-unreachable")], deferrable=True,
+                                             botocore_config={"retries": {"max_attempts": 1}, "connect_timeout": 1})
+    from botocore.exceptions import EndpointConnectionError
+
+    with pytest.raises(EndpointConnectionError):
+        operator.execute({})

@@ -8,7 +8,11 @@ import botocore.session
 import pytest
 
 from medscribe.aws.hooks.transcribe import TranscribeHook
-from medscribe.aws.triggers.transcribe import MedicalScribeJobCompletedTrigger, MedicalTranscriptionJobCompletedTrigger
+from medscribe.aws.triggers.transcribe import (
+    MedicalJobsCompletedTrigger,
+    MedicalScribeJobCompletedTrigger,
+    MedicalTranscriptionJobCompletedTrigger,
+)
 
 
 @pytest.mark.parametrize("trigger_class", [MedicalScribeJobCompletedTrigger, MedicalTranscriptionJobCompletedTrigger])
@@ -32,3 +36,13 @@ def test_waiters_are_botocores_own(trigger_class):
     camel = "".join(part.title() for part in trigger.waiter_name.split("_"))
     assert camel in waiters
     assert any(query.endswith(".FailureReason") for query in trigger.status_queries)
+
+
+def test_batch_trigger_round_trip_keeps_the_known_outcomes():
+    refused = {"medscribe-hs-b": {"status": "NOT_STARTED", "failure_reason": "BadRequestException: refused"}}
+    trigger = MedicalJobsCompletedTrigger(jobs={"medscribe-tm-a": "transcribe_medical"}, outcomes=refused, waiter_delay=3)
+    path, kwargs = trigger.serialize()
+    module, _, name = path.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
+    assert rebuilt.serialize() == (path, kwargs)
+    assert (rebuilt.jobs, rebuilt.outcomes, rebuilt.waiter_delay) == ({"medscribe-tm-a": "transcribe_medical"}, refused, 3)

@@ -363,10 +363,13 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
 
     For nights with hundreds of recordings: map this operator over bounded batches rather than one
     task per recording; deferred, the whole batch waits in one trigger. A job that cannot be started
-    (BadRequestException, ...) or that FAILED does not fail the task: its outcome is returned with the
-    reason, for the ledger. Quota and transient errors (LimitExceededException, InternalFailureException,
-    throttling) fail the task so that its retry starts the rest; started jobs are then adopted.
-    Returns ``{"jobs": {name: {"status", "failure_reason"}}, "counts": {status: n}}``.
+    (the service's BadRequestException, botocore's ParamValidationError, a name taken by a job with
+    other input: any error of its own request) or that FAILED does not fail the task: its outcome is
+    returned with the reason, for the ledger, and the other jobs go on. Quota and transient errors
+    (LimitExceededException, InternalFailureException, throttling, connection errors) fail the task so
+    that its retry starts the rest; started jobs are then adopted. Deferred, the refused jobs' outcomes
+    travel in the trigger's event. Returns ``{"jobs": {name: {"status", "failure_reason"}}, "counts":
+    {status: n}}``.
 
     :param jobs: ``[{"service": "healthscribe" | "transcribe_medical", "request": <Start* request>}]``. (templated)
     :param wait_for_completion: Whether to wait for the jobs to finish. (default: True)
@@ -419,8 +422,6 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
         return self.hook.get_medical_transcription_job(name)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
         outcomes: dict[str, dict[str, Any]] = {}
         pending: dict[str, str] = {}
         for job in self.jobs:
@@ -428,11 +429,11 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
             name = request[self.NAME_FIELDS[service]]
             try:
                 described = self._start(service, request)
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "ClientError")
-                if code in self.RETRYABLE_ERRORS:
+            except Exception as error:
+                if self._is_transient(error):
                     raise
-                outcomes[name] = {"status": "NOT_STARTED", "failure_reason": f"{code}: {error.response['Error'].get('Message', '')}"}
+                outcomes[name] = {"status": "NOT_STARTED", "failure_reason": self._refusal(error)}
+                self.log.warning("Job %s was not started: %s", name, type(error).__name__)
                 continue
             status = self.hook.job_status(described)
             if status in ("COMPLETED", "FAILED"):
@@ -450,9 +451,9 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
                     region_name=self.region_name,
                     verify=self.verify,
                     botocore_config=self.botocore_config,
+                    outcomes=outcomes,
                 ),
                 method_name="execute_complete",
-                kwargs={"outcomes": outcomes},
             )
         if pending and self.wait_for_completion:
             for _ in range(self.waiter_max_attempts):
@@ -473,10 +474,36 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, outcomes: dict[str, Any] | None = None
     ) -> dict[str, Any]:
+        """
+        Resume after the trigger: its event carries every job's outcome, refused ones included.
+
+        :param event: the trigger's event.
+        :param outcomes: outcomes handed over in the deferral's kwargs (by tasks deferred before the
+            trigger carried them); the event's win.
+        """
         validated_event = validate_execute_complete_event(event)
         if validated_event["status"] != "success":
             raise AirflowException(f"Error while waiting for the batch: {validated_event['message']}")
         return self._result({**(outcomes or {}), **validated_event["jobs"]})
+
+    def _is_transient(self, error: Exception) -> bool:
+        """True for errors of the endpoint rather than of one job's request: the task fails and retries."""
+        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+        if isinstance(error, ClientError):
+            return error.response.get("Error", {}).get("Code") in self.RETRYABLE_ERRORS
+        # connection, timeout and credential errors; ParamValidationError is the request's own
+        return isinstance(error, BotoCoreError) and not isinstance(error, ParamValidationError)
+
+    @staticmethod
+    def _refusal(error: Exception) -> str:
+        """A refused job's failure reason: the service's code and message, or the client-side error."""
+        from botocore.exceptions import ClientError
+
+        if isinstance(error, ClientError):
+            detail = error.response.get("Error", {})
+            return f"{detail.get('Code', 'ClientError')}: {detail.get('Message', '')}"
+        return f"{type(error).__name__}: {' '.join(str(error).split())}"
 
     @staticmethod
     def _result(outcomes: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -108,9 +108,12 @@ class MedicalJobsCompletedTrigger(BaseTrigger):
     Trigger when every job of a batch (HealthScribe and/or Transcribe Medical) is COMPLETED or FAILED.
 
     One trigger per batch instead of one per job, so a night of hundreds of recordings holds a few
-    deferred tasks. The event carries each job's status and FailureReason.
+    deferred tasks. The event carries each job's status and FailureReason, and the outcomes the operator
+    already knew (jobs refused or finished at start), so that none is lost on the way back to the task.
 
-    :param jobs: ``{job name: "healthscribe" | "transcribe_medical"}``.
+    :param jobs: ``{job name: "healthscribe" | "transcribe_medical"}``, the jobs to wait for.
+    :param outcomes: ``{job name: {"status", "failure_reason"}}`` known before deferring; passed through
+        into the event.
     :param waiter_delay: Seconds between two rounds of status checks. (default: 30)
     :param waiter_max_attempts: Maximum number of rounds. (default: 720)
     :param aws_conn_id: The Airflow connection used for AWS credentials.
@@ -123,6 +126,7 @@ class MedicalJobsCompletedTrigger(BaseTrigger):
         self,
         *,
         jobs: dict[str, str],
+        outcomes: dict[str, dict[str, Any]] | None = None,
         waiter_delay: int = 30,
         waiter_max_attempts: int = 720,
         aws_conn_id: str | None = "aws_default",
@@ -132,6 +136,7 @@ class MedicalJobsCompletedTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         self.jobs = jobs
+        self.outcomes = outcomes or {}
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
         self.aws_conn_id = aws_conn_id
@@ -144,6 +149,7 @@ class MedicalJobsCompletedTrigger(BaseTrigger):
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
                 "jobs": self.jobs,
+                "outcomes": self.outcomes,
                 "waiter_delay": self.waiter_delay,
                 "waiter_max_attempts": self.waiter_max_attempts,
                 "aws_conn_id": self.aws_conn_id,
@@ -159,7 +165,7 @@ class MedicalJobsCompletedTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        pending, outcomes = dict(self.jobs), {}
+        pending, outcomes = dict(self.jobs), dict(self.outcomes)
         async with await self.hook().get_async_conn() as client:
             for _ in range(self.waiter_max_attempts):
                 for name, service in list(pending.items()):

@@ -7,6 +7,7 @@ import re
 
 import boto3
 import pytest
+from botocore.config import Config
 from engine_helpers import (
     CHANNEL_DEFINITIONS,
     OUTPUT_BUCKET,
@@ -134,7 +135,10 @@ def small_quota_engine(stack, tmp_path_factory):
     engine.argv += ["--max-queued", "2"]
     engine.start(timeout=300)
     try:
-        yield boto3.client("transcribe", endpoint_url=engine.endpoint)
+        # no retries: boto3 retries a 429, and a job finishing meanwhile would let the Start through
+        yield boto3.client(
+            "transcribe", endpoint_url=engine.endpoint, config=Config(retries={"total_max_attempts": 1})
+        )
     finally:
         engine.stop()
 
@@ -146,7 +150,7 @@ def test_limit_exceeded_past_the_quota(s3, small_quota_engine):
     client.start_medical_transcription_job(**dictation(second))
     with pytest.raises(client.exceptions.LimitExceededException) as excinfo:
         client.start_medical_transcription_job(**dictation(unique("quota-3")))
-    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert "limit of queued and running jobs" in excinfo.value.response["Error"]["Message"]
     with pytest.raises(client.exceptions.LimitExceededException):
         client.start_medical_scribe_job(

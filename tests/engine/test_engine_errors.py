@@ -63,7 +63,7 @@ def test_reused_job_name_is_a_conflict(transcribe, reference_jobs):
         "ConflictException",
         "The requested job name already exists. Use a different job name.",
     )
-    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
 
 
 def test_unknown_jobs_are_not_found(transcribe):

@@ -10,9 +10,14 @@ the incoming method, URL, the headers named in ``SignedHeaders`` and the body, c
 ``MissingAuthenticationTokenException``  no ``Authorization`` header (an unsigned request)
 ``IncompleteSignatureException``         a header that is not a SigV4 authorization
 ``UnrecognizedClientException``          an access key id the engine does not know
-``InvalidSignatureException``            a wrong signature, a wrong scope, or a date more than
+``InvalidSignatureException``            a wrong signature, a wrong scope (service, or a region
+                                         other than the engine's), or a date more than
                                          15 minutes away from the engine's clock
 ====================================  ======================================================
+
+:meth:`SigV4Verifier.check_headers` checks everything the headers alone can show, so a request that
+cannot pass is refused before its body is read; :meth:`SigV4Verifier.check_signature` then checks the
+signature over the body.
 
 Nothing of a request, and no key, is logged.
 """
@@ -32,6 +37,7 @@ from medscribe.engine.exceptions import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
+from medscribe.engine.storage import DEFAULT_REGION
 
 SERVICE = "transcribe"
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -77,18 +83,40 @@ def _parse_amz_date(value: str) -> datetime | None:
         return None
 
 
+def engine_region() -> str:
+    """The region the engine serves: ``AWS_DEFAULT_REGION``, else ``AWS_REGION``, else us-east-1 (as the
+    engine's S3 client; the local stack sets ``AWS_DEFAULT_REGION``)."""
+    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+
+
+@dataclass(frozen=True)
+class SignedHeaders:
+    """What :meth:`SigV4Verifier.check_headers` read from a request's headers."""
+
+    access_key_id: str
+    secret: str
+    amz_date: str
+    signed_names: list[str]
+    signature: str
+    lowered: dict[str, str]
+
+
 class SigV4Verifier:
     """Checks the SigV4 signature of incoming requests.
 
     :param keys: the keys requests may be signed with.
     :param max_skew: how far a request's date may be from the engine's clock.
     :param now: the clock (tests replace it).
+    :param region: the region credentials must be scoped to (default: :func:`engine_region`).
     """
 
-    def __init__(self, keys: list[SigningKey], max_skew: timedelta = MAX_SKEW, now=None):
+    def __init__(
+        self, keys: list[SigningKey], max_skew: timedelta = MAX_SKEW, now=None, region: str | None = None
+    ):
         self.secrets = {key.access_key_id: key.secret_access_key for key in keys}
         self.max_skew = max_skew
         self.now = now or (lambda: datetime.now(UTC))
+        self.region = region or engine_region()
 
     def verify(self, method: str, url: str, headers: dict[str, str], body: bytes) -> str:
         """Return the access key id of a correctly signed request; raise the AWS error otherwise.
@@ -97,6 +125,14 @@ class SigV4Verifier:
         :param url: the full URL as the client addressed it (``http://<Host header><path>[?query]``).
         :param headers: the request headers (any case).
         :param body: the raw body.
+        """
+        return self.check_signature(self.check_headers(headers), method, url, body)
+
+    def check_headers(self, headers: dict[str, str]) -> SignedHeaders:
+        """Everything but the signature itself: the Authorization header's shape, the key, the scope
+        (date, region, service), the date's skew and the signed headers. Raise the AWS error otherwise.
+
+        :param headers: the request headers (any case).
         """
         lowered = {name.lower(): value for name, value in headers.items()}
         authorization = lowered.get("authorization")
@@ -120,6 +156,8 @@ class SigV4Verifier:
             raise UnrecognizedClientException("The security token included in the request is invalid.")
         if service != SERVICE:
             raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'.")
+        if region != self.region:
+            raise InvalidSignatureException("Credential should be scoped to a valid region.")
         amz_date = lowered.get("x-amz-date", "")
         signed_at = _parse_amz_date(amz_date)
         if signed_at is None:
@@ -143,15 +181,36 @@ class SigV4Verifier:
         signed_names = match["headers"].split(";")
         if "host" not in signed_names or "x-amz-date" not in signed_names:
             raise InvalidSignatureException("The Host and X-Amz-Date headers must be signed.")
-        claimed_payload = lowered.get("x-amz-content-sha256")
+        return SignedHeaders(access_key_id, secret, amz_date, signed_names, match["signature"], lowered)
+
+    def check_signature(self, signed: SignedHeaders, method: str, url: str, body: bytes) -> str:
+        """Return the access key id when the signature over ``body`` matches; raise the AWS error otherwise.
+
+        :param signed: what :meth:`check_headers` returned for the request.
+        :param method: the HTTP method.
+        :param url: the full URL as the client addressed it (``http://<Host header><path>[?query]``).
+        :param body: the raw body.
+        """
+        claimed_payload = signed.lowered.get("x-amz-content-sha256")
         if claimed_payload is not None and claimed_payload != hashlib.sha256(body).hexdigest():
             raise InvalidSignatureException(SIGNATURE_MISMATCH)
-        expected = self._signature(
-            method, url, lowered, signed_names, body, access_key_id, secret, region, amz_date
-        )
-        if not hmac.compare_digest(expected, match["signature"]):
+        try:
+            expected = self._signature(
+                method,
+                url,
+                signed.lowered,
+                signed.signed_names,
+                body,
+                signed.access_key_id,
+                signed.secret,
+                self.region,
+                signed.amz_date,
+            )
+        except ValueError:  # a URL that cannot be canonicalized (e.g. a Host of "[") was not what was signed
+            raise InvalidSignatureException(SIGNATURE_MISMATCH) from None
+        if not hmac.compare_digest(expected, signed.signature):
             raise InvalidSignatureException(SIGNATURE_MISMATCH)
-        return access_key_id
+        return signed.access_key_id
 
     @staticmethod
     def _signature(

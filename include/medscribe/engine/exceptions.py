@@ -1,7 +1,9 @@
 """AWS error codes of the ``transcribe`` service, as the engine returns them.
 
-Each class carries the ``__type`` botocore maps to ``client.exceptions.<Name>`` and the HTTP status AWS
-uses for it. Messages must never carry transcript text, S3 keys or media URIs.
+Each class carries the ``__type`` botocore maps to ``client.exceptions.<Name>`` (JSON 1.1 errors are
+matched by ``__type``, not by status) and the HTTP status AWS uses for it: the service's own errors take
+the ``httpStatusCode`` that botocore 1.44's model declares. Messages must never carry transcript text,
+S3 keys or media URIs.
 """
 
 from __future__ import annotations
@@ -31,17 +33,17 @@ class BadRequestException(TranscribeError):
 
 class ConflictException(TranscribeError):
     code = "ConflictException"
-    status = 400
+    status = 409
 
 
 class NotFoundException(TranscribeError):
     code = "NotFoundException"
-    status = 400
+    status = 404
 
 
 class LimitExceededException(TranscribeError):
     code = "LimitExceededException"
-    status = 400
+    status = 429
 
 
 class InternalFailureException(TranscribeError):
@@ -94,3 +96,10 @@ class InvalidSignatureException(TranscribeError):
 
     code = "InvalidSignatureException"
     status = 403
+
+
+class RequestEntityTooLargeException(TranscribeError):
+    """The request body is over the engine's limit; refused from its Content-Length, before it is read."""
+
+    code = "RequestEntityTooLargeException"
+    status = 413

@@ -15,7 +15,6 @@ replica is running; idle replicas also take over a dead replica's jobs. Scratch 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import json
@@ -40,6 +39,7 @@ from medscribe.engine.exceptions import (
     LimitExceededException,
     NotFoundException,
 )
+from medscribe.engine.pagination import decode_token, encode_token
 
 log = logging.getLogger("medscribe.engine")
 
@@ -49,8 +49,11 @@ QUEUED, IN_PROGRESS, COMPLETED, FAILED = "QUEUED", "IN_PROGRESS", "COMPLETED", "
 DEFAULT_MAX_RESULTS = 5  # AWS's default page size for the List*Jobs operations
 MAX_QUEUED_JOBS = 1000  # default quota of QUEUED + IN_PROGRESS jobs (engine option --max-queued)
 INTERNAL_FAILURE = "An internal failure occurred while processing the job. Try your request again."
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RECOVERY_INTERVAL_S = 30.0  # how often an idle worker looks for jobs of engine processes that are gone
+# An internal failure (not the media's, the request's, nor a vocabulary or filter deleted meanwhile) puts
+# the job back in the queue after these delays; once they are used up the job is FAILED.
+RETRY_DELAYS_S = (5.0, 20.0)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -68,6 +71,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     clinical_document_uri TEXT,
     media_format      TEXT,
     media_sample_rate INTEGER,
+    internal_failures INTEGER NOT NULL DEFAULT 0,
+    retry_at          REAL,
     UNIQUE (kind, name)
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (status, queue_order);
@@ -93,6 +98,7 @@ class Job:
     clinical_document_uri: str | None = None  # HealthScribe: MedicalScribeOutput.ClinicalDocumentUri
     media_format: str | None = None
     media_sample_rate: int | None = None
+    internal_failures: int = 0  # attempts that ended in an internal failure (each retried, see RETRY_DELAYS_S)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -110,6 +116,7 @@ class Job:
             clinical_document_uri=row["clinical_document_uri"],
             media_format=row["media_format"],
             media_sample_rate=row["media_sample_rate"],
+            internal_failures=row["internal_failures"],
         )
 
 
@@ -131,10 +138,14 @@ class JobStore:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA secure_delete=ON")  # a deleted job's request leaves no bytes behind
             self._db.executescript(SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
             if "clinical_document_uri" not in columns:  # a data dir from before clinical documents
                 self._db.execute("ALTER TABLE jobs ADD COLUMN clinical_document_uri TEXT")
+            if "internal_failures" not in columns:  # a data dir from before retries
+                self._db.execute("ALTER TABLE jobs ADD COLUMN internal_failures INTEGER NOT NULL DEFAULT 0")
+                self._db.execute("ALTER TABLE jobs ADD COLUMN retry_at REAL")
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._db.execute(CLAIMS_SCHEMA)
         self.owners_dir = data_dir / "owners"
@@ -250,13 +261,15 @@ class JobStore:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                now = time.time()
                 row = self._db.execute(
-                    "SELECT * FROM jobs WHERE status=? ORDER BY queue_order, id LIMIT 1", (QUEUED,)
+                    "SELECT * FROM jobs WHERE status=? AND (retry_at IS NULL OR retry_at<=?) "
+                    "ORDER BY queue_order, id LIMIT 1",
+                    (QUEUED, now),
                 ).fetchone()
                 if row is None:
                     self._db.execute("COMMIT")
                     return None
-                now = time.time()
                 self._db.execute(
                     "UPDATE jobs SET status=?, start_time=? WHERE id=? AND status=?",
                     (IN_PROGRESS, now, row["id"], QUEUED),
@@ -282,13 +295,16 @@ class JobStore:
         clinical_document_uri: str | None = None,
         media_format: str | None = None,
         media_sample_rate: int | None = None,
+        internal_failure: bool = False,
     ) -> bool:
-        """Record the end of a job that is still IN_PROGRESS; False if it was deleted meanwhile."""
+        """Record the end of a job that is still IN_PROGRESS (``internal_failure``: it ended in one, counted
+        with the others); False if it was deleted meanwhile."""
         with self._lock:
             cursor = self._db.execute(
                 "UPDATE jobs SET status=?, completion_time=?, failure_reason=?, transcript_uri=?, "
                 "clinical_document_uri=?, "
-                "media_format=COALESCE(?, media_format), media_sample_rate=COALESCE(?, media_sample_rate) "
+                "media_format=COALESCE(?, media_format), media_sample_rate=COALESCE(?, media_sample_rate), "
+                "internal_failures=internal_failures+?, retry_at=NULL "
                 "WHERE id=? AND status=?",
                 (
                     status,
@@ -298,10 +314,29 @@ class JobStore:
                     clinical_document_uri,
                     media_format,
                     media_sample_rate,
+                    int(internal_failure),
                     job_id,
                     IN_PROGRESS,
                 ),
             )
+            return cursor.rowcount == 1
+
+    def retry_later(self, job_id: int, delay_s: float) -> bool:
+        """Queue an IN_PROGRESS job again (its place in the order kept) to be claimed after ``delay_s``,
+        counting one more internal failure; False if it was deleted meanwhile."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = self._db.execute(
+                    "UPDATE jobs SET status=?, start_time=NULL, retry_at=?, "
+                    "internal_failures=internal_failures+1 WHERE id=? AND status=?",
+                    (QUEUED, time.time() + delay_s, job_id, IN_PROGRESS),
+                )
+                self._db.execute("DELETE FROM claims WHERE job_id=?", (job_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             return cursor.rowcount == 1
 
     def set_tags(self, kind: str, name: str, tags: list[dict]) -> None:
@@ -325,20 +360,6 @@ class JobStore:
         return {row[0]: row[1] for row in rows}
 
 
-def encode_token(job_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": job_id}).encode()).decode()
-
-
-def decode_token(token: str) -> int:
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return int(value["after"])
-    except Exception:  # noqa: BLE001 - any malformed token
-        raise BadRequestException(
-            "The NextToken is not valid. Check the token and try your request again."
-        ) from None
-
-
 class WorkerPool:
     """Background threads that take QUEUED jobs in order and run the pipeline on them.
 
@@ -348,12 +369,22 @@ class WorkerPool:
     :param workers: how many jobs run at once.
     :param vocabularies: the :class:`~medscribe.engine.vocabularies.VocabularyBackend` jobs look their
         ``Settings.VocabularyName`` up in (None: no vocabularies).
+    :param filters: the :class:`~medscribe.engine.vocabulary_filters.VocabularyFilterBackend` (None: none).
+    :param retry_delays_s: the wait before each retry of a job that ended in an internal failure.
     """
 
     def __init__(
-        self, store: JobStore, resources, data_dir: Path, workers: int = 1, vocabularies=None, filters=None
+        self,
+        store: JobStore,
+        resources,
+        data_dir: Path,
+        workers: int = 1,
+        vocabularies=None,
+        filters=None,
+        retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
     ):
         self.store = store
+        self.retry_delays_s = retry_delays_s
         self.vocabularies = vocabularies
         self.filters = filters
         self.resources = resources
@@ -424,6 +455,31 @@ class WorkerPool:
                 continue
             self.run(job, s3_client)
 
+    def _internal_failure(self, job: Job, error: Exception, doc) -> None:
+        """Queue the job again after a delay, or, when its retries are used up, record it FAILED with
+        AWS's internal-failure reason. The log says where it happened, not what it said (messages and
+        source lines can carry data)."""
+        frames = " <- ".join(
+            f"{Path(frame.filename).name}:{frame.lineno} {frame.name}"
+            for frame in reversed(traceback.extract_tb(error.__traceback__))
+        )
+        attempt, attempts = job.internal_failures + 1, len(self.retry_delays_s) + 1
+        if attempt < attempts:
+            delay = self.retry_delays_s[job.internal_failures]
+            log.warning(
+                "job %s attempt %d of %d ended in an internal %s at %s; queued again, retried in %.0fs",
+                job.name, attempt, attempts, type(error).__name__, frames, delay,
+            )
+            self.store.retry_later(job.id, delay)
+            return
+        log.error(
+            "job %s FAILED: attempt %d of %d ended in an internal %s at %s",
+            job.name, attempt, attempts, type(error).__name__, frames,
+        )
+        self.store.finish(
+            job.id, FAILED, failure_reason=INTERNAL_FAILURE, internal_failure=True, **_media_fields(doc)
+        )
+
     def _vocabulary(self, settings: dict):
         return _vocabulary_entries(self.vocabularies, settings)
 
@@ -470,6 +526,7 @@ class WorkerPool:
                 vocabulary=self._vocabulary(settings),
                 filter_words=self._filter_words(settings),
                 content_identification=job.request.get("ContentIdentificationType"),
+                speech_type=job.request.get("Type"),
             )
             run_pipeline(doc, stages)
         except Interrupted:
@@ -483,13 +540,7 @@ class WorkerPool:
             log.info("job %s FAILED after %.1fs: %s", job.name, time.monotonic() - started, failure.reason)
             return
         except Exception as error:  # noqa: BLE001 - never let a job take the engine down
-            # where it happened, not what it said: messages and source lines can carry data
-            frames = " <- ".join(
-                f"{Path(frame.filename).name}:{frame.lineno} {frame.name}"
-                for frame in reversed(traceback.extract_tb(error.__traceback__))
-            )
-            log.error("job %s FAILED with an internal %s at %s", job.name, type(error).__name__, frames)
-            self.store.finish(job.id, FAILED, failure_reason=INTERNAL_FAILURE, **_media_fields(doc))
+            self._internal_failure(job, error, doc)
             return
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -587,6 +638,7 @@ class TranscribeBackend:
         next_token: str | None,
         max_results: int | None,
     ) -> tuple[list[Job], str | None]:
-        after = decode_token(next_token) if next_token else None
+        listing, data_dir = ("jobs", kind, status, name_contains), self.store.path.parent
+        after = decode_token(next_token, listing, data_dir) if next_token else None
         jobs, more = self.store.list(kind, status, name_contains, after, max_results or DEFAULT_MAX_RESULTS)
-        return jobs, (encode_token(jobs[-1].id) if more and jobs else None)
+        return jobs, (encode_token(jobs[-1].id, listing, data_dir) if more and jobs else None)

@@ -11,18 +11,21 @@
 * Clinical vocabularies and medspaCy ConText for ClinicalInsights (:func:`~medscribe.engine.pipeline.
   clinical_nlp.load_clinical_nlp`).
 
-The last two are only needed by HealthScribe jobs and take a while to load (20-60 s on a busy two-core
-machine), so they are :class:`LazyModel`: loaded once, by the first job that uses them, and shared after.
+Everything a job can need is loaded by :func:`load_resources` in the main thread before the engine
+reports ready, including the libraries the stages import and the tables they cache
+(:func:`warm_up`): Python imports that run for the first time in two worker threads at once can fail
+with ImportError (a partially initialised module), which would fail a good recording's job. Each load
+is timed in the log. A model that cannot load stops the engine at start-up with exit code 1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger("medscribe.engine")
@@ -123,45 +126,6 @@ def load_sentence_encoder():
     return SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
 
 
-class LazyModel:
-    """A model loaded on first use (once per process, under a lock); attributes are the model's.
-
-    A load that fails fails the job that needed it (and each later one) with a reason that names no
-    file; the log gets the error.
-    """
-
-    def __init__(self, what: str, loader):
-        self.what = what
-        self._loader = loader
-        self._lock = threading.Lock()
-        self._value = None
-        self._failed: str | None = None
-
-    def get(self):
-        with self._lock:
-            if self._value is None and self._failed is None:
-                started = time.monotonic()
-                try:
-                    self._value = self._loader()
-                except (ImportError, OSError, ModelIntegrityError) as error:
-                    log.error("%s failed to load: %s", self.what, error)
-                    self._failed = f"The engine couldn't load its {self.what}. Contact the engine's operator."
-                else:
-                    log.info("%s loaded in %.1fs", self.what, time.monotonic() - started)
-            if self._failed is not None:
-                from medscribe.engine.pipeline.document import JobFailed
-
-                raise JobFailed(self._failed)
-            return self._value
-
-    @property
-    def loaded(self) -> bool:
-        return self._value is not None
-
-    def __getattr__(self, name):
-        return getattr(self.get(), name)
-
-
 @dataclass
 class Resources:
     """Models shared by all workers of the process."""
@@ -170,27 +134,103 @@ class Resources:
     voice_encoder: object | None
     sentence_encoder: object | None = None  # roles and sections (HealthScribe)
     clinical_nlp: object | None = None  # ClinicalInsights (HealthScribe)
+    load_seconds: dict[str, float] = field(default_factory=dict)  # start-up time per resource
 
     @property
     def diarization_available(self) -> bool:
         return self.voice_encoder is not None
 
 
+def warm_up() -> None:
+    """Import every stage module and the libraries the stages import inside functions, and fill the
+    caches they build on first use, so that no worker thread runs a first import."""
+    import importlib
+    import warnings
+
+    for module in STAGE_MODULES:
+        importlib.import_module(module)
+    for module in DIARIZATION_MODULES:  # absent in a build without diarization
+        with warnings.catch_warnings(), contextlib.suppress(ImportError):
+            warnings.simplefilter("ignore")  # webrtcvad imports the deprecated pkg_resources
+            importlib.import_module(module)
+    from faster_whisper.vad import get_vad_model
+    from sklearn.cluster import AgglomerativeClustering  # noqa: F401 - diarization's clustering
+
+    from medscribe.engine.pipeline import phi
+    from medscribe.engine.pipeline.notes import builder
+
+    get_vad_model()  # Silero VAD, an ONNX session cached by faster-whisper
+    phi.census_names()
+    phi.census_names(first_only=True)
+    phi.stop_words()
+    phi.street_type_pattern()
+    builder.split_sentences("Warm up. Done.")
+
+
+# Every module a job's stages live in (the pipeline imports some of them only for some settings), and the
+# libraries stages and request handlers import inside functions.
+STAGE_MODULES = (
+    "medscribe.engine.pipeline.decode",
+    "medscribe.engine.pipeline.asr",
+    "medscribe.engine.pipeline.channels",
+    "medscribe.engine.pipeline.vocabulary",
+    "medscribe.engine.pipeline.alternatives",
+    "medscribe.engine.pipeline.filtering",
+    "medscribe.engine.pipeline.diarize",
+    "medscribe.engine.pipeline.phi",
+    "medscribe.engine.pipeline.segments",
+    "medscribe.engine.pipeline.roles",
+    "medscribe.engine.pipeline.insights",
+    "medscribe.engine.pipeline.sections",
+    "medscribe.engine.pipeline.writers",
+    "medscribe.engine.pipeline.notes",
+    "medscribe.engine.pipeline.notes.builder",
+    "medscribe.engine.pipeline.notes.rewrite",
+    "medscribe.engine.pipeline.notes.templates",
+    "dateutil.parser",
+    "phonenumbers",
+    "pysbd",
+    "names",
+    "pyap.source_US.data",
+    "simple_icd_10_cm",
+    "spacy",
+    "spacy.tokens",
+    "spacy.lang.en.stop_words",
+    "medspacy",
+    "botocore.validate",
+    # what request threads import late: signature checks, S3 clients, validation, pagination
+    "boto3",
+    "botocore.auth",
+    "botocore.awsrequest",
+    "botocore.config",
+    "botocore.credentials",
+    "botocore.session",
+    "botocore.utils",
+    "medscribe.engine.pagination",
+)
+DIARIZATION_MODULES = ("torch", "resemblyzer.audio")
+
+
+def _timed(what: str, seconds: dict[str, float], loader):
+    started = time.monotonic()
+    value = loader()
+    seconds[what] = time.monotonic() - started
+    log.info("%s loaded in %.1fs", what, seconds[what])
+    return value
+
+
 def load_resources(num_workers: int = 1) -> Resources:
-    started = time.monotonic()
-    whisper = load_whisper(num_workers)
-    log.info("speech recognition model loaded in %.1fs", time.monotonic() - started)
-    started = time.monotonic()
-    encoder = load_voice_encoder()
-    if encoder is None:
-        log.warning("resemblyzer is not installed: diarization of single-channel audio is disabled")
-    else:
-        log.info("speaker embedding model loaded in %.1fs", time.monotonic() - started)
+    """Load everything jobs use, in this thread, timing each; :class:`ModelIntegrityError` (or the
+    error of a library that cannot load) if anything is missing."""
     from medscribe.engine.pipeline.clinical_nlp import load_clinical_nlp
 
-    return Resources(
-        whisper=whisper,
-        voice_encoder=encoder,
-        sentence_encoder=LazyModel("sentence embedding model", load_sentence_encoder),
-        clinical_nlp=LazyModel("clinical vocabularies", load_clinical_nlp),
-    )
+    seconds: dict[str, float] = {}
+    whisper = _timed("speech recognition model", seconds, lambda: load_whisper(num_workers))
+    encoder = _timed("speaker embedding model", seconds, load_voice_encoder)
+    if encoder is None:
+        log.warning("resemblyzer is not installed: diarization of single-channel audio is disabled")
+    sentence_encoder = _timed("sentence embedding model", seconds, load_sentence_encoder)
+    clinical_nlp = _timed("clinical vocabularies", seconds, load_clinical_nlp)
+    _timed("stage libraries", seconds, warm_up)
+    log.info("all models and libraries loaded in %.1fs", sum(seconds.values()))
+    return Resources(whisper, encoder, sentence_encoder, clinical_nlp, seconds)

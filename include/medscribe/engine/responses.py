@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from medscribe.engine import validation
@@ -24,11 +25,12 @@ from medscribe.engine.auth import SigV4Verifier
 from medscribe.engine.exceptions import (
     BadRequestException,
     InternalFailureException,
+    RequestEntityTooLargeException,
     SerializationException,
     ServiceUnavailableException,
     TranscribeError,
 )
-from medscribe.engine.models import COMPLETED, SCRIBE, TRANSCRIPTION, Job, TranscribeBackend
+from medscribe.engine.models import COMPLETED, RETRY_DELAYS_S, SCRIBE, TRANSCRIPTION, Job, TranscribeBackend
 from medscribe.engine.tagging import TagService
 from medscribe.engine.vocabularies import Vocabulary, VocabularyBackend
 from medscribe.engine.vocabulary_filters import VocabularyFilter, VocabularyFilterBackend
@@ -150,7 +152,11 @@ def medical_vocabulary(vocabulary: Vocabulary, *, download: bool = False) -> dic
 
 
 def vocabulary_filter(item: VocabularyFilter, *, download: bool = False) -> dict:
-    """The fields of a vocabulary filter as Create/Get/Update/List return them."""
+    """The fields of a vocabulary filter as Create/Get/Update/List return them.
+
+    :param item: the stored filter.
+    :param download: GetVocabularyFilter's fields too (DownloadUri, DataAccessRoleArn).
+    """
     from medscribe.engine.storage import object_url, parse_media_uri
 
     location = parse_media_uri(item.file_uri) if download and item.file_uri else None
@@ -160,6 +166,7 @@ def vocabulary_filter(item: VocabularyFilter, *, download: bool = False) -> dict
             "LanguageCode": item.language_code,
             "LastModifiedTime": _time(item.last_modified_time),
             "DownloadUri": object_url(location.bucket, location.key) if location else None,
+            "DataAccessRoleArn": item.data_access_role_arn if download else None,
         }
     )
 
@@ -209,18 +216,24 @@ class TranscribeResponse:
         return self.filters
 
     def create_vocabulary_filter(self, params: dict) -> dict:
+        validation.check_vocabulary_filter_request(params)
         item = self._filter_backend().create(
             params["VocabularyFilterName"],
             params["LanguageCode"],
             params.get("Words"),
             params.get("VocabularyFilterFileUri"),
             params.get("Tags"),
+            params.get("DataAccessRoleArn"),
         )
         return vocabulary_filter(item)
 
     def update_vocabulary_filter(self, params: dict) -> dict:
+        validation.check_vocabulary_filter_request(params)
         item = self._filter_backend().update(
-            params["VocabularyFilterName"], params.get("Words"), params.get("VocabularyFilterFileUri")
+            params["VocabularyFilterName"],
+            params.get("Words"),
+            params.get("VocabularyFilterFileUri"),
+            params.get("DataAccessRoleArn"),
         )
         return vocabulary_filter(item)
 
@@ -407,8 +420,17 @@ class EngineApp:
     JOB_VIEW_FIELDS = (
         "MedicalScribeJobStatus", "TranscriptionJobStatus", "FailureReason", "CreationTime", "StartTime",
         "CompletionTime", "MedicalScribeOutput", "Transcript", "Settings", "ChannelDefinitions", "Specialty",
-        "Type", "MediaFormat", "MediaSampleRateHertz", "LanguageCode",
+        "Type", "MediaFormat", "MediaSampleRateHertz", "LanguageCode", "DataAccessRoleArn",
     )
+    # What a field does offline where that is less than on AWS, keyed by (field, value) or (field, None).
+    JOB_VIEW_NOTES = {
+        ("Specialty", None): "Echoed only: offline, every specialty is recognized with the same model.",
+        ("Type", "DICTATION"): "One speaker: no diarization; with ShowSpeakerLabels every word is spk_0.",
+        ("DataAccessRoleArn", None): (
+            "Not assumed offline: the engine reads the media and writes the outputs with its own S3 "
+            "credentials."
+        ),
+    }
 
     def job_view(self, path: str) -> Response:
         """``GET /jobs/<medical-scribe|medical-transcription>/<name>``: the job's page (the Airflow extra link).
@@ -435,14 +457,61 @@ class EngineApp:
                 value = datetime.fromtimestamp(value, UTC).isoformat()
             elif isinstance(value, (dict, list)):
                 value = json.dumps(value, indent=1)
-            rows.append(f"<tr><th>{html.escape(field)}</th><td><pre>{html.escape(str(value))}</pre></td></tr>")
+            note = self.JOB_VIEW_NOTES.get((field, value)) or self.JOB_VIEW_NOTES.get((field, None))
+            note_html = f"<p>{html.escape(note)}</p>" if note else ""
+            cell = f"<pre>{html.escape(str(value))}</pre>{note_html}"
+            rows.append(f"<tr><th>{html.escape(field)}</th><td>{cell}</td></tr>")
+        kind = SCRIBE if parts[1] == "medical-scribe" else TRANSCRIPTION
+        stored = self.state.handler.backend.store.get(kind, parts[2])
+        if stored is not None:
+            retried = (
+                f"<p>{stored.internal_failures} attempt(s) ended in an internal failure of the engine, not of the "
+                f"recording, and were retried ({len(RETRY_DELAYS_S) + 1} attempts in all).</p>"
+                if stored.internal_failures else ""
+            )
+            rows.append(f"<tr><th>InternalFailures</th><td><pre>{stored.internal_failures}</pre>{retried}</td></tr>")
         page = (
             f"<!doctype html><title>{html.escape(parts[2])}</title><h1>{html.escape(parts[2])}</h1>"
             f"<table>{''.join(rows)}</table>"
         )
         return Response(page, status=200, content_type="text/html; charset=utf-8")
 
+    MAX_BODY_BYTES = 1024 * 1024  # the largest JSON body accepted: a transcribe request is a few KiB
+    MAX_NESTING = 16  # the deepest JSON accepted: the supported operations' inputs nest 3 levels
+
+    @classmethod
+    def _check_document(cls, document: dict) -> None:
+        """SerializationException for JSON no operation takes: nested deeper than :attr:`MAX_NESTING`, or
+        a string (value or name) with a lone surrogate escape (``"\\ud800"``), which has no UTF-8 form.
+        Iterative, so any depth is safe.
+
+        :param document: the parsed request body.
+        """
+        pending: list[tuple[Any, int]] = [(document, 1)]
+        while pending:
+            item, depth = pending.pop()
+            if isinstance(item, dict):
+                pending.extend((name, depth) for name in item)
+                item = list(item.values())
+            if isinstance(item, list):
+                if depth > cls.MAX_NESTING:
+                    raise SerializationException(
+                        f"The request body nests objects and arrays deeper than {cls.MAX_NESTING} levels."
+                    )
+                pending.extend((child, depth + 1) for child in item)
+            elif isinstance(item, str):
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise SerializationException(
+                        "The request body holds a string that is not valid Unicode (a lone surrogate)."
+                    ) from None
+
     def handle(self, request: Request) -> Response:
+        """Answer one request: ``/health``, a job's page, or a signed ``POST /`` of the JSON 1.1 protocol.
+
+        :param request: the incoming request.
+        """
         if request.method == "GET" and request.path == "/health":
             ready = bool(self.state.ready) and not self.state.stopping
             document = {"status": "ready" if ready else ("stopping" if self.state.stopping else "loading")}
@@ -455,24 +524,34 @@ class EngineApp:
             return Response(json.dumps({"message": "Not Found"}), status=404, content_type="application/json")
         target = request.headers.get("X-Amz-Target", "")
         action = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+        logged_action = action if action in validation.SUPPORTED_ACTIONS else "(unknown action)"
         try:
-            body = request.get_data()
-            self.verifier.verify(request.method, _request_url(request), dict(request.headers), body)
+            # what the headers alone show is checked first: a request that cannot pass is refused unread
+            signed = self.verifier.check_headers(dict(request.headers))
+            request.max_content_length = self.MAX_BODY_BYTES
+            try:
+                body = request.get_data()
+            except RequestEntityTooLarge:
+                raise RequestEntityTooLargeException(
+                    f"The request body is larger than {self.MAX_BODY_BYTES} bytes, the most the engine takes."
+                ) from None
+            self.verifier.check_signature(signed, request.method, _request_url(request), body)
             if not self.state.ready or self.state.handler is None or self.state.stopping:
                 raise ServiceUnavailableException("The engine is not ready. Try your request again later.")
             validation.operation_model(action)
             try:
                 params = json.loads(body or b"{}")
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
                 raise SerializationException("The request body is not valid JSON.") from None
             if not isinstance(params, dict):
                 raise SerializationException("The request body must be a JSON object.")
+            self._check_document(params)
             document = self.state.handler.dispatch(action, params)
         except TranscribeError as error:
-            log.info("%s -> %s", action or "(no action)", error.code)
+            log.info("%s -> %s", logged_action, error.code)
             return error_response(error)
         except Exception as error:  # noqa: BLE001 - never leak internals, never die
-            log.error("%s -> internal error %s", action, type(error).__name__)
+            log.error("%s -> internal error %s", logged_action, type(error).__name__)
             return error_response(
                 InternalFailureException("An internal failure occurred. Try your request again.")
             )

@@ -1,5 +1,10 @@
 """Process lifecycle: bind, load the models, serve, stop on SIGTERM.
 
+Requests are served by waitress (a production WSGI server; werkzeug's is for development): HTTP_THREADS
+request threads, connections idle for REQUEST_TIMEOUT_S closed, and a body over MAX_BODY_BYTES refused
+from its Content-Length before it is read (the application refuses smaller but still oversized bodies
+with an AWS-style error, see :mod:`medscribe.engine.responses`).
+
 The port is bound first (a port in use ends the process with exit code 2 before any model loads);
 ``/health`` answers 503 while the models load and 200 once jobs can be taken. On SIGTERM or SIGINT the
 server stops accepting requests, the workers stop at the next stage boundary (a job cut short stays
@@ -9,6 +14,7 @@ IN_PROGRESS and is resumed at the next start), and the process exits 0 within a 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import os
@@ -24,6 +30,9 @@ log = logging.getLogger("medscribe.engine")
 
 EXIT_OK, EXIT_ERROR, EXIT_PORT_IN_USE = 0, 1, 2
 WORKER_STOP_TIMEOUT_S = 6.0
+HTTP_THREADS = 8  # request threads (Get/List stay quick while every worker runs a job)
+REQUEST_TIMEOUT_S = 60  # a connection with no activity for this long is closed
+MAX_BODY_BYTES = 16 * 1024 * 1024  # waitress refuses larger bodies outright, before reading them
 
 
 @dataclass
@@ -72,6 +81,7 @@ def configure_logging() -> None:
     # request lines, S3 calls and third-party chatter stay out of the log
     for noisy in (
         "werkzeug",
+        "waitress",
         "botocore",
         "boto3",
         "s3transfer",
@@ -113,16 +123,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"medscribe engine: cannot bind {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return EXIT_ERROR
 
-    from werkzeug.serving import make_server
+    from waitress import create_server
 
     from medscribe.engine.auth import SigningKey, SigV4Verifier
     from medscribe.engine.responses import EngineApp
 
     state = EngineState()
     verifier = SigV4Verifier([SigningKey.from_env(args.access_key_id)])
-    server = make_server(args.host, args.port, EngineApp(state, verifier), threaded=True, fd=sock.fileno())
-    sock.close()  # the server holds its own duplicate of the listening socket
-    serve_thread = threading.Thread(target=server.serve_forever, name="engine-http", daemon=True)
+    server = create_server(
+        EngineApp(state, verifier),
+        sockets=[sock],
+        threads=HTTP_THREADS,
+        channel_timeout=REQUEST_TIMEOUT_S,
+        max_request_body_size=MAX_BODY_BYTES,
+        ident="medscribe-engine",
+    )
+    serve_thread = threading.Thread(target=server.run, name="engine-http", daemon=True)
     serve_thread.start()
 
     stop = threading.Event()
@@ -140,13 +156,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         resources = load_resources(args.workers)
-    except ModelIntegrityError as error:
+    except (ModelIntegrityError, ImportError, OSError) as error:
         log.error("%s", error)
-        print(f"medscribe engine: {error}", file=sys.stderr)
-        server.shutdown()
+        print(f"medscribe engine: cannot load its models: {error}", file=sys.stderr)
+        server.close()
         return EXIT_ERROR
     if stop.is_set():
-        server.shutdown()
+        server.close()
         return EXIT_OK
 
     from medscribe.engine.models import JobStore, TranscribeBackend, WorkerPool
@@ -185,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
 
     stop.wait()
     started = time.monotonic()
-    server.shutdown()
+    with contextlib.suppress(OSError):
+        server.close()  # no new connections
     clean = pool.stop(timeout=WORKER_STOP_TIMEOUT_S)
     log.info(
         "engine stopped in %.1fs%s",

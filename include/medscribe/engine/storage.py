@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
 DEFAULT_REGION = "us-east-1"
+MAX_KEY_BYTES = 1024  # S3's limit on an object key
 
 
 @dataclass(frozen=True)
@@ -21,22 +22,54 @@ class S3Location:
 
 def parse_media_uri(uri: str) -> S3Location | None:
     """Bucket and key of ``s3://bucket/key``, ``https://host/bucket/key`` (path style) or
-    ``https://bucket.s3[.region].amazonaws.com/key`` (virtual-hosted style); None when it is neither."""
-    parts = urlsplit(uri)
-    if parts.scheme == "s3":
-        bucket, key = parts.netloc, unquote(parts.path.lstrip("/"))
-    elif parts.scheme in ("http", "https") and parts.netloc:
+    ``https://bucket.s3[.region].amazonaws.com/key`` (virtual-hosted style); None when it is neither.
+
+    An ``s3://`` URI is not a URL: its key is the rest of the string, verbatim (``?``, ``#`` and ``%``
+    included). In an ``https://`` URL the key is percent-encoded; one with a query or a fragment is
+    refused (None), since dropping either would name another object.
+    """
+    if uri.startswith("s3://"):
+        bucket, _, key = uri[len("s3://") :].partition("/")
+    else:
+        if "?" in uri or "#" in uri:
+            return None
+        try:
+            parts = urlsplit(uri)
+        except ValueError:  # e.g. an unbalanced '[' in the host
+            return None
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return None
         host = parts.hostname or ""
         path = unquote(parts.path.lstrip("/"))
         if ".s3." in host and host.endswith(".amazonaws.com") and not host.startswith("s3."):
             bucket, key = host.split(".s3.", 1)[0], path
         else:
             bucket, _, key = path.partition("/")
-    else:
-        return None
-    if not bucket or not key:
+    if not bucket or not key or not _is_utf8(bucket + key):
         return None
     return S3Location(bucket, key)
+
+
+def _is_utf8(text: str) -> bool:
+    """False for strings S3 cannot carry: lone surrogates (JSON's ``\\ud800``) have no UTF-8 form."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def object_key_problem(key: str) -> str | None:
+    """Why S3 (or a client reading the object's URL) would not take ``key`` as an object key, else None:
+    over 1,024 bytes of UTF-8, or a ``.`` / ``..`` path segment (URL clients resolve those to another
+    object)."""
+    if not _is_utf8(key):
+        return "is not valid UTF-8"
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        return f"is longer than the {MAX_KEY_BYTES} bytes S3 allows for an object key"
+    if any(segment in (".", "..") for segment in key.split("/")):
+        return "contains a '.' or '..' path segment"
+    return None
 
 
 def s3_endpoint() -> str:

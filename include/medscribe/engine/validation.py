@@ -128,6 +128,38 @@ def _check_media(params: dict) -> None:
         raise not_supported("Media.RedactedMediaFileUri")
 
 
+def check_role_arn(arn: str, field: str = "DataAccessRoleArn") -> None:
+    """BadRequestException unless ``arn`` names an IAM role: a 12-digit account and a role name.
+
+    botocore's model pattern (checked before) allows any number of account digits and an empty name.
+
+    :param arn: the role ARN of the request.
+    :param field: the request field it came from, for the message.
+    """
+    from botocore.utils import ArnParser, InvalidArnException
+
+    try:
+        parts = ArnParser().parse_arn(arn)
+    except InvalidArnException:
+        parts = {}
+    resource = parts.get("resource", "")
+    if not (
+        parts.get("service") == "iam"
+        and re.fullmatch(r"[0-9]{12}", parts.get("account", ""))
+        and resource.startswith("role/")
+        and resource.rpartition("/")[2]
+    ):
+        raise BadRequestException(
+            f"The {field} is not a valid IAM role ARN. "
+            "Use arn:<partition>:iam::<12-digit account id>:role/<name>."
+        )
+
+
+def _refuse(reason: str | None) -> None:
+    if reason:
+        raise BadRequestException(reason)
+
+
 def _check_common_unsupported(params: dict) -> None:
     if params.get("KMSEncryptionContext") and not params.get("OutputEncryptionKMSKeyId"):
         raise BadRequestException("KMSEncryptionContext can be set only with OutputEncryptionKMSKeyId.")
@@ -136,6 +168,10 @@ def _check_common_unsupported(params: dict) -> None:
 def check_start_medical_transcription_job(params: dict, diarization_available: bool) -> None:
     _check_job_name(params["MedicalTranscriptionJobName"])
     _check_media(params)
+    from medscribe.engine.pipeline.writers import output_key_refusal, transcribe_output_key
+
+    output_key = transcribe_output_key(params["MedicalTranscriptionJobName"], params.get("OutputKey"))
+    _refuse(output_key_refusal(output_key))
     if params["LanguageCode"] != "en-US":
         raise BadRequestException("Amazon Transcribe Medical supports only the en-US language code.")
     rate = params.get("MediaSampleRateHertz")
@@ -160,7 +196,8 @@ def check_start_medical_transcription_job(params: dict, diarization_available: b
             "MaxAlternatives must be set together with ShowAlternatives, and only with it."
         )
     _check_common_unsupported(params)
-    if speakers and not diarization_available:
+    # DICTATION is one person: speaker labels need no diarization (every word is spk_0)
+    if speakers and params["Type"] != "DICTATION" and not diarization_available:
         from medscribe.engine.resources import DIARIZATION_UNAVAILABLE
 
         raise BadRequestException(DIARIZATION_UNAVAILABLE)
@@ -169,6 +206,10 @@ def check_start_medical_transcription_job(params: dict, diarization_available: b
 def check_start_medical_scribe_job(params: dict, diarization_available: bool) -> None:
     _check_job_name(params["MedicalScribeJobName"])
     _check_media(params)
+    from medscribe.engine.pipeline.writers import healthscribe_output_key, output_key_refusal
+
+    _refuse(output_key_refusal(healthscribe_output_key(params["MedicalScribeJobName"])))
+    check_role_arn(params["DataAccessRoleArn"])
     settings = params["Settings"]
     speakers, channels = bool(settings.get("ShowSpeakerLabels")), bool(settings.get("ChannelIdentification"))
     if speakers == channels:
@@ -196,3 +237,21 @@ def check_start_medical_scribe_job(params: dict, diarization_available: bool) ->
         from medscribe.engine.resources import DIARIZATION_UNAVAILABLE
 
         raise BadRequestException(DIARIZATION_UNAVAILABLE)
+
+
+def check_vocabulary_filter_request(params: dict) -> None:
+    """CreateVocabularyFilter / UpdateVocabularyFilter: the role's shape; no KMS encryption of the filter.
+
+    The engine keeps a filter's words in its own database and has no KMS to encrypt them with, so
+    ``EncryptionConfiguration`` is refused rather than accepted and not honoured.
+
+    :param params: the request, already valid against botocore's model.
+    """
+    if params.get("EncryptionConfiguration") is not None:
+        raise BadRequestException(
+            "EncryptionConfiguration is not supported by the engine: it stores vocabulary filters in its local "
+            "database and has no KMS key to encrypt them with. Remove it from the request, or create the "
+            "filter on AWS."
+        )
+    if params.get("DataAccessRoleArn"):
+        check_role_arn(params["DataAccessRoleArn"])

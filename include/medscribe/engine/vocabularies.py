@@ -218,6 +218,7 @@ class VocabularyStore:
 
     def __init__(self, data_dir: Path):
         data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
             data_dir / "vocabularies.sqlite3", check_same_thread=False, isolation_level=None, timeout=30
@@ -447,11 +448,12 @@ class VocabularyBackend:
         log.info("vocabulary %s deleted", name)
 
     def list(self, state, name_contains, next_token, max_results) -> tuple[list[Vocabulary], str | None]:
-        from medscribe.engine.models import decode_token, encode_token
+        from medscribe.engine.pagination import decode_token, encode_token
 
-        after = decode_token(next_token) if next_token else None
+        listing, data_dir = ("vocabularies", state, name_contains), self.store.data_dir
+        after = decode_token(next_token, listing, data_dir) if next_token else None
         items, more = self.store.list(state, name_contains, after, max_results or DEFAULT_MAX_RESULTS)
-        return items, (encode_token(items[-1].id) if more and items else None)
+        return items, (encode_token(items[-1].id, listing, data_dir) if more and items else None)
 
     def ready_entries(self, name: str) -> list[VocabularyEntry]:
         """The entries of a READY vocabulary; BadRequestException when it is missing or not ready."""

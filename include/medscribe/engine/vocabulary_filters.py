@@ -5,7 +5,9 @@ file in S3 (``VocabularyFilterFileUri``, one word per line, UTF-8, at most 50 KB
 Unlike vocabularies, filters have no state: the file is read during the request, and a file that can't
 be read or used is a ``BadRequestException``. Words use the Transcribe character set for en-US (letters,
 apostrophe, hyphen, period), one word each, shorter than 256 characters. They are stored in
-``<data-dir>/vocabularies.sqlite3``. Only names and counts are logged, never the words.
+``<data-dir>/vocabularies.sqlite3``, with the request's ``DataAccessRoleArn`` (kept and returned by
+GetVocabularyFilter; the file is read with the engine's own S3 credentials, the role is not assumed).
+Only names and counts are logged, never the words.
 """
 
 from __future__ import annotations
@@ -46,9 +48,12 @@ CREATE TABLE IF NOT EXISTS vocabulary_filters (
     words              TEXT NOT NULL,
     file_uri           TEXT,
     last_modified_time REAL NOT NULL,
-    tags               TEXT
+    tags               TEXT,
+    data_access_role   TEXT
 );
 """
+# data dirs made before the column existed
+MIGRATIONS = {"data_access_role": "ALTER TABLE vocabulary_filters ADD COLUMN data_access_role TEXT"}
 
 
 @dataclass
@@ -59,6 +64,7 @@ class VocabularyFilter:
     words: list[str]
     file_uri: str | None
     last_modified_time: float
+    data_access_role_arn: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> VocabularyFilter:
@@ -69,6 +75,7 @@ class VocabularyFilter:
             json.loads(row["words"]),
             row["file_uri"],
             row["last_modified_time"],
+            row["data_access_role"],
         )
 
 
@@ -122,6 +129,7 @@ class VocabularyFilterBackend:
 
     def __init__(self, data_dir: Path, s3_client_factory):
         data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
         self._s3_factory = s3_client_factory
         self._s3 = None
         self._lock = threading.Lock()
@@ -132,6 +140,10 @@ class VocabularyFilterBackend:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            columns = {row["name"] for row in self._db.execute("PRAGMA table_info(vocabulary_filters)")}
+            for column, statement in MIGRATIONS.items():
+                if column not in columns:
+                    self._db.execute(statement)
 
     def _words(self, words: list[str] | None, file_uri: str | None) -> list[str]:
         if bool(words) == bool(file_uri):
@@ -145,7 +157,16 @@ class VocabularyFilterBackend:
     def _row(self, name: str):
         return self._db.execute("SELECT * FROM vocabulary_filters WHERE name=?", (name,)).fetchone()
 
-    def create(self, name, language_code, words, file_uri, tags) -> VocabularyFilter:
+    def create(self, name, language_code, words, file_uri, tags, role_arn=None) -> VocabularyFilter:
+        """A new filter.
+
+        :param name: VocabularyFilterName.
+        :param language_code: LanguageCode (en-US only).
+        :param words: Words, or None.
+        :param file_uri: VocabularyFilterFileUri, or None.
+        :param tags: Tags, or None.
+        :param role_arn: DataAccessRoleArn, or None: stored and returned by Get, not assumed.
+        """
         if language_code != "en-US":
             raise BadRequestException("The engine supports vocabulary filters for en-US only.")
         checked = self._words(words, file_uri)
@@ -157,9 +178,18 @@ class VocabularyFilterBackend:
                 )
             try:
                 self._db.execute(
-                    "INSERT INTO vocabulary_filters (name, language_code, words, file_uri, last_modified_time, tags) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, language_code, json.dumps(checked), file_uri, time.time(), json.dumps(tags or [])),
+                    "INSERT INTO vocabulary_filters "
+                    "(name, language_code, words, file_uri, last_modified_time, tags, data_access_role) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        language_code,
+                        json.dumps(checked),
+                        file_uri,
+                        time.time(),
+                        json.dumps(tags or []),
+                        role_arn,
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise ConflictException(FILTER_EXISTS) from None
@@ -167,15 +197,23 @@ class VocabularyFilterBackend:
         log.info("vocabulary filter %s created: %d words", name, len(checked))
         return VocabularyFilter.from_row(row)
 
-    def update(self, name, words, file_uri) -> VocabularyFilter:
+    def update(self, name, words, file_uri, role_arn=None) -> VocabularyFilter:
+        """New words for an existing filter.
+
+        :param name: VocabularyFilterName.
+        :param words: Words, or None.
+        :param file_uri: VocabularyFilterFileUri, or None.
+        :param role_arn: DataAccessRoleArn, or None to keep the stored one.
+        """
         with self._lock:
             if self._row(name) is None:
                 raise NotFoundException(FILTER_NOT_FOUND)
         checked = self._words(words, file_uri)
         with self._lock:
             cursor = self._db.execute(
-                "UPDATE vocabulary_filters SET words=?, file_uri=?, last_modified_time=? WHERE name=?",
-                (json.dumps(checked), file_uri, time.time(), name),
+                "UPDATE vocabulary_filters SET words=?, file_uri=?, last_modified_time=?, "
+                "data_access_role=coalesce(?, data_access_role) WHERE name=?",
+                (json.dumps(checked), file_uri, time.time(), role_arn, name),
             )
             if cursor.rowcount != 1:
                 raise NotFoundException(FILTER_NOT_FOUND)
@@ -198,9 +236,10 @@ class VocabularyFilterBackend:
         log.info("vocabulary filter %s deleted", name)
 
     def list(self, name_contains, next_token, max_results) -> tuple[list[VocabularyFilter], str | None]:
-        from medscribe.engine.models import decode_token, encode_token
+        from medscribe.engine.pagination import decode_token, encode_token
 
-        after = decode_token(next_token) if next_token else None
+        listing = ("vocabulary-filters", name_contains)
+        after = decode_token(next_token, listing, self.data_dir) if next_token else None
         clauses, params = ["1=1"], []
         if name_contains:
             clauses.append("instr(lower(name), lower(?)) > 0")
@@ -213,7 +252,8 @@ class VocabularyFilterBackend:
         with self._lock:
             rows = self._db.execute(query, (*params, limit + 1)).fetchall()
         items = [VocabularyFilter.from_row(row) for row in rows[:limit]]
-        return items, (encode_token(items[-1].id) if len(rows) > limit and items else None)
+        more = len(rows) > limit and items
+        return items, (encode_token(items[-1].id, listing, self.data_dir) if more else None)
 
     def get_tags(self, name: str) -> list[dict] | None:
         with self._lock:

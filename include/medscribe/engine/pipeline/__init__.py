@@ -9,7 +9,8 @@ stage          does
 ``vocabulary`` (VocabularyName) phrases as hotwords for ``asr``; matched words -> DisplayAs / Phrase
 ``alternatives`` (ShowAlternatives) n-best Whisper hypotheses per segment, best first
 ``filter``     (VocabularyFilterName, HealthScribe) filter words removed, masked or tagged
-``diarize``    (ShowSpeakerLabels) speaker embeddings per speech chunk, clustered -> spk_N
+``diarize``    (ShowSpeakerLabels) speaker embeddings per speech chunk, clustered -> spk_N; with
+               Type=DICTATION stage ``one_speaker`` instead: one person speaks, every token spk_0
 ``phi``        (ContentIdentificationType=PHI, Transcribe Medical) PHI entities: names, ages, dates, ...
 ``segments``   (HealthScribe) utterances with deterministic segment ids
 ``roles``      (HealthScribe) ParticipantRole per segment: ChannelDefinitions, or sentence embeddings + words
@@ -44,6 +45,7 @@ def build_pipeline(
     vocabulary=None,
     filter_words=None,
     content_identification: str | None = None,
+    speech_type: str | None = None,
 ) -> list[Stage]:
     """The stages for one job.
 
@@ -54,11 +56,13 @@ def build_pipeline(
     :param vocabulary: the entries of the READY vocabulary named in ``Settings.VocabularyName``, or None.
     :param filter_words: the words of the filter named in ``Settings.VocabularyFilterName``, or None.
     :param content_identification: the request's ``ContentIdentificationType`` (``"PHI"``), or None.
+    :param speech_type: the request's ``Type`` (Transcribe Medical): ``"DICTATION"`` is one speaker, so
+        speaker labels come without diarization; ``"CONVERSATION"`` or None diarizes.
     """
     from medscribe.engine.pipeline.asr import Recognize, Recognizer
     from medscribe.engine.pipeline.channels import RecognizeChannels
     from medscribe.engine.pipeline.decode import Decode
-    from medscribe.engine.pipeline.diarize import Diarize, ResemblyzerEmbedder
+    from medscribe.engine.pipeline.diarize import Diarize, OneSpeaker, ResemblyzerEmbedder
     from medscribe.engine.pipeline.roles import AssignRoles
     from medscribe.engine.pipeline.segments import Segments
     from medscribe.engine.pipeline.vocabulary import ApplyVocabulary, hotwords
@@ -73,7 +77,10 @@ def build_pipeline(
     if vocabulary:
         stages.append(ApplyVocabulary(vocabulary))
     if settings.get("ShowSpeakerLabels") and not settings.get("ChannelIdentification"):
-        stages.append(Diarize(ResemblyzerEmbedder(resources.voice_encoder)))
+        if speech_type == "DICTATION":
+            stages.append(OneSpeaker())
+        else:
+            stages.append(Diarize(ResemblyzerEmbedder(resources.voice_encoder)))
     if kind != "scribe" and settings.get("ShowAlternatives"):
         from medscribe.engine.pipeline.alternatives import Alternatives, WhisperNBest
 

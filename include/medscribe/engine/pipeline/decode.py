@@ -2,10 +2,16 @@
 
 Every problem with the media ends the job FAILED with an AWS-style FailureReason (:class:`JobFailed`),
 never an engine crash. Reasons never name the bucket, the key or the URI.
+
+Media longer than AWS's 4 hours is refused from the container's duration, before any decoding. The
+decoder then works in bounded chunks written straight into arrays sized from that duration, and stops at
+4 hours of samples whatever the container claimed: memory is the decoded audio plus one chunk.
 """
 
 from __future__ import annotations
 
+import gc
+import itertools
 import struct
 from pathlib import Path
 
@@ -19,17 +25,21 @@ CONTAINER_FORMATS = {
     "flac": "flac",
     "ogg": "ogg",
     "mp4": "mp4",
-    "mov": "mp4",
+    "mov": "mp4",  # PyAV names the ISO media family "mov,mp4,m4a,3gp,3g2,mj2"
     "m4a": "mp4",
     "webm": "webm",
     "matroska": "webm",
     "amr": "amr",
 }
+# MediaFormat values a detected format may be declared as: M4A is MP4 audio in the same container
+DECLARED_AS = {"mp4": ("mp4", "m4a")}
 TRANSCRIBE_MEDICAL_FORMATS = ("mp3", "mp4", "wav", "flac", "ogg", "amr", "webm")
 HEALTHSCRIBE_FORMATS = ("flac", "mp3", "mp4", "ogg", "wav")
 MIN_SAMPLE_RATE = 16000
 MAX_SAMPLE_RATE = 48000
 MIN_DURATION_S = 0.5
+MAX_DURATION_S = 4 * 3600.0  # AWS's limit for batch jobs
+DECODE_CHUNK_SAMPLES = 500_000  # source samples resampled at a time (faster-whisper's grouping)
 MAX_MEDIA_BYTES = 2 * 1024**3  # AWS's batch limit is 2 GB
 
 MEDIA_NOT_ACCESSIBLE = (
@@ -54,6 +64,11 @@ TOO_SHORT = (
     "of the file and try your request again."
 )
 TOO_LARGE = "The media file is larger than the 2 GB limit. Split the file and try your request again."
+# AWS's FailureReason, verbatim
+TOO_LONG = (
+    "Invalid file size: file size too large. Maximum audio duration is 4.000000 hours.Check the length of "
+    "the file and try your request again."
+)
 
 
 def unsupported_rate(rate: int) -> str:
@@ -151,7 +166,7 @@ def check_media(info: MediaInfo, kind: str, request: dict) -> None:
     """Raise :class:`JobFailed` when the probed media does not fit the request or the service."""
     allowed = HEALTHSCRIBE_FORMATS if kind == "scribe" else TRANSCRIBE_MEDICAL_FORMATS
     declared_format = request.get("MediaFormat")
-    if declared_format and declared_format != info.format:
+    if declared_format and declared_format not in DECLARED_AS.get(info.format, (info.format,)):
         raise JobFailed(FORMAT_MISMATCH)
     if info.format not in allowed:
         raise JobFailed(unsupported_format(info.format, allowed))
@@ -162,19 +177,81 @@ def check_media(info: MediaInfo, kind: str, request: dict) -> None:
         raise JobFailed(RATE_MISMATCH)
     if (request.get("Settings") or {}).get("ChannelIdentification") and info.channels != 2:
         raise JobFailed(channel_count_mismatch(info.channels))
+    if info.duration > MAX_DURATION_S:
+        raise JobFailed(TOO_LONG)
 
 
-def load_audio(path: Path, split_channels: bool) -> list:
+def _frame_groups(container):
+    """The first audio stream's frames, regrouped into chunks of :data:`DECODE_CHUNK_SAMPLES` (undecodable
+    frames skipped, as faster-whisper does)."""
+    import av
+
+    fifo = av.AudioFifo()
+    frames = container.decode(audio=0)
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            break
+        except av.error.InvalidDataError:
+            continue
+        frame.pts = None  # timestamps of damaged files need not be continuous
+        fifo.write(frame)
+        if fifo.samples >= DECODE_CHUNK_SAMPLES:
+            yield fifo.read()
+    if fifo.samples > 0:
+        yield fifo.read()
+
+
+def load_audio(
+    path: Path, split_channels: bool, expected_s: float = 0.0, max_duration_s: float = MAX_DURATION_S
+) -> list:
     """Float32 samples at 16 kHz: ``[left, right]`` when ``split_channels`` (two-channel media), else a
-    single down-mixed channel."""
-    from faster_whisper import decode_audio
+    single down-mixed channel. The same samples as ``faster_whisper.decode_audio``, decoded chunk by chunk
+    into arrays sized from the container's duration.
 
+    :param path: the media file.
+    :param split_channels: return each of two channels alone instead of their mix.
+    :param expected_s: the container's duration (sizes the arrays; 0 when unknown).
+    :param max_duration_s: decoding stops with :data:`TOO_LONG` once the audio is longer than this.
+    """
+    import av
+    import numpy as np
+
+    width = 2 if split_channels else 1
+    limit = int(max_duration_s * SAMPLE_RATE)
+    known_s = expected_s if 0.0 < expected_s <= max_duration_s else 60.0  # NaN and 0 are unknown
+    capacity = min(limit, int(known_s * SAMPLE_RATE) + SAMPLE_RATE)
+    channels = [np.empty(capacity, dtype=np.float32) for _ in range(width)]
+    filled = 0
+    layout = "stereo" if split_channels else "mono"
+    resampler = av.AudioResampler(format="s16", layout=layout, rate=SAMPLE_RATE)
     try:
-        audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE, split_stereo=split_channels)
+        with av.open(str(path), metadata_errors="ignore") as container:
+            for group in itertools.chain(_frame_groups(container), [None]):  # None flushes the resampler
+                for frame in resampler.resample(group):
+                    samples = frame.to_ndarray().reshape(-1, width).T  # packed s16: L R L R ...
+                    end = filled + samples.shape[1]
+                    if end > limit:
+                        raise JobFailed(TOO_LONG)
+                    if end > capacity:
+                        capacity = min(limit, max(end, capacity + capacity // 2))
+                        for channel in channels:
+                            channel.resize(capacity, refcheck=False)
+                    for channel, source in zip(channels, samples, strict=True):
+                        channel[filled:end] = source
+                        channel[filled:end] /= 32768.0
+                    filled = end
+    except JobFailed:
+        raise
     except Exception:  # noqa: BLE001 - a decoder error mid-file is a broken file
         raise JobFailed(PARSE_FAILED) from None
-    channels = list(audio) if split_channels else [audio]
-    if min(len(channel) for channel in channels) < MIN_DURATION_S * SAMPLE_RATE:
+    finally:
+        del resampler
+        gc.collect()  # the resampler's native buffers are freed only by a collection (faster-whisper #390)
+    for channel in channels:
+        channel.resize(filled, refcheck=False)
+    if filled < MIN_DURATION_S * SAMPLE_RATE:
         raise JobFailed(TOO_SHORT)
     return channels
 
@@ -212,4 +289,6 @@ class Decode:
         doc.media = probe(doc.media_path)
         check_media(doc.media, doc.kind, doc.request)
         doc.check_stop()
-        doc.audio = load_audio(doc.media_path, split_channels=doc.channel_identification)
+        doc.audio = load_audio(
+            doc.media_path, split_channels=doc.channel_identification, expected_s=doc.media.duration
+        )

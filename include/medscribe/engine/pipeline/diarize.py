@@ -273,3 +273,14 @@ class Diarize:
         doc.check_stop()
         durations = [len(clip) / SAMPLE_RATE for clip in clips]
         assign_speakers(doc.tokens, chunks, cluster(embeddings, max_speakers, durations=durations))
+
+
+class OneSpeaker:
+    """``Type=DICTATION`` with ``ShowSpeakerLabels``: the request says one person speaks, so every token
+    is ``spk_0`` and no voice is embedded or clustered."""
+
+    name = "one_speaker"
+
+    def __call__(self, doc: JobDocument) -> None:
+        for token in doc.tokens:
+            token.speaker = "spk_0"

@@ -5,7 +5,9 @@
   labels (``speaker_label`` only inside its segments' items, as in Transcribe Medical's example) and
   ``channel_labels`` with channel identification (``channel_label`` repeated on the top-level items).
   Written to ``OutputKey`` when it names a ``.json`` file, to ``<OutputKey>/medical/<JobName>.json`` when
-  it names a folder, and to ``medical/<JobName>.json`` without an OutputKey.
+  it names a folder, and to ``medical/<JobName>.json`` without an OutputKey. A final key S3 would refuse
+  (over 1,024 bytes) or that a URL client would resolve elsewhere (a ``.`` or ``..`` segment) is refused:
+  at Start by :mod:`medscribe.engine.validation` (:func:`output_key_refusal`), and here again.
 * HealthScribe (:func:`healthscribe_transcript_json`): ``{"Conversation": {...}}`` with PascalCase keys,
   numbers as JSON numbers, upper-case types; written to ``<JobName>/transcript.json``. Segments carry
   ``SectionDetails`` when the ``sections`` stage ran; ``ClinicalInsights`` holds the ``insights`` stage's
@@ -24,7 +26,7 @@ import json
 import uuid
 
 from medscribe.engine.pipeline.document import JobDocument, JobFailed, Segment, Token, join_tokens
-from medscribe.engine.storage import object_url
+from medscribe.engine.storage import object_key_problem, object_url
 
 ACCOUNT_ID = "000000000000"
 CONVERSATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:medscribe:engine:conversation")
@@ -51,6 +53,27 @@ def transcribe_output_key(job_name: str, output_key: str | None) -> str:
 
 def healthscribe_output_key(job_name: str) -> str:
     return f"{job_name}/transcript.json"
+
+
+def output_key_refusal(key: str) -> str | None:
+    """Why the transcript cannot be written at ``key`` (the reason names no key), or None when it can.
+
+    :param key: the final object key, from :func:`transcribe_output_key` or :func:`healthscribe_output_key`.
+    """
+    problem = object_key_problem(key)
+    if problem is None:
+        return None
+    return (
+        f"The output location is not valid: the transcript's object key (from the OutputKey and the job "
+        f"name) {problem}. Change the OutputKey or the job name and try your request again."
+    )
+
+
+def _checked(key: str) -> str:
+    refusal = output_key_refusal(key)
+    if refusal:
+        raise JobFailed(refusal)
+    return key
 
 
 def _transcribe_item(token: Token, item_id: int, with_channel: bool) -> dict:
@@ -240,7 +263,7 @@ class WriteTranscribeMedical:
         self.s3 = s3_client
 
     def __call__(self, doc: JobDocument) -> None:
-        key = transcribe_output_key(doc.job_name, doc.request.get("OutputKey"))
+        key = _checked(transcribe_output_key(doc.job_name, doc.request.get("OutputKey")))
         doc.outputs["transcript"] = _put_json(
             self.s3, doc.request["OutputBucketName"], key, transcribe_medical_json(doc), doc.request
         )
@@ -258,7 +281,7 @@ class WriteHealthScribe:
         self.s3 = s3_client
 
     def __call__(self, doc: JobDocument) -> None:
-        key = healthscribe_output_key(doc.job_name)
+        key = _checked(healthscribe_output_key(doc.job_name))
         doc.outputs["transcript"] = _put_json(
             self.s3, doc.request["OutputBucketName"], key, healthscribe_transcript_json(doc), doc.request
         )

@@ -1,14 +1,18 @@
 """The reviewer app without a server: anonymous requests are refused by Airflow's own dependency, and
 the pages a logged-in reviewer gets on a constructed night (queue, transcript with highlighted words and
-roles, note with evidence segments, data docs). The running api-server and browser: test_reviewer_page.py."""
+roles, note with evidence segments, data docs), with every value from the lake escaped. The running
+api-server and browser: test_reviewer_page.py."""
 
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
+import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
+from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
 from medscribe.nightly import apply_quality
 from medscribe.quality.gate import gate_night
@@ -74,7 +78,7 @@ def test_item_highlights_low_words_shows_roles_and_note_evidence(reviewer):
         ("0.4", "w5"),
     ]  # the words under 0.5, in order
     segments = re.findall(
-        r"<div class='segment' id=seg-(\w+)><span class='role'>(\w+)</span> <span class='text'>(.*?)</span></div>",
+        r"<div class='segment' id='seg-(\w+)'><span class='role'>(\w+)</span> <span class='text'>(.*?)</span></div>",
         page,
     )
     assert [(sid, role) for sid, role, _ in segments] == [("s1", "CLINICIAN_0"), ("s2", "PATIENT_0")]
@@ -106,3 +110,74 @@ def test_data_docs_are_served_and_paths_are_confined(reviewer):
         "/night/yesterday",
     ):
         assert reviewer.get(path).status_code == 404, path
+
+
+HOSTILE = "<script>alert(1)</script> \"double\" 'single' & more"
+SEGMENT = "s1' onmouseover='alert(2)"  # would add an attribute if the id were not quoted and escaped
+
+
+class Parsed(HTMLParser):
+    """A page as an HTML parser reads it: each element's tag and attributes, and the text."""
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.text = ""
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+@pytest.fixture(scope="module")
+def hostile_lake(tmp_path_factory):
+    """One night whose every value the pages show holds markup and quotes."""
+    lake = str(tmp_path_factory.mktemp("review-hostile") / "lake")
+    ids = {"recording_id": "rec-x", "job_name": "job-x"}
+    note = {**ids, "section_name": HOSTILE, "section_index": 0, "sentence_index": 0}
+    rows = {
+        "review_queue": [{**ids, "metric": HOSTILE, "value": 0.2, "threshold": 0.85, "bound": "min"}],
+        "transcript_words": [
+            {
+                **ids,
+                "service": "healthscribe",
+                "item_index": 0,
+                "content": HOSTILE,
+                "is_punctuation": False,
+                "confidence": 0.1,
+                "alternative_rank": 0,
+                "segment_id": SEGMENT,
+                "participant_role": HOSTILE,
+            }
+        ],
+        "transcript_segments": [
+            {**ids, "segment_id": SEGMENT, "segment_index": 0, "participant_role": HOSTILE, "content": HOSTILE}
+        ],
+        "note_sentences": [{**note, "note_template": "HISTORY_AND_PHYSICAL", "text": HOSTILE}],
+        "note_evidence": [{**note, "evidence_index": 0, "segment_id": SEGMENT}],
+    }
+    for name, table in rows.items():
+        write_partition(name, pa.Table.from_pylist(table, schema=TABLES[name]), lake, NIGHT)
+    return lake
+
+
+def test_values_from_the_lake_are_escaped(hostile_lake, monkeypatch):
+    monkeypatch.setenv("MEDSCRIBE_LAKE_URI", hostile_lake)
+    client = TestClient(create_app())
+    client.app.dependency_overrides[client.app.state.require_login] = lambda: None
+    for path in ("/", f"/night/{NIGHT}"):
+        page = Parsed(client.get(path).text)
+        assert "script" not in [tag for tag, _ in page.elements]
+        assert f"rec-x{HOSTILE}0.2≥ 0.85" in page.text  # the metric's cell, as text
+    page = Parsed(client.get(f"/item/{NIGHT}/rec-x").text)
+    assert "script" not in [tag for tag, _ in page.elements]
+    assert ("div", {"class": "segment", "id": f"seg-{SEGMENT}"}) in page.elements
+    assert ("a", {"href": f"#seg-{SEGMENT}"}) in page.elements
+    assert ("mark", {"class": "low", "data-confidence": "0.1", "title": "confidence 0.100"}) in page.elements
+    # the queue's metric, the role, the word, the section, the sentence, and the evidence's role and text
+    assert page.text.count(HOSTILE) == 7
+    assert f"Note{HOSTILE}{HOSTILE}{HOSTILE}: {HOSTILE}" in page.text

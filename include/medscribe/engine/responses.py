@@ -437,8 +437,9 @@ class EngineApp:
 
         Read-only and unsigned so a browser can open it; it shows no media URI and no transcript.
         """
-        import html
         from datetime import UTC, datetime
+
+        from medscribe.engine.pages import PAGES
 
         parts = path.strip("/").split("/")
         if len(parts) != 3 or parts[1] not in self.JOB_VIEWS or self.state.handler is None:
@@ -458,21 +459,14 @@ class EngineApp:
             elif isinstance(value, (dict, list)):
                 value = json.dumps(value, indent=1)
             note = self.JOB_VIEW_NOTES.get((field, value)) or self.JOB_VIEW_NOTES.get((field, None))
-            note_html = f"<p>{html.escape(note)}</p>" if note else ""
-            cell = f"<pre>{html.escape(str(value))}</pre>{note_html}"
-            rows.append(f"<tr><th>{html.escape(field)}</th><td>{cell}</td></tr>")
+            rows.append((field, str(value), note))
         kind = SCRIBE if parts[1] == "medical-scribe" else TRANSCRIPTION
         stored = self.state.handler.backend.store.get(kind, parts[2])
-        if stored is not None:
-            retried = (
-                f"<p>{stored.internal_failures} attempt(s) ended in an internal failure of the engine, not of the "
-                f"recording, and were retried ({len(RETRY_DELAYS_S) + 1} attempts in all).</p>"
-                if stored.internal_failures else ""
-            )
-            rows.append(f"<tr><th>InternalFailures</th><td><pre>{stored.internal_failures}</pre>{retried}</td></tr>")
-        page = (
-            f"<!doctype html><title>{html.escape(parts[2])}</title><h1>{html.escape(parts[2])}</h1>"
-            f"<table>{''.join(rows)}</table>"
+        page = PAGES.get_template("job.html.j2").render(
+            name=parts[2],
+            rows=rows,
+            internal_failures=None if stored is None else stored.internal_failures,
+            attempts=len(RETRY_DELAYS_S) + 1,
         )
         return Response(page, status=200, content_type="text/html; charset=utf-8")
 

@@ -14,12 +14,12 @@ the JWT of the ``Authorization: Bearer`` header or of the UI's ``_token`` cookie
 configured auth manager). Airflow does not authenticate plugin apps by itself; an anonymous request gets
 401, or a redirect to Airflow's login page when a browser asks for HTML. The lake is read with pyarrow
 (``MEDSCRIBE_LAKE_URI``, the DAG's default lake). Transcript text is rendered (escaped) for the reviewer,
-never logged; responses are ``Cache-Control: no-store``.
+never logged; responses are ``Cache-Control: no-store``. The HTML comes from the Jinja2 templates in
+``templates/`` (autoescaped: every value from the lake is escaped); this module picks the rows to show.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import posixpath
@@ -28,6 +28,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from medscribe.quality.config import DEFAULT_CONFIG
 
@@ -44,14 +45,6 @@ DOC_TYPES = {
     ".otf": "font/otf",
 }
 
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem;color:#1b1b1b}
-table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.3rem .7rem;text-align:left}
-mark.low{background:#ffd24d;border-bottom:2px solid #c00;padding:0 .1rem}
-.segment{margin:.4rem 0}.role{display:inline-block;min-width:8rem;font-weight:600;color:#245}
-.evidence{font-size:.9em;color:#444;margin-left:1.5rem}.muted{color:#777}
-"""
-
 
 def lake_uri() -> str:
     return os.environ.get("MEDSCRIBE_LAKE_URI", "s3://medscribe-lake/lake")
@@ -64,11 +57,30 @@ def _require_login():
     return requires_authenticated()
 
 
-def _page(title: str, body: str) -> HTMLResponse:
-    document = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body>{body}</body></html>"
-    )
+def _figure(value: float | None) -> str:
+    """A figure as the queue shows it (template filter ``figure``): three decimals at most, — for none."""
+    return "—" if value is None else f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+# Every template is HTML, so every value is escaped; an undefined name is an error, not an empty string.
+PAGES = Environment(
+    loader=PackageLoader("medscribe.quality"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+PAGES.filters["figure"] = _figure
+
+
+def _page(template: str, title: str, **context: Any) -> HTMLResponse:
+    """Render one page, uncached by browsers and proxies.
+
+    :param template: the template's file name under ``templates/``.
+    :param title: the page's title.
+    :param context: the template's other variables.
+    """
+    document = PAGES.get_template(template).render(title=title, **context)
     return HTMLResponse(document, headers={"Cache-Control": "no-store"})
 
 
@@ -94,22 +106,6 @@ def _night_config(night: str) -> dict[str, Any]:
             return {**DEFAULT_CONFIG.to_dict(), **json.loads(stream.read()).get("config", {})}
     except (FileNotFoundError, OSError, ValueError):
         return DEFAULT_CONFIG.to_dict()
-
-
-def _figure(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}".rstrip("0").rstrip(".")
-
-
-def _queue_rows(rows: list[dict[str, Any]], link_prefix: str) -> str:
-    if not rows:
-        return "<p class='muted'>Nothing under the bar.</p>"
-    cells = "".join(
-        f"<tr><td><a class='item' href='{link_prefix}item/{html.escape(r['night'])}/{html.escape(r['recording_id'])}'>"
-        f"{html.escape(r['recording_id'])}</a></td><td class='metric'>{html.escape(r['metric'])}</td>"
-        f"<td>{_figure(r['value'])}</td><td>{'≥' if r['bound'] == 'min' else '≤'} {_figure(r['threshold'])}</td></tr>"
-        for r in rows
-    )
-    return f"<table><tr><th>recording</th><th>metric</th><th>value</th><th>bar</th></tr>{cells}</table>"
 
 
 def create_app() -> FastAPI:
@@ -140,29 +136,17 @@ def create_app() -> FastAPI:
         rows = sorted(
             _read("review_queue").to_pylist(), key=lambda r: (r["night"], r["recording_id"]), reverse=True
         )
-        nights = sorted({r["night"] for r in rows}, reverse=True)
-        body = "<h1>Review queue</h1>"
-        if not nights:
-            body += "<p class='muted'>No transcript is waiting for review.</p>"
-        for night in nights:
+        nights = []
+        for night in sorted({r["night"] for r in rows}, reverse=True):
             items = [r for r in rows if r["night"] == night]
-            recordings = len({r["recording_id"] for r in items})
-            body += (
-                f"<h2 class='night'><a href='night/{night}'>{night}</a> "
-                f"<span class='muted'>({recordings} recordings)</span></h2>{_queue_rows(items, '')}"
-            )
-        return _page("Review queue", body)
+            nights.append((night, len({r["recording_id"] for r in items}), items))
+        return _page("queue.html.j2", "Review queue", nights=nights)
 
     @app.get("/night/{night}", response_class=HTMLResponse)
     def night_queue(night: str) -> HTMLResponse:
         night = _night(night)
         rows = sorted(_read("review_queue", night).to_pylist(), key=lambda r: r["recording_id"])
-        body = (
-            f"<p><a href='../'>All nights</a></p><h1>Review queue, night {night}</h1>"
-            f"<p><a href='../docs/{night}/index.html'>Validation results (GX data docs)</a></p>"
-            f"{_queue_rows(rows, '../')}"
-        )
-        return _page(f"Review queue {night}", body)
+        return _page("night.html.j2", f"Review queue {night}", night=night, rows=rows)
 
     @app.get("/item/{night}/{recording_id}", response_class=HTMLResponse)
     def item(night: str, recording_id: str) -> HTMLResponse:
@@ -182,15 +166,16 @@ def create_app() -> FastAPI:
         low = float(_night_config(night)["low_word_confidence"])
         words = sorted((w for w in words if w["alternative_rank"] == 0), key=lambda w: w["item_index"])
         segments = sorted(rows("transcript_segments"), key=lambda s: s["segment_index"])
-        body = (
-            f"<p><a href='../../night/{night}'>Night {night}</a></p><h1>Recording {html.escape(recording_id)}</h1>"
-            f"<h2>Under the bar</h2>{_queue_rows([{**r, 'night': night} for r in queue], '../../')}"
-            f"<h2>Transcript</h2><p class='muted'>Words under {_figure(low)} confidence are "
-            f"<mark class='low'>highlighted</mark>.</p>"
+        return _page(
+            "item.html.j2",
+            f"Recording {recording_id}",
+            night=night,
+            recording_id=recording_id,
+            queue=[{**r, "night": night} for r in queue],
+            low=low,
+            blocks=_transcript(words, segments, low),
+            sections=_note(rows("note_sentences"), rows("note_evidence"), segments),
         )
-        body += _transcript(words, segments, low)
-        body += _note(rows("note_sentences"), rows("note_evidence"), segments)
-        return _page(f"Recording {recording_id}", body)
 
     @app.get("/docs/{night}/{path:path}")
     def data_docs(night: str, path: str) -> Response:
@@ -212,25 +197,36 @@ def create_app() -> FastAPI:
     return app
 
 
-def _word(word: dict[str, Any], low: float) -> str:
-    text = html.escape(word["content"] or "")
-    confidence = word["confidence"]
-    if not word["is_punctuation"] and confidence is not None and confidence < low:
-        return f"<mark class='low' data-confidence='{confidence!r}' title='confidence {confidence:.3f}'>{text}</mark>"
-    return text
+def _run(words: list[dict[str, Any]], low: float) -> list[dict[str, Any]]:
+    """The words as the page shows them: text, whether a space goes before it (not before punctuation nor
+    at the start), and the confidence of a word under ``low`` (None for the others).
 
-
-def _join(words: list[dict[str, Any]], low: float) -> str:
-    out = ""
+    :param words: transcript_words rows, in order.
+    :param low: the night's ``low_word_confidence``.
+    """
+    out, started = [], False
     for word in words:
-        out += ("" if word["is_punctuation"] or not out else " ") + _word(word, low)
+        confidence = word["confidence"]
+        marked = not word["is_punctuation"] and confidence is not None and confidence < low
+        text = word["content"] or ""
+        space = started and not word["is_punctuation"]
+        out.append({"text": text, "space": space, "confidence": confidence if marked else None})
+        started = started or space or bool(text) or marked
     return out
 
 
-def _transcript(words: list[dict[str, Any]], segments: list[dict[str, Any]], low: float) -> str:
-    """Segments with their roles (HealthScribe), else runs of one speaker or channel (Transcribe Medical)."""
+def _transcript(
+    words: list[dict[str, Any]], segments: list[dict[str, Any]], low: float
+) -> list[dict[str, Any]]:
+    """Segments with their roles (HealthScribe), else runs of one speaker or channel (Transcribe Medical);
+    none when there are no words.
+
+    :param words: the recording's first-choice transcript_words rows, in order.
+    :param segments: its transcript_segments rows, in order.
+    :param low: the night's ``low_word_confidence``.
+    """
     if not words:
-        return "<p class='muted'>No words.</p>"
+        return []
     by_segment: dict[str | None, list[dict[str, Any]]] = {}
     for word in words:
         by_segment.setdefault(word["segment_id"], []).append(word)
@@ -238,48 +234,57 @@ def _transcript(words: list[dict[str, Any]], segments: list[dict[str, Any]], low
     if segments:
         for segment in segments:
             own = by_segment.get(segment["segment_id"], [])
-            text = _join(own, low) if own else html.escape(segment["content"] or "")
-            blocks.append((segment["segment_id"], segment["participant_role"], text))
+            blocks.append(
+                {
+                    "segment_id": segment["segment_id"],
+                    "role": segment["participant_role"],
+                    "words": _run(own, low),
+                    "content": segment["content"],
+                }
+            )
         if by_segment.get(None):
-            blocks.append((None, None, _join(by_segment[None], low)))
+            blocks.append({"segment_id": None, "role": None, "words": _run(by_segment[None], low)})
     else:
         run: list[dict[str, Any]] = []
         for word in words:
-            who = word["speaker_label"] or word["channel_label"]
-            if run and who != (run[0]["speaker_label"] or run[0]["channel_label"]):
-                blocks.append((None, run[0]["speaker_label"] or run[0]["channel_label"], _join(run, low)))
+            if run and _speaker(word) != _speaker(run[0]):
+                blocks.append({"segment_id": None, "role": _speaker(run[0]), "words": _run(run, low)})
                 run = []
             run.append(word)
-        blocks.append((None, run[0]["speaker_label"] or run[0]["channel_label"], _join(run, low)))
-    return "".join(
-        f"<div class='segment'{f' id=seg-{html.escape(sid)}' if sid else ''}>"
-        f"<span class='role'>{html.escape(role or 'speaker unknown')}</span> <span class='text'>{text}</span></div>"
-        for sid, role, text in blocks
-    )
+        blocks.append({"segment_id": None, "role": _speaker(run[0]), "words": _run(run, low)})
+    return blocks
+
+
+def _speaker(word: dict[str, Any]) -> str | None:
+    """A Transcribe Medical word's speaker label, else its channel label."""
+    return word["speaker_label"] or word["channel_label"]
 
 
 def _note(
     sentences: list[dict[str, Any]], evidence: list[dict[str, Any]], segments: list[dict[str, Any]]
-) -> str:
-    if not sentences:
-        return "<h2>Note</h2><p class='muted'>No clinical note was produced for this recording.</p>"
+) -> list[dict[str, Any]]:
+    """The note by section (consecutive sentences of one section name), each sentence with its evidence
+    segments (role and content, or ``missing`` when the segment is not in the transcript).
+
+    :param sentences: the recording's note_sentences rows.
+    :param evidence: its note_evidence rows.
+    :param segments: its transcript_segments rows.
+    """
     content = {s["segment_id"]: s for s in segments}
     links: dict[tuple[int, int], list[str]] = {}
     for link in sorted(evidence, key=lambda e: e["evidence_index"]):
         links.setdefault((link["section_index"], link["sentence_index"]), []).append(link["segment_id"])
-    out, section = "<h2>Note</h2>", None
+    sections: list[dict[str, Any]] = []
     for sentence in sorted(sentences, key=lambda s: (s["section_index"], s["sentence_index"])):
-        if sentence["section_name"] != section:
-            section = sentence["section_name"]
-            out += f"<h3>{html.escape(section or '')}</h3>"
-        out += f"<p class='sentence'>{html.escape(sentence['text'] or '')}</p>"
+        if not sections or sentence["section_name"] != sections[-1]["name"]:
+            sections.append({"name": sentence["section_name"], "sentences": []})
+        shown = []
         for segment_id in links.get((sentence["section_index"], sentence["sentence_index"]), []):
             segment = content.get(segment_id)
             if segment is None:
-                out += f"<div class='evidence missing'>evidence segment {html.escape(segment_id or '?')} is missing</div>"
+                shown.append({"segment_id": segment_id, "missing": True})
             else:
-                out += (
-                    f"<div class='evidence'><a href='#seg-{html.escape(segment_id)}'>{html.escape(segment['participant_role'] or '')}"
-                    f"</a>: {html.escape(segment['content'] or '')}</div>"
-                )
-    return out
+                role, text = segment["participant_role"], segment["content"]
+                shown.append({"segment_id": segment_id, "missing": False, "role": role, "content": text})
+        sections[-1]["sentences"].append({"text": sentence["text"], "evidence": shown})
+    return sections

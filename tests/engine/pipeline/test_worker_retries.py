@@ -112,19 +112,41 @@ def test_a_job_deleted_while_it_waits_for_its_retry_is_not_claimed(engine):
     assert not run_next(store, pool, wait_s=0.5)
 
 
-def test_the_job_page_shows_the_internal_failures(engine):
+def job_page(store: JobStore, path: str) -> str:
+    """The engine's page at ``path`` (``/jobs/...``) over this store."""
     from types import SimpleNamespace
 
     from medscribe.engine.models import TranscribeBackend
     from medscribe.engine.responses import EngineApp, TranscribeResponse
 
+    state = SimpleNamespace(
+        ready=True, stopping=False, handler=TranscribeResponse(TranscribeBackend(store), False)
+    )
+    return EngineApp(state, verifier=None).job_view(path).get_data(as_text=True)
+
+
+def test_the_job_page_shows_the_internal_failures(engine):
     store, pool, stages = engine
     stages.append(RaisesFirst(1, RuntimeError("boom")))
     store.insert("scribe", "visit-5", {**REQUEST, "MedicalScribeJobName": "visit-5"})
     assert run_next(store, pool) and run_next(store, pool)
-    state = SimpleNamespace(
-        ready=True, stopping=False, handler=TranscribeResponse(TranscribeBackend(store), False)
-    )
-    page = EngineApp(state, verifier=None).job_view("/jobs/medical-scribe/visit-5").get_data(as_text=True)
+    page = job_page(store, "/jobs/medical-scribe/visit-5")
     assert "<th>MedicalScribeJobStatus</th><td><pre>COMPLETED</pre>" in page
     assert "<th>InternalFailures</th><td><pre>1</pre><p>1 attempt(s) ended in an internal failure" in page
+
+
+def test_the_job_page_escapes_what_it_shows(engine):
+    """A failure reason holding markup and quotes is shown as text, not run as a script."""
+    store, pool, stages = engine
+    reason = "<script>alert(1)</script> \"double\" 'single' & more"
+    stages.append(RaisesFirst(1, JobFailed(reason)))
+    store.insert("scribe", "visit-6", {**REQUEST, "MedicalScribeJobName": "visit-6"})
+    assert run_next(store, pool)
+    page = job_page(store, "/jobs/medical-scribe/visit-6")
+    assert "<script>" not in page
+    assert (
+        "<th>FailureReason</th><td><pre>&lt;script&gt;alert(1)&lt;/script&gt; &#34;double&#34; &#39;single&#39; "
+        "&amp; more</pre></td></tr>"
+    ) in page
+    assert "<th>MedicalScribeJobStatus</th><td><pre>FAILED</pre>" in page
+    assert "<h1>visit-6</h1>" in page and "<th>InternalFailures</th><td><pre>0</pre></td></tr>" in page

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from medscribe.devstack import LocalStack, engine_python, local_credentials_env
+
+try:  # the property tests run in .venv; the engine's stage tests (.venv-engine) have no hypothesis
+    from hypothesis import settings
+except ImportError:
+    pass
+else:
+    # CI draws the same examples on every run: what a local run finds becomes a regression test
+    settings.register_profile("ci", derandomize=True, database=None)
+    settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AUDIO = FIXTURES / "audio"

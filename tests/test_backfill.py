@@ -53,8 +53,6 @@ def test_backfill_three_nights(tmp_path):
             "MEDSCRIBE_LAKE_URI": str(lake),
             "MEDSCRIBE_RECORDINGS_BUCKET": RECORDINGS_BUCKET,
             "MEDSCRIBE_OUTPUT_BUCKET": OUTPUT_BUCKET,
-            # every night's flatten runs its process pool, inside the LocalExecutor's task processes
-            "MEDSCRIBE_FLATTEN_POOL_MIN_FILES": "1",
         }
         home.mkdir()
         airflow(env, "db", "migrate")
@@ -87,9 +85,9 @@ def test_backfill_three_nights(tmp_path):
 
             runs = wait_for(finished, 900, "the three backfill runs", interval=5)
         assert [state for (state,) in runs] == ["success"] * 3
-        # each night's flatten task (Airflow's task logs under AIRFLOW_HOME/logs) used the process pool
+        # each night's flatten task (Airflow's task logs under AIRFLOW_HOME/logs) flattened its transcript
         flatten_logs = [p.read_text(errors="replace") for p in (home / "logs").rglob("*") if "task_id=flatten" in str(p) and p.is_file()]
-        assert sum("a pool of 2 processes, 1 chunks" in text for text in flatten_logs) == 3, len(flatten_logs)
+        assert sum("transcripts column-wise 1, through parse.py 0" in text for text in flatten_logs) == 3, len(flatten_logs)
         for night in NIGHTS:
             (entry,) = read_table("recordings", str(lake), night=night).to_pylist()
             assert (entry["recording_id"], entry["state"], entry["attempts"]) == (rid(recordings[night]), "succeeded", 1)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -86,26 +85,13 @@ def night(s3_only):
     return {"s3": s3, "recordings": recordings, "describe_job": describe_job, "jobs": jobs}
 
 
-# the night in this process, and in a pool of two worker processes (the size threshold lowered to 0)
-MODES = {"one process": {"processes": 1}, "pool of 2": {"processes": 2, "pool_min_files": 0}}
-
-
-@pytest.fixture(autouse=True)
-def one_file_per_chunk(monkeypatch):
-    """Chunks of one file each, so that both workers of the pool get some of these few small files."""
-    import medscribe.nightly
-
-    monkeypatch.setattr(medscribe.nightly, "POOL_CHUNK_BYTES", 1)
-
-
-def run(night: dict, lake: Path, mode: str = "one process") -> dict[str, int]:
+def run(night: dict, lake: Path) -> dict[str, int]:
     return flatten_night(
         recordings=night["recordings"],
         describe_job=night["describe_job"],
         s3_client=night["s3"],
         lake_uri=str(lake),
         night=NIGHT,
-        **MODES[mode],
     )
 
 
@@ -137,14 +123,9 @@ def rows(table: pa.Table) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_flatten_night_writes_parse_py_rows_through_the_fast_path(night, tmp_path, caplog, monkeypatch, mode):
+def test_flatten_night_writes_parse_py_rows_through_the_fast_path(night, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="medscribe.nightly")
-    spool = tmp_path / "tmp"
-    spool.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(spool))
-    counts = run(night, tmp_path / "lake", mode)
-    assert not list(spool.glob("medscribe-flatten-*"))  # the downloaded transcripts are gone
+    counts = run(night, tmp_path / "lake")
 
     expected = expected_tables(night)
     for name, table in expected.items():
@@ -163,11 +144,9 @@ def test_flatten_night_writes_parse_py_rows_through_the_fast_path(night, tmp_pat
     jobs = read_table("jobs", str(tmp_path / "lake"), night=NIGHT).to_pylist()
     assert [j["status"] for j in jobs] == ["COMPLETED"] * len(OUTPUTS) + ["FAILED", "NOT_STARTED"]
     # every transcript went column-wise; the log says so with counts, not with keys or text
-    assert f"transcripts column-wise {len(OUTPUTS)}, through parse.py 0; {'a pool of 2 processes' if mode == 'pool of 2' else 'in this process'}" in caplog.text
+    assert f"transcripts column-wise {len(OUTPUTS)}, through parse.py 0)" in caplog.text
     assert "Jane-Canary-Doe" not in caplog.text
-    if mode == "pool of 2":  # several workers' part files, none left hidden, no spooled transcript left behind
-        assert len(list((tmp_path / "lake" / "transcript_words" / f"night={NIGHT}").glob("part-*.parquet"))) >= 2
-        assert not [p for p in (tmp_path / "lake").rglob(".*")]
+    assert not [p for p in (tmp_path / "lake").rglob(".*")]  # no hidden temporary partition left
 
 
 def test_flatten_night_rerun_gives_the_same_partitions(night, tmp_path):
@@ -192,8 +171,7 @@ def test_flatten_night_rerun_gives_the_same_partitions(night, tmp_path):
          r"transcript of job medscribe-tm-01: expected a HealthScribe transcript or a Transcribe output"),
     ],
 )
-@pytest.mark.parametrize("mode", MODES)
-def test_bad_output_fails_with_the_job_named_and_keeps_the_previous_partitions(night, tmp_path, body, message, mode):
+def test_bad_output_fails_with_the_job_named_and_keeps_the_previous_partitions(night, tmp_path, body, message):
     lake = tmp_path / "lake"
     run(night, lake)
     before = {name: rows(read_table(name, str(lake), night=NIGHT)) for name in TRANSCRIPT_TABLES}
@@ -201,19 +179,7 @@ def test_bad_output_fails_with_the_job_named_and_keeps_the_previous_partitions(n
     night["s3"].put_object(Bucket=BUCKET, Key=uri.split("/", 3)[3], Body=body)
 
     with pytest.raises(ValueError, match=message) as raised:
-        run(night, lake, mode)
+        run(night, lake)
     assert "Canary" not in str(raised.value) and "Jane" not in str(raised.value)
     for name, table_rows in before.items():
         assert rows(read_table(name, str(lake), night=NIGHT)) == table_rows, name
-
-
-
-def test_a_pool_that_crashes_fails_the_step_naming_only_the_error_type(night, tmp_path, caplog):
-    """The pool's child process failing for another reason than a bad file (here: the lake root is a
-    file) fails the step with its exit status and the exception's type, not its message."""
-    caplog.set_level(logging.INFO, logger="medscribe.nightly")
-    lake = tmp_path / "not-a-directory"
-    lake.write_text("")
-    with pytest.raises(RuntimeError, match=r"the flatten pool exited with status 1 \(\w+(Error|Exception)\)") as raised:
-        run(night, lake, "pool of 2")
-    assert "Jane" not in str(raised.value) and "Jane" not in caplog.text

@@ -15,14 +15,10 @@
      per service and written with ``DataFrame.to_parquet`` (one file per service);
    - ``columnar`` (1 thread, then 2): read the bytes, ``lake.columnar.flatten_transcripts``, one
      ``store.write_partition`` per table (words, segments, insights, attributes);
-   - ``reference``: per file ``json.loads`` + ``lake.parse`` (what nightly.flatten_night did before it
-     used the columnar path), the same four ``write_partition``; must give the same row counts as
-     ``columnar``;
-   - ``pool`` (1, then 2 processes): ``lake.columnar.flatten_files_to_lake``, a process pool whose
-     workers each flatten a chunk of files and write their own part files (CPU time = this process +
-     each worker's total, cross-checked against ``RUSAGE_CHILDREN``);
-   - ``msgspec``: decoding with msgspec into Structs of only the fields the fast path reads, plus a
-     prototype word table built from them (no labels, segments or insights; GC off): lever 1's bound;
+   - ``reference``: per file ``json.loads`` + ``lake.parse`` (the column-wise path's reference and
+     fallback), the same four ``write_partition``; must give the same row counts as ``columnar``;
+   - ``nightly``: ``nightly.flatten_night``, the DAG's ``flatten`` call, on the same files as the
+     night's completed jobs (S3 replaced by the local files); must give the rows of ``columnar``;
    - ``json`` / ``arrow``: only read and parse the files (``json.loads``; Arrow's reader as the fast
      path calls it, one thread): the floors of the two approaches.
    Rows/s counts word rows (one per item alternative), the same number in every phase; the ratio is
@@ -35,7 +31,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import re
 import os
@@ -307,43 +302,11 @@ def phase_arrow(inputs: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu, "files": rows}
 
 
-def phase_pool(inputs: Path, out: Path, processes: int) -> dict:
-    """The fast path over a process pool: ``columnar.flatten_files_to_lake`` (each worker flattens a
-    chunk of files with one Arrow thread and writes its own part files, the partitions swapped in at
-    the end). CPU time = this process + every worker's total (``process_time`` reported by the worker,
-    from its start: the pool's start-up included)."""
-    import medscribe.lake.store  # noqa: F401
-    from medscribe.lake.columnar import flatten_files_to_lake
-
-    rss_before = _rss_mb()
-    started, cpu = time.perf_counter(), time.process_time()
-    files = [(p.stem, f"job-{p.stem}", str(p)) for p in sorted(inputs.glob("*.json"))]
-    result = flatten_files_to_lake(files, str(out), NIGHT, processes=processes)
-    seconds, own_cpu = time.perf_counter() - started, time.process_time() - cpu
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {
-        "seconds": seconds,
-        "cpu_seconds": own_cpu + result["worker_cpu_seconds"],
-        "parent_cpu_seconds": own_cpu,
-        "rusage_children_cpu_seconds": children.ru_utime + children.ru_stime,
-        "word_rows": result["rows"]["transcript_words"],
-        "rows": result["rows"],
-        "counts": result["counts"],
-        "chunks": result["chunks"],
-        "processes": processes,
-        "rss_before_mb": rss_before,
-        "peak_rss_mb": _rss_mb(),
-        "peak_rss_worker_mb": children.ru_maxrss / 1024,
-    }
-
-
-def phase_nightly(inputs: Path, out: Path, processes: int) -> dict:
-    """The night's own call: ``nightly.flatten_night`` with ``processes`` (2: the transcripts spooled to a
-    temporary directory and handed as they land to ``python -m medscribe.lake.flatten_pool``, whose
-    pool flattens them, as the DAG's ``flatten`` task does). The outputs are served from the local files
-    in place of S3 (``get_object`` only), so the S3 downloads are not in the figure; the spooling copy,
-    the jobs table, the child's and its pool's start-up are. CPU time is this process's only: read the
-    wall time."""
+def phase_nightly(inputs: Path, out: Path) -> dict:
+    """The night's own call: ``nightly.flatten_night``, as the DAG's ``flatten`` task makes it (the
+    column-wise flattener in the task's process, Arrow using every core). The outputs are served from
+    the local files in place of S3 (``get_object`` only), so the S3 downloads are not in the figure; the
+    jobs table is."""
     import medscribe.lake.store  # noqa: F401
     from medscribe import nightly
 
@@ -378,7 +341,6 @@ def phase_nightly(inputs: Path, out: Path, processes: int) -> dict:
         s3_client=LocalObjects(),
         lake_uri=str(out),
         night=NIGHT,
-        processes=processes,
     )
     return {
         "seconds": time.perf_counter() - started,
@@ -386,100 +348,6 @@ def phase_nightly(inputs: Path, out: Path, processes: int) -> dict:
         "word_rows": rows["transcript_words"],
         "rows": {name: rows[name] for name in ("transcript_words", "transcript_segments", "clinical_insights", "insight_attributes")},
         "rss_before_mb": rss_before,
-        "peak_rss_mb": _rss_mb(),
-    }
-
-
-def _msgspec_type(arrow_type):
-    """The msgspec type decoding a JSON value as Arrow's reader does with this type (structs become
-    Structs with only these fields: msgspec skips the others in C)."""
-    from typing import Optional
-
-    import msgspec
-    import pyarrow as pa
-
-    if pa.types.is_struct(arrow_type):
-        fields = [(f.name, Optional[_msgspec_type(f.type)], None) for f in arrow_type]
-        return msgspec.defstruct(f"S{id(arrow_type)}", fields, gc=False)
-    if pa.types.is_list(arrow_type):
-        return list[_msgspec_type(arrow_type.value_type)]
-    return {pa.string(): str, pa.float64(): float, pa.int64(): int}[arrow_type]
-
-
-def phase_msgspec(inputs: Path, out: Path) -> dict:
-    """Lever 1, measured as far as it goes: read every file and decode it with msgspec into Structs of
-    exactly the fields the fast path reads (``columnar.EXPECTED``); then a *prototype* word table built
-    from the Structs with list comprehensions (content, confidence, times, type, item index, rank,
-    ids: no speaker/channel labels, no segment or role joins, no insights), converted to Arrow and
-    written with one ``write_partition``. Not the lake's rows: a lower bound for a msgspec flattener."""
-    import msgspec
-    import numpy as np
-    import pyarrow as pa
-
-    from medscribe.lake.columnar import EXPECTED
-    from medscribe.lake.schemas import TABLES
-    from medscribe.lake.store import write_partition
-
-    Doc = msgspec.defstruct("Doc", [(f.name, _msgspec_type(f.type) | None, None) for f in EXPECTED], gc=False)
-    decoder = msgspec.json.Decoder(Doc)
-    gc.disable()  # the lever's best case: with the collector on, decoding alone costs ~3x more here
-    started, cpu = time.perf_counter(), time.process_time()
-    decode_cpu = 0.0
-    cols: dict[str, list] = {k: [] for k in ("rec", "content", "confidence", "start", "end", "type", "index", "rank")}
-    for path in sorted(inputs.glob("*.json")):  # one file at a time: holding the Structs costs GC passes
-        before = time.process_time()
-        doc = decoder.decode(path.read_bytes())
-        decode_cpu += time.process_time() - before
-        if doc.Conversation is not None:
-            items = doc.Conversation.TranscriptItems or []
-            alts = [(i, k, it, a) for i, it in enumerate(items) for k, a in enumerate(it.Alternatives or [])]
-            cols["content"] += [a.Content for _, _, _, a in alts]
-            cols["confidence"] += [a.Confidence for _, _, _, a in alts]
-            cols["start"] += [it.BeginAudioTime for _, _, it, _ in alts]
-            cols["end"] += [it.EndAudioTime for _, _, it, _ in alts]
-            cols["type"] += [it.Type for _, _, it, _ in alts]
-        else:
-            items = doc.results.items or []
-            alts = [(i, k, it, a) for i, it in enumerate(items) for k, a in enumerate(it.alternatives or [])]
-            cols["content"] += [a.content for _, _, _, a in alts]
-            cols["confidence"] += [a.confidence for _, _, _, a in alts]
-            cols["start"] += [it.start_time for _, _, it, _ in alts]
-            cols["end"] += [it.end_time for _, _, it, _ in alts]
-            cols["type"] += [it.type for _, _, it, _ in alts]
-        cols["index"] += [i for i, _, _, _ in alts]
-        cols["rank"] += [k for _, k, _, _ in alts]
-        cols["rec"] += [path.stem] * len(alts)
-    rows = len(cols["rec"])
-    kind = pa.array(cols["type"], pa.string())
-
-    def floats(values: list) -> pa.Array:  # HealthScribe numbers, Transcribe strings
-        return pa.array([float(v) if v is not None else None for v in values], pa.float64())
-
-    columns = {
-        "recording_id": pa.array(cols["rec"], pa.string()),
-        "job_name": pa.array(cols["rec"], pa.string()),
-        "service": pa.array(np.full(rows, "healthscribe", object), pa.string()),
-        "item_index": pa.array(cols["index"], pa.int32()),
-        "content": pa.array(cols["content"], pa.string()),
-        "is_punctuation": pa.compute.equal(kind, pa.scalar("punctuation")),
-        "start_time": floats(cols["start"]),
-        "end_time": floats(cols["end"]),
-        "confidence": floats(cols["confidence"]),
-        "alternative_rank": pa.array(cols["rank"], pa.int16()),
-    }
-    schema = TABLES["transcript_words"]
-    table = pa.table(
-        {f.name: columns[f.name] if f.name in columns else pa.nulls(rows, f.type) for f in schema}, schema=schema
-    )
-    before_write = time.process_time()
-    write_partition("transcript_words", table, str(out), NIGHT)
-    return {
-        "seconds": time.perf_counter() - started,
-        "cpu_seconds": time.process_time() - cpu,
-        "write_cpu_seconds": time.process_time() - before_write,
-        "decode_cpu_seconds": decode_cpu,
-        "word_rows": rows,
-        "rss_before_mb": 0.0,
         "peak_rss_mb": _rss_mb(),
     }
 
@@ -562,9 +430,7 @@ def main() -> int:
         "baseline": lambda a: phase_baseline(Path(a[0]), Path(a[1])),
         "json": lambda a: phase_json(Path(a[0])),
         "arrow": lambda a: phase_arrow(Path(a[0])),
-        "pool": lambda a: phase_pool(Path(a[0]), Path(a[1]), int(a[2])),
-        "nightly": lambda a: phase_nightly(Path(a[0]), Path(a[1]), int(a[2])),
-        "msgspec": lambda a: phase_msgspec(Path(a[0]), Path(a[1])),
+        "nightly": lambda a: phase_nightly(Path(a[0]), Path(a[1])),
         "duckdb": lambda a: phase_duckdb(Path(a[0]), int(a[1])),
     }
     if args.phase:
@@ -603,36 +469,15 @@ def main() -> int:
             assert run["counts"]["reference"] == 0, run["counts"]
         print(f"word rows: {base['word_rows']:,} (all lake tables: {fast[2]['rows']})")
         print(line("baseline (json.loads + json_normalize + to_parquet)", base, base))
-        for threads, label in ((1, "columnar, 1 thread"), (2, "columnar, 2 threads (flatten_night's call for nights under 50 transcripts)")):
+        for threads, label in ((1, "columnar, 1 thread"), (2, "columnar, 2 threads (what flatten_night calls)")):
             print(line(label, fast[threads], base) + f"; of which write_partition {fast[threads]['write_cpu_seconds']:.2f} s CPU")
-        pool = {
-            processes: child("pool", inputs, str(tmp / f"lake-pool-{processes}"), str(processes))
-            for processes in (1, 2)
-        }
-        for processes, run in pool.items():
-            assert run["rows"] == fast[2]["rows"], (run["rows"], fast[2]["rows"])
-            assert run["counts"]["reference"] == 0, run["counts"]
-            print(
-                line(f"columnar, pool of {processes} process{'es' if processes > 1 else ''}", run, base)
-                + f"; {run['chunks']} chunks, parent CPU {run['parent_cpu_seconds']:.2f} s, "
-                f"workers' RUSAGE_CHILDREN {run['rusage_children_cpu_seconds']:.2f} s, "
-                f"worker peak RSS {run['peak_rss_worker_mb']:.0f} MB"
-            )
-        night = child("nightly", inputs, str(tmp / "lake-nightly"), "2")
+        night = child("nightly", inputs, str(tmp / "lake-nightly"))
         assert night["rows"] == fast[2]["rows"], (night["rows"], fast[2]["rows"])
         print(
-            "nightly.flatten_night, processes=2 (the DAG's call: spooled into the flatten_pool child; "
-            f"S3 downloads excluded): {night['seconds']:.2f} s wall, "
-            f"{night['word_rows'] / night['seconds']:,.0f} word rows/s, "
-            f"{base['seconds'] / night['seconds']:.1f}x the baseline in wall time; parent CPU "
-            f"{night['cpu_seconds']:.2f} s; parent peak RSS {night['peak_rss_mb']:.0f} MB; load {night['load']:.1f}"
-        )
-        spec = child("msgspec", inputs, str(tmp / "lake-msgspec"))
-        assert spec["word_rows"] == base["word_rows"], (spec["word_rows"], base["word_rows"])
-        print(
-            line("msgspec prototype (words only, no labels/segments/insights, GC off)", spec, base)
-            + f"; write_partition {spec['write_cpu_seconds']:.2f} s CPU; decoding alone {spec['decode_cpu_seconds']:.2f} s CPU "
-            f"({spec['decode_cpu_seconds'] / base['cpu_seconds']:.0%} of the baseline's CPU)"
+            "nightly.flatten_night (the DAG's call: column-wise in the task's process; S3 downloads excluded): "
+            f"{night['seconds']:.2f} s wall, {night['word_rows'] / night['seconds']:,.0f} word rows/s, "
+            f"{base['seconds'] / night['seconds']:.1f}x the baseline in wall time; {night['cpu_seconds']:.2f} s CPU, "
+            f"{base['cpu_seconds'] / night['cpu_seconds']:.1f}x; peak RSS {night['peak_rss_mb']:.0f} MB; load {night['load']:.1f}"
         )
         if not args.skip_reference:
             ref = child("reference", inputs, str(tmp / "lake-reference"))

@@ -7,35 +7,22 @@ recordings: only recording ids (content hashes), job names, counts and durations
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow as pa
 
-from medscribe.lake.columnar import BATCH_BYTES, flatten_transcripts
+from medscribe.lake.columnar import flatten_transcripts
 from medscribe.lake.parse import healthscribe_clinical_document_tables
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
 
 log = logging.getLogger(__name__)
-
-# A night of at least FLATTEN_POOL_MIN_FILES transcripts (about 30 MB of a 10-minute visit's files) is
-# flattened by a pool of FLATTEN_PROCESSES processes (``lake.columnar.flatten_files_to_lake``), in chunks of
-# POOL_CHUNK_BYTES; a smaller night, or FLATTEN_PROCESSES=1, in the task's own process (bench/flatten).
-FLATTEN_PROCESSES = int(os.environ.get("MEDSCRIBE_FLATTEN_PROCESSES", "2"))
-FLATTEN_POOL_MIN_FILES = int(os.environ.get("MEDSCRIBE_FLATTEN_POOL_MIN_FILES", "50"))
-POOL_CHUNK_BYTES = 2 * BATCH_BYTES
 
 FLATTENED_TABLES = (
     "recordings",
@@ -258,16 +245,14 @@ def flatten_night(
     lake_uri: str,
     night: str,
     ledger=None,
-    processes: int = FLATTEN_PROCESSES,
-    pool_min_files: int = FLATTEN_POOL_MIN_FILES,
 ) -> dict[str, int]:
     """
     Flatten the night's job outputs into the lake, replacing the night's partition of each table.
 
     Transcripts go through the column-wise flattener (``lake.columnar.flatten_transcripts``: the rows of
-    ``lake.parse``, many files per Arrow batch): in this process, downloaded one batch at a time, or for a
-    large night in a pool of ``processes`` worker processes; the file's own top-level key says which
-    service wrote it. Clinical documents (small) go through ``lake.parse``. Nothing is
+    ``lake.parse``, many files per Arrow batch) in this process, downloaded one batch at a time; the
+    file's own top-level key says which service wrote it. Clinical documents (small) go through
+    ``lake.parse``. Nothing is
     written until every output is flattened, so a bad output fails the task with the previous
     partitions intact; each table's partition is then replaced atomically (``store.write_partition``),
     and running the night again gives the same rows.
@@ -278,11 +263,6 @@ def flatten_night(
     :param lake_uri: root of the Parquet lake (local path or s3:// URI).
     :param night: the night, YYYY-MM-DD (the partition).
     :param ledger: the :class:`medscribe.ledger.Ledger`, exported as the ``recordings`` table.
-    :param processes: with more than 1 and at least ``pool_min_files`` transcripts, the transcripts are
-        downloaded into a private temporary directory and flattened, chunk by chunk as they land, by a pool
-        of this many processes (``lake.columnar.flatten_files_to_lake``: the same rows, each worker writing
-        its own part files).
-    :param pool_min_files: the smallest night (completed transcripts) worth a process pool.
     :return: rows written per table.
     :raises ValueError: an output that is not JSON or not a transcript file, or a value ``lake.parse``
         refuses (the message names the job, never the file's content or key).
@@ -315,88 +295,25 @@ def flatten_night(
             template = (settings.get("ClinicalNoteGenerationSettings") or {}).get("NoteTemplate", "HISTORY_AND_PHYSICAL")
             for name, table in healthscribe_clinical_document_tables(note, **ids, note_template=template).items():
                 parts[name].append(table)
-    paths = {"columnar": 0, "reference": 0}
     counts: dict[str, int] = {}
-    where = "in this process"
-    if processes > 1 and len(transcripts) >= pool_min_files:
-        # the pool writes the transcript tables' partitions itself, swapped in only when all are flattened
-        pooled = _flatten_in_pool(s3_client, transcripts, lake_uri, night, processes)
-        counts.update(pooled["rows"])
-        paths.update(pooled["counts"])
-        for name in pooled["rows"]:  # written by the pool
-            del parts[name]
-        where = f"a pool of {processes} processes, {pooled['chunks']} chunks"
-    else:
-        files = ((r, j, read_object_bytes(s3_client, uri)) for r, j, uri in transcripts)
-        try:
-            flattened = flatten_transcripts(files, counts=paths)
-        except ValueError as error:
-            raise _transcript_error(error, transcripts) from None
-        for name, table in flattened.items():
-            parts[name].append(table)
+    paths = {"columnar": 0, "reference": 0}
+    files = ((r, j, read_object_bytes(s3_client, uri)) for r, j, uri in transcripts)
+    try:
+        flattened = flatten_transcripts(files, counts=paths)
+    except ValueError as error:
+        raise _transcript_error(error, transcripts) from None
+    for name, table in flattened.items():
+        parts[name].append(table)
     parts["jobs"].append(pa.Table.from_pylist(job_rows, schema=TABLES["jobs"]))
     for name, tables in parts.items():
         table = pa.concat_tables(tables) if tables else TABLES[name].empty_table()
         write_partition(name, table, lake_uri, night)
         counts[name] = table.num_rows
     log.info(
-        "Night %s flattened in %.1f s: %s (transcripts column-wise %d, through parse.py %d; %s)",
-        night, time.monotonic() - started, counts, paths["columnar"], paths["reference"], where,
+        "Night %s flattened in %.1f s: %s (transcripts column-wise %d, through parse.py %d)",
+        night, time.monotonic() - started, counts, paths["columnar"], paths["reference"],
     )
     return {name: counts[name] for name in FLATTENED_TABLES}
-
-
-def _flatten_in_pool(
-    s3_client, transcripts: list[tuple[str, str, str]], lake_uri: str, night: str, processes: int
-) -> dict[str, Any]:
-    """Flatten the transcripts into the lake with ``python -m medscribe.lake.flatten_pool`` (a child process
-    that owns the pool, see there why): each transcript is downloaded into a private temporary directory
-    and its line handed to the child at once, so the downloads overlap the flattening.
-
-    :return: ``columnar.flatten_files_to_lake``'s result.
-    :raises ValueError: a transcript the flattener refuses (naming the job), or the child failing otherwise.
-    """
-    with tempfile.TemporaryDirectory(prefix="medscribe-flatten-") as spool:  # mode 0700, removed after
-        command = [
-            sys.executable, "-m", "medscribe.lake.flatten_pool", "--lake", lake_uri, "--night", night,
-            "--processes", str(processes), "--chunk-bytes", str(POOL_CHUNK_BYTES),
-        ]  # fmt: skip
-        with open(os.path.join(spool, "stderr"), "w+b") as stderr, subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True
-        ) as child:
-            try:
-                for recording_id, job_name, path in _spool_transcripts(s3_client, transcripts, spool):
-                    child.stdin.write(f"{recording_id}\t{job_name}\t{path}\n")
-                    child.stdin.flush()
-            except BrokenPipeError:  # the child stopped early: its answer says why
-                pass
-            except BaseException:
-                child.kill()
-                raise
-            out, _ = child.communicate()
-            stderr.seek(0)
-            lines = stderr.read().decode(errors="replace").strip().splitlines()
-    answer = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-    if "error" in answer:
-        raise _transcript_error(ValueError(answer["error"]), transcripts)
-    if child.returncode != 0 or "rows" not in answer:
-        # only the exception's type: its message could quote a transcript
-        kind = lines[-1].split(":", 1)[0] if lines else "no error output"
-        log.error("The flatten pool exited with status %s (%s)", child.returncode, kind)
-        raise RuntimeError(f"the flatten pool exited with status {child.returncode} ({kind})")
-    return answer
-
-
-def _spool_transcripts(s3_client, transcripts: list[tuple[str, str, str]], spool: str) -> Iterator[tuple[str, str, str]]:
-    """Download each transcript into ``spool`` under its position (never its key), yielding
-    (recording_id, job_name, path) as each one lands."""
-    for position, (recording_id, job_name, uri) in enumerate(transcripts):
-        path = os.path.join(spool, f"{position:06d}.json")
-        bucket, key = split_output_uri(uri)
-        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"]
-        with open(path, "wb") as handle, contextlib.closing(body):
-            shutil.copyfileobj(body, handle, 1 << 20)
-        yield recording_id, job_name, path
 
 
 def apply_quality(report: dict[str, Any], lake_uri: str, night: str) -> dict[str, int]:

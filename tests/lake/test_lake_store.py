@@ -330,23 +330,3 @@ def test_duckdb_views_over_an_s3_lake(s3_endpoint, words, monkeypatch):
     assert con.execute("select content from transcript_words order by item_index").fetchall() == [
         (w,) for w in words.slice(0, 4)["content"].to_pylist()
     ]
-
-
-def test_partition_parts_swaps_all_parts_in_or_nothing(lake, words):
-    write_partition("transcript_words", words, lake, "2026-03-02")
-    halves = [words.slice(0, 10), words.slice(10)]
-    with pytest.raises(RuntimeError):
-        with store.partition_parts("transcript_words", lake, "2026-03-02") as tmp:
-            store.write_part("transcript_words", halves[0], f"{tmp}/part-0.parquet")
-            raise RuntimeError("worker died")
-    assert partition_entries(lake) == ["night=2026-03-02"]
-    assert without_night(read_table("transcript_words", lake, "2026-03-02")).equals(words)
-    with store.partition_parts("transcript_words", lake, "2026-03-02") as tmp:
-        for k, part in enumerate(halves):
-            store.write_part("transcript_words", part, f"{tmp}/part-{k}.parquet")
-    assert partition_entries(lake) == ["night=2026-03-02"]
-    assert without_night(read_table("transcript_words", lake, "2026-03-02")).equals(words)
-    assert duckdb_connect(lake).execute("select count(*) from transcript_words").fetchone()[0] == len(words)
-    with store.partition_parts("transcript_words", lake, "2026-03-02"):
-        pass  # nothing written: the night is empty, with the schema
-    assert read_table("transcript_words", lake, "2026-03-02").num_rows == 0

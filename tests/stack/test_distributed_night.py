@@ -41,11 +41,8 @@ def dstack(tmp_path_factory):
     if not engine_python().exists():
         pytest.fail("the engine environment .venv-engine is missing: run `make test`, which creates it")
     started = time.monotonic()
-    # every night's flatten runs its process pool, inside the celery workers' task processes
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MEDSCRIBE_FLATTEN_POOL_MIN_FILES", "1")
-        manager = DistributedStack.start(tmp_path_factory.mktemp("dstack"))
-        stack = manager.__enter__()
+    manager = DistributedStack.start(tmp_path_factory.mktemp("dstack"))
+    stack = manager.__enter__()
     stack.close = lambda: manager.__exit__(None, None, None)
     TIMINGS["start"] = time.monotonic() - started
     yield stack

@@ -25,15 +25,10 @@ Such files therefore get exactly ``parse.py``'s rows, or its ``ValueError``; the
 :func:`flatten_transcripts` say how many files took each path. HealthScribe clinical documents are not
 handled here (small files: use ``parse.healthscribe_clinical_document_tables``).
 
-Several processes: :func:`flatten_files_to_lake` hands chunks of files (paths) to a
-``ProcessPoolExecutor``; each worker flattens its chunk with :func:`flatten_transcripts` and writes its
-own part file per table into the partitions' hidden temporary directories (``store.partition_parts``),
-swapped in once every chunk is written. It saves wall time when cores are free, not CPU time.
-
 Why two implementations: parse.py works on one parsed document and gives errors that name the JSON
 path of a bad value; this module needs the raw bytes of many files to be fast, and hands the shapes it
 cannot vectorise exactly to parse.py. ``nightly.flatten_night`` (the nightly DAG's flatten task) uses
-this module, its S3 objects downloaded one batch at a time.
+this module in the task's own process, its S3 objects downloaded one batch at a time.
 """
 
 from __future__ import annotations
@@ -1082,111 +1077,3 @@ def flatten_transcripts(
         name: pa.concat_tables([p[name] for p in pieces]) if pieces else schema.empty_table()
         for name, schema in TRANSCRIPT_TABLES.items()
     }
-
-
-# --- several processes ---------------------------------------------------------------------------
-
-
-def _flatten_chunk_to_parts(
-    files: Sequence[tuple[str, str, str]], first: int, part: int, parts: dict[str, str], lake_uri: str
-) -> dict:
-    """Worker: read and flatten a chunk of files, write its rows as ``part-<part>.parquet`` of each
-    table into the temporary partition directories ``parts``; returns row counts, paths taken and the
-    worker's CPU time so far."""
-    import os
-    import time
-
-    from medscribe.lake import store
-
-    counts: dict[str, int] = {}
-    items = ((recording_id, job_name, _read_file(path)) for recording_id, job_name, path in files)
-    try:
-        tables = flatten_transcripts(items, use_threads=False, counts=counts)
-    except ValueError as error:  # positions are the chunk's: make them the night's
-        raise ValueError(_shift_position(str(error), first)) from None
-    fs, _ = store.resolve(lake_uri)
-    for name, table in tables.items():
-        store.write_part(name, table, f"{parts[name]}/part-{part:05d}.parquet", filesystem=fs)
-    return {
-        "rows": {name: table.num_rows for name, table in tables.items()},
-        "counts": counts,
-        "pid": os.getpid(),
-        "cpu_seconds": time.process_time(),
-    }
-
-
-def _read_file(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
-
-
-def _shift_position(message: str, first: int) -> str:
-    head, sep, rest = message.partition(":")
-    if head.startswith("file ") and head[5:].isdigit():
-        return f"file {int(head[5:]) + first}{sep}{rest}"
-    return message
-
-
-def flatten_files_to_lake(
-    files: Iterable[tuple[str, str, str]],
-    lake_uri: str,
-    night: str,
-    *,
-    processes: int = 2,
-    chunk_bytes: int = 4 * BATCH_BYTES,
-    mp_context=None,
-) -> dict:
-    """Flatten local transcript files with a process pool straight into the night's partitions of the
-    four transcript tables: each worker flattens a chunk of files (``flatten_transcripts``, one Arrow
-    thread) and writes its rows as one part file per table into hidden directories
-    (``store.partition_parts``); the four partitions are swapped in, one after the other, only when
-    every chunk is written, so an error in any chunk leaves every previous partition as it was.
-
-    The rows are those of ``flatten_transcripts`` over the same files (part files in the files' order:
-    ``part-<chunk>.parquet``, chunks of consecutive files).
-
-    :param files: (recording_id, job_name, local path of the file) per file; workers read the files. An
-        iterator is consumed as the chunks are flattened: each chunk goes to the pool once its files
-        are there (a caller downloading the files overlaps the downloads with the flattening).
-    :param lake_uri: lake root (local path or URI, see ``store.resolve``).
-    :param night: the partition, ``YYYY-MM-DD``.
-    :param processes: worker processes (``concurrent.futures.ProcessPoolExecutor``).
-    :param chunk_bytes: files are grouped in chunks of about this many bytes (by file size).
-    :param mp_context: multiprocessing context for the pool (None: the platform's default).
-    :return: ``{"rows": {table: rows}, "counts": {"columnar": n, "reference": n}, "chunks": n,
-        "worker_cpu_seconds": CPU time of the workers (each one's total, imports included)}``.
-    :raises ValueError: as ``flatten_transcripts`` (the position is the file's index in ``files``).
-    """
-    import contextlib
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    from medscribe.lake import store
-
-    rows = {name: 0 for name in TRANSCRIPT_TABLES}
-    counts = {"columnar": 0, "reference": 0}
-    cpu: dict[int, float] = {}
-    with contextlib.ExitStack() as stack:
-        parts = {
-            name: stack.enter_context(store.partition_parts(name, lake_uri, night)) for name in TRANSCRIPT_TABLES
-        }
-        with ProcessPoolExecutor(max_workers=processes, mp_context=mp_context) as pool:
-            futures = []
-            chunk: list = []
-            first = size = 0
-            for position, item in enumerate(files):  # a chunk goes to the pool as soon as it is full
-                if chunk and size >= chunk_bytes:
-                    futures.append(pool.submit(_flatten_chunk_to_parts, chunk, first, len(futures), parts, lake_uri))
-                    chunk, first, size = [], position, 0
-                chunk.append(tuple(item))
-                size += os.path.getsize(item[2])
-            if chunk:
-                futures.append(pool.submit(_flatten_chunk_to_parts, chunk, first, len(futures), parts, lake_uri))
-            for future in futures:
-                result = future.result()
-                for name, n in result["rows"].items():
-                    rows[name] += n
-                for path, n in result["counts"].items():
-                    counts[path] += n
-                cpu[result["pid"]] = max(cpu.get(result["pid"], 0.0), result["cpu_seconds"])
-    return {"rows": rows, "counts": counts, "chunks": len(futures), "worker_cpu_seconds": sum(cpu.values())}

@@ -25,9 +25,6 @@ Replacing a partition (``write_partition``):
   there is repaired by running the write again.
 - One writer per table and night at a time (in Airflow: one task owns a table-night); a second
   concurrent writer may have its temporary directory removed as a leftover and fail.
-- Several writers of one partition (worker processes, each writing its own part files):
-  ``partition_parts`` yields the hidden temporary directory, ``write_part`` writes a file into it, and
-  the partition is swapped in when the block ends, as above. Readers read every part file of a night.
 - Writing the same table twice gives the same partition (no duplicates). An empty table still replaces
   the partition: the night is then represented by one zero-row ``part-0.parquet`` carrying the full
   schema, which DuckDB and pyarrow read as zero rows with the right columns (a partition directory with
@@ -41,14 +38,12 @@ the other functions (URI options or the environment).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import glob
 import os
 import re
 import urllib.parse
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -226,54 +221,6 @@ def write_partition(
             fs.delete_dir(tmp)
         raise
     return final if isinstance(fs, pafs.LocalFileSystem) else f"{fs.type_name}://{final}"
-
-
-@contextlib.contextmanager
-def partition_parts(
-    table_name: str,
-    lake_uri: str,
-    night: str,
-    *,
-    filesystem: pafs.FileSystem | None = None,
-) -> Iterator[str]:
-    """Replace the ``night=<night>`` partition of a table with part files written by the caller (e.g.
-    one per worker process), with the swap of ``write_partition``.
-
-    Yields the hidden temporary directory (a path in the lake's filesystem); the caller writes Parquet
-    files with the table's schema into it (``write_part``), named ``part-<i>.parquet``. When the block
-    ends normally the directory replaces the partition (no file written: one zero-row file, as an empty
-    ``write_partition``); if it raises, the directory is removed and the previous partition is
-    untouched. The recovery, reader visibility and one-writer rules are those of ``write_partition``.
-    """
-    _schema(table_name)
-    _check_night(night)
-    fs, root = resolve(lake_uri, filesystem)
-    table_dir = f"{root}/{table_name}"
-    final = f"{table_dir}/{PARTITION_COLUMN}={night}"
-    token = uuid.uuid4().hex[:12]
-    tmp = f"{table_dir}/.{PARTITION_COLUMN}={night}.tmp-{token}"
-    fs.create_dir(table_dir, recursive=True)
-    _recover(fs, table_dir, night)
-    fs.create_dir(tmp, recursive=True)
-    try:
-        yield tmp
-        if not fs.get_file_info(pafs.FileSelector(tmp)):
-            _write_files(_schema(table_name).empty_table(), fs, tmp)
-        _swap(fs, tmp, final, f"{table_dir}/.{PARTITION_COLUMN}={night}.old-{token}")
-    except BaseException:
-        if _exists(fs, tmp):
-            fs.delete_dir(tmp)
-        raise
-
-
-def write_part(
-    table_name: str, table: pa.Table, path: str, *, filesystem: pafs.FileSystem | None = None
-) -> None:
-    """Write one part file of a partition (a file inside the directory of ``partition_parts``): the rows
-    conformed to the table's schema (``conform``), row groups as ``write_partition`` makes them."""
-    data = conform(table_name, table)
-    fs = filesystem if filesystem is not None else pafs.LocalFileSystem()
-    pq.write_table(data, path, filesystem=fs, row_group_size=MAX_ROWS_PER_GROUP)
 
 
 def _with_night(schema: pa.Schema) -> pa.Schema:

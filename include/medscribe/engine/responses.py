@@ -15,6 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -31,6 +32,7 @@ from medscribe.engine.exceptions import (
     TranscribeError,
 )
 from medscribe.engine.models import COMPLETED, RETRY_DELAYS_S, SCRIBE, TRANSCRIPTION, Job, TranscribeBackend
+from medscribe.engine.pages import PAGES
 from medscribe.engine.tagging import TagService
 from medscribe.engine.vocabularies import Vocabulary, VocabularyBackend
 from medscribe.engine.vocabulary_filters import VocabularyFilter, VocabularyFilterBackend
@@ -437,10 +439,6 @@ class EngineApp:
 
         Read-only and unsigned so a browser can open it; it shows no media URI and no transcript.
         """
-        from datetime import UTC, datetime
-
-        from medscribe.engine.pages import PAGES
-
         parts = path.strip("/").split("/")
         if len(parts) != 3 or parts[1] not in self.JOB_VIEWS or self.state.handler is None:
             return Response("Not Found", status=404, content_type="text/plain")

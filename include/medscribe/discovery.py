@@ -28,9 +28,10 @@ import json
 import logging
 import posixpath
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from medscribe.admission import MAX_SIDECAR_BYTES, RefusedInput, check_request, check_sidecar
+from medscribe.spool import S3Object
 
 log = logging.getLogger(__name__)
 
@@ -94,25 +95,43 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-def probe_audio(data: bytes, limits: Limits = Limits()) -> AudioInfo:
+def check_size(size_bytes: int, limits: Limits = Limits()) -> None:
     """
-    Check a recording's bytes: container sniffed from content, then fully decoded with PyAV.
+    Refuse an empty or too large file from its size alone, before any of its bytes are read.
 
-    :param data: the whole file.
+    :param size_bytes: the file's size.
+    :param limits: the acceptance limits.
+    :raises InvalidRecording: with a reason that carries no patient data.
+    """
+    if not size_bytes:
+        raise InvalidRecording("empty file (0 bytes)")
+    if size_bytes > limits.max_size_bytes:
+        raise InvalidRecording(f"file too large ({size_bytes} bytes > {limits.max_size_bytes})")
+
+
+def probe_audio(data: bytes | IO[bytes], limits: Limits = Limits()) -> AudioInfo:
+    """
+    Check a recording: size, container sniffed from content, then fully decoded with PyAV.
+
+    A file is read in PyAV's small buffers and decoded frame by frame, so a file argument is never held
+    whole in memory.
+
+    :param data: the whole file, as bytes or as a seekable binary file (read from its start).
     :param limits: the acceptance limits.
     :raises InvalidRecording: with a reason that carries no patient data.
     """
     import av  # PyAV: imported here, DAG files must stay light to parse
 
-    if not data:
-        raise InvalidRecording("empty file (0 bytes)")
-    if len(data) > limits.max_size_bytes:
-        raise InvalidRecording(f"file too large ({len(data)} bytes > {limits.max_size_bytes})")
-    media_format = sniff_format(data[:16])
+    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    size = source.seek(0, io.SEEK_END)
+    check_size(size, limits)
+    source.seek(0)
+    media_format = sniff_format(source.read(16))
     if media_format is None:
         raise InvalidRecording("not an audio file: content matches no supported format (wav, flac, mp3, mp4, ogg, webm, amr)")
+    source.seek(0)
     try:
-        with av.open(io.BytesIO(data), mode="r") as container:
+        with av.open(source, mode="r") as container:
             if not container.streams.audio:
                 raise InvalidRecording(f"{media_format} file has no audio stream")
             stream = container.streams.audio[0]
@@ -126,7 +145,7 @@ def probe_audio(data: bytes, limits: Limits = Limits()) -> AudioInfo:
         raise InvalidRecording(f"{media_format} file holds no audio samples")
     duration = samples / sample_rate
     if media_format == "wav":
-        _check_wav_length(data)
+        _check_wav_length(source, size)
     if sample_rate < limits.min_sample_rate_hz:
         raise InvalidRecording(f"sample rate {sample_rate} Hz is under the minimum of {limits.min_sample_rate_hz} Hz")
     if sample_rate > limits.max_sample_rate_hz:
@@ -140,17 +159,19 @@ def probe_audio(data: bytes, limits: Limits = Limits()) -> AudioInfo:
     return AudioInfo(media_format, int(sample_rate), int(channels), round(duration, 3))
 
 
-def _check_wav_length(data: bytes) -> None:
-    """A WAV whose data chunk claims more bytes than the file holds was cut short in transfer."""
+def _check_wav_length(source: IO[bytes], size: int) -> None:
+    """A WAV whose data chunk claims more bytes than the file holds was cut short (reads chunk headers only)."""
     position = 12
-    while position + 8 <= len(data):
-        chunk_id, size = data[position : position + 4], int.from_bytes(data[position + 4 : position + 8], "little")
+    while position + 8 <= size:
+        source.seek(position)
+        header = source.read(8)
+        chunk_id, chunk_size = header[:4], int.from_bytes(header[4:8], "little")
         if chunk_id == b"data":
-            available = len(data) - position - 8
-            if size > available and size != 0xFFFFFFFF:
-                raise InvalidRecording(f"truncated wav: data chunk declares {size} bytes, {available} present")
+            available = size - position - 8
+            if chunk_size > available and chunk_size != 0xFFFFFFFF:
+                raise InvalidRecording(f"truncated wav: data chunk declares {chunk_size} bytes, {available} present")
             return
-        position += 8 + size + (size & 1)
+        position += 8 + chunk_size + (chunk_size & 1)
 
 
 @dataclass
@@ -340,43 +361,45 @@ def discover_night(
             )
 
     for key in audio_keys:
-        data = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        sha256 = hashlib.sha256(data).hexdigest()
-        recording_id = sha256[:32]
-        try:
-            sidecar = read_sidecar(s3_client, bucket, sidecars[key]) if key in sidecars else None
-            options = routing_options(key, sidecar)
-            route = json.dumps(options, sort_keys=True)
-        except InvalidRecording as error:
-            options, route = error, "a refused sidecar"
-        first = recordings.get(recording_id) or rejected.get(recording_id)
-        if first is not None:
-            _note_duplicate(first, routes[recording_id], route, ledger)
-            continue
-        routes[recording_id] = route
-        try:
-            if isinstance(options, InvalidRecording):
-                raise options
-            audio = probe_audio(data, limits)
-            kind = options.pop("kind")
-            service = SERVICE_BY_KIND[kind]
-            staged_key = posixpath.join(staging_prefix.strip("/"), f"{sha256}.{audio.media_format}")
-            settings = job_settings(kind, audio, options)
-            recording = Recording(
-                recording_id=recording_id,
-                night=night,
-                kind=kind,
-                service=service,
-                size_bytes=len(data),
-                audio=audio,
-                media_uri=f"s3://{bucket}/{staged_key}",
-                job_name=job_name_for(service, sha256, settings),
-                options=settings,
-            )
-            check_request(service, job_request(recording.to_dict(), **destination)["request"])
-        except (InvalidRecording, RefusedInput) as error:
-            refuse(key, recording_id, len(data), str(error))
-            continue
+        # Streamed: hashed on the way into a bounded spool (or S3's full-object checksum), never whole in memory.
+        with S3Object(s3_client, bucket, key, spool_limit=limits.max_size_bytes) as source:
+            sha256 = source.sha256
+            recording_id = sha256[:32]
+            try:
+                sidecar = read_sidecar(s3_client, bucket, sidecars[key]) if key in sidecars else None
+                options = routing_options(key, sidecar)
+                route = json.dumps(options, sort_keys=True)
+            except InvalidRecording as error:
+                options, route = error, "a refused sidecar"
+            first = recordings.get(recording_id) or rejected.get(recording_id)
+            if first is not None:
+                _note_duplicate(first, routes[recording_id], route, ledger)
+                continue
+            routes[recording_id] = route
+            try:
+                if isinstance(options, InvalidRecording):
+                    raise options
+                check_size(source.size_bytes, limits)  # an empty or oversize file is never spooled
+                audio = probe_audio(source.open(), limits)
+                kind = options.pop("kind")
+                service = SERVICE_BY_KIND[kind]
+                staged_key = posixpath.join(staging_prefix.strip("/"), f"{sha256}.{audio.media_format}")
+                settings = job_settings(kind, audio, options)
+                recording = Recording(
+                    recording_id=recording_id,
+                    night=night,
+                    kind=kind,
+                    service=service,
+                    size_bytes=source.size_bytes,
+                    audio=audio,
+                    media_uri=f"s3://{bucket}/{staged_key}",
+                    job_name=job_name_for(service, sha256, settings),
+                    options=settings,
+                )
+                check_request(service, job_request(recording.to_dict(), **destination)["request"])
+            except (InvalidRecording, RefusedInput) as error:
+                refuse(key, recording_id, source.size_bytes, str(error))
+                continue
         _stage(s3_client, bucket, key, staged_key)
         if ledger is not None:
             _reconcile(ledger, recording, retry_failed)

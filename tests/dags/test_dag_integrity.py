@@ -21,7 +21,8 @@ print(json.dumps({{
     "seconds": elapsed,
     "errors": {{k: str(v)[:500] for k, v in bag.import_errors.items()}},
     "dags": {{d.dag_id: {{"tags": sorted(d.tags), "tasks": {{t.task_id: t.retries for t in d.tasks}},
-                         "schedule": str(d.timetable.summary)}} for d in bag.dags.values()}},
+                         "schedule": str(getattr(d.timetable, "summary", None) or type(d.timetable).__name__)}}
+              for d in bag.dags.values()}},
 }}))
 """
 
@@ -52,6 +53,11 @@ def test_nightly_wiring(dagbag):
     tasks = set(dagbag["dags"]["medscribe_nightly"]["tasks"])
     assert {"discover", "plan", "jobs", "settle", "flatten", "word_confidence_gate", "summary"} <= tasks
     assert "0 2 * * *" in dagbag["dags"]["medscribe_nightly"]["schedule"]
+
+
+def test_forget_wiring(dagbag):
+    assert set(dagbag["dags"]["medscribe_forget"]["tasks"]) == {"resolve", "forget", "audit"}
+    assert dagbag["dags"]["medscribe_forget"]["schedule"] == "NullTimetable"  # manual trigger only
 
 
 def test_parse_time_under_two_seconds(dagbag):

@@ -192,6 +192,27 @@ REVIEW_QUEUE = pa.schema(
     ]
 )
 
+GOVERNANCE_AUDIT = pa.schema(
+    [
+        _field("action", pa.string(), "forget | retention.", nullable=False),
+        _field("outcome", pa.string(), "removed | nothing_found | input_not_found (an original key that no longer exists).", nullable=False),
+        _field("recording_id", pa.string(), "Id of the recording acted on; null when the input named no recording found."),
+        _field("recording_nights", pa.string(), "Nights the recording was found in, comma-separated."),
+        _field("originals", pa.int64(), "Original uploads (and their sidecars) deleted.", nullable=False),
+        _field("staged", pa.int64(), "Staged audio copies deleted.", nullable=False),
+        _field("quarantined", pa.int64(), "Quarantine copies deleted.", nullable=False),
+        _field("service_outputs", pa.int64(), "Service output files (transcripts, clinical documents) deleted.", nullable=False),
+        _field("service_jobs", pa.int64(), "Job records deleted on the service or engine (DeleteMedical*Job).", nullable=False),
+        _field("ledger_entries", pa.int64(), "Ledger entries deleted.", nullable=False),
+        _field("lake_rows", pa.int64(), "Lake rows removed, all tables and nights.", nullable=False),
+        _field("lake_rows_by_table", pa.string(), "Lake rows removed per table, as JSON."),
+        _field("quality_reports", pa.int64(), "Nights whose quality report and data docs were regenerated without it.", nullable=False),
+        _field("requested_by", pa.string(), "The user who triggered the DAG run (null for scheduled runs)."),
+        _field("run_id", pa.string(), "The DAG run that acted.", nullable=False),
+        _field("acted_at", _UTC_US, "When the action finished.", nullable=False),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "jobs": JOBS,
     "transcript_words": TRANSCRIPT_WORDS,
@@ -202,6 +223,8 @@ TABLES: dict[str, pa.Schema] = {
     "note_sentences": NOTE_SENTENCES,
     "note_evidence": NOTE_EVIDENCE,
     "review_queue": REVIEW_QUEUE,
+    # partitioned by the day the action ran (its "night"), not by the recording's night
+    "governance_audit": GOVERNANCE_AUDIT,
 }
 
 

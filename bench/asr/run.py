@@ -17,9 +17,13 @@ Prints, per layout (and ``+vocabulary``): WER and medical-term WER (``medwer.Sco
 recordings), the attribution accuracy of words (mono: speaker labels mapped to the reference speakers by
 the best one-to-one mapping per recording; stereo: channel = the speaker's channel), and the real-time
 factor (job processing time / audio duration, from the jobs' StartTime and CompletionTime). With
-``--json`` the figures are also written to a file. Run from the Airflow environment (boto3, medwer)::
+``--json`` the figures are also written to a file. With ``--model DIR --model-sha256 HEX`` the same jobs
+run again on an engine started with that model (``MEDSCRIBE_ENGINE_MODEL_DIR`` /
+``MEDSCRIBE_ENGINE_MODEL_SHA256``) and WER, medical WER and RTF of both models are printed side by side.
+Run from the Airflow environment (boto3, medwer)::
 
-    .venv/bin/python bench/asr/run.py --minutes 10 [--voices piper|espeak]
+    .venv/bin/python bench/asr/run.py --minutes 10 [--voices piper|espeak] \
+        [--model bench/out/models/whisper-base --model-sha256 d01c3014...]
 """
 
 from __future__ import annotations
@@ -216,8 +220,15 @@ MONTHS = {
 
 
 def run(
-    minutes: float, max_recording_minutes: float, workers: int, timeout: float, voices: str = "piper"
+    minutes: float,
+    max_recording_minutes: float,
+    workers: int,
+    timeout: float,
+    voices: str = "piper",
+    engine_env: dict[str, str] | None = None,
 ) -> dict:
+    """The figures of one engine over the corpus (``engine_env``: extra environment of the engine, e.g.
+    its model)."""
     import os
 
     import boto3
@@ -230,7 +241,7 @@ def run(
     recordings = manifest["recordings"]
     run_dir = REPO_ROOT / "bench" / "out" / "run"
     figures: dict = {"source": manifest["source"], "voices": voices, "layouts": {}}
-    with LocalStack.start(run_dir=run_dir, with_engine=True, engine_workers=workers) as stack:
+    with LocalStack.start(run_dir=run_dir, with_engine=True, engine_workers=workers, env=engine_env) as stack:
         s3 = boto3.client("s3", endpoint_url=stack.s3_endpoint)
         client = boto3.client("transcribe", endpoint_url=stack.engine_endpoint)
         for bucket in (MEDIA_BUCKET, OUTPUT_BUCKET):
@@ -330,9 +341,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--voices", choices=corpus.SYNTHESIZERS, default="piper", help="corpus synthesizer (default piper)"
     )
+    parser.add_argument(
+        "--model", type=Path, help="also run the engine with this CTranslate2 Whisper model folder"
+    )
+    parser.add_argument("--model-sha256", help="the sha256 of that model's model.bin (required with --model)")
     args = parser.parse_args(argv)
+    if args.model and not args.model_sha256:
+        parser.error("--model needs --model-sha256 (the pin of its model.bin)")
     started = time.monotonic()
     figures = run(args.minutes, args.max_recording_minutes, args.workers, args.timeout, args.voices)
+    if args.model:
+        engine_env = {
+            "MEDSCRIBE_ENGINE_MODEL_DIR": str(args.model.resolve()),
+            "MEDSCRIBE_ENGINE_MODEL_SHA256": args.model_sha256,
+        }
+        other = run(
+            args.minutes, args.max_recording_minutes, args.workers, args.timeout, args.voices, engine_env
+        )
+        figures["compared"] = {"model": args.model.name, "sha256": args.model_sha256, **other}
     figures["wall_seconds"] = round(time.monotonic() - started, 1)
     figures["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     figures["machine"] = (
@@ -361,9 +387,32 @@ def main(argv: list[str] | None = None) -> int:
             f"recall {rate(p['age_recall'])} ({p['age_right']}/{p['age_expected']}); "
             f"dates found {p['dates_found']}"
         )
+    if args.model:
+        print_side_by_side(figures, figures["compared"])
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
     return 0
+
+
+def print_side_by_side(default: dict, other: dict) -> None:
+    """WER, medical WER and RTF per layout of tiny.en (``default``) and ``other`` next to each other."""
+    name = other["model"][:14]
+    print(f"tiny.en vs {other['model']} (sha256 {other['sha256'][:12]}...), same recordings and jobs:")
+    print(
+        f"{'layout':18} {'minutes':>8} {'WER tiny':>9} {name + ' WER':>18} {'medWER tiny':>12} "
+        f"{name + ' medWER':>21} {'RTF tiny':>9} {name + ' RTF':>18}"
+    )
+
+    def figure(value) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    for layout, f in default["layouts"].items():
+        g = other["layouts"][layout]
+        print(
+            f"{layout:18} {f['audio_minutes']:8.1f} {figure(f['wer']):>9} {figure(g['wer']):>18} "
+            f"{figure(f['medical_wer']):>12} {figure(g['medical_wer']):>21} {figure(f['rtf']):>9} "
+            f"{figure(g['rtf']):>18}"
+        )
 
 
 if __name__ == "__main__":

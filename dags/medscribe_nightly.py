@@ -3,7 +3,9 @@
 The run with logical date D processes night D (recordings under ``<prefix>/D/``) and runs after the
 night is over (02:00 UTC on D+1). Only wiring lives here; the logic is in the ``medscribe`` package.
 Services are reached through the ``aws_default`` connection: plain AWS, or the offline engine when its
-extra sets ``service_config.transcribe.endpoint_url`` (see README.md).
+extra sets ``service_config.transcribe.endpoint_url`` (see README.md). Tasks pass manifest keys and
+counts through XCom, never per-recording lists (``medscribe.manifests``); flatten and the gate update
+the lake tables' assets (``medscribe.assets``) with the night in each event's extra.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import pendulum
 from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from medscribe.aws.operators.transcribe import StartMedicalJobsBatchOperator
+from medscribe.assets import FLATTENED, GATED, LAKE_ASSETS, event_extra
+from medscribe.aws.operators.manifest import StartMedicalJobsFromManifestOperator
 
 AWS_CONN_ID = "aws_default"
 # Jobs per mapped task, and the pool that bounds concurrent jobs: create it with
@@ -66,10 +69,11 @@ def _ledger(params: dict):
 def medscribe_nightly():
     @task
     def discover(params: dict | None = None, ds: str | None = None) -> dict:
-        """Find, check, stage or quarantine the night's recordings; returns ids, job names and reasons only."""
+        """Find, check, stage or quarantine the night's recordings; returns their manifest's key and counts."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from medscribe.discovery import discover_night
+        from medscribe.nightly import save_discovery
 
         recordings, rejected = discover_night(
             S3Hook(aws_conn_id=AWS_CONN_ID).conn,
@@ -83,16 +87,18 @@ def medscribe_nightly():
             ledger=_ledger(params),
             retry_failed=params["retry_failed"],
         )
-        return {"recordings": [r.to_dict() for r in recordings], "rejected": [r.to_dict() for r in rejected]}
+        return save_discovery(_ledger(params), ds, recordings, rejected)
 
     @task
-    def plan(discovery: dict, params: dict | None = None) -> list[dict]:
-        """Bounded batches of job requests (recordings already done get none)."""
-        from medscribe.nightly import plan_batches
+    def plan(discovery: dict, params: dict | None = None, ds: str | None = None) -> list[str]:
+        """Bounded batches of job requests (recordings already done get none), one manifest key each."""
+        from medscribe.nightly import night_recordings, plan_batch_manifests
 
-        return plan_batches(
-            discovery["recordings"],
-            ledger=_ledger(params),
+        ledger = _ledger(params)
+        return plan_batch_manifests(
+            night_recordings(ledger, discovery),
+            ledger=ledger,
+            night=ds,
             batch_size=BATCH_SIZE,
             output_bucket=params["output_bucket"],
             data_access_role_arn=params["data_access_role_arn"],
@@ -104,46 +110,48 @@ def medscribe_nightly():
         from airflow.providers.common.compat.sdk import AirflowFailException
 
         from medscribe.aws.hooks.transcribe import TranscribeHook
-        from medscribe.nightly import settle_night
+        from medscribe.nightly import batch_outcomes, night_recordings, settle_night
 
         if discovery is None:
             raise AirflowFailException(f"nothing to settle on {ds}: the discover task failed (see its log)")
         hook = TranscribeHook(aws_conn_id=AWS_CONN_ID)
-        outcomes = {}
-        for batch in batches or []:
-            outcomes.update((batch or {}).get("jobs", {}))
+        ledger = _ledger(params)
         return settle_night(
-            recordings=discovery["recordings"],
-            outcomes=outcomes,
+            recordings=night_recordings(ledger, discovery),
+            outcomes=batch_outcomes(ledger, list(batches or [])),
             describe_job=lambda service, name: hook.get_medical_scribe_job(name)
             if service == "healthscribe"
             else hook.get_medical_transcription_job(name),
-            ledger=_ledger(params),
+            ledger=ledger,
             night=ds,
         )
 
-    @task
-    def flatten(discovery: dict, params: dict | None = None, ds: str | None = None) -> dict:
-        """Replace the night's partitions: recordings, jobs, transcript_words, transcript_segments."""
+    @task(outlets=[LAKE_ASSETS[table] for table in FLATTENED])
+    def flatten(discovery: dict, params: dict | None = None, ds: str | None = None, outlet_events=None) -> dict:
+        """Replace the night's partitions of the lake's tables; each table's asset event carries the night."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from medscribe.aws.hooks.transcribe import TranscribeHook
-        from medscribe.nightly import flatten_night
+        from medscribe.nightly import flatten_night, night_recordings
 
         hook = TranscribeHook(aws_conn_id=AWS_CONN_ID)
-        return flatten_night(
-            recordings=discovery["recordings"],
+        ledger = _ledger(params)
+        counts = flatten_night(
+            recordings=night_recordings(ledger, discovery),
             describe_job=lambda service, name: hook.get_medical_scribe_job(name)
             if service == "healthscribe"
             else hook.get_medical_transcription_job(name),
             s3_client=S3Hook(aws_conn_id=AWS_CONN_ID).conn,
             lake_uri=params["lake_uri"],
             night=ds,
-            ledger=_ledger(params),
+            ledger=ledger,
         )
+        for table in FLATTENED:
+            outlet_events[LAKE_ASSETS[table]].extra = event_extra(ds, counts.get(table))
+        return counts
 
-    @task
-    def word_confidence_gate(params: dict | None = None, ds: str | None = None) -> dict:
+    @task(outlets=[LAKE_ASSETS[table] for table in GATED])
+    def word_confidence_gate(params: dict | None = None, ds: str | None = None, outlet_events=None) -> dict:
         """GX suites over the night's tables; transcripts under a bar go to review_queue; structural errors fail."""
         from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -157,6 +165,8 @@ def medscribe_nightly():
             raise AirflowFailException(str(error)) from None
         report = gate_night(params["lake_uri"], ds, config)
         written = apply_quality(report, params["lake_uri"], ds)
+        for table in GATED:  # review_queue written, quality_status of the others rewritten
+            outlet_events[LAKE_ASSETS[table]].extra = event_extra(ds, written["review_queue"] if table == "review_queue" else None)
         result = {"structural_ok": report["structural_ok"], "under_bar": report["under_bar"],
                   "review_queue": written["review_queue"], "transcripts": len(report["transcripts"])}
         if not report["night_ok"]:
@@ -180,14 +190,15 @@ def medscribe_nightly():
         return result
 
     found = discover()
-    batches = StartMedicalJobsBatchOperator.partial(
+    batches = StartMedicalJobsFromManifestOperator.partial(
         task_id="jobs",
         pool=JOBS_POOL,
         pool_slots=BATCH_SIZE,
         deferrable=True,
         waiter_delay=10,
         waiter_max_attempts=720,
-    ).expand_kwargs(plan(found))
+        manifest_bucket="{{ params.recordings_bucket }}",
+    ).expand(manifest_key=plan(found))
     states = settle(found, batches.output)
     counts = flatten(found)
     states >> counts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import posixpath
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -90,6 +91,88 @@ def plan_batches(
     batches = [{"jobs": requests[i : i + batch_size]} for i in range(0, len(requests), batch_size)]
     log.info("%d jobs to run in %d batches of at most %d", len(requests), len(batches), batch_size)
     return batches
+
+
+def save_discovery(ledger, night: str, recordings: list, rejected: list) -> dict[str, Any]:
+    """
+    Write discovery's lists to the night's ``discover`` manifest; what the discover task returns.
+
+    :param ledger: the :class:`medscribe.ledger.Ledger` (its bucket and prefix hold the manifest).
+    :param night: the night.
+    :param recordings: ``discovery.Recording`` values.
+    :param rejected: ``discovery.Rejected`` values.
+    :return: ``{"manifest": key, "recordings": n, "rejected": n}``.
+    """
+    from medscribe.manifests import manifest_key, write_manifest
+
+    key = write_manifest(
+        ledger.s3, ledger.bucket, manifest_key(ledger.prefix, night, "discover"),
+        {"recordings": [r.to_dict() for r in recordings], "rejected": [r.to_dict() for r in rejected]},
+    )
+    return {"manifest": key, "recordings": len(recordings), "rejected": len(rejected)}
+
+
+def night_recordings(ledger, discovery: dict[str, Any]) -> list[dict[str, Any]]:
+    """
+    The valid recordings (``Recording.to_dict()`` values) of a discover task's result.
+
+    :param ledger: the :class:`medscribe.ledger.Ledger`.
+    :param discovery: what :func:`save_discovery` returned.
+    """
+    from medscribe.manifests import read_manifest
+
+    return read_manifest(ledger.s3, ledger.bucket, discovery["manifest"])["recordings"]
+
+
+def plan_batch_manifests(
+    recordings: list[dict[str, Any]],
+    *,
+    ledger,
+    night: str,
+    batch_size: int,
+    output_bucket: str,
+    data_access_role_arn: str,
+) -> list[str]:
+    """
+    :func:`plan_batches`, each batch written to its own manifest: the mapped job tasks get one key each.
+
+    :param recordings: ``Recording.to_dict()`` values from discovery.
+    :param ledger: the :class:`medscribe.ledger.Ledger` (its bucket and prefix hold the manifests).
+    :param night: the night.
+    :param batch_size: most jobs in one batch (one mapped task).
+    :param output_bucket: the bucket the jobs write to.
+    :param data_access_role_arn: the role HealthScribe assumes.
+    :return: the batch manifests' keys, in order (for ``expand``).
+    """
+    from medscribe.manifests import delete_stale, manifest_key, write_manifest
+
+    batches = plan_batches(
+        recordings, ledger=ledger, batch_size=batch_size, output_bucket=output_bucket, data_access_role_arn=data_access_role_arn
+    )
+    keys = [
+        write_manifest(ledger.s3, ledger.bucket, manifest_key(ledger.prefix, night, f"batches/{index:04d}"), batch)
+        for index, batch in enumerate(batches)
+    ]
+    delete_stale(ledger.s3, ledger.bucket, posixpath.dirname(manifest_key(ledger.prefix, night, "batches/0")) + "/", set(keys))
+    return keys
+
+
+def batch_outcomes(ledger, results: list[dict[str, Any] | None]) -> dict[str, dict[str, Any]]:
+    """
+    The job outcomes of the night's batches, read from the manifests their tasks wrote.
+
+    :param ledger: the :class:`medscribe.ledger.Ledger`.
+    :param results: the batch tasks' results (``manifests.save_batch_outcomes``); None for a batch
+        whose task failed (its jobs are then described by :func:`settle_night`).
+    :return: ``{job name: {"status", "failure_reason"}}``.
+    """
+    from medscribe.manifests import read_manifest
+
+    outcomes: dict[str, dict[str, Any]] = {}
+    for result in results or []:
+        if result and result.get("outcomes"):
+            outcomes.update(read_manifest(ledger.s3, ledger.bucket, result["outcomes"]))
+    return outcomes
 
 
 def settle_night(

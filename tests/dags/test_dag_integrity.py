@@ -60,5 +60,16 @@ def test_forget_wiring(dagbag):
     assert dagbag["dags"]["medscribe_forget"]["schedule"] == "NullTimetable"  # manual trigger only
 
 
+def test_weekly_report_wiring(dagbag):
+    report = dagbag["dags"]["medscribe_weekly_report"]
+    assert set(report["tasks"]) == {"clinical_terms_per_week"}
+    assert report["schedule"] == "AssetTriggeredTimetable"  # data-aware: on the clinical_insights asset
+
+
 def test_parse_time_under_two_seconds(dagbag):
     assert dagbag["seconds"] < 2.0, f"DAG folder parse took {dagbag['seconds']:.2f}s"
+
+
+def test_retention_wiring(dagbag):
+    assert set(dagbag["dags"]["medscribe_retention"]["tasks"]) == {"retain", "audit"}
+    assert "0 5 * * *" in dagbag["dags"]["medscribe_retention"]["schedule"]  # daily, after the nightly run

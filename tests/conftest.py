@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from medscribe.devstack import LocalStack, engine_python, local_credentials_env
+from medscribe_harness import hypothesis_profile
+from medscribe_harness.devstack import LocalStack, engine_python, local_credentials_env
 
-try:  # the property tests run in .venv; the engine's stage tests (.venv-engine) have no hypothesis
-    from hypothesis import settings
-except ImportError:
-    pass
-else:
-    # The suite draws the same examples on every run, so a green commit stays green; set
-    # MEDSCRIBE_HYPOTHESIS_EXPLORE=1 to draw new ones (what they find becomes a regression test).
-    settings.register_profile("repeatable", derandomize=True, database=None)
-    settings.load_profile("default" if os.environ.get("MEDSCRIBE_HYPOTHESIS_EXPLORE") else "repeatable")
+hypothesis_profile.load()
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AUDIO = FIXTURES / "audio"

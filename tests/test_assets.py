@@ -18,8 +18,8 @@ import pyarrow as pa
 import pytest
 
 from medscribe.assets import FLATTENED, GATED, LAKE_ASSETS, table_uri
-from medscribe.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
-from medscribe.devstack import REPO_ROOT
+from medscribe_harness.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
+from medscribe_harness.devstack import REPO_ROOT
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
 from medscribe.nightly import FLATTENED_TABLES

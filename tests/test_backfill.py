@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from medscribe.demo import OUTPUT_BUCKET, RECORDINGS_BUCKET, s3_client, seed_night
-from medscribe.devstack import AirflowServices, LocalStack, airflow_env
+from medscribe_harness.demo import OUTPUT_BUCKET, RECORDINGS_BUCKET, s3_client, seed_night
+from medscribe_harness.devstack import AirflowServices, LocalStack, airflow_env
 from medscribe.lake.store import read_table
 from tests.conftest import boto3_client
 from tests.test_nightly_operations import rid, wav_slice

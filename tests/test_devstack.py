@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from medscribe.devstack import LocalStack, ServiceError, free_port
+from medscribe_harness.devstack import LocalStack, ServiceError, free_port
 
 
 def test_port_in_use_gives_a_clear_message(tmp_path):

@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from medscribe.devstack import local_credentials_env
+from medscribe_harness.devstack import local_credentials_env
 from medscribe.discovery import InvalidRecording, Limits, discover_night, probe_audio
 from medscribe.spool import MEMORY_SPOOL_BYTES, full_object_sha256
 from tests.conftest import boto3_client

@@ -13,7 +13,7 @@ import json
 import pytest
 from medwer import Scorer
 
-from medscribe.demo import SAMPLES, run_night, s3_client, seed_night
+from medscribe_harness.demo import SAMPLES, run_night, s3_client, seed_night
 from medscribe.lake.store import read_table, row_counts
 from tests.conftest import AUDIO, boto3_client, reference
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from medscribe.demo import run_night, s3_client
-from medscribe.devstack import airflow_env
+from medscribe_harness.demo import run_night, s3_client
+from medscribe_harness.devstack import airflow_env
 from medscribe.governance import AUDIT_TABLE, RECORDING_TABLES
 from medscribe.lake.store import read_table
 from tests.conftest import boto3_client

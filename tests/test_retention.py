@@ -25,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from medscribe.devstack import airflow_env
+from medscribe_harness.devstack import airflow_env
 from medscribe.governance import (
     AUDIT_TABLE,
     PLACES,

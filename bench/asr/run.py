@@ -3,7 +3,7 @@
 
 Builds (or reuses) the corpus of ``bench/corpus/build.py`` (``--voices piper`` by default: a neural
 voice, closer to human speech; ``--voices espeak`` for espeak-ng's formant voices), starts moto S3 + the
-engine (:class:`medscribe.devstack.LocalStack`, in ``bench/out/run/``), uploads the recordings and runs
+engine (:class:`medscribe_harness.devstack.LocalStack`, in ``bench/out/run/``), uploads the recordings and runs
 one Transcribe Medical job per recording and layout:
 
 * mono: ``ShowSpeakerLabels`` with ``MaxSpeakerLabels=2`` (diarization),
@@ -232,7 +232,7 @@ def run(
     import os
 
     import boto3
-    from medscribe.devstack import LocalStack, local_credentials_env
+    from medscribe_harness.devstack import LocalStack, local_credentials_env
     from medwer import Scorer
     from medwer.normalizer import Normalizer
 

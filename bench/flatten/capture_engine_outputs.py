@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/flatten/capture_engine_outputs.py [--out tests/fixtures/engine]
 
-Starts moto S3 and the offline engine on free loopback ports (``medscribe.devstack.LocalStack``), uploads
+Starts moto S3 and the offline engine on free loopback ports (``medscribe_harness.devstack.LocalStack``), uploads
 ``tests/fixtures/audio/*.wav``, runs five jobs through boto3 (two HealthScribe, three Transcribe Medical,
 covering channel identification, speaker labels and alternatives) and writes each job's transcript file
 (and HealthScribe clinical document, if the engine writes one) as ``<case>.json``. The benchmark scales
@@ -64,7 +64,7 @@ def capture(out: Path) -> list[Path]:
     """Run the jobs on a fresh local stack and write their outputs into ``out``; return the files."""
     import boto3
 
-    from medscribe.devstack import LocalStack, local_credentials_env
+    from medscribe_harness.devstack import LocalStack, local_credentials_env
 
     os.environ.update(local_credentials_env())
     out.mkdir(parents=True, exist_ok=True)

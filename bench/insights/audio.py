@@ -32,8 +32,8 @@ from run import MEDIA_BUCKET, OUTPUT_BUCKET, reference_speaker  # noqa: E402
 
 
 def score(conversation: dict, reference: dict) -> dict:
-    from medscribe.engine.pipeline.document import PRONUNCIATION, PUNCTUATION, Segment, Token
-    from medscribe.engine.pipeline.roles import lexical_score
+    from medscribe_engine.pipeline.document import PRONUNCIATION, PUNCTUATION, Segment, Token
+    from medscribe_engine.pipeline.roles import lexical_score
 
     segments = conversation["TranscriptSegments"]
     words = [i for i in conversation["TranscriptItems"] if i["Type"] == "PRONUNCIATION"]
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     import boto3
-    from medscribe.devstack import LocalStack, local_credentials_env
+    from medscribe_harness.devstack import LocalStack, local_credentials_env
 
     os.environ.update(local_credentials_env())
     manifest = corpus.build_corpus(args.minutes, 4.0)

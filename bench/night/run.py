@@ -18,8 +18,8 @@ import time
 import wave
 from pathlib import Path
 
-from medscribe.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
-from medscribe.devstack import REPO_ROOT, LocalStack, local_credentials_env
+from medscribe_harness.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
+from medscribe_harness.devstack import REPO_ROOT, LocalStack, local_credentials_env
 
 AUDIO = REPO_ROOT / "tests" / "fixtures" / "audio"
 SOURCES = [("dictation.wav", "dictations/bench"), ("conversation_mono.wav", "conversations/bench-mono"),

@@ -8,7 +8,7 @@ CC BY 4.0); skipped with a message when absent. Two paths:
   PATIENT_0, ``[patient_guest]`` -> PATIENT_1; text cleaned as ``bench/corpus/build.py`` does), through
   the note builder in-process;
 * ``audio``: each whole dialogue synthesized by espeak-ng (``bench/corpus/build.py``'s voices, two
-  channels), sent through boto3 to the engine (``medscribe.devstack.LocalStack``) as a HealthScribe job
+  channels), sent through boto3 to the engine (``medscribe_harness.devstack.LocalStack``) as a HealthScribe job
   with ChannelIdentification; the note is read from the job's ClinicalDocumentUri.
 
 The patient's pronouns come from the split's metadata (``patient_gender``), as a caller would pass
@@ -95,7 +95,7 @@ def text_segments(dialogue: str) -> list[SimpleNamespace]:
 
 def check_note(document: dict, segments) -> dict:
     """Sentences, supported sentences and asserted negated findings of one ClinicalDocumentation."""
-    from medscribe.engine.pipeline.notes.builder import asserted_negations, speaker_of, unsupported_words
+    from medscribe_engine.pipeline.notes.builder import asserted_negations, speaker_of, unsupported_words
 
     by_id = {s.segment_id: s for s in segments}
     sentences = supported = asserted = 0
@@ -135,7 +135,7 @@ def score(notes: list[tuple[str, str]]) -> dict:
 
 
 def run_text(rows: list[dict], params=None) -> dict:
-    from medscribe.engine.pipeline.notes.builder import NoteBuilder, render_text
+    from medscribe_engine.pipeline.notes.builder import NoteBuilder, render_text
 
     notes, checks, seconds, speech = [], [], 0.0, 0.0
     for row in rows:
@@ -193,7 +193,7 @@ def run_audio(rows: list[dict], workers: int, timeout: float) -> dict:
     import os
 
     import boto3
-    from medscribe.devstack import LocalStack, local_credentials_env
+    from medscribe_harness.devstack import LocalStack, local_credentials_env
 
     os.environ.update(local_credentials_env())
     entries = synthesize(rows, OUT_DIR / "audio")
@@ -243,7 +243,7 @@ def run_audio(rows: list[dict], workers: int, timeout: float) -> dict:
                 )
                 for s in transcript["Conversation"]["TranscriptSegments"]
             ]
-            from medscribe.engine.pipeline.notes.builder import render_text
+            from medscribe_engine.pipeline.notes.builder import render_text
 
             notes.append((render_text(document), entry["note"]))
             checks.append(check_note(document, segments))

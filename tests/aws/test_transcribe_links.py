@@ -6,7 +6,7 @@ import importlib.util
 
 from medscribe.aws.links.transcribe import MedicalScribeJobLink, MedicalTranscriptionJobLink
 from medscribe.aws.operators.transcribe import StartMedicalScribeJobOperator, StartMedicalTranscriptionJobOperator
-from medscribe.devstack import REPO_ROOT
+from medscribe_harness.devstack import REPO_ROOT
 
 
 class RecordingTI:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from medscribe.devstack import REPO_ROOT, airflow_env
+from medscribe_harness.devstack import REPO_ROOT, airflow_env
 
 PARSE = """
 import json, time

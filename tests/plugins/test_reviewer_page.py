@@ -20,8 +20,8 @@ import httpx
 import numpy as np
 import pytest
 
-from medscribe.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
-from medscribe.devstack import Service, airflow_env, free_port
+from medscribe_harness.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
+from medscribe_harness.devstack import Service, airflow_env, free_port
 from medscribe.lake.store import read_table
 from tests.conftest import boto3_client
 from tests.test_nightly_operations import engine_jobs, rid, wav_slice

@@ -1,6 +1,6 @@
 """The distributed run without Docker, and faults on it.
 
-One stack for the module (``medscribe.stack``): PostgreSQL and Redis on loopback, Airflow 3 on the
+One stack for the module (``medscribe_harness.stack``): PostgreSQL and Redis on loopback, Airflow 3 on the
 CeleryExecutor as separate processes (api-server, scheduler, dag-processor, triggerer, two celery
 workers), the offline engine with two workers, moto S3 behind a relay that can be cut. Nights are
 triggered through Airflow's REST API. Tests, in order:
@@ -24,10 +24,10 @@ import time
 import pytest
 from medwer import Scorer
 
-from medscribe.demo import RECORDINGS_BUCKET, SAMPLES, s3_client, seed_night
-from medscribe.devstack import engine_python
+from medscribe_harness.demo import RECORDINGS_BUCKET, SAMPLES, s3_client, seed_night
+from medscribe_harness.devstack import engine_python
 from medscribe.lake.store import read_table
-from medscribe.stack.distributed import DistributedStack
+from medscribe_harness.stack.distributed import DistributedStack
 from tests.conftest import AUDIO, boto3_client, reference
 from tests.test_nightly_operations import rid, wav_slice
 

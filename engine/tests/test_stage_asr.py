@@ -1,0 +1,388 @@
+"""Stage ``asr``: whisper words -> transcript tokens (fixed input), and the real model on a fixture."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from medscribe_engine.pipeline.asr import RawWord, merge_pieces, tokens_from_words
+from medscribe_engine.pipeline.document import PUNCTUATION, join_tokens
+
+
+def raw(*words: tuple[str, float, float]) -> list[RawWord]:
+    return [RawWord(text, start, end, 0.9) for text, start, end in words]
+
+
+def test_punctuation_becomes_tokens_of_its_own():
+    tokens = tokens_from_words(
+        raw(
+            (" Hello", 0.0, 0.4),
+            (" again,", 0.4, 0.8),
+            (" how", 1.0, 1.2),
+            (" are", 1.2, 1.3),
+            (" you?", 1.3, 1.6),
+        )
+    )
+    assert [(t.type, t.content) for t in tokens] == [
+        ("pronunciation", "Hello"),
+        ("pronunciation", "again"),
+        ("punctuation", ","),
+        ("pronunciation", "how"),
+        ("pronunciation", "are"),
+        ("pronunciation", "you"),
+        ("punctuation", "?"),
+    ]
+    comma = tokens[2]
+    assert comma.start == comma.end == 0.8 and comma.confidence == 0.0
+    assert join_tokens(tokens) == "Hello again, how are you?"
+
+
+def test_pieces_without_a_space_join_the_word_before():
+    merged = merge_pieces(
+        raw((" 58", 1.0, 1.3), ("-year", 1.3, 1.6), ("-old", 1.6, 1.9), (" man.", 1.9, 2.2))
+    )
+    assert [(w.text, w.start, w.end) for w in merged] == [(" 58-year-old", 1.0, 1.9), (" man.", 1.9, 2.2)]
+    tokens = tokens_from_words(
+        raw((" 58", 1.0, 1.3), ("-year", 1.3, 1.6), ("-old", 1.6, 1.9), (" man.", 1.9, 2.2))
+    )
+    assert [t.content for t in tokens] == ["58-year-old", "man", "."]
+
+
+def test_quotes_dropped_ellipsis_collapsed_apostrophes_kept():
+    tokens = tokens_from_words(
+        raw((' "Well...', 0.0, 0.5), (" you're", 0.5, 0.8), (' fine!"', 0.8, 1.0), (" -", 1.0, 1.1))
+    )
+    assert [t.content for t in tokens] == ["Well", ".", "you're", "fine", "!"]
+
+
+def test_times_are_ordered_and_confidences_bounded():
+    tokens = tokens_from_words([RawWord(" a", 1.0, 0.9, 1.2), RawWord(" b", -0.1, 0.2, -0.3)], channel=1)
+    for token in tokens:
+        assert 0.0 <= token.start <= token.end and 0.0 <= token.confidence <= 1.0 and token.channel == 1
+
+
+def test_real_model_recognizes_the_dictation(recognizer, fixtures_dir):
+    from faster_whisper import decode_audio
+
+    reference = json.loads((fixtures_dir / "dictation.json").read_text())
+    audio = decode_audio(str(fixtures_dir / "dictation.wav"), sampling_rate=16000)
+    tokens = tokens_from_words(recognizer.words(audio))
+    words = [t for t in tokens if t.type != PUNCTUATION]
+    assert words and all(0 <= w.start <= w.end <= reference["duration_s"] + 0.5 for w in words)
+    hypothesis = set(re.findall(r"[a-z]+", join_tokens(tokens).lower()))
+    expected = set(re.findall(r"[a-z]+", reference["text"].lower()))
+    assert len(hypothesis & expected) / len(expected) > 0.75
+
+
+def test_voice_activity_detection_skips_a_long_silence(recognizer, fixtures_dir):
+    """Silero VAD (faster-whisper's vad_filter) is on: twenty seconds of silence spliced into the
+    dictation yield no words, and the words after it keep their place in time."""
+    import numpy as np
+    from faster_whisper import decode_audio
+    from medscribe_engine.pipeline.asr import MIXED_VAD
+
+    assert recognizer.vad == MIXED_VAD
+    reference = json.loads((fixtures_dir / "dictation.json").read_text())
+    audio = decode_audio(str(fixtures_dir / "dictation.wav"), sampling_rate=16000)
+    cut = int(reference["turns"][0]["start_s"] * 16000 + len(audio) // 2)
+    cut = int(np.argmin(np.abs(audio[cut - 8000 : cut + 8000])) + cut - 8000)  # a quiet sample nearby
+    spliced = np.concatenate([audio[:cut], np.zeros(20 * 16000, dtype=np.float32), audio[cut:]])
+    words = recognizer.words(spliced)
+    gap_start, gap_end = cut / 16000, cut / 16000 + 20.0
+    assert not [w.text for w in words if gap_start + 0.5 < (w.start + w.end) / 2 < gap_end - 0.5]
+    assert any(w.start >= gap_end for w in words) and any(w.end <= gap_start for w in words)
+    assert words[-1].end <= len(spliced) / 16000 + 0.1
+
+
+def whisper_segment(seek: int, start: float, end: float, compression: float, logprob: float, no_speech=0.1):
+    from faster_whisper.transcribe import Segment, Word
+
+    words = [Word(start=start, end=end, word=f" w{seek}", probability=0.9)]
+    return Segment(
+        id=0, seek=seek, start=start, end=end, text=f" w{seek}", tokens=[], avg_logprob=logprob,
+        compression_ratio=compression, no_speech_prob=no_speech, words=words, temperature=0.0,
+    )  # fmt: skip
+
+
+def test_windows_that_fail_whispers_checks_are_found_and_runs_of_them_joined():
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from medscribe_engine.pipeline.asr import segment_failed, shift, windows
+
+    loop = whisper_segment(3000, 30.0, 60.0, compression=17.2, logprob=-0.05)
+    unsure = whisper_segment(6000, 60.0, 88.0, compression=1.5, logprob=-1.3)
+    silence = whisper_segment(9000, 90.0, 91.0, compression=1.0, logprob=-1.3, no_speech=0.9)
+    good = [whisper_segment(0, 0.0, 12.0, 1.6, -0.3), whisper_segment(0, 12.0, 29.0, 1.6, -0.3)]
+    assert [segment_failed(s) for s in (loop, unsure, silence, good[0])] == [True, True, False, False]
+    runs = windows([*good, loop, unsure, silence])
+    assert [([s.start for s in run], failed) for run, failed in runs] == [
+        ([0.0, 12.0], False),
+        ([30.0, 60.0], True),  # two failed windows in a row: one run, re-decoded together
+        ([90.0], False),
+    ]
+    moved = shift(loop, 2.5)
+    assert (moved.start, moved.end, moved.words[0].start, moved.words[0].end) == (32.5, 62.5, 32.5, 62.5)
+    assert loop.start == 30.0  # the original is left as it was
+
+
+def test_decoding_is_repeatable_and_matches_the_conversation(recognizer, fixtures_dir):
+    """Beam search at temperature 0 with deterministic fallbacks: the same audio twice gives the same
+    words and times (faster-whisper's default fallback samples from an unseeded generator)."""
+    from faster_whisper import decode_audio
+
+    reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
+    audio = decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000)
+    first = [(w.text, w.start, w.end) for w in recognizer.words(audio)]
+    second = [(w.text, w.start, w.end) for w in recognizer.words(audio)]
+    assert first == second
+    assert recognizer.options["temperature"] == 0.0
+    hypothesis = set(re.findall(r"[a-z]+", " ".join(text for text, _s, _e in first).lower()))
+    expected = set(re.findall(r"[a-z]+", reference["text"].lower()))
+    assert len(hypothesis & expected) / len(expected) > 0.75
+
+
+def test_a_failed_window_is_decoded_again_in_place(recognizer, fixtures_dir):
+    """A window that failed Whisper's checks (here: marked as a repetition loop) is decoded again from
+    its own audio; the new words replace it, on the recording's clock (5 s of silence come first)."""
+    from dataclasses import replace
+
+    import numpy as np
+    from faster_whisper import decode_audio
+    from medscribe_engine.pipeline.asr import COMPRESSION_RATIO_THRESHOLD, Recognizer, windows
+
+    reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
+    speech = decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000)
+    audio = np.concatenate([np.zeros(5 * 16000, dtype=np.float32), speech])
+    own = Recognizer(recognizer.model)
+    decoded = own.segments(audio, own.options, lambda: False)
+    looped = [replace(s, compression_ratio=COMPRESSION_RATIO_THRESHOLD + 10) for s in decoded]
+    assert [failed for _run, failed in windows(looped)] == [True]
+    again = own.redecode(audio, looped, lambda: False)
+    assert own.redecoded == 1 and again is not looped
+    assert all(s.compression_ratio <= COMPRESSION_RATIO_THRESHOLD for s in again)
+    words = [w for s in again for w in s.words]
+    hypothesis = set(re.findall(r"[a-z]+", " ".join(w.word for w in words).lower()))
+    expected = set(re.findall(r"[a-z]+", reference["text"].lower()))
+    assert len(hypothesis & expected) / len(expected) > 0.75
+    for word in words:  # each word inside (or at the edge of) a turn, 5 s later than in the fixture
+        middle = (word.start + word.end) / 2 - 5.0
+        assert any(t["start_s"] - 0.5 <= middle <= t["end_s"] + 0.5 for t in reference["turns"]), (
+            word.word,
+            middle,
+        )
+
+
+def test_a_loop_no_fallback_replaces_is_dropped_and_an_unsure_window_kept():
+    """A window still a repetition loop after every fallback is dropped (tiny.en put 109 "right," in
+    the 0.1 s after a channel's turn, audio that decoded again held no speech); a window that failed only
+    on its log-probability keeps its words."""
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    import numpy as np
+    from medscribe_engine.pipeline.asr import Recognizer
+
+    class NoSpeech:  # the model as it answers a clip without speech: no segment
+        def transcribe(self, audio, **options):
+            return iter(()), None
+
+    recognizer = Recognizer(NoSpeech())
+    audio = np.zeros(20 * 16000, dtype=np.float32)
+    loop = whisper_segment(1200, 12.0, 12.1, compression=37.2, logprob=-0.12, no_speech=0.69)
+    unsure = whisper_segment(1300, 13.0, 15.0, compression=1.5, logprob=-1.3)
+    assert recognizer.redecode(audio, [loop], lambda: False) == []
+    assert recognizer.redecode(audio, [unsure], lambda: False) == [unsure]
+    assert (recognizer.redecoded, recognizer.loops_dropped) == (2, 1)
+    assert [s.start for s in recognizer.redecode(audio, [unsure, loop], lambda: False)] == [13.0]
+
+
+def test_stretches_of_speech_without_words_are_found():
+    from medscribe_engine.pipeline.asr import skipped_speech
+
+    words = raw((" a", 0.5, 1.0), (" b", 1.2, 2.0), (" c", 9.0, 10.0), (" d", 19.0, 19.5), (" e", 31.0, 31.5))
+    chunks = [(0.0, 20.0), (30.0, 32.0), (40.0, 45.0)]
+    assert skipped_speech(chunks, words, 3.0) == [(2.0, 9.0), (10.0, 19.0), (40.0, 45.0)]
+    assert skipped_speech(chunks, words, 8.0) == [(10.0, 19.0)]
+
+
+def test_speech_whisper_skipped_is_decoded_on_its_own(recognizer, fixtures_dir):
+    """Segments lost in the middle of the conversation (as when Whisper ends a window early) are found as
+    speech without words and decoded again: their words come back, in time order."""
+    from faster_whisper import decode_audio
+    from medscribe_engine.pipeline.asr import Recognizer
+
+    reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
+    audio = decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000)
+    own = Recognizer(recognizer.model)
+    decoded = own.segments(audio, own.options, lambda: False)
+    lost = [s for s in decoded if 8.0 <= s.start and s.end <= 22.0]
+    kept = [s for s in decoded if s not in lost]
+    assert lost and kept
+    recovered = own.recover_skipped(audio, kept, lambda: False)
+    assert own.recovered >= 1
+    starts = [s.start for s in recovered]
+    assert starts == sorted(starts)
+    words = {w for s in lost for w in re.findall(r"[a-z]+", s.text.lower())}
+    middle = [
+        w
+        for s in recovered
+        if 7.5 <= s.start and s.end <= 22.5
+        for w in re.findall(r"[a-z]+", s.text.lower())
+    ]
+    assert len(words & set(middle)) / len(words) > 0.75
+
+
+def test_a_decoded_segment_that_copies_recovered_speech_is_dropped():
+    """tiny.en wrote a turn's first sentence 20 s late, at the end of its window, over the turn's tail;
+    the skipped stretch decoded again holds the sentence in its place: the late copy goes, a phrase that
+    is only said again stays."""
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from faster_whisper.transcribe import Segment, Word
+
+    from medscribe_engine.pipeline.asr import without_copies
+
+    def segment(text: str, start: float):
+        words = [Word(start=start + i, end=start + i + 0.5, word=f" {w}", probability=0.9)
+                 for i, w in enumerate(text.split())]  # fmt: skip
+        return Segment(
+            id=0, seek=0, start=start, end=words[-1].end, text=text, tokens=[], avg_logprob=-0.2,
+            compression_ratio=1.5, no_speech_prob=0.1, words=words, temperature=0.0,
+        )  # fmt: skip
+
+    sentence = "So, I wanna just go over a little bit about my assessment and my plan for you, okay?"
+    recovered = segment(
+        "so I want to just go over a little bit about my assessment and my plan for you. Okay, so for"
+        " now. Hey, Dragon, show me the blood pressure readings.",
+        74.0,
+    ).words
+    late = segment(sentence, 94.4)
+    phrase = segment("Hey, Dragon, show me the blood pressure readings. Here we go.", 120.0)
+    before = segment("It has been a little bit of a struggle.", 60.0)
+    assert without_copies([before, late, phrase], recovered) == [before, phrase]
+    assert without_copies([before, late, phrase], recovered, words=16) == [before, late, phrase]
+    assert without_copies([late], []) == [late]
+
+
+def test_a_chunks_first_word_goes_back_to_the_wordless_speech_ending_the_chunk_before():
+    """"...what I find, okay?" + "Okay. So on your": tiny.en timed the first "okay" past the join of two
+    VAD chunks of one channel, after the other side's reply; it goes back into the 0.5 s of speech after
+    "find". A chunk that ends on a word keeps the next chunk's first word."""
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from faster_whisper.transcribe import Word
+
+    from medscribe_engine.pipeline.asr import claim_tails
+
+    def word(text: str, start: float, end: float):
+        return Word(start=start, end=end, word=f" {text}", probability=0.9)
+
+    chunks = [(11.83, 17.86), (18.78, 25.42), (26.0, 28.2), (29.0, 30.0)]
+    words = [
+        word("what", 16.6, 16.72), word("I", 16.72, 16.86), word("find.", 16.86, 17.32),
+        word("Okay?", 18.95, 19.09), word("Okay.", 19.09, 19.41), word("So,", 19.51, 19.71),
+        word("distention", 24.2, 25.2),  # speech to the chunk's end (25.42 less the 0.2 s padding)
+        word("Mm-hmm.", 26.3, 26.6), word("to", 26.7, 27.0),
+    ]  # fmt: skip
+    moved, count = claim_tails(words, chunks, pad=0.2)
+    assert count == 1
+    assert [(w.word, w.start, w.end) for w in moved[2:5]] == [
+        (" find.", 16.86, 17.32), (" Okay?", 17.32, 17.46), (" Okay.", 19.09, 19.41)
+    ]  # fmt: skip
+    assert moved[7:] == words[7:]  # the chunk before ended on a word
+    assert claim_tails(words, chunks, pad=0.2, min_tail=0.6) == (words, 0)  # 0.34 s of tail: too short
+    # a chunk without any word: its whole speech is a tail
+    lone = [word("no", 43.4, 43.4), word("just", 43.66, 43.84)]
+    moved, count = claim_tails(lone, [(41.5, 42.34), (43.38, 46.06)], pad=0.2)
+    assert count == 1 and (moved[0].start, moved[0].end) == (41.7, 41.7)
+    assert claim_tails(lone, [(41.69, 42.34), (43.38, 46.06)], pad=0.2) == (lone, 0)  # 0.25 s of speech
+
+
+def test_recovered_words_are_placed_by_time_inside_a_segment():
+    """A skipped stretch inside one of Whisper's segments (its first word aligned before the stretch, the
+    rest after, as on train D2N002-1): the recovered words go between them, not after the segment."""
+    from medscribe_engine.pipeline.asr import merge_words
+
+    decoded = raw((" Okay,", 62.7, 63.2), (" so", 70.1, 70.3), (" I", 70.4, 70.5), (" just", 70.5, 70.8))
+    recovered = raw((" your", 63.3, 63.6), (" kidney", 63.6, 64.0), (" function.", 64.0, 64.6))
+    merged = [w.text.strip(" ,.") for w in merge_words(decoded, recovered)]
+    assert merged == ["Okay", "your", "kidney", "function", "so", "I", "just"]
+    assert merge_words(decoded, []) == decoded
+
+
+def whisper_words(*words: tuple[str, float, float, float]) -> list:
+    from faster_whisper.transcribe import Word
+
+    return [Word(start=start, end=end, word=text, probability=p) for text, start, end, p in words]
+
+
+def test_only_runs_spelled_like_a_vocabulary_phrase_are_decoded_again():
+    """A word under 0.6 in a run of up to four words spelled like a vocabulary phrase of 7+ letters (about
+    as many letters, difflib ratio >= 0.55) marks the run's time span; spans closer than 2 s are joined
+    while they stay within 20 s."""
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from medscribe_engine.pipeline.asr import misheard_spans, vocabulary_phrases
+
+    phrases = vocabulary_phrases("lisinopril, blood pressure, metformin, pain")
+    words = whisper_words(
+        (" Start", 0.0, 0.4, 0.9), (" like", 0.4, 0.6, 0.52), (" in", 0.6, 0.7, 0.56), (" a", 0.7, 0.8, 0.9),
+        (" real.", 0.8, 1.1, 0.81),  # "like in a real" ~ "lisinopril" (0.57), two words unsure
+        (" Met", 1.2, 1.5, 0.3), (" for", 1.5, 1.7, 0.4), (" men", 1.7, 2.0, 0.35),  # ~ "metformin": joined
+        (" daily", 4.9, 5.3, 0.2),  # unsure, but spelled like no phrase
+        (" paint", 6.0, 6.3, 0.2),  # like "pain", but the phrase is too short to look for
+        (" blood", 7.0, 7.3, 0.9), (" pressure", 7.3, 7.8, 0.4),  # the phrase itself: nothing to fix
+        (" metformen", 30.0, 30.5, 0.2),  # a span of its own
+        (" lysinopril", 31.0, 31.5, 0.9),  # spelled like a phrase, but certain
+    )  # fmt: skip
+    assert misheard_spans(words, phrases) == [(0.4, 2.0), (30.0, 30.5)]
+    assert misheard_spans(words, phrases, trigger=0.1) == []
+    assert misheard_spans(words, phrases, longest=1.0) == [(0.4, 1.1), (1.2, 2.0), (30.0, 30.5)]
+    assert misheard_spans(words, []) == []
+
+
+def test_only_vocabulary_phrases_in_place_of_words_spelled_like_them_are_spliced_in():
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from medscribe_engine.pipeline.asr import phrase_spans, splice_phrases, vocabulary_phrases
+
+    phrases = vocabulary_phrases("lisinopril, blood pressure, D.N.A., pain")
+    assert phrases == [("lisinopril",), ("blood", "pressure"), ("d", "n", "a"), ("pain",)]
+    heard = whisper_words(
+        (" Blood-pressure", 0, 1, 1), (" pain,", 1, 2, 1), (" blood", 2, 3, 1), (" pressure", 3, 4, 1)
+    )  # fmt: skip
+    assert phrase_spans(heard, phrases) == [(0, 0), (1, 1), (2, 3)]
+    old = whisper_words(
+        (" Start", 0.0, 0.4, 0.9), (" like", 0.4, 0.6, 0.3), (" in", 0.6, 0.7, 0.4), (" a", 0.7, 0.8, 0.6),
+        (" real.", 0.8, 1.1, 0.2), (" Then", 1.3, 1.5, 0.9), (" ten", 1.5, 1.8, 0.9), (" milligrams.", 1.8, 2.4, 0.9),
+    )  # fmt: skip
+    new = whisper_words(
+        (" pain", 0.0, 0.2, 0.5),  # an echo of a hotword: inserted, not a replacement
+        (" start", 0.2, 0.4, 0.9), (" lisinopril,", 0.4, 1.1, 0.8),  # the replacement
+        (" than", 1.3, 1.5, 0.9),  # another replacement, not a vocabulary phrase
+        (" 10", 1.5, 1.8, 0.9),  # not spelled like "ten", not a phrase: ignored
+    )  # fmt: skip
+    spliced, count = splice_phrases(old, new, phrases)
+    assert count == 1
+    assert [w.word for w in spliced] == [" Start", " lisinopril.", " Then", " ten", " milligrams."]
+    assert (spliced[1].start, spliced[1].end) == (0.4, 1.1)  # the new word's times
+    # a phrase that replaces words spelled unlike it is not taken
+    unlike = whisper_words((" Start", 0.0, 0.4, 0.9), (" pain", 0.4, 1.1, 0.8), (" Then", 1.3, 1.5, 0.9))
+    assert splice_phrases(old, unlike, phrases) == (old, 0)
+    # phrases next to each other are one run; word times of the two decodes differ a little
+    inhaler = vocabulary_phrases("albuterol, inhaler")
+    heard = whisper_words((" your", 15.54, 15.78, 1.0), (" Elbuter", 15.78, 16.24, 0.5),
+                          (" Island", 16.24, 16.5, 0.21), (" Taylor?", 16.5, 16.84, 0.15))  # fmt: skip
+    biased = whisper_words((" albuterol", 15.74, 16.36, 0.8), (" inhaler", 16.36, 16.78, 0.8))
+    spliced, count = splice_phrases(heard, biased, inhaler)
+    assert count == 1 and [w.word for w in spliced] == [" your", " albuterol", " inhaler?"]
+
+
+def test_clips_are_packed_into_one_window_and_their_words_moved_back():
+    """Clips (with 1 s of silence after each) fill a 28 s window; words decoded from the packed audio go
+    back to the recording's clock, those in the silence between clips are dropped."""
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from medscribe_engine.pipeline.asr import pack_clips, unpack_words
+
+    clips = [(10.0, 14.0), (50.0, 60.0), (100.0, 111.0), (200.0, 240.0), (300.0, 302.0)]
+    assert pack_clips(clips) == [[(10.0, 14.0), (50.0, 60.0), (100.0, 111.0)], [(200.0, 240.0)], [(300.0, 302.0)]]
+    assert pack_clips([]) == []
+    places = [(0.0, 10.0, 4.0), (5.0, 50.0, 10.0)]  # clip 1 at 0-4 s of the packed audio, clip 2 at 5-15 s
+    decoded = whisper_words((" one", 1.0, 1.5, 0.9), (" echo", 4.2, 4.8, 0.9), (" two", 6.0, 6.5, 0.9))
+    moved = unpack_words(decoded, places)
+    assert [(w.word, w.start, w.end) for w in moved] == [(" one", 11.0, 11.5), (" two", 51.0, 51.5)]

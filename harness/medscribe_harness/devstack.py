@@ -1,0 +1,495 @@
+"""Start and stop the embedded services on loopback: moto's S3 server and the offline engine.
+
+Standard library only, so both environments (Airflow's ``.venv`` and the engine's ``.venv-engine``)
+can import it. Every process is started in its own session and stopped with its whole process
+group, so nothing is left behind; a port already in use is reported before anything starts.
+
+Used by ``scripts/demo.py`` (command 1 of the README) and by the test suite's fixtures::
+
+    with LocalStack.start(s3_port=5055, engine_port=5056) as stack:
+        stack.s3_endpoint, stack.engine_endpoint
+
+Airflow itself runs either on SQLite with the LocalExecutor (the default of :func:`airflow_env`) or, for
+the distributed run of ``medscribe_harness.stack``, on PostgreSQL with the CeleryExecutor and celery workers
+(``airflow_env(database_uri=..., executor="CeleryExecutor", broker_url=...)`` and
+``AirflowServices.start(..., celery_workers=2)``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(os.environ.get("MEDSCRIBE_HOME", Path(__file__).resolve().parents[2]))
+LOCAL_ACCESS_KEY_ID = "medscribe-local"
+LOCAL_SECRET_ACCESS_KEY = "medscribe-local-secret"
+LOCAL_REGION = "us-east-1"
+
+
+class ServiceError(RuntimeError):
+    """A local service could not be started."""
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Return True when something already accepts connections on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free right now on host."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def tcp_ready(host: str, port: int) -> Callable[[], bool]:
+    """A readiness check for services without an HTTP health path: the port accepts connections."""
+    return lambda: port_in_use(host, port)
+
+
+def local_credentials_env() -> dict[str, str]:
+    """Credentials and region the embedded services are configured with (moto accepts any)."""
+    return {
+        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
+        "AWS_DEFAULT_REGION": LOCAL_REGION,
+    }
+
+
+@dataclass
+class Service:
+    """One server process on loopback.
+
+    :param name: short name used in messages and the log file name.
+    :param argv: the command line.
+    :param host: the address it binds.
+    :param port: the port it binds.
+    :param health_path: a path that answers 200 once the service is ready.
+    :param log_path: where its stdout and stderr go.
+    :param env: extra environment variables.
+    :param ready: a readiness check used instead of ``health_path`` (e.g. :func:`tcp_ready`).
+    :param stop_signal: the signal that asks the process group to stop (PostgreSQL's fast shutdown is
+        SIGINT; its SIGTERM waits for clients to disconnect).
+    :param user: run as this user (only when started as root: PostgreSQL refuses to run as root).
+    """
+
+    name: str
+    argv: list[str]
+    host: str
+    port: int
+    health_path: str
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    ready: Callable[[], bool] | None = None
+    stop_signal: int = signal.SIGTERM
+    user: str | None = None
+    process: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the process and wait until its health path answers 200."""
+        if port_in_use(self.host, self.port):
+            raise ServiceError(
+                f"{self.name}: port {self.port} on {self.host} is already in use; stop whatever holds it "
+                f"(e.g. `ss -ltnp 'sport = :{self.port}'`) or choose another port"
+            )
+        self._spawn()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServiceError(
+                    f"{self.name} exited with code {self.process.returncode} while starting; "
+                    f"see {self.log_path}:\n{self._log_tail()}"
+                )
+            if self._healthy():
+                return
+            time.sleep(0.25)
+        self.stop()
+        raise ServiceError(f"{self.name} did not become ready within {timeout:.0f}s; see {self.log_path}")
+
+    def start_background(self, settle: float = 3.0) -> None:
+        """Start a process that serves no health path; fail if it exits within ``settle`` seconds."""
+        self._spawn()
+        time.sleep(settle)
+        if self.process.poll() is not None:
+            raise ServiceError(f"{self.name} exited with code {self.process.returncode}; see {self.log_path}:\n{self._log_tail()}")
+
+    def _spawn(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        user = self.user if self.user and os.geteuid() == 0 else None
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env}, start_new_session=True, user=user,
+            )
+
+    def _healthy(self) -> bool:
+        if self.ready is not None:
+            return self.ready()
+        try:
+            with urllib.request.urlopen(self.endpoint + self.health_path, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            return False
+
+    def _log_tail(self, lines: int = 20) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the process group: ``stop_signal``, then SIGKILL after ``timeout`` seconds. Children the
+        leader leaves behind in its group (a celery pool process, a task) are killed too."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, self.stop_signal)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        self._reap_group()
+
+    def kill(self) -> list[int]:
+        """SIGKILL the process and all its descendants at once, also those in process groups of their own
+        (Airflow runs each task in its own group): a crash of the machine it runs on, for fault tests.
+        Returns the pids killed."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        tree = process_tree(self.process.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self._reap_group()
+        return tree
+
+    def _reap_group(self, timeout: float = 10.0) -> None:
+        """Wait for the rest of the process group to go; SIGKILL whatever is still there after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while process_group_members(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if process_group_members(self.process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants, from /proc (children that moved to a group of their own too)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def process_group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def moto_s3(port: int, log_dir: Path, host: str = "127.0.0.1") -> Service:
+    """moto in server mode, used as the embedded S3 (from the Airflow environment's moto)."""
+    moto_server = Path(sys.executable).with_name("moto_server")
+    if not moto_server.exists():
+        moto_server = REPO_ROOT / ".venv" / "bin" / "moto_server"
+    return Service(
+        name="moto-s3",
+        argv=[str(moto_server), "-H", host, "-p", str(port)],
+        host=host,
+        port=port,
+        health_path="/moto-api/data.json",
+        log_path=log_dir / "moto-s3.log",
+    )
+
+
+def engine_python() -> Path:
+    """The interpreter of the engine's own environment."""
+    return Path(os.environ.get("MEDSCRIBE_ENGINE_PYTHON", REPO_ROOT / ".venv-engine" / "bin" / "python"))
+
+
+def offline_engine(
+    port: int, s3_endpoint: str, data_dir: Path, log_dir: Path, host: str = "127.0.0.1", workers: int = 1
+) -> Service:
+    """The offline engine (``python -m medscribe_engine``) in its own environment."""
+    python = engine_python()
+    if not python.exists():
+        raise ServiceError(f"the engine environment is missing ({python}); run `make install` first")
+    return Service(
+        name="engine",
+        argv=[
+            str(python), "-m", "medscribe_engine",
+            "--host", host, "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers),
+        ],
+        host=host,
+        port=port,
+        health_path="/health",
+        log_path=log_dir / "engine.log",
+        env={**local_credentials_env(), "AWS_ENDPOINT_URL_S3": s3_endpoint},
+    )
+
+
+@dataclass
+class LocalStack:
+    """moto S3 + the offline engine, started together and stopped together.
+
+    ``s3_front`` (optional) is called with moto's endpoint once it runs and returns the endpoint every
+    client should use instead (the distributed stack puts a relay there, to cut S3 off in fault tests).
+    """
+
+    s3: Service
+    engine: Service | None
+    s3_front_endpoint: str | None = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(
+        cls,
+        *,
+        s3_port: int | None = None,
+        engine_port: int | None = None,
+        run_dir: Path | None = None,
+        with_engine: bool = True,
+        engine_workers: int = 1,
+        s3_front: Callable[[str], str] | None = None,
+        env: dict[str, str] | None = None,
+    ):
+        """Start the stack (free ports when none are given) and stop it when the block ends."""
+        run_dir = Path(run_dir or REPO_ROOT / ".run")
+        s3 = moto_s3(s3_port or free_port(), run_dir / "logs")
+        s3.env.update(env or {})
+        stack = cls(s3=s3, engine=None)
+        try:
+            s3.start()
+            if s3_front is not None:
+                stack.s3_front_endpoint = s3_front(s3.endpoint)
+            if with_engine:
+                stack.engine = offline_engine(
+                    engine_port or free_port(), stack.s3_endpoint, run_dir / "engine", run_dir / "logs",
+                    workers=engine_workers,
+                )
+                stack.engine.env.update(env or {})
+                stack.engine.start(timeout=300)
+            yield stack
+        finally:
+            stack.stop()
+
+    @property
+    def s3_endpoint(self) -> str:
+        return self.s3_front_endpoint or self.s3.endpoint
+
+    @property
+    def engine_endpoint(self) -> str | None:
+        return self.engine.endpoint if self.engine else None
+
+    def restart_engine(self, crash: bool = False, timeout: float = 300) -> None:
+        """Stop the engine (SIGTERM, or SIGKILL when ``crash``) and start it again on the same port and
+        data directory; returns once it answers /health again."""
+        if self.engine is None:
+            raise ServiceError("this stack runs no engine")
+        if crash:
+            self.engine.kill()
+        else:
+            self.engine.stop()
+        self.engine.start(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.engine is not None:
+            self.engine.stop()
+        self.s3.stop()
+
+    def airflow_connection_uri_json(self) -> str:
+        """The ``aws_default`` connection as Airflow's JSON form: S3 → moto, transcribe → the engine."""
+        import json
+
+        service_config = {"s3": {"endpoint_url": self.s3_endpoint}}
+        if self.engine_endpoint:
+            service_config["transcribe"] = {"endpoint_url": self.engine_endpoint}
+        return json.dumps(
+            {
+                "conn_type": "aws",
+                "login": LOCAL_ACCESS_KEY_ID,
+                "password": LOCAL_SECRET_ACCESS_KEY,
+                "extra": {"region_name": LOCAL_REGION, "service_config": service_config},
+            }
+        )
+
+
+def airflow_env(
+    airflow_home: Path | None = None,
+    connection_json: str | None = None,
+    *,
+    database_uri: str | None = None,
+    executor: str = "LocalExecutor",
+    broker_url: str | None = None,
+) -> dict[str, str]:
+    """
+    Environment for running Airflow from this checkout: SQLite metadata in a git-ignored folder, the
+    project's dags/ and plugins/, no examples, and (optionally) the ``aws_default`` connection.
+
+    For the distributed run: ``database_uri`` (SQLAlchemy URI of the PostgreSQL metadata database),
+    ``executor="CeleryExecutor"`` and ``broker_url`` (the Redis broker); celery results then go to
+    the metadata database, and scheduled runs are off (runs are triggered through the REST API).
+    """
+    home = Path(airflow_home or REPO_ROOT / ".airflow")
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": executor,
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_uri or f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "GX_ANALYTICS_ENABLED": "false",
+        "NO_PROXY": "*",
+    }
+    if executor == "CeleryExecutor":
+        if not (broker_url and database_uri):
+            raise ValueError("the CeleryExecutor needs a broker_url and a database_uri (not SQLite)")
+        env.update({
+            "AIRFLOW__CELERY__BROKER_URL": broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database_uri,
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        })
+    if connection_json:
+        env["AIRFLOW_CONN_AWS_DEFAULT"] = connection_json
+    return env
+
+
+@dataclass
+class AirflowServices:
+    """Airflow 3's own processes on loopback: api-server, scheduler, dag-processor, triggerer, and with the
+    CeleryExecutor ``celery_workers`` celery workers. Used by the backfill test (LocalExecutor, SQLite) and
+    by ``medscribe_harness.stack`` (CeleryExecutor, PostgreSQL, Redis); ``make demo`` uses ``airflow dags test``."""
+
+    services: list[Service]
+    env: dict[str, str]
+    log_dir: Path | None = None
+    workers: list[Service] = field(default_factory=list)
+
+    @property
+    def api(self) -> Service:
+        return self.services[0]
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(
+        cls, env: dict[str, str], log_dir: Path, api_port: int | None = None, celery_workers: int = 0,
+        worker_concurrency: int = 2,
+    ):
+        """Start the processes with ``env`` (see :func:`airflow_env`) and stop them all at the end."""
+        api_port = api_port or free_port()
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        env = {
+            **env,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+            "AIRFLOW__API_AUTH__JWT_SECRET": env.get("AIRFLOW__API_AUTH__JWT_SECRET", "medscribe-local-jwt-secret"),
+            "AIRFLOW__API__SECRET_KEY": env.get("AIRFLOW__API__SECRET_KEY", "medscribe-local-secret-key"),
+            # SQLite runs one task at a time well; celery workers bring their own slots
+            "AIRFLOW__CORE__PARALLELISM": env.get("AIRFLOW__CORE__PARALLELISM", "4") if celery_workers else "2",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        }
+        if celery_workers and env.get("AIRFLOW__CORE__EXECUTOR") != "CeleryExecutor":
+            raise ValueError("celery workers need AIRFLOW__CORE__EXECUTOR=CeleryExecutor (see airflow_env)")
+        api = Service("airflow-api-server", [airflow, "api-server", "--host", "127.0.0.1", "--port", str(api_port)],
+                      "127.0.0.1", api_port, "/api/v2/monitor/health", log_dir / "api-server.log", env)
+        others = [
+            Service(f"airflow-{name}", [airflow, name], "127.0.0.1", 0, "", log_dir / f"{name}.log", env)
+            for name in ("scheduler", "dag-processor", "triggerer")
+        ]
+        stack = cls(services=[], env=env, log_dir=log_dir)
+        try:
+            api.start(timeout=180)
+            stack.services.append(api)
+            for service in others:
+                service.start_background()
+                stack.services.append(service)
+            for number in range(1, celery_workers + 1):
+                stack.start_worker(number, worker_concurrency)
+            yield stack
+        finally:
+            stack.stop()
+
+    def worker_service(self, number: int, concurrency: int = 2) -> Service:
+        """Celery worker ``number``: its own celery hostname, pid file and log-server port."""
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        run = Path(self.env["AIRFLOW_HOME"])
+        env = {**self.env, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+        argv = [airflow, "celery", "worker", "--concurrency", str(concurrency),
+                "--celery-hostname", f"worker{number}@%h", "--pid", str(run / f"celery-worker{number}.pid")]
+        return Service(f"airflow-celery-worker{number}", argv, "127.0.0.1", 0, "",
+                       (self.log_dir or run) / f"celery-worker{number}.log", env)
+
+    def start_worker(self, number: int, concurrency: int = 2) -> Service:
+        """Start (or start again) celery worker ``number``; it replaces a stopped one of that number."""
+        worker = self.worker_service(number, concurrency)
+        worker.start_background(settle=5.0)
+        self.workers = [w for w in self.workers if w.name != worker.name] + [worker]
+        return worker
+
+    def stop(self) -> None:
+        """Workers first (a warm shutdown lets running tasks finish for up to 30 s), then the rest; the
+        processes of each group are stopped at the same time."""
+        stop_all(self.workers, timeout=30)
+        stop_all(self.services, timeout=30)
+
+
+def stop_all(services: list[Service], timeout: float) -> None:
+    """Stop several services at once (each waits up to ``timeout`` s for its own process group)."""
+    import threading
+
+    threads = [threading.Thread(target=service.stop, kwargs={"timeout": timeout}) for service in services]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

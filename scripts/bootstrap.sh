@@ -56,3 +56,5 @@ EDITABLE=". harness" make_venv .venv requirements.txt requirements-test.txt requ
 # the engine: a full freeze installed --no-deps (see its header: medspaCy's spaCy pin), torch first
 EDITABLE="engine" FIRST="torch==2.13.0" make_venv .venv-engine engine/requirements.txt engine/pyproject.toml \
   -- --no-deps -r engine/requirements.txt
+# the JavaScript streaming client that the engine's streaming tests drive (tests only)
+if [[ "${1:-}" == "--test" ]]; then scripts/node_deps.sh; fi

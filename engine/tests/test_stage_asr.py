@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from medscribe_engine.pipeline.asr import RawWord, merge_pieces, tokens_from_words
 from medscribe_engine.pipeline.document import PUNCTUATION, join_tokens
+from medscribe_engine.pipeline.tokens import RawWord, merge_pieces, tokens_from_words
 
 
 def raw(*words: tuple[str, float, float]) -> list[RawWord]:
@@ -81,7 +81,8 @@ def test_voice_activity_detection_skips_a_long_silence(recognizer, fixtures_dir)
     dictation yield no words, and the words after it keep their place in time."""
     import numpy as np
     from faster_whisper import decode_audio
-    from medscribe_engine.pipeline.asr import MIXED_VAD
+
+    from medscribe_engine.pipeline.decoding import MIXED_VAD
 
     assert recognizer.vad == MIXED_VAD
     reference = json.loads((fixtures_dir / "dictation.json").read_text())
@@ -96,6 +97,28 @@ def test_voice_activity_detection_skips_a_long_silence(recognizer, fixtures_dir)
     assert words[-1].end <= len(spliced) / 16000 + 0.1
 
 
+def test_no_words_are_written_into_noise(recognizer, fixtures_dir):
+    """Ten seconds of pink noise before and after the dictation, and under it, at 15 dB below the
+    speech (the realistic-conditions corpus goes down to 5 dB): words only where the dictation is."""
+    import numpy as np
+    from faster_whisper import decode_audio
+
+    reference = json.loads((fixtures_dir / "dictation.json").read_text())
+    speech = decode_audio(str(fixtures_dir / "dictation.wav"), sampling_rate=16000)
+    pad = np.zeros(10 * 16000, dtype=np.float32)
+    audio = np.concatenate([pad, speech, pad])
+    spectrum = np.fft.rfft(np.random.default_rng(21).standard_normal(len(audio)))
+    pink = np.fft.irfft(spectrum / np.sqrt(np.maximum(np.fft.rfftfreq(len(audio)), 1e-4)), len(audio))
+    level = np.sqrt(np.mean(speech[np.abs(speech) > 0.01] ** 2)) * 10 ** (-15 / 20)
+    noisy = (audio + pink / np.std(pink) * level).astype(np.float32)
+    words = recognizer.words(noisy)
+    first, last = reference["turns"][0]["start_s"] + 10.0, reference["turns"][-1]["end_s"] + 10.0
+    assert words
+    assert not [
+        w.text for w in words if (w.start + w.end) / 2 < first - 1.0 or (w.start + w.end) / 2 > last + 1.0
+    ]
+
+
 def whisper_segment(seek: int, start: float, end: float, compression: float, logprob: float, no_speech=0.1):
     from faster_whisper.transcribe import Segment, Word
 
@@ -108,7 +131,7 @@ def whisper_segment(seek: int, start: float, end: float, compression: float, log
 
 def test_windows_that_fail_whispers_checks_are_found_and_runs_of_them_joined():
     pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
-    from medscribe_engine.pipeline.asr import segment_failed, shift, windows
+    from medscribe_engine.pipeline.decoding import segment_failed, shift, windows
 
     loop = whisper_segment(3000, 30.0, 60.0, compression=17.2, logprob=-0.05)
     unsure = whisper_segment(6000, 60.0, 88.0, compression=1.5, logprob=-1.3)
@@ -149,7 +172,9 @@ def test_a_failed_window_is_decoded_again_in_place(recognizer, fixtures_dir):
 
     import numpy as np
     from faster_whisper import decode_audio
-    from medscribe_engine.pipeline.asr import COMPRESSION_RATIO_THRESHOLD, Recognizer, windows
+
+    from medscribe_engine.pipeline.asr import Recognizer
+    from medscribe_engine.pipeline.decoding import COMPRESSION_RATIO_THRESHOLD, windows
 
     reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
     speech = decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000)
@@ -179,6 +204,7 @@ def test_a_loop_no_fallback_replaces_is_dropped_and_an_unsure_window_kept():
     on its log-probability keeps its words."""
     pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
     import numpy as np
+
     from medscribe_engine.pipeline.asr import Recognizer
 
     class NoSpeech:  # the model as it answers a clip without speech: no segment
@@ -193,118 +219,6 @@ def test_a_loop_no_fallback_replaces_is_dropped_and_an_unsure_window_kept():
     assert recognizer.redecode(audio, [unsure], lambda: False) == [unsure]
     assert (recognizer.redecoded, recognizer.loops_dropped) == (2, 1)
     assert [s.start for s in recognizer.redecode(audio, [unsure, loop], lambda: False)] == [13.0]
-
-
-def test_stretches_of_speech_without_words_are_found():
-    from medscribe_engine.pipeline.asr import skipped_speech
-
-    words = raw((" a", 0.5, 1.0), (" b", 1.2, 2.0), (" c", 9.0, 10.0), (" d", 19.0, 19.5), (" e", 31.0, 31.5))
-    chunks = [(0.0, 20.0), (30.0, 32.0), (40.0, 45.0)]
-    assert skipped_speech(chunks, words, 3.0) == [(2.0, 9.0), (10.0, 19.0), (40.0, 45.0)]
-    assert skipped_speech(chunks, words, 8.0) == [(10.0, 19.0)]
-
-
-def test_speech_whisper_skipped_is_decoded_on_its_own(recognizer, fixtures_dir):
-    """Segments lost in the middle of the conversation (as when Whisper ends a window early) are found as
-    speech without words and decoded again: their words come back, in time order."""
-    from faster_whisper import decode_audio
-    from medscribe_engine.pipeline.asr import Recognizer
-
-    reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
-    audio = decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000)
-    own = Recognizer(recognizer.model)
-    decoded = own.segments(audio, own.options, lambda: False)
-    lost = [s for s in decoded if 8.0 <= s.start and s.end <= 22.0]
-    kept = [s for s in decoded if s not in lost]
-    assert lost and kept
-    recovered = own.recover_skipped(audio, kept, lambda: False)
-    assert own.recovered >= 1
-    starts = [s.start for s in recovered]
-    assert starts == sorted(starts)
-    words = {w for s in lost for w in re.findall(r"[a-z]+", s.text.lower())}
-    middle = [
-        w
-        for s in recovered
-        if 7.5 <= s.start and s.end <= 22.5
-        for w in re.findall(r"[a-z]+", s.text.lower())
-    ]
-    assert len(words & set(middle)) / len(words) > 0.75
-
-
-def test_a_decoded_segment_that_copies_recovered_speech_is_dropped():
-    """tiny.en wrote a turn's first sentence 20 s late, at the end of its window, over the turn's tail;
-    the skipped stretch decoded again holds the sentence in its place: the late copy goes, a phrase that
-    is only said again stays."""
-    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
-    from faster_whisper.transcribe import Segment, Word
-
-    from medscribe_engine.pipeline.asr import without_copies
-
-    def segment(text: str, start: float):
-        words = [Word(start=start + i, end=start + i + 0.5, word=f" {w}", probability=0.9)
-                 for i, w in enumerate(text.split())]  # fmt: skip
-        return Segment(
-            id=0, seek=0, start=start, end=words[-1].end, text=text, tokens=[], avg_logprob=-0.2,
-            compression_ratio=1.5, no_speech_prob=0.1, words=words, temperature=0.0,
-        )  # fmt: skip
-
-    sentence = "So, I wanna just go over a little bit about my assessment and my plan for you, okay?"
-    recovered = segment(
-        "so I want to just go over a little bit about my assessment and my plan for you. Okay, so for"
-        " now. Hey, Dragon, show me the blood pressure readings.",
-        74.0,
-    ).words
-    late = segment(sentence, 94.4)
-    phrase = segment("Hey, Dragon, show me the blood pressure readings. Here we go.", 120.0)
-    before = segment("It has been a little bit of a struggle.", 60.0)
-    assert without_copies([before, late, phrase], recovered) == [before, phrase]
-    assert without_copies([before, late, phrase], recovered, words=16) == [before, late, phrase]
-    assert without_copies([late], []) == [late]
-
-
-def test_a_chunks_first_word_goes_back_to_the_wordless_speech_ending_the_chunk_before():
-    """"...what I find, okay?" + "Okay. So on your": tiny.en timed the first "okay" past the join of two
-    VAD chunks of one channel, after the other side's reply; it goes back into the 0.5 s of speech after
-    "find". A chunk that ends on a word keeps the next chunk's first word."""
-    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
-    from faster_whisper.transcribe import Word
-
-    from medscribe_engine.pipeline.asr import claim_tails
-
-    def word(text: str, start: float, end: float):
-        return Word(start=start, end=end, word=f" {text}", probability=0.9)
-
-    chunks = [(11.83, 17.86), (18.78, 25.42), (26.0, 28.2), (29.0, 30.0)]
-    words = [
-        word("what", 16.6, 16.72), word("I", 16.72, 16.86), word("find.", 16.86, 17.32),
-        word("Okay?", 18.95, 19.09), word("Okay.", 19.09, 19.41), word("So,", 19.51, 19.71),
-        word("distention", 24.2, 25.2),  # speech to the chunk's end (25.42 less the 0.2 s padding)
-        word("Mm-hmm.", 26.3, 26.6), word("to", 26.7, 27.0),
-    ]  # fmt: skip
-    moved, count = claim_tails(words, chunks, pad=0.2)
-    assert count == 1
-    assert [(w.word, w.start, w.end) for w in moved[2:5]] == [
-        (" find.", 16.86, 17.32), (" Okay?", 17.32, 17.46), (" Okay.", 19.09, 19.41)
-    ]  # fmt: skip
-    assert moved[7:] == words[7:]  # the chunk before ended on a word
-    assert claim_tails(words, chunks, pad=0.2, min_tail=0.6) == (words, 0)  # 0.34 s of tail: too short
-    # a chunk without any word: its whole speech is a tail
-    lone = [word("no", 43.4, 43.4), word("just", 43.66, 43.84)]
-    moved, count = claim_tails(lone, [(41.5, 42.34), (43.38, 46.06)], pad=0.2)
-    assert count == 1 and (moved[0].start, moved[0].end) == (41.7, 41.7)
-    assert claim_tails(lone, [(41.69, 42.34), (43.38, 46.06)], pad=0.2) == (lone, 0)  # 0.25 s of speech
-
-
-def test_recovered_words_are_placed_by_time_inside_a_segment():
-    """A skipped stretch inside one of Whisper's segments (its first word aligned before the stretch, the
-    rest after, as on train D2N002-1): the recovered words go between them, not after the segment."""
-    from medscribe_engine.pipeline.asr import merge_words
-
-    decoded = raw((" Okay,", 62.7, 63.2), (" so", 70.1, 70.3), (" I", 70.4, 70.5), (" just", 70.5, 70.8))
-    recovered = raw((" your", 63.3, 63.6), (" kidney", 63.6, 64.0), (" function.", 64.0, 64.6))
-    merged = [w.text.strip(" ,.") for w in merge_words(decoded, recovered)]
-    assert merged == ["Okay", "your", "kidney", "function", "so", "I", "just"]
-    assert merge_words(decoded, []) == decoded
 
 
 def whisper_words(*words: tuple[str, float, float, float]) -> list:
@@ -380,7 +294,11 @@ def test_clips_are_packed_into_one_window_and_their_words_moved_back():
     from medscribe_engine.pipeline.asr import pack_clips, unpack_words
 
     clips = [(10.0, 14.0), (50.0, 60.0), (100.0, 111.0), (200.0, 240.0), (300.0, 302.0)]
-    assert pack_clips(clips) == [[(10.0, 14.0), (50.0, 60.0), (100.0, 111.0)], [(200.0, 240.0)], [(300.0, 302.0)]]
+    assert pack_clips(clips) == [
+        [(10.0, 14.0), (50.0, 60.0), (100.0, 111.0)],
+        [(200.0, 240.0)],
+        [(300.0, 302.0)],
+    ]
     assert pack_clips([]) == []
     places = [(0.0, 10.0, 4.0), (5.0, 50.0, 10.0)]  # clip 1 at 0-4 s of the packed audio, clip 2 at 5-15 s
     decoded = whisper_words((" one", 1.0, 1.5, 0.9), (" echo", 4.2, 4.8, 0.9), (" two", 6.0, 6.5, 0.9))

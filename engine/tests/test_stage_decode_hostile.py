@@ -27,7 +27,7 @@ from medscribe_engine.pipeline.decode import (  # noqa: E402
     probe,
 )
 from medscribe_engine.pipeline.document import JobDocument, JobFailed, MediaInfo  # noqa: E402
-from medscribe_engine.storage import parse_media_uri  # noqa: E402
+from medscribe_engine.pipeline.s3 import parse_media_uri  # noqa: E402
 
 RATE = 16000
 

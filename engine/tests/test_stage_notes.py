@@ -16,7 +16,7 @@ from medscribe_engine.pipeline.notes import (
     render_text,
     section_names,
 )
-from medscribe_engine.pipeline.notes.builder import asserted_negations, unsupported_words
+from medscribe_engine.pipeline.notes.guards import asserted_negations, unsupported_words
 from medscribe_engine.pipeline.notes.rewrite import PRONOUNS, rewrite
 from medscribe_engine.pipeline.segments import build_segments
 from stage_helpers import document, sentence

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
 
-from medscribe_engine.pipeline import build_pipeline, stage_names  # noqa: E402
+from medscribe_engine.pipeline import build_pipeline  # noqa: E402
 from medscribe_engine.pipeline.diarize import OneSpeaker  # noqa: E402
 from medscribe_engine.pipeline.writers import transcribe_medical_json  # noqa: E402
 from stage_helpers import document, sentence  # noqa: E402
@@ -31,7 +31,8 @@ def test_every_token_is_spk_0_and_the_transcript_has_one_speaker():
 
 
 def stages_for(settings: dict, speech_type: str) -> list[str]:
-    return stage_names(build_pipeline("transcription", settings, RESOURCES, None, speech_type=speech_type))
+    stages = build_pipeline("transcription", settings, RESOURCES, None, speech_type=speech_type)
+    return [stage.name for stage in stages]
 
 
 def test_dictation_builds_no_diarization_and_conversation_does():

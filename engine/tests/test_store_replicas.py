@@ -10,12 +10,13 @@ import sys
 import textwrap
 import time
 
-from medscribe_engine.models import IN_PROGRESS, QUEUED, SCRIBE, JobStore, WorkerPool
+from medscribe_engine.store import IN_PROGRESS, QUEUED, SCRIBE, JobStore
+from medscribe_engine.workers import WorkerPool
 
 CLAIM_ALL = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path
-    from medscribe_engine.models import JobStore
+    from medscribe_engine.store import JobStore
     store = JobStore(Path(sys.argv[1]))
     Path(sys.argv[3]).touch()  # ready: imported and opened
     while not Path(sys.argv[2]).exists():  # start together
@@ -30,7 +31,7 @@ CLAIM_ALL = textwrap.dedent("""
 CLAIM_ONE_AND_DIE = textwrap.dedent("""
     import os, sys
     from pathlib import Path
-    from medscribe_engine.models import JobStore
+    from medscribe_engine.store import JobStore
     store = JobStore(Path(sys.argv[1]))
     job = store.claim_next()
     (Path(sys.argv[1]) / "work" / store.owner).mkdir(parents=True)

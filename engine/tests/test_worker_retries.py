@@ -9,15 +9,9 @@ import time
 
 import medscribe_engine.pipeline as pipeline
 import pytest
-from medscribe_engine.models import (
-    COMPLETED,
-    FAILED,
-    INTERNAL_FAILURE,
-    QUEUED,
-    JobStore,
-    WorkerPool,
-)
 from medscribe_engine.pipeline.document import JobFailed
+from medscribe_engine.store import COMPLETED, FAILED, QUEUED, JobStore
+from medscribe_engine.workers import INTERNAL_FAILURE, WorkerPool
 
 REQUEST = {"Media": {"MediaFileUri": "s3://media/visit.wav"}, "Settings": {}}
 
@@ -116,8 +110,9 @@ def job_page(store: JobStore, path: str) -> str:
     """The engine's page at ``path`` (``/jobs/...``) over this store."""
     from types import SimpleNamespace
 
-    from medscribe_engine.models import TranscribeBackend
-    from medscribe_engine.responses import EngineApp, TranscribeResponse
+    from medscribe_engine.app import EngineApp
+    from medscribe_engine.jobs import TranscribeBackend
+    from medscribe_engine.responses import TranscribeResponse
 
     state = SimpleNamespace(
         ready=True, stopping=False, handler=TranscribeResponse(TranscribeBackend(store), False)

@@ -108,12 +108,12 @@ class Service:
                 f"{self.name}: port {self.port} on {self.host} is already in use; stop whatever holds it "
                 f"(e.g. `ss -ltnp 'sport = :{self.port}'`) or choose another port"
             )
-        self._spawn()
+        process = self._spawn()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise ServiceError(
-                    f"{self.name} exited with code {self.process.returncode} while starting; "
+                    f"{self.name} exited with code {process.returncode} while starting; "
                     f"see {self.log_path}:\n{self._log_tail()}"
                 )
             if self._healthy():
@@ -124,12 +124,12 @@ class Service:
 
     def start_background(self, settle: float = 3.0) -> None:
         """Start a process that serves no health path; fail if it exits within ``settle`` seconds."""
-        self._spawn()
+        process = self._spawn()
         time.sleep(settle)
-        if self.process.poll() is not None:
-            raise ServiceError(f"{self.name} exited with code {self.process.returncode}; see {self.log_path}:\n{self._log_tail()}")
+        if process.poll() is not None:
+            raise ServiceError(f"{self.name} exited with code {process.returncode}; see {self.log_path}:\n{self._log_tail()}")
 
-    def _spawn(self) -> None:
+    def _spawn(self) -> subprocess.Popen:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         user = self.user if self.user and os.geteuid() == 0 else None
         with open(self.log_path, "ab") as log:
@@ -137,6 +137,7 @@ class Service:
                 self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env={**os.environ, **self.env}, start_new_session=True, user=user,
             )
+        return self.process
 
     def _healthy(self) -> bool:
         if self.ready is not None:
@@ -170,7 +171,7 @@ class Service:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=5)
-        self._reap_group()
+        self._reap_group(self.process.pid)
 
     def kill(self) -> list[int]:
         """SIGKILL the process and all its descendants at once, also those in process groups of their own
@@ -185,17 +186,18 @@ class Service:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.process.wait(timeout=10)
-        self._reap_group()
+        self._reap_group(self.process.pid)
         return tree
 
-    def _reap_group(self, timeout: float = 10.0) -> None:
-        """Wait for the rest of the process group to go; SIGKILL whatever is still there after ``timeout``."""
+    @staticmethod
+    def _reap_group(group: int, timeout: float = 10.0) -> None:
+        """Wait for the rest of process group ``group`` to go; SIGKILL whatever is still there after ``timeout``."""
         deadline = time.monotonic() + timeout
-        while process_group_members(self.process.pid) and time.monotonic() < deadline:
+        while process_group_members(group) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if process_group_members(self.process.pid):
+        if process_group_members(group):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+                os.killpg(group, signal.SIGKILL)
 
 
 def process_tree(pid: int) -> list[int]:
@@ -254,9 +256,16 @@ def engine_python() -> Path:
 
 
 def offline_engine(
-    port: int, s3_endpoint: str, data_dir: Path, log_dir: Path, host: str = "127.0.0.1", workers: int = 1
+    port: int,
+    s3_endpoint: str,
+    data_dir: Path,
+    log_dir: Path,
+    host: str = "127.0.0.1",
+    workers: int = 1,
+    stream_port: int | None = None,
 ) -> Service:
-    """The offline engine (``python -m medscribe_engine``) in its own environment."""
+    """The offline engine (``python -m medscribe_engine``) in its own environment; with ``stream_port``,
+    its real-time streaming API (HTTP/2) listens there too."""
     python = engine_python()
     if not python.exists():
         raise ServiceError(f"the engine environment is missing ({python}); run `make install` first")
@@ -265,6 +274,7 @@ def offline_engine(
         argv=[
             str(python), "-m", "medscribe_engine",
             "--host", host, "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers),
+            *(["--stream-port", str(stream_port)] if stream_port is not None else []),
         ],
         host=host,
         port=port,
@@ -285,6 +295,7 @@ class LocalStack:
     s3: Service
     engine: Service | None
     s3_front_endpoint: str | None = None
+    engine_stream_port: int | None = None  # the engine's streaming API (HTTP/2)
 
     @classmethod
     @contextlib.contextmanager
@@ -309,9 +320,10 @@ class LocalStack:
             if s3_front is not None:
                 stack.s3_front_endpoint = s3_front(s3.endpoint)
             if with_engine:
+                stack.engine_stream_port = free_port()
                 stack.engine = offline_engine(
                     engine_port or free_port(), stack.s3_endpoint, run_dir / "engine", run_dir / "logs",
-                    workers=engine_workers,
+                    workers=engine_workers, stream_port=stack.engine_stream_port,
                 )
                 stack.engine.env.update(env or {})
                 stack.engine.start(timeout=300)
@@ -326,6 +338,13 @@ class LocalStack:
     @property
     def engine_endpoint(self) -> str | None:
         return self.engine.endpoint if self.engine else None
+
+    @property
+    def engine_stream_endpoint(self) -> str | None:
+        """``http://host:port`` of the engine's streaming API (cleartext HTTP/2)."""
+        if self.engine is None or self.engine_stream_port is None:
+            return None
+        return f"http://{self.engine.host}:{self.engine_stream_port}"
 
     def restart_engine(self, crash: bool = False, timeout: float = 300) -> None:
         """Stop the engine (SIGTERM, or SIGKILL when ``crash``) and start it again on the same port and

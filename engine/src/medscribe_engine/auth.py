@@ -37,7 +37,7 @@ from medscribe_engine.exceptions import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
-from medscribe_engine.storage import DEFAULT_REGION
+from medscribe_engine.pipeline.s3 import DEFAULT_REGION
 
 SERVICE = "transcribe"
 ALGORITHM = "AWS4-HMAC-SHA256"

@@ -12,6 +12,9 @@
   offline (``HF_HUB_OFFLINE=1``): nothing is fetched.
 * Clinical vocabularies and medspaCy ConText for ClinicalInsights (:func:`~medscribe_engine.pipeline.
   clinical_nlp.load_clinical_nlp`).
+* The built-in medical lexicons, one per ``Specialty``, that repair misheard medical words in every job
+  (:func:`~medscribe_engine.pipeline.lexicon.build_lexicons`); ``MEDSCRIBE_ENGINE_LEXICON=off`` leaves
+  them out (:func:`load_lexicons`).
 
 Everything a job can need is loaded by :func:`load_resources` in the main thread before the engine
 reports ready, including the libraries the stages import and the tables they cache
@@ -38,6 +41,7 @@ SENTENCE_ENCODER_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb
 CPU_THREADS = 2
 MODEL_DIR_ENV = "MEDSCRIBE_ENGINE_MODEL_DIR"
 MODEL_SHA256_ENV = "MEDSCRIBE_ENGINE_MODEL_SHA256"
+LEXICON_ENV = "MEDSCRIBE_ENGINE_LEXICON"  # "off": no built-in medical lexicon (jobs recognize as before)
 DEVICES = ("auto", "cpu", "cuda")
 # CTranslate2's compute types ("default": the type the model was converted with).
 COMPUTE_TYPES = (
@@ -240,6 +244,7 @@ class Resources:
     sentence_encoder: object | None = None  # roles and sections (HealthScribe)
     clinical_nlp: object | None = None  # ClinicalInsights (HealthScribe)
     load_seconds: dict[str, float] = field(default_factory=dict)  # start-up time per resource
+    lexicons: dict = field(default_factory=dict)  # Specialty -> built-in medical Lexicon (empty: turned off)
 
     @property
     def diarization_available(self) -> bool:
@@ -262,14 +267,14 @@ def warm_up() -> None:
     from sklearn.cluster import AgglomerativeClustering  # noqa: F401 - diarization's clustering
 
     from medscribe_engine.pipeline import phi
-    from medscribe_engine.pipeline.notes import builder
+    from medscribe_engine.pipeline.notes import utterances
 
     get_vad_model()  # Silero VAD, an ONNX session cached by faster-whisper
     phi.census_names()
     phi.census_names(first_only=True)
     phi.stop_words()
     phi.street_type_pattern()
-    builder.split_sentences("Warm up. Done.")
+    utterances.split_sentences("Warm up. Done.")
 
 
 # Every module a job's stages live in (the pipeline imports some of them only for some settings), and the
@@ -279,6 +284,7 @@ STAGE_MODULES = (
     "medscribe_engine.pipeline.asr",
     "medscribe_engine.pipeline.channels",
     "medscribe_engine.pipeline.vocabulary",
+    "medscribe_engine.pipeline.lexicon",
     "medscribe_engine.pipeline.alternatives",
     "medscribe_engine.pipeline.filtering",
     "medscribe_engine.pipeline.diarize",
@@ -316,6 +322,17 @@ STAGE_MODULES = (
 DIARIZATION_MODULES = ("torch", "resemblyzer.audio")
 
 
+def load_lexicons(whisper) -> dict:
+    """The built-in medical lexicon of every Specialty, with the words ``whisper``'s tokenizer spells as one
+    token left out; none when ``$MEDSCRIBE_ENGINE_LEXICON`` is ``off``."""
+    from medscribe_engine.pipeline.lexicon import build_lexicons
+
+    if os.environ.get(LEXICON_ENV, "").strip().lower() in ("off", "0", "false", "no"):
+        log.info("medical lexicons turned off (%s)", LEXICON_ENV)
+        return {}
+    return build_lexicons(whisper.hf_tokenizer)
+
+
 def _timed(what: str, seconds: dict[str, float], loader):
     started = time.monotonic()
     value = loader()
@@ -344,6 +361,7 @@ def load_resources(num_workers: int = 1, whisper_options: WhisperOptions | None 
         log.warning("resemblyzer is not installed: diarization of single-channel audio is disabled")
     sentence_encoder = _timed("sentence embedding model", seconds, lambda: load_sentence_encoder(threads))
     clinical_nlp = _timed("clinical vocabularies", seconds, load_clinical_nlp)
+    lexicons = _timed("medical lexicons", seconds, lambda: load_lexicons(whisper))
     _timed("stage libraries", seconds, warm_up)
     log.info("all models and libraries loaded in %.1fs", sum(seconds.values()))
-    return Resources(whisper, encoder, sentence_encoder, clinical_nlp, seconds)
+    return Resources(whisper, encoder, sentence_encoder, clinical_nlp, seconds, lexicons)

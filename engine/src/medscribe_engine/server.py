@@ -106,7 +106,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=CPU_THREADS,
         help=f"CPU threads of each worker's recognition and embeddings (default: {CPU_THREADS})",
     )
+    parser.add_argument(
+        "--stream-port",
+        type=int,
+        default=None,
+        help="TCP port of the real-time streaming API (HTTP/2, StartMedicalStreamTranscription); none: off",
+    )
+    parser.add_argument(
+        "--max-streams", type=int, default=2, help="concurrent streams; past them LimitExceededException"
+    )
     args = parser.parse_args(argv)
+    if args.max_streams < 1:
+        parser.error("--max-streams must be at least 1")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.max_queued < 1:
@@ -160,23 +171,29 @@ def bind(host: str, port: int) -> socket.socket:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
-    try:
-        sock = bind(args.host, args.port)
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            print(
-                f"medscribe engine: port {args.port} on {args.host} is already in use; stop whatever "
-                f"holds it (e.g. `ss -ltnp 'sport = :{args.port}'`) or pass another --port",
-                file=sys.stderr,
-            )
-            return EXIT_PORT_IN_USE
-        print(f"medscribe engine: cannot bind {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
-        return EXIT_ERROR
+    ports = [args.port] + ([args.stream_port] if args.stream_port is not None else [])
+    sockets = []
+    for port in ports:
+        try:
+            sockets.append(bind(args.host, port))
+        except OSError as error:
+            for bound in sockets:
+                bound.close()
+            if error.errno == errno.EADDRINUSE:
+                print(
+                    f"medscribe engine: port {port} on {args.host} is already in use; stop whatever "
+                    f"holds it (e.g. `ss -ltnp 'sport = :{port}'`) or pass another port",
+                    file=sys.stderr,
+                )
+                return EXIT_PORT_IN_USE
+            print(f"medscribe engine: cannot bind {args.host}:{port}: {error.strerror}", file=sys.stderr)
+            return EXIT_ERROR
+    sock = sockets[0]
 
     from waitress import create_server
 
+    from medscribe_engine.app import EngineApp
     from medscribe_engine.auth import SigningKey, SigV4Verifier
-    from medscribe_engine.responses import EngineApp
 
     state = EngineState()
     verifier = SigV4Verifier([SigningKey.from_env(args.access_key_id)])
@@ -227,11 +244,13 @@ def main(argv: list[str] | None = None) -> int:
         server.close()
         return EXIT_OK
 
-    from medscribe_engine.models import JobStore, TranscribeBackend, WorkerPool
+    from medscribe_engine.jobs import TranscribeBackend
     from medscribe_engine.responses import TranscribeResponse
+    from medscribe_engine.store import JobStore
+    from medscribe_engine.workers import WorkerPool
 
     data_dir = args.data_dir.resolve()
-    from medscribe_engine.storage import make_s3_client
+    from medscribe_engine.pipeline.s3 import make_s3_client
     from medscribe_engine.vocabularies import VocabularyBackend, VocabularyStore
 
     store = JobStore(data_dir, max_queued=args.max_queued)
@@ -251,6 +270,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     vocabularies.start()
     pool.start()
+    streams = None
+    if args.stream_port is not None:
+        from medscribe_engine.streaming.app import StreamingApp, StreamingService
+        from medscribe_engine.streaming.listener import StreamListener
+
+        service = StreamingService(verifier, resources, vocabularies, max_streams=args.max_streams)
+        streams = StreamListener(sockets[1], StreamingApp(service))
+        streams.start()
+        log.info(
+            "streaming API on %s:%d (HTTP/2), at most %d stream(s)",
+            args.host,
+            args.stream_port,
+            args.max_streams,
+        )
     state.ready = True
     counts = store.count_by_status()
     log.info(
@@ -268,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with contextlib.suppress(OSError):
         server.close()  # no new connections
+    if streams is not None:
+        streams.stop()
     clean = pool.stop(timeout=WORKER_STOP_TIMEOUT_S)
     log.info(
         "engine stopped in %.1fs%s",

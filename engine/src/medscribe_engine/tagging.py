@@ -50,7 +50,7 @@ def remove_tags(current: list[dict], keys: list[str]) -> list[dict]:
 class TagService:
     """Reads and writes the tags of the engine's resources.
 
-    :param job_store: the :class:`~medscribe_engine.models.JobStore`.
+    :param job_store: the :class:`~medscribe_engine.store.JobStore`.
     :param vocabulary_store: the :class:`~medscribe_engine.vocabularies.VocabularyStore` (or None).
     :param filters: the :class:`~medscribe_engine.vocabulary_filters.VocabularyFilterBackend` (or None).
     """

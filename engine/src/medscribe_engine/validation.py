@@ -14,7 +14,13 @@ from functools import lru_cache
 from typing import Any
 
 from medscribe_engine.exceptions import BadRequestException, UnknownOperationException
-from medscribe_engine.storage import parse_media_uri
+from medscribe_engine.pipeline.s3 import parse_media_uri
+from medscribe_engine.pipeline.writers import (
+    healthscribe_output_key,
+    output_key_refusal,
+    transcribe_output_key,
+)
+from medscribe_engine.resources import DIARIZATION_UNAVAILABLE
 
 SUPPORTED_ACTIONS = (
     "StartMedicalTranscriptionJob",
@@ -168,8 +174,6 @@ def _check_common_unsupported(params: dict) -> None:
 def check_start_medical_transcription_job(params: dict, diarization_available: bool) -> None:
     _check_job_name(params["MedicalTranscriptionJobName"])
     _check_media(params)
-    from medscribe_engine.pipeline.writers import output_key_refusal, transcribe_output_key
-
     output_key = transcribe_output_key(params["MedicalTranscriptionJobName"], params.get("OutputKey"))
     _refuse(output_key_refusal(output_key))
     if params["LanguageCode"] != "en-US":
@@ -198,16 +202,12 @@ def check_start_medical_transcription_job(params: dict, diarization_available: b
     _check_common_unsupported(params)
     # DICTATION is one person: speaker labels need no diarization (every word is spk_0)
     if speakers and params["Type"] != "DICTATION" and not diarization_available:
-        from medscribe_engine.resources import DIARIZATION_UNAVAILABLE
-
         raise BadRequestException(DIARIZATION_UNAVAILABLE)
 
 
 def check_start_medical_scribe_job(params: dict, diarization_available: bool) -> None:
     _check_job_name(params["MedicalScribeJobName"])
     _check_media(params)
-    from medscribe_engine.pipeline.writers import healthscribe_output_key, output_key_refusal
-
     _refuse(output_key_refusal(healthscribe_output_key(params["MedicalScribeJobName"])))
     check_role_arn(params["DataAccessRoleArn"])
     settings = params["Settings"]
@@ -234,8 +234,6 @@ def check_start_medical_scribe_job(params: dict, diarization_available: bool) ->
         raise BadRequestException("VocabularyFilterName and VocabularyFilterMethod must be set together.")
     _check_common_unsupported(params)
     if speakers and not diarization_available:
-        from medscribe_engine.resources import DIARIZATION_UNAVAILABLE
-
         raise BadRequestException(DIARIZATION_UNAVAILABLE)
 
 

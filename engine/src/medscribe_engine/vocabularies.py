@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from medscribe_engine.exceptions import BadRequestException, ConflictException, NotFoundException
+from medscribe_engine.pipeline.document import VocabularyEntry
 
 log = logging.getLogger("medscribe_engine")
 
@@ -63,31 +64,6 @@ class VocabularyFormatError(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class VocabularyEntry:
-    """One row: the phrase (hyphens between words), and the optional columns."""
-
-    phrase: str
-    ipa: str | None = None
-    sounds_like: str | None = None
-    display_as: str | None = None
-
-    @property
-    def words(self) -> list[str]:
-        """The spoken words of the phrase: ``blood-pressure`` -> ``["blood", "pressure"]``;
-        acronyms keep their periods (``D.N.A.``)."""
-        return [word for word in self.phrase.split("-") if word]
-
-    @property
-    def spoken(self) -> str:
-        return " ".join(self.words)
-
-    @property
-    def display(self) -> str:
-        """What the transcript shows: DisplayAs, else the phrase with spaces for hyphens."""
-        return self.display_as or self.spoken
 
 
 def _check_phrase(value: str, column: str, line: int) -> None:
@@ -337,7 +313,7 @@ class VocabularyStore:
 
 def read_vocabulary_file(s3_client, file_uri: str) -> list[VocabularyEntry]:
     """Fetch and parse the file at ``file_uri``; :class:`VocabularyFormatError` on any problem."""
-    from medscribe_engine.storage import parse_media_uri
+    from medscribe_engine.pipeline.s3 import parse_media_uri
 
     location = parse_media_uri(file_uri)
     if location is None:
@@ -413,7 +389,7 @@ class VocabularyBackend:
         )
 
     def _check(self, language_code: str, file_uri: str) -> None:
-        from medscribe_engine.storage import parse_media_uri
+        from medscribe_engine.pipeline.s3 import parse_media_uri
 
         if language_code != "en-US":
             raise BadRequestException("Amazon Transcribe Medical supports only the en-US language code.")

@@ -99,7 +99,7 @@ def check_words(words: list[str]) -> list[str]:
 
 
 def read_filter_file(s3_client, file_uri: str) -> list[str]:
-    from medscribe_engine.storage import parse_media_uri
+    from medscribe_engine.pipeline.s3 import parse_media_uri
 
     location = parse_media_uri(file_uri)
     if location is None:

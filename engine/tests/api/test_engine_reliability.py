@@ -160,7 +160,7 @@ def test_three_fresh_engines_with_four_workers_lose_no_job(tmp_path, stack, s3):
         assert len(results) == 8
         log = engine.log_path.read_text()
         assert "internal" not in log, [line for line in log.splitlines() if "internal" in line]
-        loaded = re.findall(r"INFO medscribe\.engine: (.+) loaded in [\d.]+s", log)
+        loaded = re.findall(r"INFO medscribe_engine: (.+) loaded in [\d.]+s", log)
         assert {
             "speech recognition model",
             "speaker embedding model",

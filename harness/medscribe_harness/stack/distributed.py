@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from medscribe_harness.demo import OUTPUT_BUCKET, RECORDINGS_BUCKET
 from medscribe_harness.devstack import (
@@ -72,6 +73,16 @@ def stack_processes(stack_id: str) -> list[int]:
         if state != "Z":
             found.append(int(entry.name))
     return found
+
+
+T = TypeVar("T")
+
+
+def _started(part: T | None, what: str) -> T:
+    """A part of the stack that ``start`` sets up, or a clear error when it is used before that."""
+    if part is None:
+        raise ServiceError(f"{what} is not started: use DistributedStack.start()")
+    return part
 
 
 @dataclass
@@ -166,7 +177,7 @@ class DistributedStack:
             **os.environ,
             **airflow_env(
                 home,
-                connection_json or self.local.airflow_connection_uri_json(),
+                connection_json or self._local.airflow_connection_uri_json(),
                 database_uri=self.postgres.uri,
                 executor="CeleryExecutor",
                 broker_url=f"redis://{self.redis.host}:{self.redis.port}/0",
@@ -204,17 +215,29 @@ class DistributedStack:
     # -- operating it ------------------------------------------------------------------------------
 
     @property
+    def _local(self) -> LocalStack:
+        return _started(self.local, "moto S3 and the engine")
+
+    @property
+    def _airflow(self) -> AirflowServices:
+        return _started(self.airflow, "Airflow")
+
+    @property
+    def _api(self) -> AirflowApi:
+        return _started(self.api, "Airflow's REST API")
+
+    @property
     def s3_endpoint(self) -> str:
-        return self.local.s3_endpoint
+        return self._local.s3_endpoint
 
     @property
     def engine_endpoint(self) -> str:
-        return self.local.engine_endpoint
+        return self._local.engine_endpoint
 
     def trigger_night(self, night: str, conf: dict | None = None, run_id: str | None = None) -> str:
         """Trigger the nightly DAG for ``night`` (YYYY-MM-DD) through the REST API; returns the run id."""
         run_id = run_id or f"night-{night}-{uuid.uuid4().hex[:6]}"
-        self.api.trigger(DAG_ID, run_id, f"{night}T02:00:00Z", conf)
+        self._api.trigger(DAG_ID, run_id, f"{night}T02:00:00Z", conf)
         return run_id
 
     def wait_for_run(self, run_id: str, timeout: float = 900, on_poll=None) -> dict:
@@ -225,12 +248,12 @@ class DistributedStack:
             if on_poll is not None:
                 on_poll(run)
 
-        return self.api.wait_for_run(DAG_ID, run_id, timeout, on_poll=poll)
+        return self._api.wait_for_run(DAG_ID, run_id, timeout, on_poll=poll)
 
     def services(self) -> list[Service]:
         """Every process of the stack that should be running now."""
-        services = [self.postgres.service, self.redis, self.local.s3, self.local.engine]
-        return [s for s in services + self.airflow.services + self.airflow.workers if s is not None]
+        services = [self.postgres.service, self.redis, self._local.s3, self._local.engine]
+        return [s for s in services + self._airflow.services + self._airflow.workers if s is not None]
 
     def check_alive(self) -> None:
         """Raise ServiceError naming a service that exited (with the tail of its log)."""
@@ -244,11 +267,11 @@ class DistributedStack:
         return self.wait_for_run(self.trigger_night(night, conf), timeout)
 
     def task_instances(self, run_id: str) -> list[dict]:
-        return self.api.task_instances(DAG_ID, run_id)
+        return self._api.task_instances(DAG_ID, run_id)
 
     def worker_of(self, pid: int) -> Service | None:
         """The celery worker that runs the task process ``pid`` (it descends from the worker), if any."""
-        for worker in self.airflow.workers:
+        for worker in self._airflow.workers:
             if worker.running and pid in process_tree(worker.process.pid):
                 return worker
         return None
@@ -256,8 +279,8 @@ class DistributedStack:
     def stop(self) -> None:
         """Stop whatever runs, in reverse order; the context manager calls it."""
         for step in (
-            lambda: self.airflow and self.airflow.stop(),
-            lambda: self.local and stop_all([s for s in (self.local.engine, self.local.s3) if s], timeout=15),
+            lambda: self.airflow and self._airflow.stop(),
+            lambda: self.local and stop_all([s for s in (self._local.engine, self._local.s3) if s], timeout=15),
             lambda: self.relay and self.relay.cut(),
             lambda: stop_all([self.redis] + ([self.postgres.service] if self.postgres.service else []), timeout=30),
             self.postgres.cleanup,

@@ -106,9 +106,7 @@ class Postgres:
 
     def init(self) -> None:
         """Create the cluster (password authentication on loopback) unless it exists."""
-        bin_dir = postgres_bin_dir()
-        if bin_dir is None:
-            raise ServiceError("PostgreSQL is not installed (Debian package postgresql)")
+        bin_dir = self._bin_dir()
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if self.as_root and self._temporary is None and not _reachable_by_others(self.data_dir):
             self._temporary = Path(tempfile.mkdtemp(prefix="medscribe-pg-"))
@@ -128,12 +126,19 @@ class Postgres:
         finally:
             pwfile.unlink(missing_ok=True)
 
+    @staticmethod
+    def _bin_dir() -> Path:
+        bin_dir = postgres_bin_dir()
+        if bin_dir is None:
+            raise ServiceError("PostgreSQL is not installed (Debian package postgresql)")
+        return bin_dir
+
     def start(self) -> Service:
         """Initialise if needed, start the server, create the Airflow database if missing."""
         if port_in_use(self.host, self.port):
             raise ServiceError(f"postgres: port {self.port} on {self.host} is already in use")
         self.init()
-        bin_dir = postgres_bin_dir()
+        bin_dir = self._bin_dir()
         socket_dir = self.data_dir  # the unix socket stays inside the private cluster folder
         self.service = Service(
             name="postgres",

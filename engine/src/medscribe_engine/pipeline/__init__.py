@@ -21,20 +21,101 @@ stage          does
 ``summary``    (HealthScribe) the clinical document put to ``<JobName>/summary.json``
 =============  =====================================================================================
 
-:func:`build_pipeline` picks the stages for a job from its kind and settings; :func:`run_pipeline` runs
-them, timing each. Stages know nothing about HTTP or the job store.
+:func:`build_pipeline` picks the stages for a job from its kind and settings and checks their order
+(:func:`check_order`); :func:`run_pipeline` runs them, timing each. Stages know nothing about HTTP or
+the job store: nothing in this package imports the service layer.
+
+Like spaCy's components, every stage declares what it reads and what it writes on the document
+(``requires`` and ``assigns``, as ``"doc.<field>"``, ``"token.<field>"`` or ``"segment.<field>"``), and a
+pipeline whose stage requires what no stage before it assigns (nor the request, :data:`INPUTS`) is
+refused when it is built.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
+from medscribe_engine.pipeline.alternatives import Alternatives, WhisperNBest
+from medscribe_engine.pipeline.asr import Recognize, Recognizer
+from medscribe_engine.pipeline.channels import RecognizeChannels
+from medscribe_engine.pipeline.decode import Decode
+from medscribe_engine.pipeline.diarize import Diarize, OneSpeaker, ResemblyzerEmbedder
 from medscribe_engine.pipeline.document import Interrupted, JobDocument, JobFailed
+from medscribe_engine.pipeline.filtering import FilterWords
+from medscribe_engine.pipeline.insights import ClinicalInsights
+from medscribe_engine.pipeline.notes import BuildClinicalDocument, WriteClinicalDocument
+from medscribe_engine.pipeline.phi import IdentifyPhi
+from medscribe_engine.pipeline.roles import AssignRoles
+from medscribe_engine.pipeline.sections import AssignSections
+from medscribe_engine.pipeline.segments import Segments
+from medscribe_engine.pipeline.vocabulary import ApplyVocabulary, hotwords
+from medscribe_engine.pipeline.writers import WriteHealthScribe, WriteTranscribeMedical
 
-Stage = Callable[[JobDocument], None]
+__all__ = [
+    "INPUTS",
+    "Interrupted",
+    "JobDocument",
+    "JobFailed",
+    "PipelineOrderError",
+    "Stage",
+    "build_pipeline",
+    "check_order",
+    "run_pipeline",
+]
 
-__all__ = ["Interrupted", "JobDocument", "JobFailed", "build_pipeline", "run_pipeline", "stage_names"]
+# What a document holds before any stage runs: the accepted request and the job's identity.
+INPUTS = ("doc.job_name", "doc.kind", "doc.request")
+# requires / assigns of the stages whose modules do not declare them yet (asr.py, channels.py,
+# vocabulary.py, alternatives.py and filtering.py are being changed by the recognition work); a stage's
+# own attributes win over this table.
+DECLARED_HERE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "asr": (("doc.audio",), ("doc.tokens",)),
+    "channels": (("doc.audio",), ("doc.tokens", "token.channel")),
+    "vocabulary": (("doc.tokens",), ("doc.tokens", "doc.vocabulary_matches")),
+    "alternatives": (("doc.audio", "doc.tokens"), ("doc.alternative_segments",)),
+    "filter": (("doc.tokens",), ("doc.tokens", "doc.filter_matches")),
+}
+
+
+class Stage(Protocol):
+    """One step of the pipeline: ``stage(doc)``; its class declares ``requires`` and ``assigns`` (tuples
+    of ``"doc.<field>"``, ``"token.<field>"``, ``"segment.<field>"``) beside its ``name``."""
+
+    name: str
+
+    def __call__(self, doc: JobDocument) -> None: ...
+
+
+class PipelineOrderError(ValueError):
+    """A stage requires what no stage before it assigns: the pipeline is built wrong (an engine bug)."""
+
+
+def contract(stage) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(requires, assigns)`` of ``stage``: its own attributes, else :data:`DECLARED_HERE`, else nothing."""
+    name = getattr(stage, "name", type(stage).__name__)
+    requires, assigns = DECLARED_HERE.get(name, ((), ()))
+    return tuple(getattr(stage, "requires", requires)), tuple(getattr(stage, "assigns", assigns))
+
+
+def check_order(stages: Sequence, inputs: Iterable[str] = INPUTS) -> None:
+    """:class:`PipelineOrderError` unless every stage's ``requires`` are in ``inputs`` or assigned by an
+    earlier stage.
+
+    :param stages: the stages, in the order they would run.
+    :param inputs: what the document holds before the first stage.
+    """
+    available = set(inputs)
+    for stage in stages:
+        requires, assigns = contract(stage)
+        missing = [item for item in requires if item not in available]
+        if missing:
+            name = getattr(stage, "name", type(stage).__name__)
+            raise PipelineOrderError(
+                f"stage {name!r} requires {', '.join(missing)}, which no stage before it assigns"
+            )
+        available.update(assigns)
 
 
 def build_pipeline(
@@ -46,6 +127,7 @@ def build_pipeline(
     filter_words=None,
     content_identification: str | None = None,
     speech_type: str | None = None,
+    specialty: str | None = None,
 ) -> list[Stage]:
     """The stages for one job.
 
@@ -58,17 +140,13 @@ def build_pipeline(
     :param content_identification: the request's ``ContentIdentificationType`` (``"PHI"``), or None.
     :param speech_type: the request's ``Type`` (Transcribe Medical): ``"DICTATION"`` is one speaker, so
         speaker labels come without diarization; ``"CONVERSATION"`` or None diarizes.
+    :param specialty: the request's ``Specialty``: whose built-in medical lexicon repairs the words
+        (``resources.lexicons``; None: PRIMARYCARE, as HealthScribe and every batch job).
     """
-    from medscribe_engine.pipeline.asr import Recognize, Recognizer
-    from medscribe_engine.pipeline.channels import RecognizeChannels
-    from medscribe_engine.pipeline.decode import Decode
-    from medscribe_engine.pipeline.diarize import Diarize, OneSpeaker, ResemblyzerEmbedder
-    from medscribe_engine.pipeline.roles import AssignRoles
-    from medscribe_engine.pipeline.segments import Segments
-    from medscribe_engine.pipeline.vocabulary import ApplyVocabulary, hotwords
-    from medscribe_engine.pipeline.writers import WriteHealthScribe, WriteTranscribeMedical
-
-    recognizer = Recognizer(resources.whisper, hotwords=hotwords(vocabulary) if vocabulary else None)
+    lexicon = (getattr(resources, "lexicons", None) or {}).get(specialty or "PRIMARYCARE")
+    recognizer = Recognizer(
+        resources.whisper, hotwords=hotwords(vocabulary) if vocabulary else None, lexicon=lexicon
+    )
     stages: list[Stage] = [Decode(s3_client)]
     if settings.get("ChannelIdentification"):
         stages.append(RecognizeChannels(recognizer))
@@ -82,41 +160,26 @@ def build_pipeline(
         else:
             stages.append(Diarize(ResemblyzerEmbedder(resources.voice_encoder)))
     if kind != "scribe" and settings.get("ShowAlternatives"):
-        from medscribe_engine.pipeline.alternatives import Alternatives, WhisperNBest
-
         rewrite = ApplyVocabulary(vocabulary).rewrite if vocabulary else None
         nbest = WhisperNBest(resources.whisper, recognizer.hotwords)
         stages.append(Alternatives(nbest, int(settings.get("MaxAlternatives") or 2), rewrite))
     if kind != "scribe" and content_identification == "PHI":
-        from medscribe_engine.pipeline.phi import IdentifyPhi
-
         stages.append(IdentifyPhi())
     if filter_words:
-        from medscribe_engine.pipeline.filtering import FilterWords
-
         stages.append(FilterWords(filter_words, settings.get("VocabularyFilterMethod") or "mask"))
     if kind == "scribe":
-        from medscribe_engine.pipeline.notes import BuildClinicalDocument, WriteClinicalDocument
-
         encoder = getattr(resources, "sentence_encoder", None)
         stages += [Segments(), AssignRoles(encoder)]
         if getattr(resources, "clinical_nlp", None) is not None:
-            from medscribe_engine.pipeline.insights import ClinicalInsights
-
             stages.append(ClinicalInsights(resources.clinical_nlp))
         if encoder is not None:
-            from medscribe_engine.pipeline.sections import AssignSections
-
             stages.append(AssignSections(encoder))
         stages.append(WriteHealthScribe(s3_client))
         stages += [BuildClinicalDocument(), WriteClinicalDocument(s3_client)]
     else:
         stages.append(WriteTranscribeMedical(s3_client))
+    check_order(stages)
     return stages
-
-
-def stage_names(stages: Iterable[Stage]) -> list[str]:
-    return [getattr(stage, "name", type(stage).__name__) for stage in stages]
 
 
 def run_pipeline(doc: JobDocument, stages: Iterable[Stage]) -> JobDocument:

@@ -1,11 +1,15 @@
-"""Stage ``channels``: channel identification. Each channel is recognized on its own (with voice activity
-and decoding options for a channel that is silent while the other side speaks) and the words of both are
-merged in time order, each token keeping its channel (``ch_0`` / ``ch_1`` in the outputs)."""
+"""Stage ``channels``: channel identification. Each channel is recognized on its own, over its own talker's
+speech only (:func:`~medscribe_engine.pipeline.crosstalk.own_speech`: the other talker's bleed is silenced
+first), with voice activity options for a channel that is silent while the other side speaks, and the
+words of both are merged in time order, each token keeping its channel (``ch_0`` / ``ch_1``)."""
 
 from __future__ import annotations
 
-from medscribe_engine.pipeline.asr import CHANNEL_OPTIONS, CHANNEL_VAD, Recognizer, tokens_from_words
+from medscribe_engine.pipeline.asr import Recognizer
+from medscribe_engine.pipeline.crosstalk import own_speech
+from medscribe_engine.pipeline.decoding import CHANNEL_VAD
 from medscribe_engine.pipeline.document import JobDocument, Token
+from medscribe_engine.pipeline.tokens import tokens_from_words
 
 
 def merge_channels(per_channel: list[list[Token]]) -> list[Token]:
@@ -32,20 +36,17 @@ class RecognizeChannels:
     """Recognize ``doc.audio[0]`` and ``doc.audio[1]`` separately into merged ``doc.tokens``.
 
     :param recognizer: an :class:`~medscribe_engine.pipeline.asr.Recognizer`; it runs with
-        :data:`~medscribe_engine.pipeline.asr.CHANNEL_VAD` (each channel is silent while the other speaks)
-        and :data:`~medscribe_engine.pipeline.asr.CHANNEL_OPTIONS`, and a VAD chunk's first word goes back
-        to the chunk before it when that one ends in speech without words
-        (:func:`~medscribe_engine.pipeline.asr.claim_tails`).
+        :data:`~medscribe_engine.pipeline.asr.CHANNEL_VAD` (each channel is silent while the other speaks).
     """
 
     name = "channels"
 
     def __init__(self, recognizer: Recognizer):
-        self.recognizer = recognizer.with_vad(CHANNEL_VAD, CHANNEL_OPTIONS, claim_tails=True)
+        self.recognizer = recognizer.with_vad(CHANNEL_VAD)
 
     def __call__(self, doc: JobDocument) -> None:
         per_channel = []
-        for channel, audio in enumerate(doc.audio):
+        for channel, audio in enumerate(own_speech(doc.audio)):
             doc.check_stop()
             words = self.recognizer.words(audio, doc.should_stop)
             per_channel.append(tokens_from_words(words, channel=channel))

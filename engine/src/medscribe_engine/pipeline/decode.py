@@ -16,7 +16,7 @@ import struct
 from pathlib import Path
 
 from medscribe_engine.pipeline.document import SAMPLE_RATE, JobDocument, JobFailed, MediaInfo
-from medscribe_engine.storage import parse_media_uri
+from medscribe_engine.pipeline.s3 import parse_media_uri
 
 # PyAV container names (each may be a comma-separated alias list) -> the MediaFormat value.
 CONTAINER_FORMATS = {
@@ -263,6 +263,8 @@ class Decode:
     """
 
     name = "decode"
+    requires = ("doc.request",)
+    assigns = ("doc.media", "doc.audio")
 
     def __init__(self, s3_client):
         self.s3 = s3_client

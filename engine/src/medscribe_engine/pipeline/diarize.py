@@ -2,50 +2,59 @@
 
 1. Silero voice activity detection (faster-whisper's bundled ``silero_vad_v6.onnx``, through
    :func:`faster_whisper.vad.get_speech_timestamps`) finds the speech segments of the audio, splitting at
-   silences of :data:`SEGMENT_SILENCE_MS` or more: the short gap where one speaker hands over to the other.
+   silences of ``segment_silence_ms`` or more: the short gap where one speaker hands over to the other.
 2. The recognized words are grouped into *chunks*, one per speech segment (by the word's midpoint): a
-   speaker change is assumed to fall on a silence. (Cutting at sentence ends and pauses between
-   Whisper's word times, as before, hid most hand-over gaps: a tenth of the words sat in chunks of two
-   speakers.) Without any segment, chunks are cut at sentence ends and pauses of :data:`CHUNK_PAUSE_S`.
+   speaker change is assumed to fall on a silence. Without any segment, chunks are cut at sentence ends
+   and pauses of ``chunk_pause_s``.
 3. Each chunk's audio, kept inside its speech segment, is embedded with resemblyzer's d-vector encoder
    (windows of 1.6 s every 0.4 s, averaged, L2-normalized). A clip shorter than one window is repeated
    to fill it: padded with silence, the share of silence set the embedding, and short clips ("okay",
    "yes") of both voices formed a cluster of their own.
-4. The clips of :data:`ANCHOR_S` or more are clustered agglomeratively (Ward linkage on the unit
-   vectors) into ``MaxSpeakerLabels`` clusters; clusters whose centroids are more similar than
-   :data:`MERGE_SIMILARITY` are then merged (one voice split in two), so fewer speakers can result.
-   Each shorter clip joins the nearest centroid. When the long clips show fewer voices than
-   ``MaxSpeakerLabels`` (a speaker who only answers briefly), or there are fewer than
-   :data:`MIN_ANCHORS` of them, all clips are clustered together instead. (Clustering all clips at once
-   split a recording by clip length, not by voice: 0.79 of its words right, espeak-ng valid D2N072-0.)
-   (Average linkage put one or two odd chunks in a cluster of their own and everything else in the
-   other: measured on the benchmark corpus, see bench/asr.)
+4. The clips of ``anchor_s`` or more are clustered agglomeratively (Ward linkage on the unit vectors)
+   into ``MaxSpeakerLabels`` clusters; clusters whose centroids are more similar than
+   ``merge_similarity`` are then merged (one voice split in two), so fewer speakers can result. Each
+   shorter clip joins the nearest centroid. When the long clips show fewer voices than
+   ``MaxSpeakerLabels`` (a speaker who only answers briefly), or there are fewer than ``min_anchors``
+   of them, all clips are clustered together instead.
 5. Labels are numbered in order of first appearance: whoever speaks first is ``spk_0``.
 
-Punctuation takes the speaker of the word before it.
+Punctuation takes the speaker of the word before it. The tuned values are :class:`DiarizeParams`; what
+was measured to choose them, and the designs they replaced, is in ``bench/asr/README.md`` (History).
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from medscribe_engine.pipeline.document import SAMPLE_RATE, JobDocument, Token
 
-CHUNK_PAUSE_S = 0.3
-SEGMENT_SILENCE_MS = 250  # silero: a silence this long ends a speech segment
-SEGMENT_PAD_MS = 30
 SENTENCE_END = ".?!"
-MERGE_SIMILARITY = 0.78
-ANCHOR_S = 1.2  # clips this long or longer find the voices; shorter ones join them
-MIN_ANCHORS = 4
-EDGE_PAD_S = 0.05
-MIN_CLIP_S = 0.25
 PARTIAL_FRAMES = 160  # resemblyzer: 160 mel frames of 10 ms = 1.6 s per window
 PARTIAL_HOP_FRAMES = 40  # 0.4 s
+
+
+@dataclass(frozen=True)
+class DiarizeParams:
+    """The diarizer's tuned values (chosen on the benchmark corpora, ``bench/asr/README.md``)."""
+
+    segment_silence_ms: int = 250  # a silence this long ends a speech segment (hand-overs: 400 ms)
+    segment_pad_ms: int = 30  # speech kept around a segment: small, so it does not reach into the next turn
+    chunk_pause_s: float = 0.3  # no speech segments found: a pause this long between words starts a chunk
+    merge_similarity: float = 0.78  # closer centroids are one voice (two voices 0.64-0.76, one 0.81)
+    anchor_s: float = 1.2  # clips this long find the voices; shorter ones ("okay", "yes") only join them
+    min_anchors: int = 4  # fewer long clips than this cannot show the voices: all clips clustered together
+    edge_pad_s: float = 0.05  # audio kept beyond a chunk's first and last word times, inside its segment
+    min_clip_s: float = 0.25  # the shortest clip embedded: a one-word chunk still has some voice in it
+
+
+DEFAULTS = DiarizeParams()
+# The live diarizer of the streaming API uses the batch thresholds (streaming/results.py reads these).
+ANCHOR_S, MERGE_SIMILARITY = DEFAULTS.anchor_s, DEFAULTS.merge_similarity
 
 
 class Embedder(Protocol):
@@ -82,11 +91,13 @@ class ResemblyzerEmbedder:
         return embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
 
 
-def silero_segments(audio: np.ndarray) -> list[tuple[float, float]]:
+def silero_segments(audio: np.ndarray, params: DiarizeParams = DEFAULTS) -> list[tuple[float, float]]:
     """Speech segments ``(start_s, end_s)`` of 16 kHz audio by Silero VAD (faster-whisper's copy)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    options = VadOptions(min_silence_duration_ms=SEGMENT_SILENCE_MS, speech_pad_ms=SEGMENT_PAD_MS)
+    options = VadOptions(
+        min_silence_duration_ms=params.segment_silence_ms, speech_pad_ms=params.segment_pad_ms
+    )
     return [
         (chunk["start"] / SAMPLE_RATE, chunk["end"] / SAMPLE_RATE)
         for chunk in get_speech_timestamps(np.asarray(audio, dtype=np.float32), options)
@@ -105,15 +116,16 @@ def segment_index(segments: list[tuple[float, float]], at: float) -> int:
 
 
 def speech_chunks(
-    tokens: list[Token], pause: float = CHUNK_PAUSE_S, segments: list[tuple[float, float]] | None = None
+    tokens: list[Token],
+    pause: float = DEFAULTS.chunk_pause_s,
+    segments: list[tuple[float, float]] | None = None,
 ) -> list[list[int]]:
     """Indices (into ``tokens``) of the words of each chunk.
 
-    With speech ``segments``, a chunk is the words whose midpoints lie in one segment. Without (the
-    detector found none), chunks are cut after sentence-ending punctuation and before a word that starts
-    ``pause`` seconds or more after the previous word ended. (Cutting segments further at sentence ends
-    and word-time pauses made clips of a word or two, too short for a steady voice embedding: 0.70 of
-    the words attributed right instead of 0.998 on three benchmark recordings.)
+    With speech ``segments``, a chunk is the words whose midpoints lie in one segment (not cut further:
+    clips of a word or two are too short for a steady voice embedding). Without (the detector found
+    none), chunks are cut after sentence-ending punctuation and before a word that starts ``pause``
+    seconds or more after the previous word ended.
     """
     if segments:
         by_segment: dict[int, list[int]] = {}
@@ -141,13 +153,14 @@ def speech_chunks(
 def cluster(
     embeddings: np.ndarray,
     max_speakers: int,
-    merge_similarity: float = MERGE_SIMILARITY,
     durations: list[float] | None = None,
+    params: DiarizeParams = DEFAULTS,
 ) -> list[int]:
     """Cluster ids per row, numbered 0.. in order of first appearance.
 
-    :param durations: seconds of each row's clip. With them, the rows of :data:`ANCHOR_S` or more are
-        clustered and the others join the nearest of their centroids (see the module docstring).
+    :param durations: seconds of each row's clip. With them, the rows of ``params.anchor_s`` or more
+        are clustered and the others join the nearest of their centroids (see the module docstring).
+    :param params: the tuned values.
     """
     embeddings = np.asarray(embeddings)
     count = len(embeddings)
@@ -157,9 +170,9 @@ def cluster(
         return [0] * count
     labels = None
     if durations is not None:
-        labels = _anchored(embeddings, np.asarray(durations) >= ANCHOR_S, max_speakers, merge_similarity)
+        labels = _anchored(embeddings, np.asarray(durations) >= params.anchor_s, max_speakers, params)
     if labels is None:
-        labels = _agglomerate(embeddings, max_speakers, merge_similarity)
+        labels = _agglomerate(embeddings, max_speakers, params.merge_similarity)
     order: dict[int, int] = {}
     for label in labels.tolist():
         order.setdefault(label, len(order))
@@ -167,13 +180,13 @@ def cluster(
 
 
 def _anchored(
-    embeddings: np.ndarray, anchors: np.ndarray, max_speakers: int, merge_similarity: float
+    embeddings: np.ndarray, anchors: np.ndarray, max_speakers: int, params: DiarizeParams
 ) -> np.ndarray | None:
     """Labels from clustering the ``anchors`` rows, each other row given the nearest centroid; None when
     there are too few anchors or they show fewer than ``max_speakers`` voices."""
-    if anchors.sum() < max(MIN_ANCHORS, max_speakers):
+    if anchors.sum() < max(params.min_anchors, max_speakers):
         return None
-    anchor_labels = _agglomerate(embeddings[anchors], max_speakers, merge_similarity)
+    anchor_labels = _agglomerate(embeddings[anchors], max_speakers, params.merge_similarity)
     ids = sorted(set(anchor_labels.tolist()))
     if len(ids) < max_speakers:
         return None
@@ -234,17 +247,22 @@ class Diarize:
 
     :param embedder: an :class:`Embedder`.
     :param segmenter: audio -> speech segments in seconds (default: :func:`silero_segments`).
+    :param params: the tuned values (default :class:`DiarizeParams`).
     """
 
     name = "diarize"
+    requires = ("doc.audio", "doc.tokens")
+    assigns = ("token.speaker",)
 
     def __init__(
         self,
         embedder: Embedder,
-        segmenter: Callable[[np.ndarray], list[tuple[float, float]]] = silero_segments,
+        segmenter: Callable[[np.ndarray], list[tuple[float, float]]] | None = None,
+        params: DiarizeParams | None = None,
     ):
         self.embedder = embedder
-        self.segmenter = segmenter
+        self.params = params or DEFAULTS
+        self.segmenter = segmenter or (lambda audio: silero_segments(audio, self.params))
 
     def __call__(self, doc: JobDocument) -> None:
         max_speakers = int(doc.settings.get("MaxSpeakerLabels") or 2)
@@ -252,13 +270,13 @@ class Diarize:
         if not any(token.is_word for token in doc.tokens):
             return
         segments = self.segmenter(audio)
-        chunks = speech_chunks(doc.tokens, segments=segments)
+        chunks = speech_chunks(doc.tokens, self.params.chunk_pause_s, segments)
         if not chunks:
             return
         clips = []
         for chunk in chunks:
-            start = max(0.0, doc.tokens[chunk[0]].start - EDGE_PAD_S)
-            end = doc.tokens[chunk[-1]].end + EDGE_PAD_S
+            start = max(0.0, doc.tokens[chunk[0]].start - self.params.edge_pad_s)
+            end = doc.tokens[chunk[-1]].end + self.params.edge_pad_s
             if segments:  # word times can run into the neighbour's speech: keep to the speech segment
                 first, last = doc.tokens[chunk[0]], doc.tokens[chunk[-1]]
                 segment_start = segments[segment_index(segments, (first.start + first.end) / 2)][0]
@@ -267,12 +285,13 @@ class Diarize:
                 segment_end = segments[segment_index(segments, (last.start + last.end) / 2)][1]
                 if segment_end > start:
                     end = min(end, segment_end)
-            end = max(end, start + MIN_CLIP_S)
+            end = max(end, start + self.params.min_clip_s)
             clips.append(audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)])
         embeddings = self.embedder.embed(clips)
         doc.check_stop()
         durations = [len(clip) / SAMPLE_RATE for clip in clips]
-        assign_speakers(doc.tokens, chunks, cluster(embeddings, max_speakers, durations=durations))
+        labels = cluster(embeddings, max_speakers, durations=durations, params=self.params)
+        assign_speakers(doc.tokens, chunks, labels)
 
 
 class OneSpeaker:
@@ -280,6 +299,8 @@ class OneSpeaker:
     is ``spk_0`` and no voice is embedded or clustered."""
 
     name = "one_speaker"
+    requires = ("doc.tokens",)
+    assigns = ("token.speaker",)
 
     def __call__(self, doc: JobDocument) -> None:
         for token in doc.tokens:

@@ -1,7 +1,9 @@
-"""The job document every stage reads and extends, and the two ways a stage can stop a job.
+"""The job document every stage reads and extends, the items on it, the vocabulary entries a stage is
+given, and the two ways a stage can stop a job.
 
 A stage is any callable ``stage(doc)`` with a ``name`` attribute; it reads what earlier stages left on
-the :class:`JobDocument` and adds its own part. Nothing here knows about HTTP or SQLite.
+the :class:`JobDocument` and adds its own part, and says which in ``requires`` and ``assigns``
+(:func:`~medscribe_engine.pipeline.check_order`). Nothing here knows about HTTP or SQLite.
 """
 
 from __future__ import annotations
@@ -92,6 +94,31 @@ class Segment:
         if self.channel is not None:
             return f"ch_{self.channel}"
         return "spk_0"
+
+
+@dataclass(frozen=True)
+class VocabularyEntry:
+    """One row: the phrase (hyphens between words), and the optional columns."""
+
+    phrase: str
+    ipa: str | None = None
+    sounds_like: str | None = None
+    display_as: str | None = None
+
+    @property
+    def words(self) -> list[str]:
+        """The spoken words of the phrase: ``blood-pressure`` -> ``["blood", "pressure"]``;
+        acronyms keep their periods (``D.N.A.``)."""
+        return [word for word in self.phrase.split("-") if word]
+
+    @property
+    def spoken(self) -> str:
+        return " ".join(self.words)
+
+    @property
+    def display(self) -> str:
+        """What the transcript shows: DisplayAs, else the phrase with spaces for hyphens."""
+        return self.display_as or self.spoken
 
 
 @dataclass

@@ -79,6 +79,8 @@ class ClinicalInsights:
     """
 
     name = "insights"
+    requires = ("doc.segments",)
+    assigns = ("doc.insights",)
 
     def __init__(self, nlp):
         self.nlp = nlp

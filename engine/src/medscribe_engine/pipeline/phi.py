@@ -330,6 +330,8 @@ class IdentifyPhi:
     """``doc.phi_entities`` from ``doc.tokens`` (after vocabulary rewriting, before the writer)."""
 
     name = "phi"
+    requires = ("doc.tokens",)
+    assigns = ("doc.phi_entities",)
 
     def __call__(self, doc: JobDocument) -> None:
         doc.phi_entities = detect(doc.tokens)

@@ -7,11 +7,11 @@ With speaker labels, what each speaker says decides which one is the clinician. 
 encoder (the engine always has one), every segment gets P(clinician) from a logistic regression over its
 all-MiniLM-L6-v2 embedding (``roles_model.json``, trained by ``bench/insights/train.py`` on the doctor and
 patient turns of ACI-Bench train); a speaker's score is the mean log-odds of their segments, weighted by
-words, plus :data:`LEXICAL_WEIGHT` times the lexical score below. Without an encoder, the lexical rule
-alone decides. The lexical rule, for each speaker:
+words, plus ``lexical_weight`` (:class:`RoleParams`) times the lexical score below. Without an encoder,
+the lexical rule alone decides. The lexical rule, for each speaker:
 
-* clinician evidence: 2 per question the speaker asks (segment ending in ``?``), 1 per second-person
-  word (you, your, ...), 1 per examination / plan word (blood pressure, prescribe, follow up, ...);
+* clinician evidence: ``question_weight`` per question the speaker asks (segment ending in ``?``), 1 per
+  second-person word (you, your, ...), 1 per examination / plan word (blood pressure, prescribe, ...);
 * patient evidence: 1 per first-person singular word (I, my, me, ...), 1 per symptom word
   (pain, hurts, tired, worse, ...);
 * score = (clinician evidence - patient evidence) / words spoken.
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,17 @@ import numpy as np
 from medscribe_engine.pipeline.document import JobDocument, Segment
 
 MODEL_PATH = Path(__file__).with_name("roles_model.json")
-LEXICAL_WEIGHT = 4.0
+
+
+@dataclass(frozen=True)
+class RoleParams:
+    """How the lexical rule and the trained model are weighed."""
+
+    lexical_weight: float = 4.0  # x the lexical score, added to the log-odds: both beat either alone
+    question_weight: int = 2  # a question counts as two cue words: clinicians ask, patients answer
+
+
+DEFAULTS = RoleParams()
 
 SECOND_PERSON = frozenset({"you", "your", "yours", "yourself", "you're", "you've", "you'll", "you'd"})
 FIRST_PERSON = frozenset({"i", "i'm", "i've", "i'd", "i'll", "me", "my", "mine", "myself"})
@@ -115,12 +126,12 @@ PATIENT_WORDS = frozenset(
 WORD_RE = re.compile(r"[a-z][a-z'\-]*")
 
 
-def lexical_score(segments: list[Segment]) -> float:
+def lexical_score(segments: list[Segment], params: RoleParams = DEFAULTS) -> float:
     """(clinician evidence - patient evidence) / words, over one speaker's segments."""
     clinician = patient = words = 0
     for segment in segments:
         if segment.tokens and segment.tokens[-1].content == "?":
-            clinician += 2
+            clinician += params.question_weight
         for token in segment.tokens:
             if not token.is_word:
                 continue
@@ -153,24 +164,26 @@ def _word_count(segment: Segment) -> int:
     return sum(1 for token in segment.tokens if token.is_word)
 
 
-def speaker_scores(segments: list[Segment], log_odds=None) -> dict[str, float]:
+def speaker_scores(segments: list[Segment], log_odds=None, params: RoleParams = DEFAULTS) -> dict[str, float]:
     """Clinician score per speaker: lexical score, plus the word-weighted mean log-odds if given."""
     by_speaker: dict[str, list[int]] = {}
     for index, segment in enumerate(segments):
         by_speaker.setdefault(segment.source, []).append(index)
     scores = {}
     for speaker, indexes in by_speaker.items():
-        lexical = lexical_score([segments[i] for i in indexes])
+        lexical = lexical_score([segments[i] for i in indexes], params)
         if log_odds is None:
             scores[speaker] = lexical
             continue
         weights = np.array([max(_word_count(segments[i]), 1) for i in indexes], dtype=np.float32)
         mean = float(np.dot(weights, np.asarray(log_odds)[indexes]) / weights.sum())
-        scores[speaker] = mean + LEXICAL_WEIGHT * lexical
+        scores[speaker] = mean + params.lexical_weight * lexical
     return scores
 
 
-def roles_from_speech(segments: list[Segment], log_odds=None) -> dict[str, str]:
+def roles_from_speech(
+    segments: list[Segment], log_odds=None, params: RoleParams = DEFAULTS
+) -> dict[str, str]:
     """Speaker label -> role, from :func:`speaker_scores` (per-segment ``log_odds`` optional)."""
     by_speaker: dict[str, list[Segment]] = {}
     for segment in segments:
@@ -178,7 +191,7 @@ def roles_from_speech(segments: list[Segment], log_odds=None) -> dict[str, str]:
     if not by_speaker:
         return {}
     first_seen = {speaker: index for index, speaker in enumerate(by_speaker)}
-    scores = speaker_scores(segments, log_odds)
+    scores = speaker_scores(segments, log_odds, params)
     ranked = sorted(by_speaker, key=lambda speaker: (-scores[speaker], first_seen[speaker]))
     if len(ranked) == 1:
         return {ranked[0]: "CLINICIAN_0" if scores[ranked[0]] >= 0 else "PATIENT_0"}
@@ -217,21 +230,26 @@ class AssignRoles:
     """``doc.roles`` and every segment's ``role``.
 
     :param encoder: a sentence-transformers model (all-MiniLM-L6-v2), or None for the lexical rule alone.
+    :param model: the role model (default: the shipped ``roles_model.json`` when there is an encoder).
+    :param params: the weights (default :class:`RoleParams`).
     """
 
     name = "roles"
+    requires = ("doc.segments",)
+    assigns = ("doc.roles", "segment.role")
 
-    def __init__(self, encoder=None, model: RoleModel | None = None):
+    def __init__(self, encoder=None, model: RoleModel | None = None, params: RoleParams | None = None):
         self.encoder = encoder
         self.model = model or (RoleModel() if encoder is not None else None)
+        self.params = params or DEFAULTS
 
     def __call__(self, doc: JobDocument) -> None:
         if doc.channel_identification:
             doc.roles = roles_from_channels(doc.request.get("ChannelDefinitions") or [])
         elif self.encoder is not None and doc.segments:
             log_odds = self.model.log_odds(segment_embeddings(doc, self.encoder))
-            doc.roles = roles_from_speech(doc.segments, log_odds)
+            doc.roles = roles_from_speech(doc.segments, log_odds, self.params)
         else:
-            doc.roles = roles_from_speech(doc.segments)
+            doc.roles = roles_from_speech(doc.segments, params=self.params)
         for segment in doc.segments:
             segment.role = doc.roles.get(segment.source, "CLINICIAN_0")

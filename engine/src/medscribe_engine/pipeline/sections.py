@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +27,22 @@ from medscribe_engine.pipeline.roles import segment_embeddings
 
 MODEL_PATH = Path(__file__).with_name("sections_model.json")
 SECTION_NAMES = ("SUBJECTIVE", "OBJECTIVE", "ASSESSMENT_AND_PLAN", "VISIT_FLOW_MANAGEMENT", "OTHER")
-NEIGHBOUR_WEIGHT = 0.3
-SHORT = 3
 FILLER = frozenset(
     "a an the and or but so if to of in on at for with is are was be i you it we my your this that do "
     "have has not no yes okay ok um uh yeah yep just like really very well oh right all sure good great "
     "fine thanks thank hmm mm-hmm alright got it's that's i'm".split()
 )
+
+
+@dataclass(frozen=True)
+class SectionParams:
+    """How the model's per-segment probabilities become sections."""
+
+    neighbour_weight: float = 0.3  # share of each neighbour's probabilities added: a visit moves in runs
+    short: int = 3  # fewer content words than this ("Okay.") answer the segment before: its section
+
+
+DEFAULTS = SectionParams()
 
 
 def content_word_count(text: str) -> int:
@@ -63,7 +73,11 @@ class SectionModel:
 
 
 def assign_sections(
-    segments: list[Segment], embeddings, model: SectionModel, clinical: set[str] | None = None
+    segments: list[Segment],
+    embeddings,
+    model: SectionModel,
+    clinical: set[str] | None = None,
+    params: SectionParams = DEFAULTS,
 ) -> list[str]:
     """One section name per segment (``embeddings``: one normalized row per segment; ``clinical``: the
     ids of the segments that have a ClinicalInsight)."""
@@ -75,12 +89,12 @@ def assign_sections(
     has_entity = [segment.segment_id in (clinical or set()) for segment in segments]
     probs = model.probabilities(embeddings, clinician, positions, has_entity)
     smoothed = probs.copy()
-    smoothed[1:] += NEIGHBOUR_WEIGHT * probs[:-1]
-    smoothed[:-1] += NEIGHBOUR_WEIGHT * probs[1:]
+    smoothed[1:] += params.neighbour_weight * probs[:-1]
+    smoothed[:-1] += params.neighbour_weight * probs[1:]
     names = [model.classes[int(index)] for index in smoothed.argmax(axis=1)]
     result: list[str] = []
     for index, segment in enumerate(segments):
-        if content_word_count(segment.content) < SHORT:
+        if content_word_count(segment.content) < params.short:
             result.append(result[-1] if result else "VISIT_FLOW_MANAGEMENT")
         else:
             result.append(names[index])
@@ -92,19 +106,23 @@ class AssignSections:
 
     :param encoder: a sentence-transformers model (all-MiniLM-L6-v2).
     :param model: the section model (default: the shipped ``sections_model.json``).
+    :param params: how probabilities become sections (default :class:`SectionParams`).
     """
 
     name = "sections"
+    requires = ("doc.segments", "segment.role")
+    assigns = ("segment.section",)
 
-    def __init__(self, encoder, model: SectionModel | None = None):
+    def __init__(self, encoder, model: SectionModel | None = None, params: SectionParams | None = None):
         self.encoder = encoder
         self.model = model or SectionModel()
+        self.params = params or DEFAULTS
 
     def __call__(self, doc: JobDocument) -> None:
         if not doc.segments:
             return
         embeddings = segment_embeddings(doc, self.encoder)
         clinical = {span["SegmentId"] for insight in doc.insights for span in insight["Spans"]}
-        sections = assign_sections(doc.segments, embeddings, self.model, clinical)
+        sections = assign_sections(doc.segments, embeddings, self.model, clinical, self.params)
         for segment, section in zip(doc.segments, sections, strict=True):
             segment.section = section

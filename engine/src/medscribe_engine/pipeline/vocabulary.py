@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import re
 
-from medscribe_engine.pipeline.document import PRONUNCIATION, JobDocument, Token
-from medscribe_engine.vocabularies import VocabularyEntry
+from medscribe_engine.pipeline.document import PRONUNCIATION, JobDocument, Token, VocabularyEntry
 
 _LETTERS = re.compile(r"[^a-z0-9']")
 

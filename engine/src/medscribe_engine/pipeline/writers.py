@@ -26,7 +26,7 @@ import json
 import uuid
 
 from medscribe_engine.pipeline.document import JobDocument, JobFailed, Segment, Token, join_tokens
-from medscribe_engine.storage import object_key_problem, object_url
+from medscribe_engine.pipeline.s3 import object_key_problem, object_url
 
 ACCOUNT_ID = "000000000000"
 CONVERSATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:medscribe:engine:conversation")
@@ -233,7 +233,7 @@ def encryption_arguments(request: dict) -> dict:
     return arguments
 
 
-def _put_json(s3_client, bucket: str, key: str, document: dict, request: dict | None = None) -> str:
+def put_json(s3_client, bucket: str, key: str, document: dict, request: dict | None = None) -> str:
     body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
     try:
         s3_client.put_object(
@@ -258,13 +258,15 @@ class WriteTranscribeMedical:
     """
 
     name = "writers"
+    requires = ("doc.tokens",)
+    assigns = ("doc.outputs",)
 
     def __init__(self, s3_client):
         self.s3 = s3_client
 
     def __call__(self, doc: JobDocument) -> None:
         key = _checked(transcribe_output_key(doc.job_name, doc.request.get("OutputKey")))
-        doc.outputs["transcript"] = _put_json(
+        doc.outputs["transcript"] = put_json(
             self.s3, doc.request["OutputBucketName"], key, transcribe_medical_json(doc), doc.request
         )
 
@@ -276,12 +278,14 @@ class WriteHealthScribe:
     """
 
     name = "writers"
+    requires = ("doc.tokens", "doc.segments", "segment.role")
+    assigns = ("doc.outputs",)
 
     def __init__(self, s3_client):
         self.s3 = s3_client
 
     def __call__(self, doc: JobDocument) -> None:
         key = _checked(healthscribe_output_key(doc.job_name))
-        doc.outputs["transcript"] = _put_json(
+        doc.outputs["transcript"] = put_json(
             self.s3, doc.request["OutputBucketName"], key, healthscribe_transcript_json(doc), doc.request
         )

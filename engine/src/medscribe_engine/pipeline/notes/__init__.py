@@ -16,6 +16,7 @@ from __future__ import annotations
 from medscribe_engine.pipeline.document import JobDocument
 from medscribe_engine.pipeline.notes.builder import NoteBuilder, NoteParams, render_text
 from medscribe_engine.pipeline.notes.templates import DEFAULT_TEMPLATE, TEMPLATES, section_names
+from medscribe_engine.pipeline.writers import put_json
 
 __all__ = [
     "BuildClinicalDocument",
@@ -47,6 +48,8 @@ class BuildClinicalDocument:
     """
 
     name = "notes"
+    requires = ("doc.segments", "segment.role")
+    assigns = ("doc.clinical_document",)
 
     def __init__(self, params: NoteParams | None = None):
         self.params = params
@@ -64,15 +67,15 @@ class WriteClinicalDocument:
     """
 
     name = "summary"
+    requires = ("doc.clinical_document",)
+    assigns = ("doc.outputs",)
 
     def __init__(self, s3_client):
         self.s3 = s3_client
 
     def __call__(self, doc: JobDocument) -> None:
-        from medscribe_engine.pipeline.writers import _put_json
-
         document = {"ClinicalDocumentation": doc.clinical_document or {"Sections": []}}
-        doc.outputs["clinical_document"] = _put_json(
+        doc.outputs["clinical_document"] = put_json(
             self.s3,
             doc.request["OutputBucketName"],
             clinical_document_key(doc.job_name),

@@ -1,4 +1,4 @@
-"""S3 access for the engine: media URIs in, output objects out.
+"""S3 access: media URIs in, output objects out (the pipeline's, and the service layer's checks of them).
 
 The S3 endpoint comes from ``AWS_ENDPOINT_URL_S3`` (moto in the local stack); without it, AWS's
 regional endpoint is used. Keys and URIs handled here are never logged.

@@ -1,0 +1,346 @@
+"""The streaming API as an ASGI-style application (served over HTTP/2 by :mod:`.listener`).
+
+``POST /medical-stream-transcription`` (StartMedicalStreamTranscription): the request's SigV4 is checked
+first (a refusal is an HTTP error in the restJson1 shape: ``x-amzn-errortype`` and ``{"Message"}``); then
+the response's headers go out at once (200, the settings echoed) and the stream runs both ways:
+
+* in: signed event chunks (:mod:`.signing`), each an ``AudioEvent`` (PCM) or a ``ConfigurationEvent``;
+  an empty chunk, or the end of the request body, ends the audio;
+* out: ``TranscriptEvent`` messages (partials, then finals) as :mod:`.recognition` makes them; after the
+  audio ends, the last finals and the end of the body.
+
+A setting the engine refuses, a stream past ``max_streams``, a bad chunk or signature, and a client that
+sends nothing for ``idle_timeout_s`` end the stream with the model's exception event
+(``BadRequestException``, ``LimitExceededException``, ...). Recognition runs in a thread pool, one step
+at a time per stream. The log has session ids, counts and durations: never audio or text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from medscribe_engine.exceptions import (
+    BadRequestException,
+    InternalFailureException,
+    LimitExceededException,
+    TranscribeError,
+)
+from medscribe_engine.pipeline.diarize import ResemblyzerEmbedder
+from medscribe_engine.pipeline.phi import detect
+from medscribe_engine.pipeline.vocabulary import ApplyVocabulary, hotwords
+from medscribe_engine.streaming import eventstream
+from medscribe_engine.streaming.recognition import ChannelStream, StreamParams
+from medscribe_engine.streaming.results import OnlineSpeakers, medical_result
+from medscribe_engine.streaming.settings import MedicalStreamSettings, PcmDecoder, parse_settings
+from medscribe_engine.streaming.signing import ChunkVerifier, verify_request
+
+log = logging.getLogger("medscribe_engine.streaming")
+
+MEDICAL_STREAM_PATH = "/medical-stream-transcription"
+MAX_STREAMS = 2  # concurrent streams; 2 real-time tiny.en streams fit 2 cores (bench/streaming)
+IDLE_TIMEOUT_S = 15.0  # AWS ends a stream that sends no audio for 15 s
+MAX_AUDIO_CHUNK = 256 * 1024  # bytes of one AudioEvent
+IDLE_MESSAGE = "Your request timed out because no new audio was received for {:g} seconds."
+
+
+class StreamError(Exception):
+    """Ends a stream with an exception event."""
+
+    def __init__(self, error: TranscribeError):
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass
+class StreamingService:
+    """What streams need from the engine.
+
+    :param verifier: the engine's :class:`~medscribe_engine.auth.SigV4Verifier`.
+    :param resources: the loaded :class:`~medscribe_engine.resources.Resources` (Whisper, voice encoder).
+    :param vocabularies: the :class:`~medscribe_engine.vocabularies.VocabularyBackend` (None: none).
+    :param max_streams: concurrent streams; past them LimitExceededException.
+    :param idle_timeout_s: a stream with no event for this long is ended.
+    :param params: :class:`~medscribe_engine.streaming.recognition.StreamParams`.
+    """
+
+    verifier: object
+    resources: object
+    vocabularies: object | None = None
+    max_streams: int = MAX_STREAMS
+    idle_timeout_s: float = IDLE_TIMEOUT_S
+    params: StreamParams = field(default_factory=StreamParams)
+    active: int = 0
+
+    def __post_init__(self):
+        self.executor = ThreadPoolExecutor(max_workers=max(1, self.max_streams), thread_name_prefix="stream")
+
+
+class StreamingApp:
+    """The application (``app(scope, receive, send)``). :param service: :class:`StreamingService`."""
+
+    def __init__(self, service: StreamingService):
+        self.service = service
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == MEDICAL_STREAM_PATH and scope["method"] == "POST":
+            await MedicalStream(self.service, scope, receive, send).run()
+        else:
+            await error_response(send, 404, "UnknownOperationException", "Unknown operation.")
+
+
+async def error_response(send, status: int, code: str, message: str) -> None:
+    """An HTTP error in restJson1's shape (the SDK raises ``code``)."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"x-amzn-errortype", code.encode()),
+                (b"x-amzn-requestid", str(uuid.uuid4()).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": json.dumps({"Message": message}).encode()})
+
+
+class MedicalStream:
+    """One StartMedicalStreamTranscription stream."""
+
+    def __init__(self, service: StreamingService, scope, receive, send):
+        self.service = service
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        if scope.get("http_version") == "2":  # the listener gives :authority as host
+            self.headers[":authority"] = self.headers.get("host", "")
+        self.ended = asyncio.Event()
+        self.audio_arrived = asyncio.Event()
+        self.events = 0
+        self.results = {"partial": 0, "final": 0}
+
+    async def run(self) -> None:
+        try:
+            signed = verify_request(self.service.verifier, "POST", self.scope["path"], self.headers)
+        except TranscribeError as error:
+            await error_response(self.send, error.status, error.code, error.message)
+            return
+        settings, failure = None, None
+        try:
+            settings = parse_settings(self.headers)
+            entries = self._vocabulary(settings)
+            diarize = settings.show_speaker_label and settings.type != "DICTATION"
+            if diarize and not self.service.resources.diarization_available:
+                raise BadRequestException("Speaker labels are not available in this engine build.")
+            if self.service.active >= self.service.max_streams:
+                raise LimitExceededException(
+                    f"You have reached your limit of {self.service.max_streams} concurrent streams. Wait "
+                    "for a stream to end and try your request again."
+                )
+        except TranscribeError as error:
+            failure = error
+        request_id = str(uuid.uuid4())
+        echo = settings.response_headers() if settings else []
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/vnd.amazon.eventstream"),
+                    (b"x-amzn-request-id", request_id.encode()),
+                    *[(name.encode(), value.encode()) for name, value in echo],
+                ],
+            }
+        )
+        if failure is not None:
+            log.info("stream refused: %s", failure.code)
+            await self._finish(eventstream.exception_event(failure.code, failure.message))
+            return
+        self.service.active += 1
+        started = time.monotonic()
+        try:
+            await self._stream(settings, ChunkVerifier(signed, self.service.verifier), entries)
+        finally:
+            self.service.active -= 1
+            log.info(
+                "stream %s ended after %.1fs: %d event(s) in, %d partial and %d final result(s) out",
+                settings.session_id, time.monotonic() - started, self.events, self.results["partial"],
+                self.results["final"],
+            )  # fmt: skip
+
+    def _vocabulary(self, settings: MedicalStreamSettings):
+        if not settings.vocabulary_name:
+            return None
+        if self.service.vocabularies is None:
+            raise BadRequestException("Custom vocabularies are not available in this engine.")
+        return self.service.vocabularies.ready_entries(settings.vocabulary_name)
+
+    async def _finish(self, last: bytes = b"") -> None:
+        await self.send({"type": "http.response.body", "body": last, "more_body": False})
+
+    async def _stream(self, settings: MedicalStreamSettings, chunks: ChunkVerifier, entries) -> None:
+        log.info(
+            "stream %s started: %d Hz, %d channel(s), speakers %s, PHI %s, vocabulary %s",
+            settings.session_id, settings.sample_rate, settings.number_of_channels,
+            "on" if settings.show_speaker_label else "off", "on" if settings.content_identification else "off",
+            "on" if entries else "off",
+        )  # fmt: skip
+        model = self.service.resources.whisper
+        words = hotwords(entries) if entries else None
+        channels = [
+            ChannelStream(
+                model, index if settings.channel_identification else None, words, self.service.params
+            )
+            for index in range(settings.number_of_channels)
+        ]
+        decoder = PcmDecoder(settings.sample_rate, settings.number_of_channels)
+        finisher = _Finisher(settings, entries, self.service.resources)
+        reader = asyncio.create_task(self._read(chunks, decoder, channels))
+        recognizer = asyncio.create_task(self._recognize(channels, finisher))
+        try:
+            done, _pending = await asyncio.wait({reader, recognizer}, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+            await recognizer
+        except StreamError as stop:
+            await self._stop(reader, recognizer, stop.error)
+        except Disconnected:
+            await self._stop(reader, recognizer, None)
+        except Exception as error:
+            log.error("stream %s: internal %s", settings.session_id, type(error).__name__)
+            await self._stop(reader, recognizer, InternalFailureException("An internal error occurred."))
+        else:
+            await self._finish()
+
+    async def _stop(self, reader, recognizer, error: TranscribeError | None) -> None:
+        for task in (reader, recognizer):
+            task.cancel()
+        if error is not None:
+            log.info("stream ended with %s", error.code)
+            await self._finish(eventstream.exception_event(error.code, error.message))
+
+    async def _read(self, chunks: ChunkVerifier, decoder: PcmDecoder, channels: list[ChannelStream]) -> None:
+        messages = eventstream.MessageReader()
+        while True:
+            try:
+                message = await asyncio.wait_for(self.receive(), self.service.idle_timeout_s)
+            except TimeoutError:
+                raise StreamError(
+                    BadRequestException(IDLE_MESSAGE.format(self.service.idle_timeout_s))
+                ) from None
+            if message["type"] == "http.disconnect":
+                raise Disconnected()
+            try:
+                outer = messages.feed(message.get("body", b""))
+            except eventstream.ParserError:
+                raise StreamError(BadRequestException("The event stream is malformed.")) from None
+            for signed in outer:
+                try:
+                    payload = chunks.open(signed)
+                except TranscribeError as error:
+                    raise StreamError(error) from None
+                if not payload:
+                    return self._end(decoder, channels)
+                self._event(payload, decoder, channels)
+            if not message.get("more_body", False):
+                return self._end(decoder, channels)
+
+    def _end(self, decoder: PcmDecoder, channels: list[ChannelStream]) -> None:
+        for channel, samples in zip(channels, decoder.flush(), strict=True):
+            channel.add(samples)
+        self.ended.set()
+
+    def _event(self, payload: bytes, decoder: PcmDecoder, channels: list[ChannelStream]) -> None:
+        try:
+            inner = eventstream.MessageReader().feed(payload)
+        except eventstream.ParserError:
+            inner = []
+        if len(inner) != 1 or inner[0].headers.get(":message-type") != "event":
+            raise StreamError(BadRequestException("Each signed chunk must hold exactly one event message."))
+        self.events += 1
+        kind = inner[0].headers.get(":event-type")
+        if kind == "ConfigurationEvent":
+            return  # ChannelDefinitions / PostCallAnalyticsSettings: nothing to configure offline
+        if kind != "AudioEvent":
+            raise StreamError(BadRequestException(f"The event type {kind} isn't valid in this stream."))
+        if len(inner[0].payload) > MAX_AUDIO_CHUNK:
+            raise StreamError(
+                BadRequestException("An audio event is larger than the engine accepts (256 KiB).")
+            )
+        for channel, samples in zip(channels, decoder.decode(inner[0].payload), strict=True):
+            channel.add(samples)
+        self.audio_arrived.set()
+
+    async def _recognize(self, channels: list[ChannelStream], finisher: _Finisher) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            end = self.ended.is_set()
+            due = [channel for channel in channels if end or channel.due()]
+            if not due:
+                self.audio_arrived.clear()
+                waits = {
+                    asyncio.ensure_future(self.audio_arrived.wait()),
+                    asyncio.ensure_future(self.ended.wait()),
+                }
+                _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+                continue
+            for channel in due:
+                messages = await loop.run_in_executor(self.service.executor, finisher.step, channel, end)
+                for kind, message in messages:
+                    self.results[kind] += 1
+                    await self.send({"type": "http.response.body", "body": message, "more_body": True})
+            if end:
+                return
+
+
+class Disconnected(Exception):
+    """The client went away: nothing more can be sent."""
+
+
+class _Finisher:
+    """Runs a channel's step and turns its results into TranscriptEvent messages (in a pool thread)."""
+
+    def __init__(self, settings: MedicalStreamSettings, entries, resources):
+        self.settings = settings
+        self.rewrite = None
+        if entries:
+            self.rewrite = ApplyVocabulary(entries).rewrite
+        self.speakers = None
+        if settings.show_speaker_label:
+            embedder = None
+            if settings.type != "DICTATION":
+                embedder = ResemblyzerEmbedder(resources.voice_encoder)
+            self.speakers = OnlineSpeakers(embedder)
+
+    def step(self, channel: ChannelStream, end: bool) -> list[tuple[str, bytes]]:
+        messages = []
+        for result in channel.step(end):
+            if self.rewrite is not None:
+                result.tokens, _count = self.rewrite(result.tokens)
+            entities = None
+            if not result.is_partial:
+                if self.speakers is not None:
+                    self.speakers.label(result)
+                if self.settings.content_identification == "PHI":
+                    entities = detect(result.tokens)
+            body = {
+                "Transcript": {
+                    "Results": [medical_result(result, self.settings.channel_identification, entities)]
+                }
+            }
+            kind = "partial" if result.is_partial else "final"
+            messages.append((kind, eventstream.event("TranscriptEvent", body)))
+        return messages

@@ -1,0 +1,258 @@
+"""Incremental recognition of one audio channel: partial results of a growing window, then finals.
+
+Audio arrives as 16 kHz float32 samples (:meth:`ChannelStream.add`). Each :meth:`ChannelStream.step`
+looks at the audio not yet finalised (the *window*), with Silero VAD (faster-whisper's copy):
+
+* no speech in it: the window is dropped but for its last ``keep_silence_s``;
+* its speech ended, ``final_silence_ms`` of silence after it (or the stream ended), or utterances of
+  ``min_final_s`` or more ended before the one still being spoken: the window up to the end of the last
+  ended utterance is decoded with the batch path's recognizer (:class:`~medscribe_engine.pipeline.
+  asr.Recognizer`: beam 5, failed windows and skipped speech decoded again, the vocabulary's hotwords)
+  together with the ``context_s`` of audio before it, and given as a **final** result; the window starts
+  after it (a short final is not cut out of continuing speech: tiny.en decodes a clip of a second or
+  two, without the sentence around it, much worse);
+* the speech runs on past ``max_segment_s``: the same decode, and the words that end ``hold_s`` or more
+  before the window's end are given as a final result (cut between two words);
+* otherwise the window is decoded greedily (beam 1, no fallbacks: a cheap draft) into a **partial**
+  result. Partials of one utterance share its ResultId with its final, as AWS's do, and grow with it.
+
+The cost is bounded: one decode per step, of a window of at most ``max_segment_s`` (+ one step), and the
+caller runs one step at a time per stream, so a stream that arrives faster than it is decoded is simply
+decoded less often (each step sees more new audio). Nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+from medscribe_engine.pipeline.asr import (
+    CHANNEL_OPTIONS,
+    CHANNEL_VAD,
+    DECODE_OPTIONS,
+    MIXED_VAD,
+    RawWord,
+    Recognizer,
+    tokens_from_words,
+    words_of,
+)
+from medscribe_engine.pipeline.document import SAMPLE_RATE, Token
+
+
+@dataclass(frozen=True)
+class StreamParams:
+    """The tuned values of incremental recognition.
+
+    :param step_s: new audio between two steps (a partial at most this often per channel).
+    :param final_silence_ms: a silence this long after speech finalises the utterance (turns are 0.4 s
+        apart in the fixtures; a shorter pause inside a sentence stays inside the utterance).
+    :param speech_pad_ms: audio kept around the speech when it is cut.
+    :param min_final_s: utterances that ended while speech goes on are finalised once they last this long.
+    :param max_segment_s: speech longer than this without such a silence is finalised in pieces.
+    :param hold_s: in such a piece, the words this close to the window's end stay partial.
+    :param keep_silence_s: silence kept at the start of a window without speech.
+    :param context_s: audio before a final, decoded with it for context (its words are not repeated).
+        Not the previous final's text as Whisper's prompt: on the dictation fixture tiny.en wrote the
+        prompt's sentence again into the next final.
+    """
+
+    step_s: float = 1.0
+    final_silence_ms: int = 300
+    speech_pad_ms: int = 150
+    min_final_s: float = 4.0
+    max_segment_s: float = 15.0
+    hold_s: float = 2.0
+    keep_silence_s: float = 0.5
+    context_s: float = 5.0
+
+
+@dataclass
+class Result:
+    """One result: a partial or final hypothesis of one utterance of one channel.
+
+    ``tokens`` carry stream times (seconds since the stream's first sample).
+    """
+
+    result_id: str
+    start: float
+    end: float
+    is_partial: bool
+    tokens: list[Token]
+    channel: int | None = None
+    audio: np.ndarray | None = None  # a final's audio (for speaker labels); never sent
+    audio_start: float = 0.0  # the stream time of ``audio``'s first sample
+
+
+@dataclass
+class ChannelStream:
+    """The audio of one channel and the recognition state of its current utterance.
+
+    :param model: the loaded ``faster_whisper.WhisperModel`` (the batch jobs' model).
+    :param channel: the channel number (channel identification), or None for mono audio.
+    :param hotwords: the custom vocabulary's phrases for final decodes, or None.
+    :param params: :class:`StreamParams`.
+    """
+
+    model: object
+    channel: int | None = None
+    hotwords: str | None = None
+    params: StreamParams = field(default_factory=StreamParams)
+
+    def __post_init__(self):
+        vad, options = (CHANNEL_VAD, CHANNEL_OPTIONS) if self.channel is not None else (MIXED_VAD, {})
+        self._final_vad = vad
+        self._final_options = {**DECODE_OPTIONS, **options}
+        self._draft = Recognizer(
+            self.model,
+            beam_size=1,
+            vad=vad,
+            options={"temperature": 0.0, "condition_on_previous_text": False},
+            fallbacks=(),
+        )
+        self._lock = threading.Lock()
+        self._incoming: list[np.ndarray] = []
+        self._window = np.zeros(0, dtype=np.float32)
+        self._context = np.zeros(0, dtype=np.float32)  # the last context_s of audio before the window
+        self._offset = 0.0  # stream time of the window's first sample
+        self._received = 0  # samples received
+        self._stepped = 0  # samples received when the last step began
+        self._result_id = str(uuid.uuid4())
+        self._speaking = False  # the window held speech at the last look
+        self.decodes = 0  # decodes run (a count for the benchmark)
+
+    def add(self, samples: np.ndarray) -> None:
+        """Append 16 kHz float32 samples (any thread)."""
+        with self._lock:
+            self._incoming.append(np.asarray(samples, dtype=np.float32))
+            self._received += len(samples)
+
+    def due(self) -> bool:
+        """Whether ``step_s`` of new audio arrived since the last step."""
+        with self._lock:
+            return self._received - self._stepped >= self.params.step_s * SAMPLE_RATE
+
+    def step(self, end_of_stream: bool = False) -> list[Result]:
+        """Recognise what is new: zero or more final results, then at most one partial (see the module).
+
+        :param end_of_stream: no more audio will come: the whole window is finalised.
+        """
+        with self._lock:
+            self._stepped = self._received
+            if self._incoming:
+                self._window = np.concatenate([self._window, *self._incoming])
+                self._incoming = []
+        results: list[Result] = []
+        while len(self._window):
+            cut, final_words = self._plan(end_of_stream)
+            if cut is None:
+                break
+            if final_words is None:
+                final_words = self._final_words(self._window[:cut])
+            final = self._finalise(cut, final_words)
+            if final is not None:
+                results.append(final)
+            if end_of_stream:
+                break
+        if not end_of_stream and self._speaking and len(self._window):
+            partial = self._partial()
+            if partial is not None:
+                results.append(partial)
+        return results
+
+    def _speech(self) -> list[tuple[int, int]]:
+        options = VadOptions(
+            min_silence_duration_ms=self.params.final_silence_ms, speech_pad_ms=self.params.speech_pad_ms
+        )
+        return [(c["start"], c["end"]) for c in get_speech_timestamps(self._window, options)]
+
+    def _plan(self, end_of_stream: bool) -> tuple[int | None, list[RawWord] | None]:
+        """Where to cut the window for a final (samples), with the final's words when already decoded;
+        (None, None) when nothing is final yet."""
+        length = len(self._window)
+        if end_of_stream:
+            return length, None
+        speech = self._speech()
+        self._speaking = bool(speech)
+        if not speech:
+            keep = int(self.params.keep_silence_s * SAMPLE_RATE)
+            if length > keep:
+                self._drop(length - keep)
+            return None, None
+        if speech[0][0] > 0:  # silence before the speech: not part of any result
+            self._drop(speech[0][0])
+            speech = [(start - speech[0][0], end - speech[0][0]) for start, end in speech]
+            length = len(self._window)
+        if speech[-1][1] < length - int(0.05 * SAMPLE_RATE):  # the speech ended: silence after it
+            return speech[-1][1], None
+        if len(speech) > 1 and speech[-2][1] >= self.params.min_final_s * SAMPLE_RATE:
+            return speech[-2][1], None  # utterances ended before the one still spoken
+        if length <= self.params.max_segment_s * SAMPLE_RATE:
+            return None, None
+        if len(speech) > 1:
+            return speech[-2][1], None
+        words = self._final_words(self._window)
+        limit = length / SAMPLE_RATE - self.params.hold_s
+        kept = [word for word in words if word.end <= limit]
+        if not kept:
+            return None, None
+        following = words[len(kept)] if len(kept) < len(words) else None
+        cut_s = (kept[-1].end + following.start) / 2 if following else kept[-1].end
+        return max(1, int(min(cut_s, limit) * SAMPLE_RATE)), kept
+
+    def _final_words(self, audio: np.ndarray) -> list[RawWord]:
+        """The words of ``audio`` decoded with the ``context_s`` of audio before it (what was finalised
+        last), as the batch job decodes a sentence with the sentences around it; words whose middle lies
+        in that context are left out (they were final already)."""
+        recognizer = Recognizer(
+            self.model, hotwords=self.hotwords, vad=self._final_vad, options=self._final_options
+        )
+        self.decodes += 1
+        context = self._context
+        words = recognizer.words(np.concatenate([context, audio]) if len(context) else audio)
+        shift = len(context) / SAMPLE_RATE
+        return [
+            RawWord(word.text, word.start - shift, word.end - shift, word.probability)
+            for word in words
+            if (word.start + word.end) / 2 >= shift
+        ]
+
+    def _finalise(self, cut: int, words: list[RawWord]) -> Result | None:
+        audio = self._window[:cut]
+        offset = self._offset
+        result_id = self._result_id
+        self._drop(cut)
+        self._result_id = str(uuid.uuid4())
+        tokens = _shifted(tokens_from_words(words, channel=self.channel), offset)
+        if not any(token.is_word for token in tokens):
+            return None
+        return Result(result_id, tokens[0].start, tokens[-1].end, False, tokens, self.channel, audio, offset)
+
+    def _partial(self) -> Result | None:
+        self.decodes += 1
+        words = [
+            RawWord(w.word, float(w.start), float(w.end), float(w.probability))
+            for w in words_of(self._draft.decode(self._window, lambda: False))
+        ]
+        tokens = _shifted(tokens_from_words(words, channel=self.channel), self._offset)
+        if not any(token.is_word for token in tokens):
+            return None
+        return Result(self._result_id, tokens[0].start, tokens[-1].end, True, tokens, self.channel)
+
+    def _drop(self, samples: int) -> None:
+        keep = int(self.params.context_s * SAMPLE_RATE)
+        self._context = (
+            np.concatenate([self._context, self._window[:samples]])[-keep:] if keep else self._context
+        )
+        self._window = self._window[samples:]
+        self._offset += samples / SAMPLE_RATE
+
+
+def _shifted(tokens: list[Token], seconds: float) -> list[Token]:
+    for token in tokens:
+        token.start = round(token.start + seconds, 3)
+        token.end = round(token.end + seconds, 3)
+    return tokens

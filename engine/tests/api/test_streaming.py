@@ -1,0 +1,303 @@
+"""StartMedicalStreamTranscription through the official AWS SDK for JavaScript v3 against the engine's
+streaming port (cleartext HTTP/2, event-stream framing, SigV4 with signed event chunks).
+
+Each test runs ``engine/tests/streaming/stream.mjs`` (``@aws-sdk/client-transcribe-streaming``, pinned in
+``package.json`` / ``package-lock.json``, installed by ``scripts/node_deps.sh``) on a sample recording and
+reads the JSON lines it prints.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+from engine_helpers import FIXTURES, REPO_ROOT, load_reference, read_output, wait_scribe
+from test_engine_transcription import normalize, word_error_rate
+
+pytestmark = pytest.mark.engine
+
+CLIENT_DIR = REPO_ROOT / "engine" / "tests" / "streaming"
+WER_MARGIN = 0.02  # the stream's final transcript may be at most 2 points worse than the batch job's
+
+
+@pytest.fixture(scope="module")
+def node():
+    node = shutil.which("node")
+    if (
+        node is None
+        or not (CLIENT_DIR / "node_modules" / "@aws-sdk" / "client-transcribe-streaming").is_dir()
+    ):
+        pytest.skip("Node.js or the streaming SDK is missing: run scripts/node_deps.sh")
+    return node
+
+
+@pytest.fixture(scope="module")
+def endpoint(stack):
+    return stack.engine_stream_endpoint
+
+
+def stream(node: str, endpoint: str, name: str, timeout: float = 240, **options) -> list[dict]:
+    """The lines stream.mjs printed for the recording ``name`` with ``options``."""
+    options = {"endpoint": endpoint, "file": str(FIXTURES / f"{name}.wav"), "pace": 1, **options}
+    done = subprocess.run(
+        [node, str(CLIENT_DIR / "stream.mjs"), json.dumps(options)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert lines, done.stderr[-2000:]
+    return lines
+
+
+def results(lines: list[dict]) -> list[dict]:
+    return [line["result"] for line in lines if line["type"] == "result"]
+
+
+def final_text(lines: list[dict], channel: str | None = None) -> str:
+    finals = [
+        r for r in results(lines) if not r["IsPartial"] and (channel is None or r["ChannelId"] == channel)
+    ]
+    return " ".join(r["Alternatives"][0]["Transcript"] for r in sorted(finals, key=lambda r: r["StartTime"]))
+
+
+def words_in_time_order(lines: list[dict]) -> str:
+    """The finals' words of all channels merged by start time (as a batch job merges its channels)."""
+    items = [
+        item
+        for result in results(lines)
+        if not result["IsPartial"]
+        for item in result["Alternatives"][0]["Items"]
+        if item["Type"] == "pronunciation"
+    ]
+    return " ".join(item["Content"] for item in sorted(items, key=lambda item: item["StartTime"]))
+
+
+def errors(lines: list[dict]) -> list[dict]:
+    return [line for line in lines if line["type"] == "error"]
+
+
+@pytest.fixture(scope="module")
+def dictation_batch_text(s3, stack, transcribe, reference_jobs) -> str:
+    name = reference_jobs["dictation"]
+    waiter = transcribe.get_waiter("medical_transcription_job_completed")
+    waiter.wait(MedicalTranscriptionJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+    job = transcribe.get_medical_transcription_job(MedicalTranscriptionJobName=name)[
+        "MedicalTranscriptionJob"
+    ]
+    output = read_output(s3, job["Transcript"]["TranscriptFileUri"], stack.s3_endpoint)
+    return output["results"]["transcripts"][0]["transcript"]
+
+
+@pytest.fixture(scope="module")
+def realtime_dictation(node, endpoint, dictation_batch_text) -> list[dict]:
+    # the batch job runs first: the stream is timed against the audio, not against a queue of jobs
+    return stream(node, endpoint, "dictation", pace=1, settings={"Type": "DICTATION"})
+
+
+def test_realtime_stream_gives_partials_then_finals(realtime_dictation):
+    lines = realtime_dictation
+    assert not errors(lines), errors(lines)
+    assert lines[-1]["type"] == "done"
+    seen = results(lines)
+    assert seen[0]["IsPartial"] is True
+    finals = [r for r in seen if not r["IsPartial"]]
+    assert finals
+    for final in finals:  # every final comes after the partials of its utterance, none after it
+        positions = [i for i, r in enumerate(seen) if r["ResultId"] == final["ResultId"]]
+        assert seen[positions[-1]] is final
+        assert all(seen[i]["IsPartial"] for i in positions[:-1])
+    partials = [r for r in seen if r["IsPartial"]]
+    assert len(partials) >= 3  # one per second or so of speech while it is spoken
+    # partials arrive while the audio is still being sent (real time: the file lasts 24.6 s)
+    sent = next(line["t"] for line in lines if line["type"] == "sent")
+    first_partial = next(line["t"] for line in lines if line["type"] == "result")
+    assert first_partial < sent - 10
+
+
+def test_final_results_follow_the_service_model(realtime_dictation):
+    finals = [r for r in results(realtime_dictation) if not r["IsPartial"]]
+    last_end = 0.0
+    for final in finals:
+        assert set(final) == {"ResultId", "StartTime", "EndTime", "IsPartial", "Alternatives"}
+        (alternative,) = final["Alternatives"]
+        assert alternative["Transcript"]
+        words = [item for item in alternative["Items"] if item["Type"] == "pronunciation"]
+        assert words and {item["Type"] for item in alternative["Items"]} <= {"pronunciation", "punctuation"}
+        for item in words:
+            assert 0 <= item["Confidence"] <= 1
+            assert final["StartTime"] <= item["StartTime"] <= item["EndTime"] <= final["EndTime"]
+        assert final["StartTime"] >= last_end - 0.5  # finals advance through the audio
+        last_end = final["EndTime"]
+    assert last_end <= load_reference("dictation")["duration_s"] + 0.1
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[float, int]:
+    """(errors, reference words) of ``hypothesis``."""
+    words = len(normalize(reference))
+    return word_error_rate(reference, hypothesis) * words, words
+
+
+@pytest.fixture(scope="module")
+def stereo_batch_text(s3, stack, transcribe, reference_jobs) -> str:
+    job = wait_scribe(transcribe, reference_jobs["stereo"], timeout=600)
+    assert job["MedicalScribeJobStatus"] == "COMPLETED"
+    conversation = read_output(s3, job["MedicalScribeOutput"]["TranscriptFileUri"], stack.s3_endpoint)
+    return " ".join(s["Content"] for s in conversation["Conversation"]["TranscriptSegments"])
+
+
+@pytest.fixture(scope="module")
+def fast_stereo(node, endpoint, stereo_batch_text) -> list[dict]:
+    return stream(node, endpoint, "conversation_stereo", pace=4)
+
+
+@pytest.fixture(scope="module")
+def mono_batch_text(s3, stack, transcribe, reference_jobs) -> str:
+    if "mono_refused" in reference_jobs:
+        pytest.skip(reference_jobs["mono_refused"])
+    job = wait_scribe(transcribe, reference_jobs["mono"], timeout=600)
+    assert job["MedicalScribeJobStatus"] == "COMPLETED"
+    conversation = read_output(s3, job["MedicalScribeOutput"]["TranscriptFileUri"], stack.s3_endpoint)
+    return " ".join(s["Content"] for s in conversation["Conversation"]["TranscriptSegments"])
+
+
+@pytest.fixture(scope="module")
+def fast_mono_with_speakers(node, endpoint, mono_batch_text) -> list[dict]:
+    settings = {"ShowSpeakerLabel": True, "ContentIdentificationType": "PHI"}
+    return stream(node, endpoint, "conversation_mono", pace=2, settings=settings)
+
+
+def test_speaker_labels_and_phi_entities_on_finals(fast_mono_with_speakers):
+    lines = fast_mono_with_speakers
+    assert not errors(lines), errors(lines)
+    finals = [r for r in results(lines) if not r["IsPartial"]]
+    items = [item for r in finals for item in r["Alternatives"][0]["Items"]]
+    assert items and all(item["Speaker"].isdigit() for item in items)
+    assert len({item["Speaker"] for item in items}) >= 2  # a clinician and a patient
+    assert all("Entities" in r["Alternatives"][0] for r in finals)
+    partials = [r for r in results(lines) if r["IsPartial"]]
+    assert all("Entities" not in r["Alternatives"][0] for r in partials)
+
+
+def test_faster_than_real_time_with_channel_identification(fast_stereo):
+    lines = fast_stereo
+    assert not errors(lines), errors(lines)
+    seen = results(lines)
+    assert seen[0]["IsPartial"] is True
+    assert {r["ChannelId"] for r in seen if not r["IsPartial"]} == {"ch_0", "ch_1"}
+    reference = load_reference("conversation_stereo")
+    # each channel holds one side: its finals hold that side's turns
+    for channel in (0, 1):
+        side = " ".join(turn["text"] for turn in reference["turns"] if turn["channel"] == channel)
+        assert word_error_rate(side, final_text(lines, f"ch_{channel}")) < 0.3
+    sent = next(line["t"] for line in lines if line["type"] == "sent")
+    start = next(line["t"] for line in lines if line["type"] == "audio-start")
+    assert (
+        sent - start < reference["duration_s"] / 2
+    )  # the SDK sent the audio four times faster than real time
+
+
+def test_final_transcripts_are_as_good_as_the_batch_jobs(
+    realtime_dictation,
+    dictation_batch_text,
+    fast_stereo,
+    stereo_batch_text,
+    fast_mono_with_speakers,
+    mono_batch_text,
+):
+    """WER of the streams' finals and of the batch jobs over the same three recordings (53 + 82 + 82
+    reference words: one word of the dictation alone is 1.9 points, and tiny.en's choice between two
+    readings of a phrase changes with the audio around it)."""
+    streamed, batch, words = 0.0, 0.0, 0
+    for name, lines, batch_text in (
+        ("dictation", realtime_dictation, dictation_batch_text),
+        ("conversation_stereo", fast_stereo, stereo_batch_text),
+        ("conversation_mono", fast_mono_with_speakers, mono_batch_text),
+    ):
+        reference = load_reference(name)["text"]
+        stream_errors, count = word_errors(reference, words_in_time_order(lines))
+        batch_errors, _count = word_errors(reference, batch_text)
+        streamed, batch, words = streamed + stream_errors, batch + batch_errors, words + count
+    assert streamed / words <= batch / words + WER_MARGIN, (streamed / words, batch / words)
+
+
+def test_a_wrongly_signed_stream_is_refused(node, endpoint):
+    lines = stream(node, endpoint, "dictation", secret="not-the-engine-secret")
+    assert [line["name"] for line in errors(lines)] == ["InvalidSignatureException"]
+    assert not results(lines)
+
+
+def test_a_client_that_stops_sending_is_ended_after_the_timeout(node, endpoint, stack):
+    started = time.monotonic()
+    lines = stream(node, endpoint, "dictation", stopAfterS=2, holdS=60, timeout=120)
+    took = time.monotonic() - started
+    (error,) = errors(lines)
+    assert error["name"] == "BadRequestException"
+    assert "no new audio was received for 15 seconds" in error["message"]
+    assert 15 <= took < 45
+    log = stack.engine.log_path.read_text()
+    assert "stream ended with BadRequestException" in log
+
+
+@pytest.mark.parametrize(
+    ("settings", "wording"),
+    [
+        ({"MediaSampleRateHertz": 7000}, "sample rate"),
+        ({"MediaEncoding": "flac"}, "not supported by the engine yet"),
+        ({"LanguageCode": "es-US"}, "language code"),
+        ({"EnableChannelIdentification": True, "NumberOfChannels": 3}, "number of channels"),
+        ({"VocabularyName": "no-such-vocabulary"}, "vocabulary couldn't be found"),
+    ],
+)
+def test_settings_the_engine_refuses_are_bad_requests(node, endpoint, settings, wording):
+    lines = stream(node, endpoint, "dictation", pace=0, settings=settings)
+    (error,) = errors(lines)
+    assert error["name"] == "BadRequestException"
+    assert wording in error["message"]
+    assert not results(lines)
+
+
+def test_streams_past_the_limit_get_limit_exceeded(node, endpoint):
+    # two streams that send half a second of audio and then wait hold the engine's two places
+    holders = [
+        threading.Thread(
+            target=stream, args=(node, endpoint, "dictation"), kwargs={"stopAfterS": 0.5, "holdS": 8}
+        )
+        for _ in range(2)
+    ]
+    for holder in holders:
+        holder.start()
+    time.sleep(3)
+    lines = stream(node, endpoint, "dictation", pace=0)
+    for holder in holders:
+        holder.join()
+    (error,) = errors(lines)
+    assert error["name"] == "LimitExceededException"
+
+
+def test_a_stream_port_in_use_exits_2_before_loading_models(tmp_path, stack):
+    from medscribe_harness.devstack import engine_python, free_port
+
+    result = subprocess.run(
+        [
+            str(engine_python()),
+            "-m",
+            "medscribe_engine",
+            "--port",
+            str(free_port()),
+            "--stream-port",
+            str(stack.engine_stream_port),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"port {stack.engine_stream_port}" in result.stderr and "already in use" in result.stderr

@@ -1,0 +1,102 @@
+// Streams a WAV file (16-bit PCM) to StartMedicalStreamTranscription with the AWS SDK for JavaScript v3
+// and prints one JSON line per thing that happened: {"t": seconds since the start, "type": "result" |
+// "error" | "done", ...}. Driven by engine/tests/api/test_streaming.py and bench/streaming.
+//
+// node stream.mjs '{"endpoint": "http://127.0.0.1:PORT", "file": "x.wav", "pace": 1, ...}'
+//   pace: 1 = real time, 4 = four times faster, 0 = as fast as the connection takes it
+//   chunkMs: audio per AudioEvent (default 100); stopAfterS: stop sending (without ending) after this
+//   much audio; secret: the secret key to sign with; settings: extra command input (ShowSpeakerLabel, ...)
+import { readFileSync } from "node:fs";
+import {
+  TranscribeStreamingClient,
+  StartMedicalStreamTranscriptionCommand,
+} from "@aws-sdk/client-transcribe-streaming";
+
+const options = JSON.parse(process.argv[2]);
+const started = Date.now();
+const elapsed = () => (Date.now() - started) / 1000;
+const emit = (line) => process.stdout.write(JSON.stringify({ t: elapsed(), ...line }) + "\n");
+
+function readWav(path) {
+  const data = readFileSync(path);
+  let offset = 12;
+  let format = null;
+  while (offset + 8 <= data.length) {
+    const id = data.toString("ascii", offset, offset + 4);
+    const size = data.readUInt32LE(offset + 4);
+    if (id === "fmt ") {
+      format = { channels: data.readUInt16LE(offset + 10), rate: data.readUInt32LE(offset + 12) };
+    } else if (id === "data") {
+      return { ...format, pcm: data.subarray(offset + 8, offset + 8 + size) };
+    }
+    offset += 8 + size + (size % 2);
+  }
+  throw new Error("no data chunk");
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const wav = readWav(options.file);
+const chunkMs = options.chunkMs ?? 100;
+const bytesPerChunk = Math.round((wav.rate * chunkMs) / 1000) * 2 * wav.channels;
+
+async function* audio() {
+  const audioStart = Date.now();
+  emit({ type: "audio-start" });
+  let sent = 0;
+  for (let offset = 0; offset < wav.pcm.length; offset += bytesPerChunk) {
+    const seconds = sent / (wav.rate * 2 * wav.channels);
+    if (options.stopAfterS !== undefined && seconds >= options.stopAfterS) {
+      emit({ type: "stopped-sending", audioS: seconds });
+      await sleep(options.holdS * 1000);
+      return;
+    }
+    if (options.pace > 0) {
+      const due = audioStart + (seconds * 1000) / options.pace;
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+    const chunk = wav.pcm.subarray(offset, offset + bytesPerChunk);
+    sent += chunk.length;
+    yield { AudioEvent: { AudioChunk: chunk } };
+  }
+  emit({ type: "sent", audioS: sent / (wav.rate * 2 * wav.channels) });
+}
+
+const client = new TranscribeStreamingClient({
+  endpoint: options.endpoint,
+  region: options.region ?? "us-east-1",
+  credentials: {
+    accessKeyId: options.accessKeyId ?? "medscribe-local",
+    secretAccessKey: options.secret ?? "medscribe-local-secret",
+  },
+});
+
+try {
+  const response = await client.send(
+    new StartMedicalStreamTranscriptionCommand({
+      LanguageCode: "en-US",
+      MediaSampleRateHertz: wav.rate,
+      MediaEncoding: "pcm",
+      Specialty: "PRIMARYCARE",
+      Type: "CONVERSATION",
+      ...(wav.channels === 2 ? { EnableChannelIdentification: true, NumberOfChannels: 2 } : {}),
+      ...(options.settings ?? {}),
+      AudioStream: audio(),
+    }),
+  );
+  emit({ type: "started", sessionId: response.SessionId, sampleRate: response.MediaSampleRateHertz });
+  for await (const event of response.TranscriptResultStream) {
+    if (event.TranscriptEvent) {
+      for (const result of event.TranscriptEvent.Transcript.Results ?? []) emit({ type: "result", result });
+    } else {
+      const [name, value] = Object.entries(event)[0];
+      emit({ type: "error", name, message: value?.Message ?? value?.message });
+    }
+  }
+  emit({ type: "done" });
+} catch (error) {
+  emit({ type: "error", name: error.name, message: error.message });
+} finally {
+  client.destroy();
+  process.exit(0); // an audio generator may still be waiting (stopAfterS)
+}

@@ -1,0 +1,190 @@
+"""The streaming API's pieces on fixed inputs: event-stream framing, the chain of event signatures, the
+request headers, PCM decoding (engine environment; the end-to-end test with the AWS SDK for JavaScript is
+engine/tests/api/test_streaming.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import struct
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+pytest.importorskip("botocore", reason="needs the engine environment (.venv-engine)")
+
+from medscribe_engine.auth import SignedHeaders, SigningKey, SigV4Verifier
+from medscribe_engine.exceptions import BadRequestException, InvalidSignatureException
+from medscribe_engine.streaming import eventstream
+from medscribe_engine.streaming.settings import PcmDecoder, parse_settings
+from medscribe_engine.streaming.signing import ChunkVerifier, signing_key
+
+SECRET = "medscribe-local-secret"
+NOW = datetime(2026, 12, 6, 0, 30, tzinfo=UTC)
+REGION = "us-east-1"
+
+
+def test_messages_round_trip_in_pieces():
+    first = eventstream.event("TranscriptEvent", {"Transcript": {"Results": []}})
+    second = eventstream.exception_event("BadRequestException", "no")
+    data = first + second
+    reader = eventstream.MessageReader()
+    got = reader.feed(data[:7]) + reader.feed(data[7:40]) + reader.feed(data[40:])
+    assert [m.headers[":message-type"] for m in got] == ["event", "exception"]
+    assert json.loads(got[0].payload) == {"Transcript": {"Results": []}}
+    assert got[1].headers[":exception-type"] == "BadRequestException"
+    assert json.loads(got[1].payload) == {"Message": "no"}
+
+
+def test_typed_headers_and_crcs():
+    stamp = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    data = eventstream.encode({":date": stamp, ":chunk-signature": b"\x01" * 32, "n": 7, "ok": True}, b"x")
+    (message,) = eventstream.MessageReader().feed(data)
+    assert message.headers == {":date": 1767323045678, ":chunk-signature": b"\x01" * 32, "n": 7, "ok": True}
+    corrupted = data[:-5] + bytes([data[-5] ^ 1]) + data[-4:]
+    with pytest.raises(eventstream.ParserError):
+        eventstream.MessageReader().feed(corrupted)
+
+
+def sign_chunk(prior: str, payload: bytes, when: datetime, secret: str = SECRET) -> bytes:
+    """A signed chunk as the AWS SDKs make it (``signEvent`` of @smithy/signature-v4)."""
+    millis = int(when.timestamp() * 1000)
+    date_header = struct.pack("!B", 5) + b":date" + b"\x08" + struct.pack("!q", millis)
+    long_date = when.strftime("%Y%m%dT%H%M%SZ")
+    to_sign = "\n".join(
+        [
+            "AWS4-HMAC-SHA256-PAYLOAD",
+            long_date,
+            f"{long_date[:8]}/{REGION}/transcribe/aws4_request",
+            prior,
+            hashlib.sha256(date_header).hexdigest(),
+            hashlib.sha256(payload).hexdigest(),
+        ]
+    )
+    signature = hmac.new(
+        signing_key(secret, long_date[:8], REGION), to_sign.encode(), hashlib.sha256
+    ).digest()
+    return eventstream.encode({":date": when, ":chunk-signature": signature}, payload)
+
+
+def chunk_verifier(seed: str = "ab" * 32) -> ChunkVerifier:
+    verifier = SigV4Verifier([SigningKey.from_env()], now=lambda: NOW, region=REGION)
+    signed = SignedHeaders("medscribe-local", SECRET, NOW.strftime("%Y%m%dT%H%M%SZ"), [], seed, {})
+    return ChunkVerifier(signed, verifier)
+
+
+def chain(payloads: list[bytes], seed: str = "ab" * 32, secret: str = SECRET) -> list[bytes]:
+    chunks, prior = [], seed
+    for index, payload in enumerate(payloads):
+        data = sign_chunk(prior, payload, NOW + timedelta(seconds=index), secret)
+        (message,) = eventstream.MessageReader().feed(data)
+        prior = message.headers[":chunk-signature"].hex()
+        chunks.append(data)
+    return chunks
+
+
+def opened(verifier: ChunkVerifier, chunks: list[bytes]) -> list[bytes]:
+    reader = eventstream.MessageReader()
+    return [verifier.open(message) for data in chunks for message in reader.feed(data)]
+
+
+def test_a_chain_of_signed_chunks_opens_in_order():
+    audio = [
+        eventstream.encode({":message-type": "event", ":event-type": "AudioEvent"}, b"\x00" * n)
+        for n in (2, 4)
+    ]
+    assert opened(chunk_verifier(), chain([*audio, b""])) == [*audio, b""]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["other secret", "other seed", "reordered", "payload changed", "too old"],
+)
+def test_a_broken_chain_is_refused(tamper):
+    payloads = [b"one", b"two"]
+    chunks = chain(payloads, secret="wrong" if tamper == "other secret" else SECRET)
+    verifier = chunk_verifier("cd" * 32 if tamper == "other seed" else "ab" * 32)
+    if tamper == "reordered":
+        chunks.reverse()
+    if tamper == "payload changed":
+        (message,) = eventstream.MessageReader().feed(chunks[0])
+        chunks[0] = eventstream.encode(message.headers | {":date": NOW}, b"ONE")
+    if tamper == "too old":
+        verifier.verifier.now = lambda: NOW + timedelta(minutes=16)
+    with pytest.raises(InvalidSignatureException):
+        opened(verifier, chunks)
+
+
+HEADERS = {
+    "x-amzn-transcribe-language-code": "en-US",
+    "x-amzn-transcribe-sample-rate": "16000",
+    "x-amzn-transcribe-media-encoding": "pcm",
+    "x-amzn-transcribe-specialty": "PRIMARYCARE",
+    "x-amzn-transcribe-type": "CONVERSATION",
+}
+
+
+def test_settings_from_headers():
+    settings = parse_settings(
+        HEADERS
+        | {
+            "x-amzn-transcribe-enable-channel-identification": "true",
+            "x-amzn-transcribe-number-of-channels": "2",
+            "x-amzn-transcribe-content-identification-type": "PHI",
+        }
+    )
+    assert (settings.channel_identification, settings.number_of_channels) == (True, 2)
+    assert settings.content_identification == "PHI"
+    assert len(settings.session_id) == 36
+    echoed = dict(settings.response_headers())
+    assert echoed["x-amzn-transcribe-session-id"] == settings.session_id
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"x-amzn-transcribe-sample-rate": "7999"},
+        {"x-amzn-transcribe-sample-rate": "48001"},
+        {"x-amzn-transcribe-media-encoding": "ogg-opus"},
+        {"x-amzn-transcribe-media-encoding": "mp3"},
+        {"x-amzn-transcribe-specialty": "DERMATOLOGY"},
+        {"x-amzn-transcribe-type": None},
+        {"x-amzn-transcribe-number-of-channels": "2"},
+        {"x-amzn-transcribe-enable-channel-identification": "true"},
+        {"x-amzn-transcribe-content-identification-type": "PII"},
+        {"x-amzn-transcribe-session-id": "not-a-uuid"},
+    ],
+)
+def test_settings_the_model_refuses(change):
+    headers = {name: value for name, value in (HEADERS | change).items() if value is not None}
+    with pytest.raises(BadRequestException):
+        parse_settings(headers)
+
+
+def test_pcm_channels_split_and_resampled():
+    stereo = np.array([[1000, -1000]] * 800, dtype="<i2").tobytes()
+    decoder = PcmDecoder(16000, 2)
+    left, _right = decoder.decode(stereo[:3])  # half a frame waits for the rest
+    assert len(left) == 0
+    left, right = decoder.decode(stereo[3:])
+    assert len(left) == len(right) == 800
+    assert left[0] == pytest.approx(1000 / 32768) and right[0] == pytest.approx(-1000 / 32768)
+    narrow = PcmDecoder(8000, 1)
+    total = sum(len(narrow.decode(np.zeros(800, dtype="<i2").tobytes())[0]) for _ in range(10))
+    total += len(narrow.flush()[0])  # what the resampler held back
+    assert abs(total - 16000) <= 2  # one second at 8 kHz is one second at 16 kHz
+
+
+def test_silence_gives_no_result_and_is_not_kept(whisper_model):
+    from medscribe_engine.streaming.recognition import ChannelStream, StreamParams
+
+    stream = ChannelStream(whisper_model, params=StreamParams())
+    for _ in range(5):
+        stream.add(np.zeros(16000, dtype=np.float32))
+        assert stream.due()
+        assert stream.step() == []
+    assert stream.decodes == 0  # voice activity found nothing to decode
+    assert len(stream._window) <= StreamParams().keep_silence_s * 16000
+    assert stream.step(end_of_stream=True) == []

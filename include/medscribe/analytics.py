@@ -13,8 +13,10 @@ The first prints example answers (counts only, never transcript or note text):
 - notes per template: clinical documents (recording and job) per ``note_template`` (``(unknown)`` when
   the job's template was not recorded), with their sentence counts.
 
-The second prints ``CREATE EXTERNAL TABLE`` statements for every table (see medscribe.lake.athena).
-Each query is a plain function taking a DuckDB connection from ``medscribe.lake.store.duckdb_connect``.
+The second prints ``CREATE EXTERNAL TABLE`` statements for every table (see medscribe.lake.athena):
+symlink tables over the nights' pointers, so Athena, like DuckDB here, reads each night's current
+generation whole, even while it is being replaced. Each query is a plain function taking a DuckDB
+connection from ``medscribe.lake.store.duckdb_connect`` (a snapshot of the lake when it opened).
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ def low_confidence_words(
     ).fetchall()
 
 
-def medications_per_week(con: duckdb.DuckDBPyConnection, night: str | None = None) -> list[tuple[str, int, int]]:
+def medications_per_week(
+    con: duckdb.DuckDBPyConnection, night: str | None = None
+) -> list[tuple[str, int, int]]:
     """(ISO week ``YYYY-Www`` of the night, medication mentions, recordings), by week.
 
     :param con: connection from ``duckdb_connect``.
@@ -81,7 +85,9 @@ def medications_per_week(con: duckdb.DuckDBPyConnection, night: str | None = Non
     ).fetchall()
 
 
-def notes_per_template(con: duckdb.DuckDBPyConnection, night: str | None = None) -> list[tuple[str, int, int]]:
+def notes_per_template(
+    con: duckdb.DuckDBPyConnection, night: str | None = None
+) -> list[tuple[str, int, int]]:
     """(note template or ``(unknown)``, notes, sentences), by template.
 
     :param con: connection from ``duckdb_connect``.
@@ -107,7 +113,7 @@ def _table(title: str, header: Sequence[str], rows: list[tuple]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = [title]
     for row in cells:
-        lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+        lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     if not rows:
         lines.append("  (none)")
     return "\n".join(lines)
@@ -144,10 +150,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     :param argv: arguments without the program name; ``sys.argv[1:]`` if None.
     """
-    parser = argparse.ArgumentParser(prog="python -m medscribe.analytics", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m medscribe.analytics", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--lake", help="local path of the Parquet lake to query")
     parser.add_argument("--night", help="restrict the answers to one night, YYYY-MM-DD")
-    parser.add_argument("--ddl", metavar="S3_LOCATION", help="print Athena DDL for every table under this lake root")
+    parser.add_argument(
+        "--ddl", metavar="S3_LOCATION", help="print Athena DDL for every table under this lake root"
+    )
     parser.add_argument("--database", help="Glue database to qualify the tables with (with --ddl)")
     args = parser.parse_args(argv)
     if not args.lake and not args.ddl:

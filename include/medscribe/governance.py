@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from medscribe.lake.schemas import PARTITION_COLUMN, TABLES
-from medscribe.lake.store import read_table, write_partition
+from medscribe.lake.store import collect_garbage, read_table, write_partition
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +248,8 @@ def _forget_lake(lake_uri: str, recording_id: str, nights: set[str]) -> dict[str
             kept = table.filter(keep)
             if kept.num_rows < table.num_rows:
                 write_partition(name, kept, lake_uri, night)
+                # the superseded generation still holds the recording's rows: no grace for it
+                collect_garbage(lake_uri, table_name=name, night=night, grace=timedelta(0))
                 removed[name] = removed.get(name, 0) + table.num_rows - kept.num_rows
     return removed
 
@@ -391,7 +393,7 @@ def append_audit(rows: pa.Table, lake_uri: str) -> str:
 
 # Lake tables whose rows hold what was said or written (the others hold ids, states, numbers).
 LAKE_TEXT_TABLES = ("transcript_words", "transcript_segments", "clinical_insights", "insight_attributes",
-                    "note_sentences")
+                    "note_sentences", "review_decisions")  # decisions keep words and sentences before/after
 # A job name (and so its output keys) embeds the first 40 hex digits of the recording's SHA-256.
 _JOB_NAME = re.compile(r"medscribe-(?:hs|tm)-([0-9a-f]{40})")
 # Job states whose records can be deleted; queued and running jobs are left alone.
@@ -491,8 +493,9 @@ def apply_retention(
     Delete what the policy says is too old at ``now``: staged and quarantine copies, the jobs' output
     files (keys naming a ``medscribe-hs|tm-<hash>`` job) and ended job records, and the text tables'
     rows of old nights (each partition rewritten empty with ``write_partition``, so the lake stays
-    readable). Originals, the ledger and the lake's non-text tables are never touched. Idempotent: what
-    was deleted is not found again.
+    readable, and their superseded generations deleted at once). Originals, the ledger and the lake's
+    non-text tables are never touched. Also deletes the lake's superseded generations older than
+    ``generations.GRACE`` (not a dry run). Idempotent: what was deleted is not found again.
 
     :param s3: a boto3 S3 client for the recordings and output buckets.
     :param transcribe: a boto3 ``transcribe`` client (AWS or the engine).
@@ -502,7 +505,8 @@ def apply_retention(
     :param dry_run: find and count only; delete nothing.
     :param job_name_contains: only job records whose names contain this (the account may hold others' jobs).
     :return: ``{"dry_run", "totals": {<place>: count}, "results": [per recording: "recording_id" (None for
-        objects whose names carry no id), "nights", <place>: count, "lake_rows_by_table"]}`` (the
+        objects whose names carry no id), "nights", <place>: count, "lake_rows_by_table"],
+        "lake_superseded_files": files of superseded lake generations deleted}`` (results in the
         ``forget_recording`` shape, for ``audit_rows``).
     :raises ValueError: ``now`` without a timezone.
     """
@@ -540,6 +544,7 @@ def apply_retention(
         for _, _, name in jobs:
             _recording(results, _JOB_NAME.search(name).group(1)[:32])["service_jobs"] += 1
     lake_text: dict[str, dict[str, pa.Table]] = {}
+    superseded_files = 0
     if policy.lake_text_days:
         lake_text = _old_lake_text(places.lake_uri, cutoff(policy.lake_text_days).date().isoformat())
         for name, partitions in lake_text.items():
@@ -554,6 +559,9 @@ def apply_retention(
             for night, rows in partitions.items():
                 if rows.num_rows:
                     write_partition(name, TABLES[name].empty_table(), places.lake_uri, night)
+                    collect_garbage(places.lake_uri, table_name=name, night=night, grace=timedelta(0))
+        # superseded lake generations (and files of writers that died), past their grace period
+        superseded_files = collect_garbage(places.lake_uri)
         for bucket, keys in deletions:
             _delete(s3, bucket, keys)
         for delete_op, name_key, name in jobs:
@@ -567,7 +575,7 @@ def apply_retention(
              now.isoformat(), len(results),
              {p: n for p, n in totals.items() if n} or "nothing older than the policy")
     ordered = sorted(results.values(), key=lambda r: r["recording_id"] or "")
-    return {"dry_run": dry_run, "totals": totals, "results": ordered}
+    return {"dry_run": dry_run, "totals": totals, "results": ordered, "lake_superseded_files": superseded_files}
 
 
 def retention_audit_rows(retention: dict[str, Any], *, run_id: str, requested_by: str | None) -> pa.Table:

@@ -1,4 +1,6 @@
-"""The Parquet lake: partition replacement (idempotent, crash-safe), reads, DuckDB views, S3."""
+"""The Parquet lake: partition replacement (idempotent, crash-safe), reads, DuckDB views, S3.
+
+The atomicity of a replace under killed writers and concurrent readers: test_atomic_partitions.py."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from medscribe.lake import store
+from medscribe.lake import generations, store
 from medscribe.lake.parse import healthscribe_transcript_tables, transcribe_medical_words_table
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import duckdb_connect, read_table, row_counts, write_partition
@@ -21,6 +23,7 @@ from medscribe.lake.store import duckdb_connect, read_table, row_counts, write_p
 def zeros(**counts: int) -> dict[str, int]:
     """Expected ``row_counts``: every table of TABLES, 0 unless given."""
     return {**dict.fromkeys(TABLES, 0), **counts}
+
 
 NIGHT, OTHER_NIGHT = "2024-05-01", "2024-05-02"
 
@@ -41,16 +44,30 @@ def partition_entries(lake: str, table: str = "transcript_words") -> list[str]:
     return sorted(os.listdir(Path(lake) / table))
 
 
+def generations_of(lake: str, night: str = NIGHT, table: str = "transcript_words") -> list[str]:
+    """The generation directories of a night, current or not."""
+    return sorted(os.listdir(Path(lake) / table / f"night={night}"))
+
+
+def pointer(lake: str, night: str = NIGHT, table: str = "transcript_words") -> list[str]:
+    """The lines of a night's pointer (symlink manifest)."""
+    path = Path(lake) / "_symlink_format_manifest" / table / f"night={night}" / "manifest"
+    return path.read_text().splitlines()
+
+
 def without_night(table: pa.Table) -> pa.Table:
     return table.drop_columns(["night"])
 
 
 def test_write_then_read_round_trip(lake, words):
     path = write_partition("transcript_words", words, lake, NIGHT)
-    assert path == f"{Path(lake).resolve()}/transcript_words/night={NIGHT}"
+    assert os.path.dirname(path) == f"{Path(lake).resolve()}/transcript_words/night={NIGHT}"
+    assert generations_of(lake) == [os.path.basename(path)]
+    assert os.path.basename(path).startswith("gen-")
     assert os.listdir(path) == ["part-0.parquet"]
+    assert pointer(lake) == [Path(path, "part-0.parquet").as_uri()]
     back = read_table("transcript_words", lake, NIGHT)
-    assert back.schema.names == TABLES["transcript_words"].names + ["night"]
+    assert back.schema.names == [*TABLES["transcript_words"].names, "night"]
     assert without_night(back).schema.equals(TABLES["transcript_words"], check_metadata=True)
     assert without_night(back).equals(words)
     assert set(back.column("night").to_pylist()) == {NIGHT}
@@ -62,12 +79,19 @@ def test_write_then_read_round_trip(lake, words):
 
 
 def test_rewrite_is_idempotent(lake, words):
-    write_partition("transcript_words", words, lake, NIGHT)
-    write_partition("transcript_words", words, lake, NIGHT)
+    first = write_partition("transcript_words", words, lake, NIGHT)
+    second = write_partition("transcript_words", words, lake, NIGHT)
     back = read_table("transcript_words", lake, NIGHT)
     assert back.num_rows == words.num_rows
     assert without_night(back).equals(words)
-    assert partition_entries(lake) == [f"night={NIGHT}"]  # no leftovers
+    assert partition_entries(lake) == [f"night={NIGHT}"]
+    # the superseded generation stays for the grace period, unread; then a collection deletes it
+    assert generations_of(lake) == sorted(os.path.basename(p) for p in (first, second))
+    assert pointer(lake) == [Path(second, "part-0.parquet").as_uri()]
+    assert store.collect_garbage(lake) == 0
+    assert store.collect_garbage(lake, grace=dt.timedelta(0)) == 1
+    assert generations_of(lake) == [os.path.basename(second)]
+    assert without_night(read_table("transcript_words", lake, NIGHT)).equals(words)
 
 
 def test_rewrite_replaces_only_its_night(lake, words, tm_speakers):
@@ -90,9 +114,10 @@ def test_empty_table_replaces_partition_with_a_zero_row_file(lake, words):
     assert row_counts(lake, NIGHT)["transcript_words"] == 0
     con = duckdb_connect(lake)
     assert con.execute("select count(*) from transcript_words").fetchone() == (0,)
-    assert [c[0] for c in con.execute("describe transcript_words").fetchall()] == TABLES[
-        "transcript_words"
-    ].names + ["night"]
+    assert [c[0] for c in con.execute("describe transcript_words").fetchall()] == [
+        *TABLES["transcript_words"].names,
+        "night",
+    ]
 
 
 def test_crash_while_writing_files_leaves_previous_partition(lake, words, monkeypatch):
@@ -110,49 +135,59 @@ def test_crash_while_writing_files_leaves_previous_partition(lake, words, monkey
     assert partition_entries(lake) == [f"night={NIGHT}"]
 
 
-def test_failed_swap_restores_previous_partition(lake, words, monkeypatch):
+def test_failed_pointer_write_leaves_previous_partition(lake, words, monkeypatch):
     write_partition("transcript_words", words, lake, NIGHT)
-    real_rename = os.rename
+    before = pointer(lake)
 
-    def rename(src, dst):
-        if ".tmp-" in str(src):
-            raise OSError("rename failed")
-        real_rename(src, dst)
+    def replace(src, dst):
+        raise OSError("rename failed")
 
-    monkeypatch.setattr(store.os, "rename", rename)
+    monkeypatch.setattr(generations.os, "replace", replace)
     with pytest.raises(OSError, match="rename failed"):
         write_partition("transcript_words", words.slice(0, 5), lake, NIGHT)
     monkeypatch.undo()
     assert without_night(read_table("transcript_words", lake, NIGHT)).equals(words)
-    assert partition_entries(lake) == [f"night={NIGHT}"]
+    assert pointer(lake) == before
+    assert os.listdir(Path(lake) / "_symlink_format_manifest" / "transcript_words" / f"night={NIGHT}") == [
+        "manifest"
+    ]
+    # its files stay (had the pointer been written, they would be the night), unread; newer than the
+    # pointer, they are not collected even with grace 0 until GRACE has passed (a writer may be at work)
+    assert len(generations_of(lake)) == 2
+    assert store.collect_garbage(lake, grace=dt.timedelta(0)) == 0
+    later = dt.datetime.now(dt.UTC) + generations.GRACE + dt.timedelta(seconds=1)
+    assert generations.collect_garbage(*store.resolve(lake), "transcript_words", NIGHT, now=later) == 1
+    assert len(generations_of(lake)) == 1
+    assert without_night(read_table("transcript_words", lake, NIGHT)).equals(words)
 
 
-def test_killed_writer_leftovers_are_invisible_and_repaired(lake, words, monkeypatch):
-    """A process killed mid-write leaves a hidden temp dir; killed between the renames, also .old."""
+def test_leftovers_of_killed_writers_are_invisible_and_collected(lake, words):
+    """A writer killed before its pointer leaves an unnamed generation: never read, collected after the grace."""
     write_partition("transcript_words", words, lake, NIGHT)
     write_partition("transcript_words", words, lake, OTHER_NIGHT)
-    table_dir = Path(lake) / "transcript_words"
-    tmp = table_dir / f".night={NIGHT}.tmp-dead"
-    tmp.mkdir()
-    pq.write_table(words.slice(0, 2), tmp / "part-0.parquet")  # half a new partition
-    # readers ignore it
+    (current,) = generations_of(lake)
+    dead = Path(lake) / "transcript_words" / f"night={NIGHT}" / generations.new_generation()
+    dead.mkdir()
+    pq.write_table(words.slice(0, 2), dead / "part-0.parquet")  # half a new partition
     assert row_counts(lake)["transcript_words"] == 18
     assert duckdb_connect(lake).execute("select count(*) from transcript_words").fetchone() == (18,)
-    # killed between the two renames: the night is gone, its old copy is aside
-    os.rename(table_dir / f"night={NIGHT}", table_dir / f".night={NIGHT}.old-dead")
-    assert row_counts(lake, NIGHT)["transcript_words"] == 0
-    # the next write of that night first restores the old copy and drops leftovers (here it dies too)
-    def die(*args, **kwargs):
-        raise OSError("die again")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(ds, "write_dataset", die)
-        with pytest.raises(OSError, match="die again"):
-            write_partition("transcript_words", words.slice(0, 1), lake, NIGHT)
     assert without_night(read_table("transcript_words", lake, NIGHT)).equals(words)
-    assert partition_entries(lake) == [f"night={NIGHT}", f"night={OTHER_NIGHT}"]
-    write_partition("transcript_words", words.slice(0, 4), lake, NIGHT)
-    assert row_counts(lake, NIGHT)["transcript_words"] == 4
+    # within the grace period nothing goes (it could be a writer still writing); after it, the dead one
+    assert store.collect_garbage(lake, table_name="transcript_words", night=NIGHT) == 0
+    later = dt.datetime.now(dt.UTC) + generations.GRACE + dt.timedelta(seconds=1)
+    fs, root = store.resolve(lake)
+    assert generations.collect_garbage(fs, root, "transcript_words", NIGHT, now=later) == 1
+    assert generations_of(lake) == [current]
+    assert row_counts(lake)["transcript_words"] == 18
+
+
+def test_a_pointer_naming_files_outside_its_night_is_refused(lake, words):
+    write_partition("transcript_words", words, lake, NIGHT)
+    write_partition("transcript_words", words, lake, OTHER_NIGHT)
+    path = Path(lake) / "_symlink_format_manifest" / "transcript_words" / f"night={NIGHT}" / "manifest"
+    path.write_text(pointer(lake, OTHER_NIGHT)[0] + "\n")
+    with pytest.raises(ValueError, match="outside the night"):
+        read_table("transcript_words", lake, NIGHT)
 
 
 def test_duckdb_views_count_like_row_counts(lake, words, hs_transcript, tm_channels):
@@ -163,11 +198,13 @@ def test_duckdb_views_count_like_row_counts(lake, words, hs_transcript, tm_chann
     write_partition("transcript_words", channel_words, lake, OTHER_NIGHT)
     write_partition("transcript_segments", segments, lake, NIGHT)
     con = duckdb_connect(lake)
-    counts = dict(con.execute(
-        "select 'transcript_words', count(*) from transcript_words union all "
-        "select 'transcript_segments', count(*) from transcript_segments union all "
-        "select 'jobs', count(*) from jobs"
-    ).fetchall())
+    counts = dict(
+        con.execute(
+            "select 'transcript_words', count(*) from transcript_words union all "
+            "select 'transcript_segments', count(*) from transcript_segments union all "
+            "select 'jobs', count(*) from jobs"
+        ).fetchall()
+    )
     assert row_counts(lake) == zeros(transcript_words=15, transcript_segments=6)
     assert counts == {"transcript_words": 15, "transcript_segments": 6, "jobs": 0}
     assert con.execute(
@@ -181,11 +218,20 @@ def test_duckdb_views_count_like_row_counts(lake, words, hs_transcript, tm_chann
 
 
 def test_jobs_table_round_trip_keeps_utc_timestamps(lake):
-    submitted = dt.datetime(2024, 5, 1, 22, 15, tzinfo=dt.timezone.utc)
+    submitted = dt.datetime(2024, 5, 1, 22, 15, tzinfo=dt.UTC)
     jobs = pa.Table.from_pylist(
-        [{"recording_id": "rec-1", "job_name": "job-1", "service": "healthscribe", "status": "COMPLETED",
-          "submitted_at": submitted, "sample_rate_hz": 16000, "settings_json": "{}",
-          "transcript_uri": "s3://b/t.json"}],
+        [
+            {
+                "recording_id": "rec-1",
+                "job_name": "job-1",
+                "service": "healthscribe",
+                "status": "COMPLETED",
+                "submitted_at": submitted,
+                "sample_rate_hz": 16000,
+                "settings_json": "{}",
+                "transcript_uri": "s3://b/t.json",
+            }
+        ],
         schema=TABLES["jobs"],
     )
     write_partition("jobs", jobs, lake, NIGHT)
@@ -198,8 +244,11 @@ def test_jobs_table_round_trip_keeps_utc_timestamps(lake):
 
 def test_write_casts_compatible_tables(lake, words):
     shuffled = words.select(list(reversed(words.column_names)))
-    loose = shuffled.cast(pa.schema([pa.field(f.name, pa.int64() if f.name == "item_index" else f.type)
-                                     for f in shuffled.schema]))
+    loose = shuffled.cast(
+        pa.schema(
+            [pa.field(f.name, pa.int64() if f.name == "item_index" else f.type) for f in shuffled.schema]
+        )
+    )
     write_partition("transcript_words", loose, lake, NIGHT)
     assert without_night(read_table("transcript_words", lake, NIGHT)).equals(words)
     # a night column is accepted when it names this night (e.g. rows read back from the lake)
@@ -213,8 +262,12 @@ def test_write_casts_compatible_tables(lake, words):
         (lambda t: t.drop_columns(["confidence"]), "missing \\['confidence'\\]"),
         (lambda t: t.append_column("extra", pa.array([1] * t.num_rows)), "unexpected \\['extra'\\]"),
         (lambda t: t.set_column(0, "recording_id", pa.nulls(t.num_rows, pa.string())), "not nullable"),
-        (lambda t: t.set_column(t.schema.get_field_index("start_time"), "start_time",
-                                pa.array(["Okay"] * t.num_rows)), "start_time: string -> double"),
+        (
+            lambda t: t.set_column(
+                t.schema.get_field_index("start_time"), "start_time", pa.array(["Okay"] * t.num_rows)
+            ),
+            "start_time: string -> double",
+        ),
         (lambda t: t.append_column("night", pa.array([OTHER_NIGHT] * t.num_rows)), "other nights"),
     ],
 )
@@ -275,8 +328,13 @@ def s3_endpoint():
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
-                 aws_access_key_id="test", aws_secret_access_key="test").create_bucket(Bucket="lake-bucket")
+    boto3.client(
+        "s3",
+        endpoint_url=f"http://{host}:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="lake-bucket")
     yield f"{host}:{port}"
     server.stop()
 
@@ -284,21 +342,31 @@ def s3_endpoint():
 def test_s3_lake_write_rewrite_read(s3_endpoint, words, tm_speakers, monkeypatch):
     from pyarrow import fs
 
-    s3 = fs.S3FileSystem(endpoint_override=s3_endpoint, scheme="http", access_key="test", secret_key="test",
-                         region="us-east-1")
+    s3 = fs.S3FileSystem(
+        endpoint_override=s3_endpoint, scheme="http", access_key="test", secret_key="test", region="us-east-1"
+    )
     lake = "s3://lake-bucket/lake"
-    path = write_partition("transcript_words", words, lake, NIGHT, filesystem=s3)
-    assert path == f"s3://lake-bucket/lake/transcript_words/night={NIGHT}"
-    write_partition("transcript_words", words, lake, NIGHT, filesystem=s3)  # idempotent
+    first = write_partition("transcript_words", words, lake, NIGHT, filesystem=s3)
+    assert first.startswith(f"s3://lake-bucket/lake/transcript_words/night={NIGHT}/gen-")
+    path = write_partition("transcript_words", words, lake, NIGHT, filesystem=s3)  # idempotent
     tm_words = transcribe_medical_words_table(tm_speakers, recording_id="rec-2", job_name="job-2")
     write_partition("transcript_words", tm_words, lake, OTHER_NIGHT, filesystem=s3)
     assert row_counts(lake, filesystem=s3)["transcript_words"] == 12
     assert without_night(read_table("transcript_words", lake, NIGHT, filesystem=s3)).equals(words)
     files = s3.get_file_info(fs.FileSelector("lake-bucket/lake/transcript_words", recursive=True))
-    assert sorted(f.path for f in files if f.type == fs.FileType.File) == [
-        f"lake-bucket/lake/transcript_words/night={NIGHT}/part-0.parquet",
-        f"lake-bucket/lake/transcript_words/night={OTHER_NIGHT}/part-0.parquet",
-    ]
+    data = sorted(f.path for f in files if f.type == fs.FileType.File)
+    assert (
+        len(data) == 3 and f"{first[len('s3://') :]}/part-0.parquet" in data
+    )  # superseded, kept for the grace
+    # the pointer is an Athena symlink manifest: the s3:// URIs of the current files, one a line
+    with s3.open_input_stream(
+        f"lake-bucket/lake/_symlink_format_manifest/transcript_words/night={NIGHT}/manifest"
+    ) as f:
+        assert f.read().decode() == f"{path}/part-0.parquet\n"
+    assert store.collect_garbage(lake, grace=dt.timedelta(0), filesystem=s3) == 1
+    files = s3.get_file_info(fs.FileSelector("lake-bucket/lake/transcript_words", recursive=True))
+    assert f"{path[len('s3://') :]}/part-0.parquet" in [f.path for f in files]
+    assert without_night(read_table("transcript_words", lake, NIGHT, filesystem=s3)).equals(words)
     # the same lake by URI alone (endpoint in the URI, credentials from the environment)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")

@@ -1,8 +1,9 @@
 """Write and read the Parquet lake: one directory per table, hive-partitioned by night.
 
-Layout::
+Layout (see ``generations`` for the why)::
 
-    <lake>/<table>/night=<YYYY-MM-DD>/part-<i>.parquet
+    <lake>/<table>/night=<YYYY-MM-DD>/gen-<time>-<hex>/part-<i>.parquet     a generation's files
+    <lake>/_symlink_format_manifest/<table>/night=<YYYY-MM-DD>/manifest     names the current generation
 
 ``lake_uri`` is a local path, a ``file://`` URI or an ``s3://bucket/prefix`` URI (credentials, region
 and endpoint from the environment, e.g. ``AWS_ENDPOINT_URL=http://127.0.0.1:5055`` for a local S3, or
@@ -10,40 +11,35 @@ options in the URI such as ``?endpoint_override=127.0.0.1:5055&scheme=http``); a
 ``filesystem=`` (e.g. ``pyarrow.fs.S3FileSystem(endpoint_override=...)``), ``lake_uri`` then being the
 path inside it (``s3://`` is stripped).
 
-Replacing a partition (``write_partition``):
+Replacing a partition (``write_partition``), the same on S3 and on a local disk:
 
-- The new files are written into a hidden sibling directory ``<table>/.night=<night>.tmp-<token>``;
-  readers ignore it (pyarrow skips names starting with "." or "_", the DuckDB views glob ``night=*``).
-  If writing fails, it is removed and the previous partition is untouched.
-- Local filesystems: the swap is two renames, ``night=<night>`` -> ``.night=<night>.old-<token>`` then
-  the temporary directory -> ``night=<night>``, then the old copy is deleted. Readers see the whole old
-  or the whole new partition; a process killed exactly between the two renames leaves the night absent
-  until the next ``write_partition`` for that table and night, which first restores the ``.old`` copy
-  and removes leftovers of interrupted writes.
-- Other filesystems (S3) have no rename: the old partition's files are deleted and the new ones moved
-  (copied) in. Not atomic: a reader during the swap may see the night missing or partial, and a crash
-  there is repaired by running the write again.
-- One writer per table and night at a time (in Airflow: one task owns a table-night); a second
-  concurrent writer may have its temporary directory removed as a leftover and fail.
-- Writing the same table twice gives the same partition (no duplicates). An empty table still replaces
-  the partition: the night is then represented by one zero-row ``part-0.parquet`` carrying the full
-  schema, which DuckDB and pyarrow read as zero rows with the right columns (a partition directory with
-  no file would make DuckDB's glob fail when no other night has data).
+- The new files are written as a new generation, under a prefix no reader looks at; then the night's
+  pointer (one small object) is replaced in one atomic step. Readers (``read_table``, ``row_counts``,
+  ``duckdb_connect``, Athena) read only the files the pointer names, so they see the whole old or the
+  whole new partition, never a mix; a writer that fails or is killed at any point leaves the old
+  partition current (its unnamed files are garbage, collected later).
+- Superseded generations are deleted once they have been superseded for ``generations.GRACE`` (by the
+  next write of that night, or by ``collect_garbage``, which the retention DAG runs daily), so a reader
+  that read the previous pointer can finish.
+- One writer per table and night at a time (in Airflow: one task owns a table-night); of two
+  concurrent writers the last pointer written wins, each partition whole.
+- Writing the same table twice gives the same rows (no duplicates). An empty table still replaces the
+  partition: the night is then one zero-row ``part-0.parquet`` carrying the full schema.
 
 DuckDB (``duckdb_connect``) reads local lakes directly and ``s3://`` lakes through fsspec: an
 ``s3fs.S3FileSystem`` registered on the connection (DuckDB's own httpfs extension is a run-time download,
 and the PyPI builds of it target DuckDB 1.5, not the pinned 2.0). Endpoint, region and credentials as for
-the other functions (URI options or the environment).
+the other functions (URI options or the environment). A connection's views name the files current when
+it was opened: a snapshot of the lake, consistent across tables; reconnect to see later writes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import glob
 import os
 import re
 import urllib.parse
-import uuid
 from typing import Any
 
 import duckdb
@@ -52,6 +48,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from medscribe.lake import generations
 from medscribe.lake.schemas import PARTITION_COLUMN, TABLES
 
 MAX_ROWS_PER_FILE = 5_000_000
@@ -121,16 +118,16 @@ def conform(table_name: str, table: pa.Table) -> pa.Table:
         raise ValueError(f"{table_name}: cannot cast to the schema ({', '.join(changes)})") from None
 
 
-def _exists(fs: pafs.FileSystem, path: str) -> bool:
-    return fs.get_file_info(path).type != pafs.FileType.NotFound
+def _write_files(table: pa.Table, fs: pafs.FileSystem, directory: str) -> list[str]:
+    """Write table as part-<i>.parquet files into a new directory (one zero-row file if it is empty).
 
-
-def _write_files(table: pa.Table, fs: pafs.FileSystem, directory: str) -> None:
-    """Write table as part-<i>.parquet files into a new directory (one zero-row file if it is empty)."""
+    :return: the paths written, in order.
+    """
     if table.num_rows == 0:
         fs.create_dir(directory, recursive=True)
         pq.write_table(table, f"{directory}/part-0.parquet", filesystem=fs)
-        return
+        return [f"{directory}/part-0.parquet"]
+    written: list[str] = []
     ds.write_dataset(
         table,
         directory,
@@ -141,43 +138,9 @@ def _write_files(table: pa.Table, fs: pafs.FileSystem, directory: str) -> None:
         max_rows_per_file=MAX_ROWS_PER_FILE,
         max_rows_per_group=MAX_ROWS_PER_GROUP,
         existing_data_behavior="error",
+        file_visitor=lambda written_file: written.append(written_file.path),
     )
-
-
-def _recover(fs: pafs.FileSystem, table_dir: str, night: str) -> None:
-    """Undo what an interrupted write of this night left: restore a lost partition, drop leftovers."""
-    final = f"{table_dir}/night={night}"
-    prefix = f".{PARTITION_COLUMN}={night}."
-    entries = fs.get_file_info(pafs.FileSelector(table_dir))
-    leftovers = sorted((i for i in entries if i.base_name.startswith(prefix)), key=lambda i: i.mtime_ns or 0)
-    olds = [info.path for info in leftovers if ".old-" in info.base_name]
-    if olds and not _exists(fs, final):
-        fs.move(olds[-1], final)
-    for info in leftovers:
-        if _exists(fs, info.path):
-            fs.delete_dir(info.path)
-
-
-def _swap(fs: pafs.FileSystem, tmp: str, final: str, old: str) -> None:
-    """Put the finished directory tmp in place of final (see the module docstring)."""
-    if isinstance(fs, pafs.LocalFileSystem):
-        had_old = os.path.exists(final)
-        if had_old:
-            os.rename(final, old)
-        try:
-            os.rename(tmp, final)
-        except BaseException:
-            if had_old:
-                os.rename(old, final)
-            raise
-        if had_old:
-            fs.delete_dir(old)
-        return
-    fs.delete_dir_contents(final, missing_dir_ok=True)
-    fs.create_dir(final, recursive=True)
-    for info in fs.get_file_info(pafs.FileSelector(tmp)):
-        fs.move(info.path, f"{final}/{info.base_name}")
-    fs.delete_dir(tmp)
+    return sorted(written, key=lambda path: int(path.rsplit("-", 1)[1].split(".")[0]))
 
 
 def write_partition(
@@ -188,7 +151,11 @@ def write_partition(
     *,
     filesystem: pafs.FileSystem | None = None,
 ) -> str:
-    """Replace the whole ``night=<night>`` partition of a table with these rows, in one call.
+    """Replace the whole ``night=<night>`` partition of a table with these rows, atomically, in one call.
+
+    The rows are written as a new generation, then the night's pointer is replaced in one step (see the
+    module docstring); generations of this night superseded more than ``generations.GRACE`` ago are
+    deleted first.
 
     :param table_name: a key of ``TABLES``.
     :param table: the rows for that night, with the table's schema (cast if needed, see ``conform``); a
@@ -196,7 +163,7 @@ def write_partition(
     :param lake_uri: lake root (local path, ``file://`` or ``s3://``).
     :param night: the partition, ``YYYY-MM-DD``.
     :param filesystem: filesystem to use instead of the one ``lake_uri`` names.
-    :return: path of the partition directory (prefixed with the filesystem's scheme when not local).
+    :return: path of the new generation's directory (prefixed with the filesystem's scheme when not local).
     :raises ValueError: unknown table, bad night, or rows that do not fit the schema.
     """
     _check_night(night)
@@ -207,38 +174,109 @@ def write_partition(
         table = table.drop_columns([PARTITION_COLUMN])
     data = conform(table_name, table)
     fs, root = resolve(lake_uri, filesystem)
-    table_dir = f"{root}/{table_name}"
-    final = f"{table_dir}/{PARTITION_COLUMN}={night}"
-    token = uuid.uuid4().hex[:12]
-    tmp = f"{table_dir}/.{PARTITION_COLUMN}={night}.tmp-{token}"
-    fs.create_dir(table_dir, recursive=True)
-    _recover(fs, table_dir, night)
+    generations.collect_garbage(fs, root, table_name, night)
+    directory = f"{generations.night_dir(root, table_name, night)}/{generations.new_generation()}"
     try:
-        _write_files(data, fs, tmp)
-        _swap(fs, tmp, final, f"{table_dir}/.{PARTITION_COLUMN}={night}.old-{token}")
+        paths = _write_files(data, fs, directory)
     except BaseException:
-        if _exists(fs, tmp):
-            fs.delete_dir(tmp)
+        with contextlib.suppress(OSError):  # best effort: what is left is unnamed garbage, collected later
+            fs.delete_dir(directory)
         raise
-    return final if isinstance(fs, pafs.LocalFileSystem) else f"{fs.type_name}://{final}"
+    # A failure here keeps the files: the pointer may name them already (an upload whose answer was
+    # lost); if it does not, they are garbage like any unnamed generation.
+    generations.write_pointer(fs, root, table_name, night, paths)
+    return directory if isinstance(fs, pafs.LocalFileSystem) else f"{fs.type_name}://{directory}"
+
+
+def collect_garbage(
+    lake_uri: str,
+    *,
+    table_name: str | None = None,
+    night: str | None = None,
+    grace: dt.timedelta | None = None,
+    filesystem: pafs.FileSystem | None = None,
+) -> int:
+    """Delete superseded generations (and files of writers that died) across the lake, or of one table/night.
+
+    :param lake_uri: lake root (local path, ``file://`` or ``s3://``).
+    :param table_name: one table; every table of ``TABLES`` if None.
+    :param night: ``YYYY-MM-DD``, one night; every night with a pointer if None.
+    :param grace: keep what was superseded less than this long ago; ``generations.GRACE`` if None
+        (0: delete at once, e.g. after a recording is forgotten; ``read_table`` then resolves the pointers
+        again if a file it was about to read has gone; an open DuckDB connection may fail: reconnect).
+    :param filesystem: filesystem to use instead of the one ``lake_uri`` names.
+    :return: the number of files deleted.
+    """
+    fs, root = resolve(lake_uri, filesystem)
+    deleted = 0
+    for name in [table_name] if table_name else list(TABLES):
+        _schema(name)
+        nights = [_check_night(night)] if night else generations.pointed_nights(fs, root, name)
+        for each in nights:
+            deleted += generations.collect_garbage(fs, root, name, each, grace=grace)
+    return deleted
+
+
+def adopt_legacy_partitions(
+    lake_uri: str, *, filesystem: pafs.FileSystem | None = None
+) -> dict[str, list[str]]:
+    """Write pointers for nights written before generations existed (files directly in ``night=...``), so
+    Athena's symlink tables see them too; no data is copied. Idempotent.
+
+    :return: {table: nights adopted}, tables with none left out.
+    """
+    fs, root = resolve(lake_uri, filesystem)
+    adopted = {name: generations.adopt_legacy(fs, root, name) for name in TABLES}
+    return {name: nights for name, nights in adopted.items() if nights}
 
 
 def _with_night(schema: pa.Schema) -> pa.Schema:
     return schema.append(pa.field(PARTITION_COLUMN, pa.string()))
 
 
-def _dataset(table_name: str, fs: pafs.FileSystem, root: str) -> ds.Dataset | None:
-    """Dataset over a table's partitions read with its declared schema, or None if it has no data yet."""
+def _files(table_name: str, fs: pafs.FileSystem, root: str, night: str | None) -> list[str]:
+    """The current files of a table, all nights or one, in night order."""
+    _schema(table_name)
+    found = generations.current_files(fs, root, table_name, _check_night(night) if night else None)
+    return [path for each in sorted(found) for path in found[each]]
+
+
+def _dataset(table_name: str, fs: pafs.FileSystem, root: str, files: list[str]) -> ds.Dataset:
+    """Dataset over the given files of a table, read with its declared schema plus ``night`` from the path."""
     schema = _with_night(_schema(table_name))
-    table_dir = f"{root}/{table_name}"
-    if not _exists(fs, table_dir):
-        return None
     partitioning = ds.partitioning(pa.schema([schema.field(PARTITION_COLUMN)]), flavor="hive")
-    return ds.dataset(table_dir, schema=schema, format="parquet", filesystem=fs, partitioning=partitioning)
+    return ds.dataset(
+        files,
+        schema=schema,
+        format="parquet",
+        filesystem=fs,
+        partitioning=partitioning,
+        partition_base_dir=f"{root}/{table_name}",
+    )
 
 
-def _night_filter(night: str | None) -> Any:
-    return None if night is None else ds.field(PARTITION_COLUMN) == _check_night(night)
+# A read that lost a race with a garbage collection (grace 0) resolves the pointers again; a file still
+# missing after that many tries is an error.
+READ_ATTEMPTS = 10
+
+
+def _read(table_name: str, lake_uri: str, night: str | None, filesystem: pafs.FileSystem | None, action):
+    """``action(dataset)`` over the current files, again from the pointers if a named file has gone."""
+    fs, root = resolve(lake_uri, filesystem)
+    files = _files(table_name, fs, root, night)
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        if not files:
+            return action(None)
+        try:
+            dataset = _dataset(table_name, fs, root, files)
+            if len(dataset.files) != len(files):  # the factory leaves out files that have gone
+                raise FileNotFoundError(f"{table_name}: a file named by a pointer has gone")
+            return action(dataset)
+        except OSError:
+            again = _files(table_name, fs, root, night)
+            if again == files or attempt == READ_ATTEMPTS:
+                raise
+            files = again
 
 
 def read_table(
@@ -250,17 +288,22 @@ def read_table(
 ) -> pa.Table:
     """Read a table, all nights or one, with its declared schema plus the ``night`` column (string).
 
-    Partitions written before a column was added read as nulls in that column.
+    Only the files each night's pointer names are read (one whole generation per night). Partitions
+    written before a column was added read as nulls in that column.
 
     :param table_name: a key of ``TABLES``.
     :param lake_uri: lake root (local path, ``file://`` or ``s3://``).
     :param night: ``YYYY-MM-DD`` to read one partition; None for all.
     :param filesystem: filesystem to use instead of the one ``lake_uri`` names.
     """
-    dataset = _dataset(table_name, *resolve(lake_uri, filesystem))
-    if dataset is None:
-        return _with_night(_schema(table_name)).empty_table()
-    return dataset.to_table(filter=_night_filter(night))
+    empty = _with_night(_schema(table_name)).empty_table()
+    return _read(
+        table_name,
+        lake_uri,
+        night,
+        filesystem,
+        lambda dataset: empty if dataset is None else dataset.to_table(),
+    )
 
 
 def row_counts(
@@ -276,12 +319,12 @@ def row_counts(
     :param filesystem: filesystem to use instead of the one ``lake_uri`` names.
     :return: {table name: rows}, every table of ``TABLES`` included.
     """
-    fs, root = resolve(lake_uri, filesystem)
-    counts = {}
-    for name in TABLES:
-        dataset = _dataset(name, fs, root)
-        counts[name] = 0 if dataset is None else dataset.count_rows(filter=_night_filter(night))
-    return counts
+    return {
+        name: _read(
+            name, lake_uri, night, filesystem, lambda dataset: 0 if dataset is None else dataset.count_rows()
+        )
+        for name in TABLES
+    }
 
 
 def _sql_string(text: str) -> str:
@@ -312,40 +355,32 @@ def s3_fsspec(lake_uri: str) -> tuple[Any, str]:
 def duckdb_connect(lake_uri: str) -> duckdb.DuckDBPyConnection:
     """Open an in-memory DuckDB connection with one view per table over a local or S3 lake.
 
-    Each view is ``read_parquet('<lake>/<table>/night=*/*.parquet', hive_partitioning=true,
+    Each view is ``read_parquet([<the files the nights' pointers name>], hive_partitioning=true,
     union_by_name=true, hive_types={'night': 'VARCHAR'})``: ``night`` is a string column as in
-    ``read_table`` (not auto-cast to DATE), hidden temporary directories are not matched, and partitions
-    written before a column was added read as nulls there. A table with no data at connect time is an
-    empty view with the declared columns (it does not see data written later; reconnect).
+    ``read_table`` (not auto-cast to DATE), only current generations are read, and partitions written
+    before a column was added read as nulls there. The file lists are taken when the connection opens:
+    the connection sees the lake as it was then (reconnect to see later writes). A table with no data
+    then is an empty view with the declared columns.
 
     :param lake_uri: local path, ``file://`` URI, or ``s3://bucket/prefix`` URI (read through ``s3fs``
         registered with DuckDB; see ``s3_fsspec`` for the endpoint and credentials).
     """
-    con = duckdb.connect()
-    if lake_uri.startswith("s3://"):
-        filesystem, bucket_root = s3_fsspec(lake_uri)
-        con.register_filesystem(filesystem)
-        root = f"s3://{bucket_root}"
-
-        def has_files(table_root: str, pattern: str) -> bool:
-            return bool(filesystem.glob(table_root[len("s3://"):] + pattern))
-
-    elif "://" in lake_uri and not lake_uri.startswith("file://"):
-        con.close()
+    if "://" in lake_uri and not lake_uri.startswith(("s3://", "file://")):
         raise ValueError("duckdb_connect reads local paths, file:// and s3:// lakes")
-    else:
-        _, root = resolve(lake_uri)
-
-        def has_files(table_root: str, pattern: str) -> bool:
-            return bool(glob.glob(glob.escape(table_root) + pattern))
-
+    fs, root = resolve(lake_uri)
+    con = duckdb.connect()
+    prefix = ""
+    if lake_uri.startswith("s3://"):
+        filesystem, _ = s3_fsspec(lake_uri)
+        con.register_filesystem(filesystem)
+        prefix = "s3://"
     hive_types = f"{{'{PARTITION_COLUMN}': 'VARCHAR'}}"
     options = f"hive_partitioning = true, union_by_name = true, hive_types = {hive_types}"
     for name, schema in TABLES.items():
-        pattern = f"/{PARTITION_COLUMN}=*/*.parquet"
-        if has_files(f"{root}/{name}", pattern):
-            files = _sql_string(f"{root}/{name}{pattern}")
-            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({files}, {options})')
+        files = _files(name, fs, root, None)
+        if files:
+            listed = ", ".join(_sql_string(prefix + path) for path in files)
+            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listed}], {options})')
         else:
             con.register(name, _with_night(schema).empty_table())
     return con

@@ -146,6 +146,14 @@ def test_note_sentences_golden(hs_document):
     assert texts[9] == "Weight loss"
     assert set(sentences["note_template"].to_pylist()) == {"HISTORY_AND_PHYSICAL"}
     assert set(sentences["job_name"].to_pylist()) == {"job-1"}
+    assert set(sentences["source"].to_pylist()) == {"service"}
+
+
+def test_a_reviewed_note_is_flattened_with_its_source(hs_document):
+    reviewed = healthscribe_clinical_document_tables(hs_document, **IDS, source="reviewed")["note_sentences"]
+    assert set(reviewed["source"].to_pylist()) == {"reviewed"} and reviewed.num_rows == 11
+    with pytest.raises(ValueError, match="source must be one of"):
+        healthscribe_clinical_document_tables(hs_document, **IDS, source="edited")
 
 
 def test_note_evidence_golden(hs_document):

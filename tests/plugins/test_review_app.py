@@ -1,7 +1,9 @@
 """The reviewer app without a server: anonymous requests are refused by Airflow's own dependency, and
-the pages a logged-in reviewer gets on a constructed night (queue, transcript with highlighted words and
-roles, note with evidence segments, data docs), with every value from the lake escaped. The running
-api-server and browser: test_reviewer_page.py."""
+the pages a logged-in reviewer gets on a constructed night (queue, transcript with highlighted words,
+insights and roles, note with evidence segments, data docs, the night's picture), with every value from
+the lake escaped; decisions recorded in ``review_decisions``, a sign-off's reviewed note (in a moto S3
+and in ``note_sentences``), read-only users and forged forms refused. The running api-server, the audio
+and the browser: test_reviewer_page.py."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from medscribe.lake.store import write_partition
 from medscribe.nightly import apply_quality
 from medscribe.quality.gate import gate_night
 from medscribe.quality.review_app import create_app
+from medscribe.review.access import Reviewer
 from tests.lake.test_lake_insights_notes import SEGMENTS
 from tests.quality.night_tables import NIGHT, night_tables
 from tests.quality.test_gate import NOISY
@@ -37,10 +40,20 @@ def client(lake, monkeypatch):
     return TestClient(create_app())
 
 
+EDITOR = Reviewer(user_id="7", name="ana", may_edit=True)
+READER = Reviewer(user_id="8", name="bo", may_edit=False)
+
+
+def logged_in(client: TestClient, user: Reviewer) -> TestClient:
+    """The client as this user: Airflow's login and the auth manager's answer stood in for."""
+    client.app.dependency_overrides[client.app.state.require_login] = lambda: None
+    client.app.dependency_overrides[client.app.state.reviewer] = lambda: user
+    return client
+
+
 @pytest.fixture
 def reviewer(client):
-    client.app.dependency_overrides[client.app.state.require_login] = lambda: None
-    return client
+    return logged_in(client, EDITOR)
 
 
 def text(html: str) -> str:
@@ -70,7 +83,7 @@ def test_queue_lists_the_recording_with_its_metrics(reviewer):
 
 def test_item_highlights_low_words_shows_roles_and_note_evidence(reviewer):
     page = reviewer.get(f"/item/{NIGHT}/rec-1").text
-    marked = re.findall(r"<mark class='low' data-confidence='([0-9.]+)'[^>]*>(\w+)</mark>", page)
+    marked = re.findall(r"<mark class='low' id='w-\d+' data-confidence='([0-9.]+)'[^>]*>(\w+)</mark>", page)
     assert marked == [
         ("0.3", "w0"),
         ("0.45", "w1"),
@@ -78,14 +91,20 @@ def test_item_highlights_low_words_shows_roles_and_note_evidence(reviewer):
         ("0.4", "w5"),
     ]  # the words under 0.5, in order
     segments = re.findall(
-        r"<div class='segment' id='seg-(\w+)'><span class='role'>(\w+)</span> <span class='text'>(.*?)</span></div>",
+        r"<div class='segment' id='seg-(\w+)' data-begin='([0-9.]+)' data-end='([0-9.]+)'>"
+        r"<button type='button' class='play' title='play this turn'>▶</button><span class='role'>(\w+)</span> <span class='text'>(.*?)</span></div>",
         page,
     )
+    assert [(sid, float(b), float(e)) for sid, b, e, _, _ in segments] == [("s1", 0.0, 2.0), ("s2", 2.1, 4.0)]
+    segments = [(sid, role, words) for sid, _, _, role, words in segments]
     assert [(sid, role) for sid, role, _ in segments] == [("s1", "CLINICIAN_0"), ("s2", "PATIENT_0")]
     assert text(segments[1][2]) == "w4 w5 w6 w7"
-    sentences = re.findall(r"<p class='sentence'>(.*?)</p>", page)
+    sentences = re.findall(r"<p class='sentence' data-segments='[\w ]*' title='[^']*'>(.*?)</p>", page)
     assert sentences == ["Takes metformin daily.", "Reports high blood sugar.", "Continue metformin."]
-    evidence = re.findall(r"<div class='evidence'><a href='#seg-(\w+)'>(\w+)</a>: (.*?)</div>", page)
+    evidence = re.findall(
+        r"<div class='evidence'><a class='evidence-link' href='#seg-(\w+)' data-segment='\w+'>(\w+)</a>: (.*?)</div>",
+        page,
+    )
     content = {sid: text for sid, _, text, _, _ in SEGMENTS}
     assert evidence == [
         (sid, role, content[sid])
@@ -167,17 +186,22 @@ def hostile_lake(tmp_path_factory):
 
 def test_values_from_the_lake_are_escaped(hostile_lake, monkeypatch):
     monkeypatch.setenv("MEDSCRIBE_LAKE_URI", hostile_lake)
-    client = TestClient(create_app())
-    client.app.dependency_overrides[client.app.state.require_login] = lambda: None
+    client = logged_in(TestClient(create_app()), EDITOR)
     for path in ("/", f"/night/{NIGHT}"):
         page = Parsed(client.get(path).text)
         assert "script" not in [tag for tag, _ in page.elements]
         assert f"rec-x{HOSTILE}0.2≥ 0.85" in page.text  # the metric's cell, as text
     page = Parsed(client.get(f"/item/{NIGHT}/rec-x").text)
-    assert "script" not in [tag for tag, _ in page.elements]
+    assert [attrs for tag, attrs in page.elements if tag == "script"] == [{"src": "../../static/review.js", "defer": None}]
     assert ("div", {"class": "segment", "id": f"seg-{SEGMENT}"}) in page.elements
-    assert ("a", {"href": f"#seg-{SEGMENT}"}) in page.elements
-    assert ("mark", {"class": "low", "data-confidence": "0.1", "title": "confidence 0.100"}) in page.elements
-    # the queue's metric, the role, the word, the section, the sentence, and the evidence's role and text
-    assert page.text.count(HOSTILE) == 7
+    assert ("a", {"class": "evidence-link", "href": f"#seg-{SEGMENT}", "data-segment": SEGMENT}) in page.elements
+    assert ("p", {"class": "sentence", "data-segments": SEGMENT, "title": "click: the turns it comes from"}) in page.elements
+    assert ("mark", {"class": "low", "id": "w-0", "data-confidence": "0.1", "data-begin": "None",
+                     "data-end": "None", "title": "confidence 0.100"}) in page.elements
+    # values in forms are attributes, not markup
+    assert ("input", {"name": "after", "value": HOSTILE, "aria-label": "corrected sentence"}) in page.elements
+    assert ("input", {"name": "after", "value": HOSTILE, "aria-label": "corrected word"}) in page.elements
+    # the queue's metric, the role, the word (in the transcript and the low-words table), the section, the
+    # sentence, and the evidence's role and text
+    assert page.text.count(HOSTILE) == 8
     assert f"Note{HOSTILE}{HOSTILE}{HOSTILE}: {HOSTILE}" in page.text

@@ -3,8 +3,14 @@
 The night (``airflow dags test`` against moto S3 and the offline engine) has two cuts of the stereo
 fixture conversation: one clean, one with white noise mixed in at 0 dB SNR. The noisy one must land in
 ``review_queue`` with the confidence metrics; the night still succeeds. Then an Airflow api-server serves
-the plugin's reviewer page over the same lake: anonymous requests are refused, and a user who logs in to
-Airflow in headless Chromium sees the recording in the queue and its low-confidence words highlighted.
+the plugin's reviewer page over the same lake, S3 and engine: anonymous requests are refused, and a user
+who logs in to Airflow in headless Chromium sees the recording in the queue and its low-confidence words
+highlighted, plays a turn (the audio element's currentTime advances: the staged media streamed through
+the plugin in byte ranges), follows an evidence link, corrects a word and a sentence, marks one wrong,
+accepts and signs off; the decisions and the reviewed note are then read back from the lake and S3. A
+read-only user sees no controls and is refused (403); a forged form is refused.
+
+``UPDATE_REVIEW_SCREENSHOTS=1`` also saves the queue, the item and the night picture as docs/*.png.
 """
 
 from __future__ import annotations
@@ -20,15 +26,18 @@ import httpx
 import numpy as np
 import pytest
 
+from medscribe.lake.store import read_table
+from medscribe.review.notes import reviewed_uri
 from medscribe_harness.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
 from medscribe_harness.devstack import Service, airflow_env, free_port
-from medscribe.lake.store import read_table
 from tests.conftest import boto3_client
 from tests.test_nightly_operations import engine_jobs, rid, wav_slice
 
 pytestmark = pytest.mark.e2e
 NIGHT = "2026-11-12"
 USER, PASSWORD = "reviewer", "reviewer-password-1"
+READER, READER_PASSWORD = "reader", "reader-password-1"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -39,6 +48,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+    "--mute-audio",
 ]
 
 
@@ -108,14 +119,14 @@ def test_degraded_recording_is_queued_with_its_metric(night):
 
 
 @pytest.fixture(scope="module")
-def api(night):
+def api(stack, night):
     home = night["home"]
-    (home / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
+    (home / "passwords.json").write_text(json.dumps({USER: PASSWORD, READER: READER_PASSWORD}))
     port = free_port()
     env = {
-        **airflow_env(home),
+        **airflow_env(home, stack.airflow_connection_uri_json()),
         "MEDSCRIBE_LAKE_URI": night["lake"],
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin,{READER}:viewer",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__API_AUTH__JWT_SECRET": "medscribe-review-test-jwt-secret",
@@ -196,6 +207,189 @@ def test_logged_in_reviewer_sees_the_queue_and_highlighted_words(api, night):
             assert "check_transcript_confidence" in page.content()
         finally:
             browser.close()
+
+
+def token(api: str, user: str, password: str) -> str:
+    """A JWT from Airflow's own token endpoint (the simple auth manager's users)."""
+    response = httpx.post(f"{api}/auth/token", json={"username": user, "password": password})
+    assert response.status_code in (200, 201), response.text
+    return response.json()["access_token"]
+
+
+def test_audio_is_streamed_through_the_plugin_in_byte_ranges(api, night, stack):
+    bearer = {"Authorization": f"Bearer {token(api, USER, PASSWORD)}"}
+    url = f"{api}/medscribe-review/audio/{NIGHT}/{night['noisy']}"
+    assert httpx.get(url, headers={"Range": "bytes=0-99"}).status_code == 401
+    part = httpx.get(url, headers={**bearer, "Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.headers["content-type"] == "audio/wav"
+    size = int(part.headers["content-range"].rpartition("/")[2])
+    assert part.headers["content-range"] == f"bytes 0-99/{size}" and part.content[:4] == b"RIFF" and len(part.content) == 100
+    job = read_table("jobs", night["lake"], night=NIGHT).to_pandas().set_index("recording_id").loc[night["noisy"]]
+    media = boto3_client("transcribe", stack.engine_endpoint).get_medical_scribe_job(MedicalScribeJobName=job["job_name"])
+    bucket, _, key = media["MedicalScribeJob"]["Media"]["MediaFileUri"][len("s3://"):].partition("/")
+    staged = boto3_client("s3", stack.s3_endpoint).get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert size == len(staged) and part.content == staged[:100]
+    tail = httpx.get(url, headers={**bearer, "Range": f"bytes={size - 10}-"})
+    assert tail.status_code == 206 and tail.content == staged[-10:]
+    assert httpx.get(url, headers={**bearer, "Range": f"bytes={size}-"}).status_code == 416
+    whole = httpx.get(url, headers=bearer)
+    assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes" and whole.content == staged
+
+
+def test_read_only_users_see_no_controls_and_posts_are_refused(api, night):
+    item = f"{api}/medscribe-review/item/{NIGHT}/{night['noisy']}"
+    decide = f"{api}/medscribe-review/decide/{NIGHT}/{night['noisy']}"
+    form = {"item_kind": "recording", "decision": "accept"}
+    reader = {"Authorization": f"Bearer {token(api, READER, READER_PASSWORD)}"}
+    page = httpx.get(item, headers=reader)
+    assert page.status_code == 200 and "read-only: you may not record decisions" in page.text
+    assert "<form" not in page.text.split("<h1>")[1]
+    assert httpx.post(decide, headers=reader, data={**form, "csrf": "1.0"}).status_code == 403
+    assert httpx.post(decide, data=form).status_code == 401
+    editor = {"Authorization": f"Bearer {token(api, USER, PASSWORD)}"}
+    assert "<form class='decide recording'" in httpx.get(item, headers=editor).text
+    assert httpx.post(decide, headers=editor, data=form).status_code == 403  # no CSRF token
+    assert read_table("review_decisions", night["lake"], night=NIGHT).num_rows == 0
+
+
+def playing_from(page, at: float) -> float:
+    """Wait until the player is playing past ``at`` + 0.3 s; its currentTime then."""
+    page.wait_for_function(
+        f"() => {{ const p = document.getElementById('player'); return !p.paused && p.currentTime > {at} + 0.3; }}",
+        timeout=20_000,
+    )
+    return page.evaluate("document.getElementById('player').currentTime")
+
+
+def correct_first_low_word(page, text: str) -> tuple[str, str]:
+    """Correct the first word under the bar on the item page; its item key and the service's word."""
+    form = page.locator("form.decide.word").first
+    key = form.locator("input[name=item_key]").get_attribute("value")
+    before = form.locator("input[name=after]").get_attribute("value")
+    form.locator("input[name=after]").fill(text)
+    form.locator("button[value=correct]").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator(f"#w-{key} + .fix").inner_text() == f"→ {text}"
+    return key, before
+
+
+def accept_and_sign_off(page) -> None:
+    page.click("form.decide.recording button[value=accept]")
+    page.wait_for_load_state("networkidle")
+    page.click("form.decide.recording button[value=sign_off]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#review-status").inner_text() == "signed off"
+    assert page.locator("form.decide").count() == 0
+
+
+def test_a_reviewer_listens_follows_evidence_corrects_and_signs_off(api, night, stack):
+    """The noisy cut (queued, no note): play a turn, correct a word, sign off. The clean cut (its note has a
+    sentence with evidence): follow the evidence, correct a word and the sentence, sign off."""
+    from playwright.sync_api import sync_playwright
+
+    noisy, clean = night["noisy"], night["clean"]
+    service = read_table("note_sentences", night["lake"], night=NIGHT).to_pandas()
+    service = service[service["recording_id"] == clean].sort_values(["section_index", "sentence_index"])
+    assert len(service) >= 1, "the clean cut has no note"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{api}/medscribe-review/", wait_until="networkidle")
+            page.fill("input[name=username]", USER)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{api}/medscribe-review/**", timeout=30_000)
+            queue_status = page.locator(f"tr:has(a.item:text-is('{noisy}')) td.status").first
+            assert queue_status.inner_text() == "open"
+            screenshot(page, "review-queue.png")
+            page.locator(f"a.item:text-is('{noisy}')").first.click()
+            page.wait_for_load_state("networkidle")
+            src = page.get_attribute("audio#player", "src")
+            assert src == f"../../audio/{NIGHT}/{noisy}" and "X-Amz-" not in page.content()
+
+            # listen: a turn's play button seeks the player to the turn and plays it
+            turns = page.locator(".segment[data-begin]")
+            turn = turns.nth(min(1, turns.count() - 1))
+            begin = float(turn.get_attribute("data-begin"))
+            turn.locator("button.play").click()
+            first = playing_from(page, begin)
+            page.wait_for_timeout(600)
+            assert page.evaluate("document.getElementById('player').currentTime") > first >= begin
+
+            noisy_word = correct_first_low_word(page, "metformin")
+            assert page.locator("#review-status").inner_text() == "in review"
+            page.goto(f"{api}/medscribe-review/?night={NIGHT}", wait_until="networkidle")
+            assert queue_status.inner_text() == "in review"
+            page.locator(f"a.item:text-is('{noisy}')").first.click()
+            page.wait_for_load_state("networkidle")
+            accept_and_sign_off(page)
+
+            # see: the clean cut's sentence, its evidence followed to the turn (highlighted, in view, playing)
+            page.goto(f"{api}/medscribe-review/item/{NIGHT}/{clean}", wait_until="networkidle")
+            assert page.locator("p.sentence").all_inner_texts() == list(service["text"])
+            link = page.locator("a.evidence-link").first
+            target = page.locator(f"#seg-{link.get_attribute('data-segment')}")
+            link.click()
+            assert "lit" in target.get_attribute("class").split()
+            assert target.evaluate("e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }")
+            playing_from(page, float(target.get_attribute("data-begin")))
+            page.evaluate("document.getElementById('player').pause()")
+            page.evaluate("window.scrollTo(0, 0)")
+            screenshot(page, "review-item.png", full_page=True)
+
+            # decide: correct a word and the first sentence, accept, sign off
+            clean_word = correct_first_low_word(page, "diabetes mellitus")
+            sentence = page.locator("form.decide.sentence").first
+            sentence.locator("input[name=after]").fill("Reviewed: the patient takes metformin daily.")
+            sentence.locator("button[value=correct]").click()
+            page.wait_for_load_state("networkidle")
+            assert page.locator(".decided").all_inner_texts() == ["corrected: Reviewed: the patient takes metformin daily."]
+            accept_and_sign_off(page)
+            assert page.locator("table.decisions td.decision").all_inner_texts() == ["sign_off", "accept", "correct", "correct"]
+
+            page.goto(f"{api}/medscribe-review/?status=signed_off", wait_until="networkidle")
+            assert page.locator(f"tr:has(a.item:text-is('{noisy}')) td.status").first.inner_text() == "signed off"
+            page.goto(f"{api}/medscribe-review/night/{NIGHT}", wait_until="networkidle")
+            assert page.locator("svg.chart rect.bin").count() == 20 and page.locator("svg.chart line.bar").count() == 1
+            assert page.locator("svg.chart rect.night").count() == 30
+            screenshot(page, "review-night.png", full_page=True)
+        finally:
+            browser.close()
+
+    decisions = read_table("review_decisions", night["lake"], night=NIGHT).to_pylist()
+    first = service.iloc[0]
+    assert [(d["recording_id"], d["item_kind"], d["item_key"], d["before"], d["after"], d["decision"]) for d in decisions] == [
+        (noisy, "word", noisy_word[0], noisy_word[1], "metformin", "correct"),
+        (noisy, "recording", None, None, None, "accept"),
+        (noisy, "recording", None, None, None, "sign_off"),
+        (clean, "word", clean_word[0], clean_word[1], "diabetes mellitus", "correct"),
+        (clean, "sentence", f"{first['section_index']}.{first['sentence_index']}", first["text"],
+         "Reviewed: the patient takes metformin daily.", "correct"),
+        (clean, "recording", None, None, None, "accept"),
+        (clean, "recording", None, None, None, "sign_off"),
+    ]
+    assert {d["reviewer"] for d in decisions} == {USER}
+    notes = read_table("note_sentences", night["lake"], night=NIGHT).to_pandas()
+    reviewed = notes[notes["source"] == "reviewed"].sort_values(["section_index", "sentence_index"])
+    expected = ["Reviewed: the patient takes metformin daily.", *service["text"].iloc[1:]]
+    assert list(reviewed["recording_id"]) == [clean] * len(expected) and list(reviewed["text"]) == expected
+    assert len(notes[notes["source"] == "service"]) == len(service)
+    job = read_table("jobs", night["lake"], night=NIGHT).to_pandas().set_index("recording_id").loc[clean]
+    bucket, reviewed_key = reviewed_uri(job["clinical_document_uri"])
+    document = json.loads(boto3_client("s3", stack.s3_endpoint).get_object(Bucket=bucket, Key=reviewed_key)["Body"].read())
+    texts = [s["SummarizedSegment"] for section in document["ClinicalDocumentation"]["Sections"] for s in section["Summary"]]
+    assert texts == expected
+    log = (night["base"] / "api-server.log").read_text()
+    assert f"Review decision on recording {clean} of night {NIGHT}: sentence correct" in log  # ids and kinds
+    assert not any(text in log for text in ("Reviewed: the patient", "metformin", "diabetes mellitus"))
+
+
+def screenshot(page, name: str, full_page: bool = False) -> None:
+    """Save a screenshot under docs/ when UPDATE_REVIEW_SCREENSHOTS=1 (the README shows them)."""
+    if os.environ.get("UPDATE_REVIEW_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        page.screenshot(path=str(DOCS / name), full_page=full_page)
 
 
 def test_a_run_with_the_quality_param_overrides_the_bars_for_that_run(stack, night):

@@ -33,6 +33,7 @@ from medscribe.lake.schemas import (
     INSIGHT_ATTRIBUTES,
     NOTE_EVIDENCE,
     NOTE_SENTENCES,
+    NOTE_SOURCES,
     TRANSCRIPT_SEGMENTS,
     TRANSCRIPT_WORDS,
 )
@@ -334,7 +335,7 @@ def healthscribe_transcript_tables(
 
 
 def healthscribe_clinical_document_tables(
-    doc: dict, *, recording_id: str, job_name: str, note_template: str | None = None
+    doc: dict, *, recording_id: str, job_name: str, note_template: str | None = None, source: str = "service"
 ) -> dict[str, pa.Table]:
     """Flatten a HealthScribe clinical document into ``note_sentences`` and ``note_evidence``.
 
@@ -350,10 +351,14 @@ def healthscribe_clinical_document_tables(
     :param job_name: the job's name (for streaming sessions, the SessionId).
     :param note_template: ``Settings.ClinicalNoteGenerationSettings.NoteTemplate`` of the job, if known
         (the file does not say which template produced it).
+    :param source: ``note_sentences.source``: "service" (the service's note) or "reviewed" (a reviewer's
+        signed-off note in the same format, ``medscribe.review.notes``).
     :return: {"note_sentences": table, "note_evidence": table}.
     :raises ValueError: not a HealthScribe clinical document, or unusable ids.
     """
     _expect(doc, "healthscribe_clinical_document", recording_id, job_name)
+    if source not in NOTE_SOURCES:
+        raise ValueError(f"source must be one of {NOTE_SOURCES}")
     if note_template is not None and not isinstance(note_template, str):
         raise ValueError("note_template must be a string or None")
     ids = {"recording_id": recording_id, "job_name": job_name}
@@ -366,7 +371,13 @@ def healthscribe_clinical_document_tables(
             where = {"section_name": name, "section_index": section_index, "sentence_index": sentence_index}
             text = sentence.get("SummarizedSegment")
             sentences.append(
-                {**ids, "note_template": note_template, **where, "text": text if isinstance(text, str) else None}
+                {
+                    **ids,
+                    "note_template": note_template,
+                    **where,
+                    "text": text if isinstance(text, str) else None,
+                    "source": source,
+                }
             )
             for evidence_index, link in enumerate(_list(sentence.get("EvidenceLinks"))):
                 evidence.append(

@@ -166,6 +166,12 @@ NOTE_SENTENCES = pa.schema(
         _field("section_index", pa.int32(), "Position of the section in the note (0-based).", nullable=False),
         _field("sentence_index", pa.int32(), "Position of the sentence within its section (0-based).", nullable=False),
         _field("text", pa.string(), "SummarizedSegment: one sentence of the generated note."),
+        _field(
+            "source",
+            pa.string(),
+            "service (the note the service wrote) | reviewed (the note a reviewer signed off); null in "
+            "partitions written before the column existed (service).",
+        ),
     ]
 )
 
@@ -189,6 +195,28 @@ REVIEW_QUEUE = pa.schema(
         _field("value", pa.float64(), "The transcript's value of the metric."),
         _field("threshold", pa.float64(), "The bar it was held to (the night's configuration)."),
         _field("bound", pa.string(), "min (value must be >= threshold) | max (value must be <= threshold)."),
+    ]
+)
+
+NOTE_SOURCES = ("service", "reviewed")
+#: the decisions a reviewer can record, by item kind
+REVIEW_DECISION_VALUES = {
+    "word": ("correct",),
+    "sentence": ("correct", "wrong"),
+    "recording": ("accept", "reject", "sign_off"),
+}
+
+REVIEW_DECISIONS = pa.schema(
+    [
+        _field("recording_id", pa.string(), "Id of the recording reviewed.", nullable=False),
+        _field("job_name", pa.string(), "Job whose output was reviewed.", nullable=False),
+        _field("item_kind", pa.string(), "word | sentence | recording.", nullable=False),
+        _field("item_key", pa.string(), "word: transcript_words.item_index; sentence: section_index.sentence_index; recording: null."),
+        _field("before", pa.string(), "The word or sentence as it was (the service's); null for recording decisions."),
+        _field("after", pa.string(), "The reviewer's text (correct); null for wrong, accept, reject, sign_off."),
+        _field("decision", pa.string(), "word: correct; sentence: correct | wrong; recording: accept | reject | sign_off.", nullable=False),
+        _field("reviewer", pa.string(), "Airflow user name of the reviewer.", nullable=False),
+        _field("decided_at", _UTC_US, "When the decision was recorded.", nullable=False),
     ]
 )
 
@@ -223,6 +251,8 @@ TABLES: dict[str, pa.Schema] = {
     "note_sentences": NOTE_SENTENCES,
     "note_evidence": NOTE_EVIDENCE,
     "review_queue": REVIEW_QUEUE,
+    # appended by the reviewer page, partitioned by the recording's night
+    "review_decisions": REVIEW_DECISIONS,
     # partitioned by the day the action ran (its "night"), not by the recording's night
     "governance_audit": GOVERNANCE_AUDIT,
 }

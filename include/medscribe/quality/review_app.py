@@ -2,35 +2,54 @@
 
 Pages (relative links, so the app works under any mount prefix and inside the UI's iframe):
 
-* ``/`` — the review queue, per night (newest first): recording id, metric, value and bar;
-* ``/night/<night>`` — one night's queue, with a link to the night's GX data docs;
-* ``/item/<night>/<recording_id>`` — one recording: its transcript by segment with speaker roles, words
-  under the night's ``low_word_confidence`` highlighted (``<mark class="low">``), and the note (if the
-  service produced one) with each sentence's evidence segments;
+* ``/`` — the review queue, per night (newest first): recording, metric, value, bar and review status
+  (open / in review / signed off), filtered by ``?night=``, ``?metric=`` and ``?status=``;
+* ``/night/<night>`` — one night's queue, its picture (server-rendered SVG: transcripts by mean word
+  confidence with the bar, and the queue size over the last 30 nights) and its GX data docs;
+* ``/item/<night>/<recording_id>`` — one recording: an audio player; the transcript by segment with
+  roles, each segment and each word under the night's ``low_word_confidence`` playable, clinical
+  insights highlighted by category (negated ones struck through); the note, each sentence with its
+  evidence turns (a click scrolls to them, highlights and plays them); and, for users who may edit, the
+  forms that correct a word or a sentence, mark a sentence wrong, accept or reject, and sign off;
+* ``/audio/<night>/<recording_id>`` — the staged media the job read, streamed with byte ranges (206);
+* ``POST /decide/<night>/<recording_id>`` — one decision, appended to ``review_decisions``; a sign-off
+  also writes the reviewed note beside the service's and into ``note_sentences`` (``medscribe.review``);
 * ``/docs/<night>/<path>`` — the night's data docs HTML, served from ``<lake>/_quality/night=<night>/``.
 
 Access: every route depends on Airflow's own authentication (``requires_authenticated`` of the core API:
 the JWT of the ``Authorization: Bearer`` header or of the UI's ``_token`` cookie, checked by the
 configured auth manager). Airflow does not authenticate plugin apps by itself; an anonymous request gets
-401, or a redirect to Airflow's login page when a browser asks for HTML. The lake is read with pyarrow
-(``MEDSCRIBE_LAKE_URI``, the DAG's default lake). Transcript text is rendered (escaped) for the reviewer,
-never logged; responses are ``Cache-Control: no-store``. The HTML comes from the Jinja2 templates in
-``templates/`` (autoescaped: every value from the lake is escaped); this module picks the rows to show.
+401, or a redirect to Airflow's login page when a browser asks for HTML. Deciding needs the auth
+manager's permission to edit the nightly DAG (``PUT`` on ``medscribe_nightly``: Airflow's "User" role and
+above; FAB's ``can_edit`` on the DAG): others see no forms and get 403 on POST. Forms carry a CSRF token
+(``medscribe.review.csrf`` says why it is our own). The lake is read with pyarrow (``MEDSCRIBE_LAKE_URI``,
+the DAG's default lake); S3 and the service through the Airflow connection ``aws_default``. Transcript
+text is rendered (escaped) for the reviewer, never logged (logs carry ids, kinds and counts); responses are
+``Cache-Control: no-store``. The HTML comes from the Jinja2 templates in ``templates/`` (autoescaped).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import posixpath
 import re
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from medscribe.quality.config import DEFAULT_CONFIG
+from medscribe.review import charts, csrf, views
+from medscribe.review import decisions as review
+from medscribe.review.access import Reviewer, make_dependency
+from medscribe.review.notes import sentence_key
+
+log = logging.getLogger(__name__)
+AWS_CONN_ID = "aws_default"
+STATUS_NAMES = {"open": "open", "in_review": "in review", "signed_off": "signed off"}
 
 NIGHT = re.compile(r"\d{4}-\d{2}-\d{2}")
 RECORDING_ID = re.compile(r"[0-9A-Za-z_.-]{1,128}")
@@ -108,8 +127,122 @@ def _night_config(night: str) -> dict[str, Any]:
         return DEFAULT_CONFIG.to_dict()
 
 
+def _recording_id(recording_id: str) -> str:
+    if not RECORDING_ID.fullmatch(recording_id):
+        raise HTTPException(status_code=404, detail="no such recording")
+    return recording_id
+
+
+def _statuses() -> dict[tuple[str, str], str]:
+    """The review status of every recording with decisions, by (night, recording_id)."""
+    by_recording: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in sorted(_read("review_decisions").to_pylist(), key=lambda r: r["decided_at"]):
+        by_recording.setdefault((row["night"], row["recording_id"]), []).append(row)
+    return {key: review.status(rows) for key, rows in by_recording.items()}
+
+
+def _with_status(rows: list[dict[str, Any]], statuses: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
+    return [{**r, "status": statuses.get((r["night"], r["recording_id"]), "open")} for r in rows]
+
+
+def _s3():
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    return S3Hook(aws_conn_id=AWS_CONN_ID).conn
+
+
+def _recording_rows(night: str, recording_id: str, name: str) -> list[dict[str, Any]]:
+    import pyarrow.compute as pc
+
+    table = _read(name, night)
+    return table.filter(pc.equal(table["recording_id"], recording_id)).to_pylist()
+
+
+def _job(night: str, recording_id: str) -> dict[str, Any]:
+    """The recording's jobs row of the night (the service, job name and output locations)."""
+    jobs = _recording_rows(night, recording_id, "jobs")
+    if not jobs:
+        raise HTTPException(status_code=404, detail="no job for this recording in this night")
+    return jobs[0]
+
+
+def _before(night: str, recording_id: str, item_kind: str, item_key: str | None) -> str | None:
+    """The service's text of the item a decision is about (the page's copy is not trusted)."""
+    if item_kind == "recording":
+        return None
+    if item_kind == "word":
+        rows = [
+            w
+            for w in _recording_rows(night, recording_id, "transcript_words")
+            if w["alternative_rank"] == 0 and str(w["item_index"]) == item_key and not w["is_punctuation"]
+        ]
+    else:
+        rows = [
+            s
+            for s in _recording_rows(night, recording_id, "note_sentences")
+            if s["source"] in (None, "service")
+            and sentence_key(s["section_index"], s["sentence_index"]) == item_key
+        ]
+    if not rows:
+        raise HTTPException(status_code=404, detail=f"no such {item_kind}")
+    return rows[0]["content" if item_kind == "word" else "text"]
+
+
+def _sign_off(night: str, recording_id: str, job: dict[str, Any], decided: list[dict[str, Any]]) -> int:
+    """Write the reviewed note (unless the recording was rejected); the number of its sentences."""
+    from medscribe.review import notes
+
+    if review.verdict(decided) == "reject" or not job["clinical_document_uri"]:
+        return 0
+    document, _ = notes.write_reviewed_note(
+        _s3(), job["clinical_document_uri"], review.latest(decided, "sentence")
+    )
+    return notes.flatten_reviewed_note(
+        lake_uri(), night, document, recording_id=recording_id, job_name=job["job_name"]
+    )
+
+
+def _record(
+    night: str, recording_id: str, user: Reviewer, kind: str, key: str | None, decision: str, after: Any
+) -> Response:
+    """Check and append one decision (a sign-off first writes the reviewed note); back to the item page.
+
+    :raises HTTPException: 404 for an unknown job or item, 409 for a decision the table does not take.
+    """
+    job = _job(night, recording_id)
+    decision_row = review.Decision(
+        recording_id=recording_id,
+        job_name=job["job_name"],
+        item_kind=kind,
+        item_key=key,
+        before=_before(night, recording_id, kind, key) if kind in ("word", "sentence") else None,
+        after=str(after).strip() if decision == "correct" and after is not None else None,
+        decision=decision,
+        reviewer=user.name,
+    )
+    try:
+        decision_row.check()
+        if decision == "sign_off":
+            decided = review.read_decisions(lake_uri(), night, recording_id)
+            if review.status(decided) == "signed_off":
+                raise review.DecisionRefused("the recording is signed off")
+            sentences = _sign_off(night, recording_id, job, decided)
+            log.info(
+                "Recording %s of night %s signed off: %d reviewed note sentences",
+                recording_id,
+                night,
+                sentences,
+            )
+        review.append(lake_uri(), night, decision_row)
+    except review.DecisionRefused as error:
+        raise HTTPException(status_code=409, detail=str(error)) from None
+    log.info("Review decision on recording %s of night %s: %s %s", recording_id, night, kind, decision)
+    anchor = {"word": f"#w-{key}", "sentence": f"#s-{key}"}.get(kind, "")
+    return RedirectResponse(f"../../item/{night}/{recording_id}{anchor}", status_code=303)
+
+
 def create_app() -> FastAPI:
-    """The reviewer app; every route requires an Airflow login."""
+    """The reviewer app; every route requires an Airflow login, deciding the permission to edit."""
     require_login = _require_login()
     app = FastAPI(
         title="medscribe review queue",
@@ -119,6 +252,9 @@ def create_app() -> FastAPI:
         openapi_url=None,
     )
     app.state.require_login = require_login  # the dependency, for tests that stand in for a logged-in user
+    reviewer_dependency = make_dependency()
+    app.state.reviewer = reviewer_dependency  # likewise, for tests that stand in for a user with a role
+    as_reviewer = Depends(reviewer_dependency)
 
     @app.exception_handler(HTTPException)
     async def refuse(request: Request, error: HTTPException) -> Response:
@@ -132,33 +268,67 @@ def create_app() -> FastAPI:
         return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
 
     @app.get("/", response_class=HTMLResponse)
-    def queue() -> HTMLResponse:
-        rows = sorted(
-            _read("review_queue").to_pylist(), key=lambda r: (r["night"], r["recording_id"]), reverse=True
-        )
+    def queue(night: str = "", metric: str = "", status: str = "") -> HTMLResponse:
+        everything = _with_status(_read("review_queue").to_pylist(), _statuses())
+        rows = [
+            r
+            for r in everything
+            if (not night or r["night"] == night)
+            and (not metric or r["metric"] == metric)
+            and (not status or r["status"] == status)
+        ]
+        rows.sort(key=lambda r: (r["night"], r["recording_id"]), reverse=True)
         nights = []
-        for night in sorted({r["night"] for r in rows}, reverse=True):
-            items = [r for r in rows if r["night"] == night]
-            nights.append((night, len({r["recording_id"] for r in items}), items))
-        return _page("queue.html.j2", "Review queue", nights=nights)
+        for each in sorted({r["night"] for r in rows}, reverse=True):
+            items = [r for r in rows if r["night"] == each]
+            nights.append((each, len({r["recording_id"] for r in items}), items))
+        choices = {
+            "night": sorted({r["night"] for r in everything}, reverse=True),
+            "metric": sorted({r["metric"] for r in everything}),
+            "status": list(STATUS_NAMES),
+        }
+        chosen = {"night": night, "metric": metric, "status": status}
+        return _page(
+            "queue.html.j2", "Review queue", nights=nights, choices=choices, chosen=chosen, names=STATUS_NAMES
+        )
 
     @app.get("/night/{night}", response_class=HTMLResponse)
     def night_queue(night: str) -> HTMLResponse:
         night = _night(night)
-        rows = sorted(_read("review_queue", night).to_pylist(), key=lambda r: r["recording_id"])
-        return _page("night.html.j2", f"Review queue {night}", night=night, rows=rows)
+        everything = _read("review_queue").to_pylist()
+        rows = sorted(
+            _with_status([r for r in everything if r["night"] == night], _statuses()),
+            key=lambda r: r["recording_id"],
+        )
+        config = _night_config(night)
+        from medscribe.quality.gate import quality_dir
+
+        filesystem, directory = quality_dir(lake_uri(), night)
+        try:
+            with filesystem.open_input_stream(f"{directory}/word_confidence.json") as stream:
+                transcripts = json.loads(stream.read()).get("transcripts", [])
+        except (FileNotFoundError, OSError, ValueError):
+            transcripts = []
+        means = [t["mean_confidence"] for t in transcripts if t.get("mean_confidence") is not None]
+        sizes: dict[str, set[str]] = {}
+        for r in everything:
+            sizes.setdefault(r["night"], set()).add(r["recording_id"])
+        return _page(
+            "night.html.j2",
+            f"Review queue {night}",
+            night=night,
+            rows=rows,
+            names=STATUS_NAMES,
+            histogram=charts.confidence_histogram(means, float(config["min_mean_confidence"])),
+            queue_sizes=charts.queue_sizes({n: len(ids) for n, ids in sizes.items()}, night),
+        )
 
     @app.get("/item/{night}/{recording_id}", response_class=HTMLResponse)
-    def item(night: str, recording_id: str) -> HTMLResponse:
-        import pyarrow.compute as pc
-
-        night = _night(night)
-        if not RECORDING_ID.fullmatch(recording_id):
-            raise HTTPException(status_code=404, detail="no such recording")
+    def item(night: str, recording_id: str, user: Reviewer = as_reviewer) -> HTMLResponse:
+        night, recording_id = _night(night), _recording_id(recording_id)
 
         def rows(name: str) -> list[dict[str, Any]]:
-            table = _read(name, night)
-            return table.filter(pc.equal(table["recording_id"], recording_id)).to_pylist()
+            return _recording_rows(night, recording_id, name)
 
         queue, words = rows("review_queue"), rows("transcript_words")
         if not queue and not words:
@@ -166,15 +336,82 @@ def create_app() -> FastAPI:
         low = float(_night_config(night)["low_word_confidence"])
         words = sorted((w for w in words if w["alternative_rank"] == 0), key=lambda w: w["item_index"])
         segments = sorted(rows("transcript_segments"), key=lambda s: s["segment_index"])
+        decided = review.read_decisions(lake_uri(), night, recording_id)
+        blocks = views.transcript(
+            words, segments, low, rows("clinical_insights"), review.latest(decided, "word")
+        )
+        low_words = [w for block in blocks for w in block["words"] if w["confidence"] is not None]
+        jobs = rows("jobs")
         return _page(
             "item.html.j2",
             f"Recording {recording_id}",
             night=night,
             recording_id=recording_id,
-            queue=[{**r, "night": night} for r in queue],
+            queue=[{**r, "night": night, "status": review.status(decided)} for r in queue],
             low=low,
-            blocks=_transcript(words, segments, low),
-            sections=_note(rows("note_sentences"), rows("note_evidence"), segments),
+            blocks=blocks,
+            low_words=low_words,
+            sections=views.note(
+                rows("note_sentences"), rows("note_evidence"), segments, review.latest(decided, "sentence")
+            ),
+            has_audio=bool(jobs and jobs[0]["job_name"]),
+            status=review.status(decided),
+            names=STATUS_NAMES,
+            verdict=review.verdict(decided),
+            decisions=decided,
+            user=user,
+            token=csrf.issue(user.user_id) if user.may_edit else "",
+        )
+
+    @app.get("/audio/{night}/{recording_id}")
+    def audio(night: str, recording_id: str, request: Request) -> Response:
+        from medscribe.review import media
+
+        night, recording_id = _night(night), _recording_id(recording_id)
+        job = _job(night, recording_id)
+        try:
+            uri = media.staged_media_uri(job["service"], job["job_name"], AWS_CONN_ID)
+            found = media.open_audio(_s3(), uri, request.headers.get("range"))
+        except media.RangeNotSatisfiable as error:
+            return Response(status_code=416, headers={"Content-Range": str(error)})
+        except Exception as error:  # the job or its media is gone (forgotten, expired): no audio
+            log.warning("No audio for recording %s: %s", recording_id, type(error).__name__)
+            raise HTTPException(status_code=404, detail="no audio for this recording") from None
+        headers = {"Accept-Ranges": "bytes", "Content-Length": str(found.length), "Cache-Control": "no-store"}
+        if found.content_range:
+            headers["Content-Range"] = found.content_range
+        return StreamingResponse(
+            found.chunks,
+            status_code=206 if found.content_range else 200,
+            media_type=found.media_type,
+            headers=headers,
+        )
+
+    @app.post("/decide/{night}/{recording_id}")
+    async def decide(
+        night: str, recording_id: str, request: Request, user: Reviewer = as_reviewer
+    ) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        night, recording_id = _night(night), _recording_id(recording_id)
+        if not user.may_edit:
+            raise HTTPException(status_code=403, detail="you may not record review decisions")
+        form = await request.form()
+        if not csrf.valid(form.get("csrf"), user.user_id):
+            raise HTTPException(status_code=403, detail="the form's token is missing, expired or not yours")
+        kind, key = str(form.get("item_kind", "")), form.get("item_key")
+        key = None if kind == "recording" else str(key or "")
+        after = form.get("after")
+        return await run_in_threadpool(
+            _record, night, recording_id, user, kind, key, str(form.get("decision", "")), after
+        )
+
+    @app.get("/static/review.js")
+    def script() -> Response:
+        return Response(
+            PAGES.get_template("review.js.j2").render(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-store"},
         )
 
     @app.get("/docs/{night}/{path:path}")
@@ -195,96 +432,3 @@ def create_app() -> FastAPI:
         return Response(content, media_type=DOC_TYPES[extension], headers={"Cache-Control": "no-store"})
 
     return app
-
-
-def _run(words: list[dict[str, Any]], low: float) -> list[dict[str, Any]]:
-    """The words as the page shows them: text, whether a space goes before it (not before punctuation nor
-    at the start), and the confidence of a word under ``low`` (None for the others).
-
-    :param words: transcript_words rows, in order.
-    :param low: the night's ``low_word_confidence``.
-    """
-    out, started = [], False
-    for word in words:
-        confidence = word["confidence"]
-        marked = not word["is_punctuation"] and confidence is not None and confidence < low
-        text = word["content"] or ""
-        space = started and not word["is_punctuation"]
-        out.append({"text": text, "space": space, "confidence": confidence if marked else None})
-        started = started or space or bool(text) or marked
-    return out
-
-
-def _transcript(
-    words: list[dict[str, Any]], segments: list[dict[str, Any]], low: float
-) -> list[dict[str, Any]]:
-    """Segments with their roles (HealthScribe), else runs of one speaker or channel (Transcribe Medical);
-    none when there are no words.
-
-    :param words: the recording's first-choice transcript_words rows, in order.
-    :param segments: its transcript_segments rows, in order.
-    :param low: the night's ``low_word_confidence``.
-    """
-    if not words:
-        return []
-    by_segment: dict[str | None, list[dict[str, Any]]] = {}
-    for word in words:
-        by_segment.setdefault(word["segment_id"], []).append(word)
-    blocks = []
-    if segments:
-        for segment in segments:
-            own = by_segment.get(segment["segment_id"], [])
-            blocks.append(
-                {
-                    "segment_id": segment["segment_id"],
-                    "role": segment["participant_role"],
-                    "words": _run(own, low),
-                    "content": segment["content"],
-                }
-            )
-        if by_segment.get(None):
-            blocks.append({"segment_id": None, "role": None, "words": _run(by_segment[None], low)})
-    else:
-        run: list[dict[str, Any]] = []
-        for word in words:
-            if run and _speaker(word) != _speaker(run[0]):
-                blocks.append({"segment_id": None, "role": _speaker(run[0]), "words": _run(run, low)})
-                run = []
-            run.append(word)
-        blocks.append({"segment_id": None, "role": _speaker(run[0]), "words": _run(run, low)})
-    return blocks
-
-
-def _speaker(word: dict[str, Any]) -> str | None:
-    """A Transcribe Medical word's speaker label, else its channel label."""
-    return word["speaker_label"] or word["channel_label"]
-
-
-def _note(
-    sentences: list[dict[str, Any]], evidence: list[dict[str, Any]], segments: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The note by section (consecutive sentences of one section name), each sentence with its evidence
-    segments (role and content, or ``missing`` when the segment is not in the transcript).
-
-    :param sentences: the recording's note_sentences rows.
-    :param evidence: its note_evidence rows.
-    :param segments: its transcript_segments rows.
-    """
-    content = {s["segment_id"]: s for s in segments}
-    links: dict[tuple[int, int], list[str]] = {}
-    for link in sorted(evidence, key=lambda e: e["evidence_index"]):
-        links.setdefault((link["section_index"], link["sentence_index"]), []).append(link["segment_id"])
-    sections: list[dict[str, Any]] = []
-    for sentence in sorted(sentences, key=lambda s: (s["section_index"], s["sentence_index"])):
-        if not sections or sentence["section_name"] != sections[-1]["name"]:
-            sections.append({"name": sentence["section_name"], "sentences": []})
-        shown = []
-        for segment_id in links.get((sentence["section_index"], sentence["sentence_index"]), []):
-            segment = content.get(segment_id)
-            if segment is None:
-                shown.append({"segment_id": segment_id, "missing": True})
-            else:
-                role, text = segment["participant_role"], segment["content"]
-                shown.append({"segment_id": segment_id, "missing": False, "role": role, "content": text})
-        sections[-1]["sentences"].append({"text": sentence["text"], "evidence": shown})
-    return sections

@@ -11,11 +11,12 @@ ids, nights and counts only. The logic is in ``medscribe.governance``.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Param, dag, task
+
+from medscribe.dag_params import places_params
 
 AWS_CONN_ID = "aws_default"
 
@@ -42,13 +43,7 @@ def _places(params: dict):
             minItems=1,
             description="recording ids, or original keys in the recordings bucket (ids keep keys out of the run's conf)",
         ),
-        "recordings_bucket": Param(os.environ.get("MEDSCRIBE_RECORDINGS_BUCKET", "medscribe-recordings"), type="string"),
-        "recordings_prefix": Param("incoming", type="string"),
-        "staging_prefix": Param("staging/media", type="string"),
-        "quarantine_prefix": Param("quarantine", type="string"),
-        "ledger_prefix": Param("ledger", type="string"),
-        "output_bucket": Param(os.environ.get("MEDSCRIBE_OUTPUT_BUCKET", "medscribe-outputs"), type="string"),
-        "lake_uri": Param(os.environ.get("MEDSCRIBE_LAKE_URI", "s3://medscribe-lake/lake"), type="string"),
+        **places_params(),
     },
     doc_md=__doc__,
 )

@@ -19,6 +19,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from medscribe.assets import FLATTENED, GATED, LAKE_ASSETS, event_extra
 from medscribe.aws.operators.manifest import StartMedicalJobsFromManifestOperator
+from medscribe.dag_params import places_params
 
 AWS_CONN_ID = "aws_default"
 # Jobs per mapped task, and the pool that bounds concurrent jobs: create it with
@@ -45,13 +46,7 @@ def _ledger(params: dict):
     tags=["medscribe", "nightly"],
     default_args={"retries": 3, "retry_delay": timedelta(seconds=30), "aws_conn_id": AWS_CONN_ID},
     params={
-        "recordings_bucket": Param(os.environ.get("MEDSCRIBE_RECORDINGS_BUCKET", "medscribe-recordings"), type="string"),
-        "recordings_prefix": Param("incoming", type="string", description="night folders live under this prefix"),
-        "staging_prefix": Param("staging/media", type="string", description="content-addressed copies of the audio"),
-        "quarantine_prefix": Param("quarantine", type="string", description="copies of invalid recordings"),
-        "ledger_prefix": Param("ledger", type="string", description="one JSON entry per recording and night"),
-        "output_bucket": Param(os.environ.get("MEDSCRIBE_OUTPUT_BUCKET", "medscribe-outputs"), type="string"),
-        "lake_uri": Param(os.environ.get("MEDSCRIBE_LAKE_URI", "s3://medscribe-lake/lake"), type="string"),
+        **places_params(),
         "data_access_role_arn": Param(
             os.environ.get("MEDSCRIBE_DATA_ACCESS_ROLE_ARN", "arn:aws:iam::000000000000:role/medscribe-healthscribe"),
             type="string",
@@ -119,9 +114,7 @@ def medscribe_nightly():
         return settle_night(
             recordings=night_recordings(ledger, discovery),
             outcomes=batch_outcomes(ledger, list(batches or [])),
-            describe_job=lambda service, name: hook.get_medical_scribe_job(name)
-            if service == "healthscribe"
-            else hook.get_medical_transcription_job(name),
+            describe_job=hook.get_job,
             ledger=ledger,
             night=ds,
         )
@@ -138,9 +131,7 @@ def medscribe_nightly():
         ledger = _ledger(params)
         counts = flatten_night(
             recordings=night_recordings(ledger, discovery),
-            describe_job=lambda service, name: hook.get_medical_scribe_job(name)
-            if service == "healthscribe"
-            else hook.get_medical_transcription_job(name),
+            describe_job=hook.get_job,
             s3_client=S3Hook(aws_conn_id=AWS_CONN_ID).conn,
             lake_uri=params["lake_uri"],
             night=ds,

@@ -11,12 +11,13 @@ prefix (originals, for one) is cheaper as an S3 lifecycle rule: see the README. 
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Param, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
+
+from medscribe.dag_params import places_params
 
 AWS_CONN_ID = "aws_default"
 _DAYS = {"type": ["integer", "null"], "minimum": 1}
@@ -39,15 +40,7 @@ _DAYS = {"type": ["integer", "null"], "minimum": 1}
             None, **_DAYS, description="days the lake's text rows are kept (null: forever)"
         ),
         "dry_run": Param(False, type="boolean", description="count what would be deleted; delete nothing"),
-        "recordings_bucket": Param(
-            os.environ.get("MEDSCRIBE_RECORDINGS_BUCKET", "medscribe-recordings"), type="string"
-        ),
-        "recordings_prefix": Param("incoming", type="string"),
-        "staging_prefix": Param("staging/media", type="string"),
-        "quarantine_prefix": Param("quarantine", type="string"),
-        "ledger_prefix": Param("ledger", type="string"),
-        "output_bucket": Param(os.environ.get("MEDSCRIBE_OUTPUT_BUCKET", "medscribe-outputs"), type="string"),
-        "lake_uri": Param(os.environ.get("MEDSCRIBE_LAKE_URI", "s3://medscribe-lake/lake"), type="string"),
+        **places_params(),
     },
     doc_md=__doc__,
 )

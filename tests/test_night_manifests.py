@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from medscribe.aws.operators.transcribe import StartMedicalJobsBatchOperator
+from medscribe.aws.operators.transcribe_batch import StartMedicalJobsBatchOperator
 from medscribe.discovery import discover_night
 from medscribe.ledger import Ledger
 from medscribe.manifests import manifest_key, read_manifest, save_batch_outcomes

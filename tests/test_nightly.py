@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medscribe.nightly import operator_requests, split_output_uri
+from medscribe.nightly import job_request, split_output_uri
 
 RECORDINGS = [
     {"recording_id": "a1", "service": "healthscribe", "job_name": "medscribe-hs-a1", "media_uri": "s3://b/staging/a1.wav",
@@ -15,15 +15,19 @@ RECORDINGS = [
 ]
 
 
-def test_operator_requests_split_by_service():
-    scribe = operator_requests(RECORDINGS, "healthscribe", "out")
-    assert scribe == [{
-        "medical_scribe_job_name": "medscribe-hs-a1", "media_file_uri": "s3://b/staging/a1.wav",
-        "settings": {"ChannelIdentification": True}, "channel_definitions": RECORDINGS[0]["options"]["ChannelDefinitions"],
-    }]
-    (dictation,) = operator_requests(RECORDINGS, "transcribe_medical", "out")
-    assert dictation["output_key"] == "transcribe-medical/medscribe-tm-b2.json"
-    assert (dictation["media_format"], dictation["media_sample_rate_hertz"], dictation["type"]) == ("flac", 16000, "DICTATION")
+def test_job_requests_per_service():
+    destination = {"output_bucket": "out", "data_access_role_arn": "arn:aws:iam::1:role/r"}
+    scribe = job_request(RECORDINGS[0], **destination)
+    assert scribe == {"service": "healthscribe", "request": {
+        "MedicalScribeJobName": "medscribe-hs-a1", "Media": {"MediaFileUri": "s3://b/staging/a1.wav"},
+        "OutputBucketName": "out", "DataAccessRoleArn": "arn:aws:iam::1:role/r",
+        "Settings": {"ChannelIdentification": True}, "ChannelDefinitions": RECORDINGS[0]["options"]["ChannelDefinitions"],
+    }}
+    dictation = job_request(RECORDINGS[1], **destination)
+    assert dictation["service"] == "transcribe_medical"
+    request = dictation["request"]
+    assert request["OutputKey"] == "transcribe-medical/medscribe-tm-b2.json"
+    assert (request["MediaFormat"], request["MediaSampleRateHertz"], request["Type"]) == ("flac", 16000, "DICTATION")
 
 
 @pytest.mark.parametrize(

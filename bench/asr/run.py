@@ -13,17 +13,27 @@ each once without and once with a custom medical vocabulary (``VocabularyName``)
 :data:`VOCABULARY_TERMS` medical terms (medwer's bundled list) said most often in ACI-Bench's *train*
 dialogues, as a site would build one from its past visits; never from the valid visits scored here.
 
-Prints, per layout (and ``+vocabulary``): WER and medical-term WER (``medwer.Scorer().corpus``, micro-averaged over the
-recordings), the attribution accuracy of words (mono: speaker labels mapped to the reference speakers by
-the best one-to-one mapping per recording; stereo: channel = the speaker's channel), and the real-time
-factor (job processing time / audio duration, from the jobs' StartTime and CompletionTime). With
-``--json`` the figures are also written to a file. With ``--model DIR --model-sha256 HEX`` the same jobs
-run again on an engine started with that model (``MEDSCRIBE_ENGINE_MODEL_DIR`` /
-``MEDSCRIBE_ENGINE_MODEL_SHA256``) and WER, medical WER and RTF of both models are printed side by side.
-Run from the Airflow environment (boto3, medwer)::
+Prints, per corpus and layout (and ``+vocabulary``): WER and medical-term WER (``medwer.Scorer().corpus``,
+micro-averaged over the recordings), the attribution accuracy of words (mono: speaker labels mapped to the
+reference speakers by the best one-to-one mapping per recording; stereo: channel = the speaker's
+channel), the real-time factor (job processing time / audio duration, from the jobs' StartTime and
+CompletionTime), and beside them the raw model's WER, medical WER and RTF on the same files, run after
+the engine has stopped (``raw.py``: plain faster-whisper tiny.en, default options, VAD on; a two-channel
+file channel by channel, words merged by time). ``--condition NAME`` (repeatable, or ``all``) adds the
+realistic conditions of ``bench/corpus/conditions.py`` (``clean`` is the corpus itself, the default);
+``--voices piper,espeak`` runs both corpora in one engine. With ``--json`` the figures are also written
+to a file. With ``--model DIR --model-sha256 HEX`` the same jobs run again on an engine started with that
+model (``MEDSCRIBE_ENGINE_MODEL_DIR`` / ``MEDSCRIBE_ENGINE_MODEL_SHA256``) and WER, medical WER and RTF
+of both models are printed side by side. Run from the Airflow environment (boto3, medwer)::
 
-    .venv/bin/python bench/asr/run.py --minutes 10 [--voices piper|espeak] \
+    .venv/bin/python bench/asr/run.py --minutes 10 [--voices piper|espeak|piper,espeak] [--split train] \
+        [--condition all | --condition bleed ...] [--no-vocabulary] [--no-raw] \
+        [--engine-source DIR] [--run-dir DIR] \
         [--model bench/out/models/whisper-base --model-sha256 d01c3014...]
+
+``--engine-source DIR`` runs the engine from ``DIR/engine/src`` (``git archive HEAD engine/src | tar -x -C
+DIR``): a measurement of a commit while others edit the tree. ``--run-dir`` gives the run its own engine
+data directory (a job cut short in one resumes at the engine's next start there).
 """
 
 from __future__ import annotations
@@ -219,52 +229,72 @@ MONTHS = {
 }  # fmt: skip
 
 
+def corpora(
+    voices: list[str], conditions: list[str], minutes: float, max_recording_minutes: float, split: str
+) -> list[dict]:
+    """The manifests to run (each with ``out_dir``, ``voices``, ``condition``): per voices, the clean
+    corpus and the conditions derived from it (``bench/corpus/conditions.py``)."""
+    import conditions as derived
+
+    sets = []
+    for name in voices:
+        clean = corpus.build_corpus(minutes, max_recording_minutes, split=split, voices=name)
+        for condition in conditions:
+            manifest = clean if condition == "clean" else derived.build_condition(clean, condition)
+            sets.append({**manifest, "voices": name, "condition": condition, "split": split})
+    return sets
+
+
 def run(
-    minutes: float,
-    max_recording_minutes: float,
+    sets: list[dict],
     workers: int,
     timeout: float,
-    voices: str = "piper",
     engine_env: dict[str, str] | None = None,
+    vocabulary: bool = True,
+    run_dir: Path = REPO_ROOT / "bench" / "out" / "run",
 ) -> dict:
-    """The figures of one engine over the corpus (``engine_env``: extra environment of the engine, e.g.
-    its model)."""
+    """The figures of one engine over the corpora ``sets`` (see :func:`corpora`); ``engine_env``: extra
+    environment of the engine, e.g. its model; ``vocabulary``: each layout again with the vocabulary;
+    ``run_dir``: the engine's data and the services' logs (a job cut short there resumes at the next start:
+    concurrent runs need their own)."""
     import os
 
     import boto3
     from medscribe_harness.devstack import LocalStack, local_credentials_env
-    from medwer import Scorer
-    from medwer.normalizer import Normalizer
 
     os.environ.update(local_credentials_env())
-    manifest = corpus.build_corpus(minutes, max_recording_minutes, voices=voices)
-    recordings = manifest["recordings"]
-    run_dir = REPO_ROOT / "bench" / "out" / "run"
-    figures: dict = {"source": manifest["source"], "voices": voices, "layouts": {}}
+    figures: dict = {"runs": {}}
     with LocalStack.start(run_dir=run_dir, with_engine=True, engine_workers=workers, env=engine_env) as stack:
         s3 = boto3.client("s3", endpoint_url=stack.s3_endpoint)
         client = boto3.client("transcribe", endpoint_url=stack.engine_endpoint)
         for bucket in (MEDIA_BUCKET, OUTPUT_BUCKET):
             s3.create_bucket(Bucket=bucket)
         stamp = datetime.now(UTC).strftime("%H%M%S")
-        terms = train_vocabulary()
-        figures["vocabulary"] = {"name": VOCABULARY_NAME, "source": "aci-bench train", "terms": terms}
-        vocabulary = create_vocabulary(s3, client, f"{VOCABULARY_NAME}-{stamp}", terms)
+        variants: list[tuple[str, str | None]] = [("", None)]
+        if vocabulary:
+            terms = train_vocabulary()
+            figures["vocabulary"] = {"name": VOCABULARY_NAME, "source": "aci-bench train", "terms": terms}
+            name = create_vocabulary(s3, client, f"{VOCABULARY_NAME}-{stamp}", terms)
+            variants.append(("+vocabulary", name))
+        for manifest in sets:
+            for recording in manifest["recordings"]:
+                key = f"corpus/{manifest['voices']}/{manifest['condition']}/{recording['wav']}"
+                s3.upload_file(str(manifest["out_dir"] / recording["wav"]), MEDIA_BUCKET, key)
         jobs = []
-        for recording in recordings:
-            key = f"corpus/{recording['wav']}"
-            s3.upload_file(str(manifest["out_dir"] / recording["wav"]), MEDIA_BUCKET, key)
-        for variant, vocab in (("", None), ("+vocabulary", vocabulary)):
-            for recording in recordings:
-                label = recording["layout"] + variant
-                name = f"bench-{stamp}-{recording['id']}-{label.replace('+', '-')}"
-                key = f"corpus/{recording['wav']}"
-                start_job(client, name, f"s3://{MEDIA_BUCKET}/{key}", recording["layout"], vocabulary=vocab)
-                jobs.append((name, label, recording))
+        for variant, vocab in variants:
+            for manifest in sets:
+                for recording in manifest["recordings"]:
+                    label = recording["layout"] + variant
+                    corpus_slug = f"{manifest['voices']}-{manifest['condition']}"
+                    slug = f"{corpus_slug}-{recording['id']}-{label.replace('+', '-')}"
+                    key = f"corpus/{manifest['voices']}/{manifest['condition']}/{recording['wav']}"
+                    uri = f"s3://{MEDIA_BUCKET}/{key}"
+                    start_job(client, f"bench-{stamp}-{slug}", uri, recording["layout"], vocabulary=vocab)
+                    jobs.append((manifest, f"bench-{stamp}-{slug}", label, recording))
         print(f"submitted {len(jobs)} jobs ({workers} worker(s)); waiting", file=sys.stderr)
         deadline = time.monotonic() + timeout
         outcomes = []
-        for name, label, recording in jobs:
+        for manifest, name, label, recording in jobs:
             while True:
                 job = client.get_medical_transcription_job(MedicalTranscriptionJobName=name)[
                     "MedicalTranscriptionJob"
@@ -280,54 +310,115 @@ def run(
             bucket, _, key = uri[len(stack.s3_endpoint) + 1 :].partition("/")
             results = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["results"]
             seconds = (job["CompletionTime"] - job["StartTime"]).total_seconds()
-            outcomes.append((label, recording, results, seconds))
+            outcomes.append((manifest, label, recording, results, seconds))
             print(f"  {name}: {seconds:.1f}s for {recording['duration_s']:.0f}s of audio", file=sys.stderr)
 
-    for label in ("mono", "stereo", "mono+vocabulary", "stereo+vocabulary"):
-        layout = label.split("+")[0]
-        chosen = [(r, res, s) for lab, r, res, s in outcomes if lab == label]
-        references = [
-            json.loads((manifest["out_dir"] / r["reference"]).read_text()) for r, _res, _s in chosen
-        ]
-        refs = [reference["text"] for reference in references]
-        metadata = encounter_metadata()
-        normalize = Normalizer(fold_numbers=True)
-        phi = {}
-        for (r, res, _s), reference in zip(chosen, references, strict=True):
-            counts = phi_counts(
-                res.get("entities", []), reference["text"], metadata.get(r["id"].split("-")[0]), normalize
-            )
-            for key, value in counts.items():
-                phi[key] = phi.get(key, 0) + value
-        hyps = [res["transcripts"][0]["transcript"] for _r, res, _s in chosen]
-        scores = Scorer().corpus(refs, hyps)
-        right = total = 0
-        for (r, res, _s), reference in zip(chosen, references, strict=True):
-            a, b = attribution(res, reference, layout)
-            right, total = right + a, total + b
-        audio = sum(r["duration_s"] for r, _res, _s in chosen)
-        processing = sum(s for _r, _res, s in chosen)
-        figures["layouts"][label] = {
-            "recordings": len(chosen),
-            "audio_minutes": round(audio / 60, 2),
-            "wer": scores["wer"],
-            "medical_wer": scores["medical_wer"],
-            "ref_words": scores["ref_words"],
-            "med_ref_words": scores["med_ref_words"],
-            "attribution_accuracy": right / total if total else None,
-            "rtf": processing / audio if audio else None,
-            "phi": {
-                **phi,
-                "name_precision": phi["name_right"] / phi["name_found"] if phi["name_found"] else None,
-                "name_recall": phi["name_right"] / phi["name_expected"] if phi["name_expected"] else None,
-                "age_precision": phi["age_right"] / phi["age_found"] if phi["age_found"] else None,
-                "age_recall": phi["age_right"] / phi["age_expected"] if phi["age_expected"] else None,
-            },
-        }
+    for manifest in sets:
+        run_key = f"{manifest['voices']}/{manifest['condition']}"
+        layouts = {}
+        for variant, _vocab in variants:
+            for layout in ("mono", "stereo"):
+                label = layout + variant
+                chosen = [(r, res, s) for m, lab, r, res, s in outcomes if m is manifest and lab == label]
+                layouts[layout + variant] = score_engine(chosen, manifest["out_dir"])
+        figures["runs"][run_key] = {
+            "source": manifest["source"], "voices": manifest["voices"], "condition": manifest["condition"],
+            "split": manifest["split"], "seed": manifest.get("seed"), "layouts": layouts,
+        }  # fmt: skip
+    if len(sets) == 1:  # the shape of a single clean run, as before conditions
+        only = next(iter(figures["runs"].values()))
+        figures.update(source=only["source"], voices=only["voices"], layouts=only["layouts"])
     return figures
 
 
+def score_engine(chosen: list[tuple[dict, dict, float]], out_dir: Path) -> dict:
+    """WER, medical WER, attribution, RTF and PHI of the engine's transcripts ``chosen`` (recording,
+    results, processing seconds) of one corpus and layout."""
+    from medwer import Scorer
+    from medwer.normalizer import Normalizer
+
+    layout = chosen[0][0]["layout"]
+    references = [json.loads((out_dir / r["reference"]).read_text()) for r, _res, _s in chosen]
+    refs = [reference["text"] for reference in references]
+    metadata = encounter_metadata()
+    normalize = Normalizer(fold_numbers=True)
+    phi = {}
+    for (r, res, _s), reference in zip(chosen, references, strict=True):
+        counts = phi_counts(
+            res.get("entities", []), reference["text"], metadata.get(r["id"].split("-")[0]), normalize
+        )
+        for key, value in counts.items():
+            phi[key] = phi.get(key, 0) + value
+    hyps = [res["transcripts"][0]["transcript"] for _r, res, _s in chosen]
+    scores = Scorer().corpus(refs, hyps)
+    right = total = 0
+    for (_r, res, _s), reference in zip(chosen, references, strict=True):
+        a, b = attribution(res, reference, layout)
+        right, total = right + a, total + b
+    audio = sum(r["duration_s"] for r, _res, _s in chosen)
+    processing = sum(s for _r, _res, s in chosen)
+    return {
+        "recordings": len(chosen),
+        "audio_minutes": round(audio / 60, 2),
+        "wer": scores["wer"],
+        "medical_wer": scores["medical_wer"],
+        "ref_words": scores["ref_words"],
+        "med_ref_words": scores["med_ref_words"],
+        "attribution_accuracy": right / total if total else None,
+        "rtf": processing / audio if audio else None,
+        "phi": {
+            **phi,
+            "name_precision": phi["name_right"] / phi["name_found"] if phi["name_found"] else None,
+            "name_recall": phi["name_right"] / phi["name_expected"] if phi["name_expected"] else None,
+            "age_precision": phi["age_right"] / phi["age_found"] if phi["age_found"] else None,
+            "age_recall": phi["age_right"] / phi["age_expected"] if phi["age_expected"] else None,
+        },
+    }
+
+
+def run_raw(sets: list[dict], figures: dict) -> None:
+    """The raw model (``raw.py``: plain faster-whisper tiny.en, default options, VAD on) over the same
+    files, after the engine has stopped; its WER, medical WER and RTF go beside the engine's as
+    ``layouts[layout]["raw"]``."""
+    import subprocess
+    import tempfile
+
+    from medscribe_harness.devstack import engine_python
+    from medwer import Scorer
+
+    files = [(m, r) for m in sets for r in m["recordings"]]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump([[str(m["out_dir"] / r["wav"]), r["layout"]] for m, r in files], handle)
+    print(f"raw faster-whisper over {len(files)} files; waiting", file=sys.stderr)
+    try:
+        out = subprocess.run(
+            [str(engine_python()), str(Path(__file__).with_name("raw.py")), handle.name],
+            stdout=subprocess.PIPE, text=True, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        Path(handle.name).unlink()
+    results = json.loads(out.strip().splitlines()[-1])
+    for manifest in sets:
+        layouts = figures["runs"][f"{manifest['voices']}/{manifest['condition']}"]["layouts"]
+        for layout in ("mono", "stereo"):
+            chosen = [
+                (r, res)
+                for (m, r), res in zip(files, results, strict=True)
+                if m is manifest and r["layout"] == layout
+            ]
+            out_dir = manifest["out_dir"]
+            refs = [json.loads((out_dir / r["reference"]).read_text())["text"] for r, _res in chosen]
+            scores = Scorer().corpus(refs, [res["text"] for _r, res in chosen])
+            audio = sum(r["duration_s"] for r, _res in chosen)
+            layouts[layout]["raw"] = {
+                "wer": scores["wer"], "medical_wer": scores["medical_wer"],
+                "rtf": sum(res["seconds"] for _r, res in chosen) / audio if audio else None,
+            }  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
+    import conditions as derived
+
     parser = argparse.ArgumentParser(
         description="ASR benchmark of the offline engine (WER, medical WER, attribution, RTF)"
     )
@@ -339,7 +430,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds to wait for all jobs")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
-        "--voices", choices=corpus.SYNTHESIZERS, default="piper", help="corpus synthesizer (default piper)"
+        "--voices", default="piper", help="synthesizers, comma-separated: piper, espeak (default piper)"
+    )
+    parser.add_argument(
+        "--split", choices=corpus.SPLITS, default="valid", help="ACI-Bench split (default valid)"
+    )
+    parser.add_argument(
+        "--condition", action="append",
+        help=f"clean (default), {', '.join(derived.CONDITIONS)}, or all; repeatable (conditions.py)",
+    )  # fmt: skip
+    parser.add_argument("--no-vocabulary", action="store_true", help="skip the +vocabulary jobs")
+    parser.add_argument("--no-raw", action="store_true", help="skip the raw faster-whisper baseline")
+    parser.add_argument(
+        "--run-dir", type=Path, default=REPO_ROOT / "bench" / "out" / "run", help="engine data and logs"
+    )
+    parser.add_argument(
+        "--engine-source",
+        type=Path,
+        help="run the engine from DIR/engine/src (a commit: git archive HEAD engine/src | tar -x -C DIR)",
     )
     parser.add_argument(
         "--model", type=Path, help="also run the engine with this CTranslate2 Whisper model folder"
@@ -348,71 +456,107 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.model and not args.model_sha256:
         parser.error("--model needs --model-sha256 (the pin of its model.bin)")
+    voices = [v.strip() for v in args.voices.split(",") if v.strip()]
+    for name in voices:
+        if name not in corpus.SYNTHESIZERS:
+            parser.error(f"unknown voices {name!r}: one of {', '.join(corpus.SYNTHESIZERS)}")
+    names = args.condition or ["clean"]
+    names = ["clean", *derived.CONDITIONS] if "all" in names else list(dict.fromkeys(names))
+    for name in names:
+        if name != "clean" and name not in derived.CONDITIONS:
+            parser.error(f"unknown condition {name!r}: clean, {', '.join(derived.CONDITIONS)}, all")
     started = time.monotonic()
-    figures = run(args.minutes, args.max_recording_minutes, args.workers, args.timeout, args.voices)
+    sets = corpora(voices, names, args.minutes, args.max_recording_minutes, args.split)
+    source_env = {}
+    if args.engine_source:  # the engine of a commit, not of a tree that others are editing
+        source_env["PYTHONPATH"] = str(args.engine_source.resolve() / "engine" / "src")
+    vocabulary = not args.no_vocabulary
+    figures = run(sets, args.workers, args.timeout, source_env or None, vocabulary, args.run_dir)
+    figures["engine_source"] = str(args.engine_source or "this checkout")
+    if not args.no_raw:
+        run_raw(sets, figures)
     if args.model:
         engine_env = {
+            **source_env,
             "MEDSCRIBE_ENGINE_MODEL_DIR": str(args.model.resolve()),
             "MEDSCRIBE_ENGINE_MODEL_SHA256": args.model_sha256,
         }
-        other = run(
-            args.minutes, args.max_recording_minutes, args.workers, args.timeout, args.voices, engine_env
-        )
+        other = run(sets, args.workers, args.timeout, engine_env, vocabulary, args.run_dir)
         figures["compared"] = {"model": args.model.name, "sha256": args.model_sha256, **other}
     figures["wall_seconds"] = round(time.monotonic() - started, 1)
     figures["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     figures["machine"] = (
         f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}"
     )
-    print(f"source: {figures['source']} ({args.voices} voices); engine workers: {args.workers}; wall {figures['wall_seconds']}s")
-    print(f"vocabulary: {len(figures['vocabulary']['terms'])} most frequent medical terms of the train split")
-    print(f"{'layout':18} {'minutes':>8} {'WER':>7} {'medWER':>7} {'attrib.':>8} {'RTF':>6}")
-    for layout, f in figures["layouts"].items():
-        med = "n/a" if f["medical_wer"] is None else f"{f['medical_wer']:.3f}"
-        print(
-            f"{layout:18} {f['audio_minutes']:8.1f} {f['wer']:7.3f} {med:>7} "
-            f"{f['attribution_accuracy']:8.3f} {f['rtf']:6.3f}"
-        )
-    print("PHI (ContentIdentificationType=PHI) against the ACI-Bench metadata (precision is a lower bound):")
-    for layout, f in figures["layouts"].items():
-        p = f["phi"]
-
-        def rate(value):
-            return "n/a" if value is None else f"{value:.2f}"
-
-        print(
-            f"{layout:18} names: precision {rate(p['name_precision'])} ({p['name_right']}/{p['name_found']} "
-            f"words), recall {rate(p['name_recall'])} ({p['name_right']}/{p['name_expected']}); "
-            f"ages: precision {rate(p['age_precision'])} ({p['age_right']}/{p['age_found']}), "
-            f"recall {rate(p['age_recall'])} ({p['age_right']}/{p['age_expected']}); "
-            f"dates found {p['dates_found']}"
-        )
-    if args.model:
-        print_side_by_side(figures, figures["compared"])
+    figures["command"] = " ".join(["bench/asr/run.py", *(argv if argv is not None else sys.argv[1:])])
+    print_figures(figures, args)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
     return 0
 
 
+def print_figures(figures: dict, args) -> None:
+    print(
+        f"split {args.split}; engine from {figures['engine_source']}, workers: {args.workers}; "
+        f"wall {figures['wall_seconds']}s"
+    )
+    if "vocabulary" in figures:
+        terms = len(figures["vocabulary"]["terms"])
+        print(f"vocabulary: {terms} most frequent medical terms of the train split")
+
+    def figure(value) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    print(
+        f"{'voices':7} {'condition':10} {'layout':18} {'minutes':>7} {'WER':>6} {'medWER':>7} {'attrib.':>7} "
+        f"{'RTF':>6} | {'raw WER':>7} {'raw med':>7} {'raw RTF':>7}"
+    )
+    for run_figures in figures["runs"].values():
+        for layout, f in run_figures["layouts"].items():
+            raw = f.get("raw", {})
+            print(
+                f"{run_figures['voices']:7} {run_figures['condition']:10} {layout:18} "
+                f"{f['audio_minutes']:7.1f} "
+                f"{figure(f['wer']):>6} {figure(f['medical_wer']):>7} {figure(f['attribution_accuracy']):>7} "
+                f"{figure(f['rtf']):>6} | {figure(raw.get('wer')):>7} {figure(raw.get('medical_wer')):>7} "
+                f"{figure(raw.get('rtf')):>7}"
+            )
+    print("PHI (ContentIdentificationType=PHI) against the ACI-Bench metadata (precision is a lower bound):")
+    for run_figures in figures["runs"].values():
+        for layout, f in run_figures["layouts"].items():
+            p = f["phi"]
+            print(
+                f"{run_figures['voices']}/{run_figures['condition']} {layout}: names: precision "
+                f"{figure(p['name_precision'])} ({p['name_right']}/{p['name_found']} words), recall "
+                f"{figure(p['name_recall'])} ({p['name_right']}/{p['name_expected']}); ages: precision "
+                f"{figure(p['age_precision'])}, recall {figure(p['age_recall'])}; "
+                f"dates found {p['dates_found']}"
+            )
+    if args.model:
+        print_side_by_side(figures, figures["compared"])
+
+
 def print_side_by_side(default: dict, other: dict) -> None:
-    """WER, medical WER and RTF per layout of tiny.en (``default``) and ``other`` next to each other."""
+    """WER, medical WER and RTF per corpus and layout of tiny.en (``default``) and ``other`` side by side."""
     name = other["model"][:14]
     print(f"tiny.en vs {other['model']} (sha256 {other['sha256'][:12]}...), same recordings and jobs:")
     print(
-        f"{'layout':18} {'minutes':>8} {'WER tiny':>9} {name + ' WER':>18} {'medWER tiny':>12} "
+        f"{'corpus':18} {'layout':18} {'minutes':>8} {'WER tiny':>9} {name + ' WER':>18} {'medWER tiny':>12} "
         f"{name + ' medWER':>21} {'RTF tiny':>9} {name + ' RTF':>18}"
     )
 
     def figure(value) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
-    for layout, f in default["layouts"].items():
-        g = other["layouts"][layout]
-        print(
-            f"{layout:18} {f['audio_minutes']:8.1f} {figure(f['wer']):>9} {figure(g['wer']):>18} "
-            f"{figure(f['medical_wer']):>12} {figure(g['medical_wer']):>21} {figure(f['rtf']):>9} "
-            f"{figure(g['rtf']):>18}"
-        )
+    for run_key, run_figures in default["runs"].items():
+        for layout, f in run_figures["layouts"].items():
+            g = other["runs"][run_key]["layouts"][layout]
+            print(
+                f"{run_key:18} {layout:18} {f['audio_minutes']:8.1f} {figure(f['wer']):>9} "
+                f"{figure(g['wer']):>18} "
+                f"{figure(f['medical_wer']):>12} {figure(g['medical_wer']):>21} {figure(f['rtf']):>9} "
+                f"{figure(g['rtf']):>18}"
+            )
 
 
 if __name__ == "__main__":

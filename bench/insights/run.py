@@ -120,7 +120,7 @@ def segments_of(encounter: dict, with_roles: bool):
 
 
 def role_figures(encounters, encoder) -> dict:
-    from medscribe_engine.pipeline.roles import LEXICAL_WEIGHT, RoleModel, lexical_score, roles_from_speech
+    from medscribe_engine.pipeline.roles import DEFAULTS, RoleModel, lexical_score, roles_from_speech
 
     model = RoleModel()
     right = Counter()
@@ -136,7 +136,7 @@ def role_figures(encounters, encoder) -> dict:
             total += 1
             right["embeddings"] += (odds > 0) == clinician
             right["lexical"] += (lexical > 0) == clinician if lexical != 0 else 0
-            right["both"] += (odds + LEXICAL_WEIGHT * lexical > 0) == clinician
+            right["both"] += (odds + DEFAULTS.lexical_weight * lexical > 0) == clinician
         for n in (2, 4, 8, None):
             picked, counts = [], Counter()
             for index, segment in enumerate(segments):

@@ -95,7 +95,8 @@ def text_segments(dialogue: str) -> list[SimpleNamespace]:
 
 def check_note(document: dict, segments) -> dict:
     """Sentences, supported sentences and asserted negated findings of one ClinicalDocumentation."""
-    from medscribe_engine.pipeline.notes.builder import asserted_negations, speaker_of, unsupported_words
+    from medscribe_engine.pipeline.notes.guards import asserted_negations, unsupported_words
+    from medscribe_engine.pipeline.notes.utterances import speaker_of
 
     by_id = {s.segment_id: s for s in segments}
     sentences = supported = asserted = 0

@@ -23,155 +23,28 @@ derive from the content hash and the job settings, so a rerun finds the same nam
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import posixpath
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from medscribe.admission import MAX_SIDECAR_BYTES, RefusedInput, check_request, check_sidecar
+from medscribe.audio import (  # noqa: F401 (discovery's names for these since before the split)
+    AudioInfo,
+    InvalidRecording,
+    Limits,
+    check_size,
+    probe_audio,
+    sniff_format,
+)
+from medscribe.services import Service
 from medscribe.spool import S3Object
 
 log = logging.getLogger(__name__)
 
-SERVICE_BY_KIND = {"conversation": "healthscribe", "dictation": "transcribe_medical"}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What a recording must satisfy before any job is started (AWS's documented input limits).
-
-    :param min_sample_rate_hz: lowest accepted sample rate (HealthScribe and Transcribe Medical: 16 kHz).
-    :param max_sample_rate_hz: highest accepted sample rate.
-    :param max_channels: most channels (channel identification supports two).
-    :param min_duration_s: shortest accepted audio.
-    :param max_duration_s: longest accepted audio (HealthScribe: 4 hours).
-    :param max_size_bytes: largest accepted file (2 GB).
-    """
-
-    min_sample_rate_hz: int = 16_000
-    max_sample_rate_hz: int = 48_000
-    max_channels: int = 2
-    min_duration_s: float = 0.5
-    max_duration_s: float = 4 * 3600.0
-    max_size_bytes: int = 2 * 1024**3
-
-
-@dataclass(frozen=True)
-class AudioInfo:
-    """What the bytes of a recording turned out to be."""
-
-    media_format: str
-    sample_rate_hz: int
-    channels: int
-    duration_s: float
-
-
-class InvalidRecording(ValueError):
-    """The recording cannot be sent to a service; the message is safe to log (no key, no content)."""
-
-
-# Leading bytes of each container the services accept (MediaFormat values).
-_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
-    (0, b"fLaC", "flac"),
-    (0, b"OggS", "ogg"),
-    (0, b"\x1a\x45\xdf\xa3", "webm"),
-    (0, b"#!AMR", "amr"),
-    (4, b"ftyp", "mp4"),
-    (0, b"ID3", "mp3"),
-)
-
-
-def sniff_format(head: bytes) -> str | None:
-    """The MediaFormat of a file from its first bytes, or None when it is no audio container we accept."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "wav"
-    for offset, magic, media_format in _SIGNATURES:
-        if head[offset : offset + len(magic)] == magic:
-            return media_format
-    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0:  # MPEG audio frame sync
-        return "mp3"
-    return None
-
-
-def check_size(size_bytes: int, limits: Limits = Limits()) -> None:
-    """
-    Refuse an empty or too large file from its size alone, before any of its bytes are read.
-
-    :param size_bytes: the file's size.
-    :param limits: the acceptance limits.
-    :raises InvalidRecording: with a reason that carries no patient data.
-    """
-    if not size_bytes:
-        raise InvalidRecording("empty file (0 bytes)")
-    if size_bytes > limits.max_size_bytes:
-        raise InvalidRecording(f"file too large ({size_bytes} bytes > {limits.max_size_bytes})")
-
-
-def probe_audio(data: bytes | IO[bytes], limits: Limits = Limits()) -> AudioInfo:
-    """
-    Check a recording: size, container sniffed from content, then fully decoded with PyAV.
-
-    A file is read in PyAV's small buffers and decoded frame by frame, so a file argument is never held
-    whole in memory.
-
-    :param data: the whole file, as bytes or as a seekable binary file (read from its start).
-    :param limits: the acceptance limits.
-    :raises InvalidRecording: with a reason that carries no patient data.
-    """
-    import av  # PyAV: imported here, DAG files must stay light to parse
-
-    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
-    size = source.seek(0, io.SEEK_END)
-    check_size(size, limits)
-    source.seek(0)
-    media_format = sniff_format(source.read(16))
-    if media_format is None:
-        raise InvalidRecording("not an audio file: content matches no supported format (wav, flac, mp3, mp4, ogg, webm, amr)")
-    source.seek(0)
-    try:
-        with av.open(source, mode="r") as container:
-            if not container.streams.audio:
-                raise InvalidRecording(f"{media_format} file has no audio stream")
-            stream = container.streams.audio[0]
-            sample_rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
-            samples = sum(frame.samples for frame in container.decode(stream))
-    except InvalidRecording:
-        raise
-    except (av.error.FFmpegError, ValueError, EOFError) as error:
-        raise InvalidRecording(f"unreadable {media_format} audio ({type(error).__name__})") from None
-    if not sample_rate or not samples:
-        raise InvalidRecording(f"{media_format} file holds no audio samples")
-    duration = samples / sample_rate
-    if media_format == "wav":
-        _check_wav_length(source, size)
-    if sample_rate < limits.min_sample_rate_hz:
-        raise InvalidRecording(f"sample rate {sample_rate} Hz is under the minimum of {limits.min_sample_rate_hz} Hz")
-    if sample_rate > limits.max_sample_rate_hz:
-        raise InvalidRecording(f"sample rate {sample_rate} Hz is over the maximum of {limits.max_sample_rate_hz} Hz")
-    if channels > limits.max_channels:
-        raise InvalidRecording(f"{channels} channels; at most {limits.max_channels} are supported")
-    if duration < limits.min_duration_s:
-        raise InvalidRecording(f"audio too short ({duration:.2f} s < {limits.min_duration_s} s)")
-    if duration > limits.max_duration_s:
-        raise InvalidRecording(f"audio too long ({duration:.0f} s > {limits.max_duration_s:.0f} s)")
-    return AudioInfo(media_format, int(sample_rate), int(channels), round(duration, 3))
-
-
-def _check_wav_length(source: IO[bytes], size: int) -> None:
-    """A WAV whose data chunk claims more bytes than the file holds was cut short (reads chunk headers only)."""
-    position = 12
-    while position + 8 <= size:
-        source.seek(position)
-        header = source.read(8)
-        chunk_id, chunk_size = header[:4], int.from_bytes(header[4:8], "little")
-        if chunk_id == b"data":
-            available = size - position - 8
-            if chunk_size > available and chunk_size != 0xFFFFFFFF:
-                raise InvalidRecording(f"truncated wav: data chunk declares {chunk_size} bytes, {available} present")
-            return
-        position += 8 + chunk_size + (chunk_size & 1)
+#: the service of each kind of recording (plain strings: they travel in manifests and the ledger)
+SERVICE_BY_KIND = {"conversation": Service.HEALTHSCRIBE.value, "dictation": Service.TRANSCRIBE_MEDICAL.value}
 
 
 @dataclass
@@ -190,11 +63,6 @@ class Recording:
     state: str = "discovered"
     attempts: int = 0
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def needs_job(self) -> bool:
-        """True unless the recording already succeeded, or failed and no retry was asked for."""
-        return self.state in ("discovered", "submitted")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -302,7 +170,7 @@ def job_settings(kind: str, audio: AudioInfo, options: dict[str, Any]) -> dict[s
 def job_name_for(service: str, sha256: str, settings: dict[str, Any]) -> str:
     """Deterministic job name from content hash and settings (never from the key)."""
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
-    return f"medscribe-{'hs' if service == 'healthscribe' else 'tm'}-{sha256[:40]}-{digest}"
+    return f"medscribe-{Service(service).job_prefix}-{sha256[:40]}-{digest}"
 
 
 def discover_night(
@@ -425,13 +293,13 @@ ORPHAN_SIDECAR = "sidecar without its audio: no recording of the night has its k
 def _check_destination(job_request, destination: dict[str, str]) -> None:
     """Refuse an output bucket or role the service would refuse, before any recording is blamed for it."""
     probe = {
-        "service": "healthscribe",
+        "service": Service.HEALTHSCRIBE.value,
         "job_name": "medscribe-hs-destination-check",
         "media_uri": "s3://bucket/audio.wav",
         "options": {"Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}},
     }
     try:
-        check_request("healthscribe", job_request(probe, **destination)["request"])
+        check_request(Service.HEALTHSCRIBE.value, job_request(probe, **destination)["request"])
     except RefusedInput as error:
         raise ValueError(f"output_bucket or data_access_role_arn: {error}") from None
 

@@ -22,6 +22,7 @@ from medscribe.lake.columnar import flatten_transcripts
 from medscribe.lake.parse import healthscribe_clinical_document_tables
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
+from medscribe.services import Service
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ FLATTENED_TABLES = (
 def job_request(recording: dict[str, Any], *, output_bucket: str, data_access_role_arn: str) -> dict[str, Any]:
     """The Start* request of one recording's job, as ``{"service", "request"}`` (for the batch operator)."""
     options = recording["options"]
-    if recording["service"] == "healthscribe":
+    if recording["service"] == Service.HEALTHSCRIBE:
         request = {
             "MedicalScribeJobName": recording["job_name"],
             "Media": {"MediaFileUri": recording["media_uri"]},
@@ -219,44 +220,6 @@ def settle_night(
     return states
 
 
-def operator_requests(recordings: list[dict[str, Any]], service: str, output_bucket: str) -> list[dict[str, Any]]:
-    """
-    Keyword arguments of the start operators, one dict per recording of ``service`` (for expand_kwargs).
-
-    :param recordings: ``Recording.to_dict()`` values from discovery.
-    :param service: "healthscribe" or "transcribe_medical".
-    :param output_bucket: bucket for the service's output files.
-    """
-    requests = []
-    for recording in recordings:
-        if recording["service"] != service:
-            continue
-        options = recording["options"]
-        if service == "healthscribe":
-            requests.append(
-                {
-                    "medical_scribe_job_name": recording["job_name"],
-                    "media_file_uri": recording["media_uri"],
-                    "settings": options["Settings"],
-                    "channel_definitions": options.get("ChannelDefinitions"),
-                }
-            )
-        else:
-            requests.append(
-                {
-                    "medical_transcription_job_name": recording["job_name"],
-                    "media_file_uri": recording["media_uri"],
-                    "type": options["Type"],
-                    "specialty": options["Specialty"],
-                    "media_format": options["MediaFormat"],
-                    "media_sample_rate_hertz": options["MediaSampleRateHertz"],
-                    "settings": options.get("Settings"),
-                    "output_key": f"transcribe-medical/{recording['job_name']}.json",
-                }
-            )
-    return requests
-
-
 def split_output_uri(uri: str) -> tuple[str, str]:
     """
     Bucket and key of an output URI: ``s3://b/k``, path style ``https://host/b/k`` (what AWS and the
@@ -300,7 +263,7 @@ def _utc(value: Any) -> datetime | None:
 def job_row(recording: dict[str, Any], job: dict[str, Any] | None, error: str | None = None) -> dict[str, Any]:
     """One row of the ``jobs`` table from a recording and its job description (None if never started)."""
     job = job or {}
-    scribe = recording["service"] == "healthscribe"
+    scribe = recording["service"] == Service.HEALTHSCRIBE
     output = (job.get("MedicalScribeOutput") or {}) if scribe else {}
     status = job.get("MedicalScribeJobStatus") or job.get("TranscriptionJobStatus") or "NOT_STARTED"
     return {
@@ -371,7 +334,7 @@ def flatten_night(
         if row["status"] != "COMPLETED" or not row["transcript_uri"]:
             continue
         transcripts.append((recording["recording_id"], recording["job_name"], row["transcript_uri"]))
-        if recording["service"] == "healthscribe" and row["clinical_document_uri"]:
+        if recording["service"] == Service.HEALTHSCRIBE and row["clinical_document_uri"]:
             ids = {"recording_id": recording["recording_id"], "job_name": recording["job_name"]}
             note = read_json_object(s3_client, row["clinical_document_uri"])
             settings = recording["options"].get("Settings") or {}
@@ -429,21 +392,3 @@ def apply_quality(report: dict[str, Any], lake_uri: str, night: str) -> dict[str
         counts[value] = counts.get(value, 0) + 1
     log.info("Night %s quality written: %s", night, counts)
     return counts
-
-
-def summarize(
-    *, night: str, discovered: int, rejected: int, counts: dict[str, int], jobs: list[dict[str, Any]], quality: dict[str, Any]
-) -> dict[str, Any]:
-    """The summary task's return value: counts only."""
-    statuses: dict[str, int] = {}
-    for job in jobs:
-        statuses[job["status"]] = statuses.get(job["status"], 0) + 1
-    return {
-        "night": night,
-        "recordings_discovered": discovered,
-        "recordings_rejected": rejected,
-        "jobs_by_status": statuses,
-        "rows": counts,
-        "transcripts_under_confidence_bar": quality.get("under_bar", 0),
-        "quality_structural_ok": quality.get("structural_ok"),
-    }

@@ -64,6 +64,7 @@ class S3Object:
         """The SHA-256 (hex) of the object's bytes: S3's full-object checksum, or read from the stream."""
         if self._sha256 is None:
             self._download()
+        assert self._sha256 is not None  # _download sets it
         return self._sha256
 
     def open(self) -> IO[bytes]:
@@ -75,6 +76,7 @@ class S3Object:
             raise ValueError(f"object of {self.size_bytes} bytes is over the spool limit ({self._spool_limit})")
         if self._spool is None:
             self._download()
+        assert self._spool is not None  # _download sets it
         self._spool.seek(0)
         return self._spool
 

@@ -9,11 +9,8 @@ import json
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
 
-from medscribe.aws.operators.transcribe import (
-    StartMedicalJobsBatchOperator,
-    StartMedicalScribeJobOperator,
-    StartMedicalTranscriptionJobOperator,
-)
+from medscribe.aws.operators.transcribe import StartMedicalScribeJobOperator, StartMedicalTranscriptionJobOperator
+from medscribe.aws.operators.transcribe_batch import StartMedicalJobsBatchOperator
 from medscribe.aws.sensors.transcribe import MedicalTranscriptionJobCompletedSensor
 from tests.conftest import AUDIO, boto3_client, reference
 

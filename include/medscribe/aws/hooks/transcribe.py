@@ -7,6 +7,8 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.common.compat.sdk import AirflowException
 
+from medscribe.services import Service
+
 # The request fields GetMedical*Job echoes back, compared when an existing job is adopted.
 SCRIBE_ECHOED_FIELDS = ("Media", "Settings", "ChannelDefinitions", "DataAccessRoleArn")
 TRANSCRIPTION_ECHOED_FIELDS = ("Media", "MediaFormat", "Settings", "Specialty", "Type", "LanguageCode")
@@ -100,6 +102,29 @@ class TranscribeHook(AwsBaseHook):
         return self.conn.get_medical_transcription_job(MedicalTranscriptionJobName=job_name)[
             "MedicalTranscriptionJob"
         ]
+
+    def start_job(self, service: str, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """
+        Start (or adopt) a job of either service: :meth:`start_medical_scribe_job` or
+        :meth:`start_medical_transcription_job`.
+
+        :param service: a :class:`medscribe.services.Service` value.
+        :param request: the service's Start* request.
+        """
+        if Service(service) is Service.HEALTHSCRIBE:
+            return self.start_medical_scribe_job(request)
+        return self.start_medical_transcription_job(request)
+
+    def get_job(self, service: str, job_name: str) -> dict[str, Any]:
+        """
+        Describe a job of either service.
+
+        :param service: a :class:`medscribe.services.Service` value.
+        :param job_name: the job's name.
+        """
+        if Service(service) is Service.HEALTHSCRIBE:
+            return self.get_medical_scribe_job(job_name)
+        return self.get_medical_transcription_job(job_name)
 
     @staticmethod
     def job_status(job: dict[str, Any]) -> str:

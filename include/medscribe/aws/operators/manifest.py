@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from medscribe.aws.operators.transcribe import StartMedicalJobsBatchOperator
+from medscribe.aws.operators.transcribe_batch import StartMedicalJobsBatchOperator
 from medscribe.manifests import read_manifest, save_batch_outcomes
 
 if TYPE_CHECKING:

@@ -1,8 +1,10 @@
-"""Operators that start AWS HealthScribe and Amazon Transcribe Medical jobs and wait for them."""
+"""Operators that start one AWS HealthScribe or Amazon Transcribe Medical job and wait for it.
+
+The night's batches of jobs go through :mod:`medscribe.aws.operators.transcribe_batch`.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -15,10 +17,10 @@ from airflow.providers.common.compat.sdk import AirflowException, conf
 from medscribe.aws.hooks.transcribe import TranscribeHook
 from medscribe.aws.links.transcribe import MedicalScribeJobLink, MedicalTranscriptionJobLink
 from medscribe.aws.triggers.transcribe import (
-    MedicalJobsCompletedTrigger,
     MedicalScribeJobCompletedTrigger,
     MedicalTranscriptionJobCompletedTrigger,
 )
+from medscribe.services import Service
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -156,7 +158,7 @@ class StartMedicalScribeJobOperator(_StartMedicalJobOperator):
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     """
 
-    job_kind = "HealthScribe"
+    job_kind = Service.HEALTHSCRIBE.label
     status_query = "MedicalScribeJob.MedicalScribeJobStatus"
     waiter_name = "medical_scribe_job_completed"
     name_field = "MedicalScribeJobName"
@@ -267,7 +269,7 @@ class StartMedicalTranscriptionJobOperator(_StartMedicalJobOperator):
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     """
 
-    job_kind = "Transcribe Medical"
+    job_kind = Service.TRANSCRIBE_MEDICAL.label
     status_query = "MedicalTranscriptionJob.TranscriptionJobStatus"
     waiter_name = "medical_transcription_job_completed"
     name_field = "MedicalTranscriptionJobName"
@@ -355,159 +357,3 @@ class StartMedicalTranscriptionJobOperator(_StartMedicalJobOperator):
 
     def describe(self) -> dict[str, Any]:
         return self.hook.get_medical_transcription_job(self.medical_transcription_job_name)
-
-
-class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
-    """
-    Start (or adopt) a batch of HealthScribe and Transcribe Medical jobs, and wait for all of them.
-
-    For nights with hundreds of recordings: map this operator over bounded batches rather than one
-    task per recording; deferred, the whole batch waits in one trigger. A job that cannot be started
-    (the service's BadRequestException, botocore's ParamValidationError, a name taken by a job with
-    other input: any error of its own request) or that FAILED does not fail the task: its outcome is
-    returned with the reason, for the ledger, and the other jobs go on. Quota and transient errors
-    (LimitExceededException, InternalFailureException, throttling, connection errors) fail the task so
-    that its retry starts the rest; started jobs are then adopted. Deferred, the refused jobs' outcomes
-    travel in the trigger's event. Returns ``{"jobs": {name: {"status", "failure_reason"}}, "counts":
-    {status: n}}``.
-
-    :param jobs: ``[{"service": "healthscribe" | "transcribe_medical", "request": <Start* request>}]``. (templated)
-    :param wait_for_completion: Whether to wait for the jobs to finish. (default: True)
-    :param waiter_delay: Seconds between two rounds of status checks. (default: 30)
-    :param waiter_max_attempts: Maximum number of rounds. (default: 720)
-    :param deferrable: Wait in the triggerer instead of a worker slot.
-        (default: ``[operators] default_deferrable``, else False)
-    :param aws_conn_id: The Airflow connection used for AWS credentials.
-    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
-    :param verify: Whether to verify SSL certificates.
-    :param botocore_config: Configuration dictionary (key-values) for botocore client.
-    """
-
-    aws_hook_class = TranscribeHook
-    template_fields: Sequence[str] = aws_template_fields("jobs")
-    template_fields_renderers: ClassVar[dict] = {"jobs": "json"}
-    # Raised (the task retries) instead of being recorded as the recording's failure. ServiceUnavailable*:
-    # the endpoint answered 503 (an engine loading its models after a restart, an AWS brownout).
-    RETRYABLE_ERRORS = (
-        "LimitExceededException", "InternalFailureException", "ThrottlingException",
-        "ServiceUnavailableException", "ServiceUnavailable",
-    )
-    NAME_FIELDS = {"healthscribe": "MedicalScribeJobName", "transcribe_medical": "MedicalTranscriptionJobName"}
-
-    def __init__(
-        self,
-        *,
-        jobs: list[dict[str, Any]],
-        wait_for_completion: bool = True,
-        waiter_delay: int = 30,
-        waiter_max_attempts: int = 720,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.jobs = jobs
-        self.wait_for_completion = wait_for_completion
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
-        self.deferrable = deferrable
-
-    def _start(self, service: str, request: dict[str, Any]) -> dict[str, Any]:
-        if service == "healthscribe":
-            return self.hook.start_medical_scribe_job(request)[0]
-        return self.hook.start_medical_transcription_job(request)[0]
-
-    def _describe(self, service: str, name: str) -> dict[str, Any]:
-        if service == "healthscribe":
-            return self.hook.get_medical_scribe_job(name)
-        return self.hook.get_medical_transcription_job(name)
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        outcomes: dict[str, dict[str, Any]] = {}
-        pending: dict[str, str] = {}
-        for job in self.jobs:
-            service, request = job["service"], job["request"]
-            name = request[self.NAME_FIELDS[service]]
-            try:
-                described = self._start(service, request)
-            except Exception as error:
-                if self._is_transient(error):
-                    raise
-                outcomes[name] = {"status": "NOT_STARTED", "failure_reason": self._refusal(error)}
-                self.log.warning("Job %s was not started: %s", name, type(error).__name__)
-                continue
-            status = self.hook.job_status(described)
-            if status in ("COMPLETED", "FAILED"):
-                outcomes[name] = {"status": status, "failure_reason": described.get("FailureReason")}
-            else:
-                pending[name] = service
-        self.log.info("Batch of %d jobs: %d running, %d already finished or refused", len(self.jobs), len(pending), len(outcomes))
-        if pending and self.deferrable:
-            self.defer(
-                trigger=MedicalJobsCompletedTrigger(
-                    jobs=pending,
-                    waiter_delay=self.waiter_delay,
-                    waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                    outcomes=outcomes,
-                ),
-                method_name="execute_complete",
-            )
-        if pending and self.wait_for_completion:
-            for _ in range(self.waiter_max_attempts):
-                for name, service in list(pending.items()):
-                    described = self._describe(service, name)
-                    if self.hook.job_status(described) in ("COMPLETED", "FAILED"):
-                        outcomes[name] = {"status": self.hook.job_status(described), "failure_reason": described.get("FailureReason")}
-                        del pending[name]
-                if not pending:
-                    break
-                time.sleep(self.waiter_delay)
-            else:
-                raise AirflowException(f"{len(pending)} jobs still running after {self.waiter_max_attempts} checks")
-        for name in pending:
-            outcomes[name] = {"status": "IN_PROGRESS", "failure_reason": None}
-        return self._result(outcomes)
-
-    def execute_complete(
-        self, context: Context, event: dict[str, Any] | None = None, outcomes: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        """
-        Resume after the trigger: its event carries every job's outcome, refused ones included.
-
-        :param event: the trigger's event.
-        :param outcomes: outcomes handed over in the deferral's kwargs (by tasks deferred before the
-            trigger carried them); the event's win.
-        """
-        validated_event = validate_execute_complete_event(event)
-        if validated_event["status"] != "success":
-            raise AirflowException(f"Error while waiting for the batch: {validated_event['message']}")
-        return self._result({**(outcomes or {}), **validated_event["jobs"]})
-
-    def _is_transient(self, error: Exception) -> bool:
-        """True for errors of the endpoint rather than of one job's request: the task fails and retries."""
-        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
-
-        if isinstance(error, ClientError):
-            return error.response.get("Error", {}).get("Code") in self.RETRYABLE_ERRORS
-        # connection, timeout and credential errors; ParamValidationError is the request's own
-        return isinstance(error, BotoCoreError) and not isinstance(error, ParamValidationError)
-
-    @staticmethod
-    def _refusal(error: Exception) -> str:
-        """A refused job's failure reason: the service's code and message, or the client-side error."""
-        from botocore.exceptions import ClientError
-
-        if isinstance(error, ClientError):
-            detail = error.response.get("Error", {})
-            return f"{detail.get('Code', 'ClientError')}: {detail.get('Message', '')}"
-        return f"{type(error).__name__}: {' '.join(str(error).split())}"
-
-    @staticmethod
-    def _result(outcomes: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        counts: dict[str, int] = {}
-        for outcome in outcomes.values():
-            counts[outcome["status"]] = counts.get(outcome["status"], 0) + 1
-        return {"jobs": outcomes, "counts": counts}

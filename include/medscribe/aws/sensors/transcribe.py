@@ -15,6 +15,7 @@ from medscribe.aws.triggers.transcribe import (
     MedicalScribeJobCompletedTrigger,
     MedicalTranscriptionJobCompletedTrigger,
 )
+from medscribe.services import Service
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -92,7 +93,7 @@ class MedicalScribeJobCompletedSensor(_MedicalJobCompletedSensor):
     """
 
     trigger_class = MedicalScribeJobCompletedTrigger
-    job_kind = "HealthScribe"
+    job_kind = Service.HEALTHSCRIBE.label
 
     def describe(self) -> dict[str, Any]:
         return self.hook.get_medical_scribe_job(self.job_name)
@@ -114,7 +115,7 @@ class MedicalTranscriptionJobCompletedSensor(_MedicalJobCompletedSensor):
     """
 
     trigger_class = MedicalTranscriptionJobCompletedTrigger
-    job_kind = "Transcribe Medical"
+    job_kind = Service.TRANSCRIBE_MEDICAL.label
 
     def describe(self) -> dict[str, Any]:
         return self.hook.get_medical_transcription_job(self.job_name)

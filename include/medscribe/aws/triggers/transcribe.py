@@ -10,6 +10,9 @@ from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from medscribe.aws.hooks.transcribe import TranscribeHook
+from medscribe.services import Service
+
+_SCRIBE, _MEDICAL = Service.HEALTHSCRIBE.label, Service.TRANSCRIBE_MEDICAL.label
 
 
 class MedicalScribeJobCompletedTrigger(AwsBaseWaiterTrigger):
@@ -42,8 +45,8 @@ class MedicalScribeJobCompletedTrigger(AwsBaseWaiterTrigger):
             serialized_fields={"job_name": job_name},
             waiter_name="medical_scribe_job_completed",
             waiter_args={"MedicalScribeJobName": job_name},
-            failure_message=f"HealthScribe job {job_name} failed",
-            status_message=f"Status of HealthScribe job {job_name} is",
+            failure_message=f"{_SCRIBE} job {job_name} failed",
+            status_message=f"Status of {_SCRIBE} job {job_name} is",
             status_queries=["MedicalScribeJob.MedicalScribeJobStatus", "MedicalScribeJob.FailureReason"],
             return_key="job_name",
             return_value=job_name,
@@ -86,8 +89,8 @@ class MedicalTranscriptionJobCompletedTrigger(AwsBaseWaiterTrigger):
             serialized_fields={"job_name": job_name},
             waiter_name="medical_transcription_job_completed",
             waiter_args={"MedicalTranscriptionJobName": job_name},
-            failure_message=f"Transcribe Medical job {job_name} failed",
-            status_message=f"Status of Transcribe Medical job {job_name} is",
+            failure_message=f"{_MEDICAL} job {job_name} failed",
+            status_message=f"Status of {_MEDICAL} job {job_name} is",
             status_queries=[
                 "MedicalTranscriptionJob.TranscriptionJobStatus",
                 "MedicalTranscriptionJob.FailureReason",
@@ -169,7 +172,7 @@ class MedicalJobsCompletedTrigger(BaseTrigger):
         async with await self.hook().get_async_conn() as client:
             for _ in range(self.waiter_max_attempts):
                 for name, service in list(pending.items()):
-                    if service == "healthscribe":
+                    if service == Service.HEALTHSCRIBE:
                         job = (await client.get_medical_scribe_job(MedicalScribeJobName=name))["MedicalScribeJob"]
                     else:
                         job = (await client.get_medical_transcription_job(MedicalTranscriptionJobName=name))[

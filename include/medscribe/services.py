@@ -1,0 +1,40 @@
+"""The two AWS services a recording is sent to, named once.
+
+A :class:`Service` is a ``str`` whose value is what the lake's ``service`` columns, the ledger, the
+manifests and the batch operator's ``jobs`` carry ("healthscribe", "transcribe_medical"), so it compares
+equal to those strings and serializes as them; its ``label`` is the name people read in logs and errors.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Service(StrEnum):
+    """AWS HealthScribe (conversations) or Amazon Transcribe Medical (dictations)."""
+
+    HEALTHSCRIBE = "healthscribe"
+    TRANSCRIBE_MEDICAL = "transcribe_medical"
+
+    @property
+    def label(self) -> str:
+        """The service's name for people: "HealthScribe", "Transcribe Medical"."""
+        return _LABELS[self]
+
+    @property
+    def job_name_field(self) -> str:
+        """The job name's field in the service's Start/Get requests."""
+        return _JOB_NAME_FIELDS[self]
+
+    @property
+    def job_prefix(self) -> str:
+        """The short code in the night's job names (``medscribe-<code>-...``)."""
+        return _JOB_PREFIXES[self]
+
+
+_LABELS = {Service.HEALTHSCRIBE: "HealthScribe", Service.TRANSCRIBE_MEDICAL: "Transcribe Medical"}
+_JOB_NAME_FIELDS = {
+    Service.HEALTHSCRIBE: "MedicalScribeJobName",
+    Service.TRANSCRIBE_MEDICAL: "MedicalTranscriptionJobName",
+}
+_JOB_PREFIXES = {Service.HEALTHSCRIBE: "hs", Service.TRANSCRIBE_MEDICAL: "tm"}

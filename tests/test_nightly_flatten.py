@@ -159,6 +159,30 @@ def test_flatten_night_rerun_gives_the_same_partitions(night, tmp_path):
     assert sorted(p.name for p in (lake / "transcript_words").iterdir()) == [f"night={NIGHT}"]
 
 
+def test_a_reviewed_note_beside_the_services_survives_a_rerun(night, tmp_path):
+    """A signed-off note (``<name>.reviewed.json``) is flattened again with source "reviewed", beside the
+    service's sentences, and a second rerun writes the same rows (no duplicates)."""
+    hs = next(r for r in night["recordings"] if r["job_name"] in night["jobs"]
+              and night["jobs"][r["job_name"]].get("MedicalScribeOutput", {}).get("ClinicalDocumentUri"))
+    note_uri = night["jobs"][hs["job_name"]]["MedicalScribeOutput"]["ClinicalDocumentUri"]
+    bucket, key = note_uri[len("s3://"):].split("/", 1)
+    note = json.loads(night["s3"].get_object(Bucket=bucket, Key=key)["Body"].read())
+    first = note["ClinicalDocumentation"]["Sections"][0]["Summary"][0]
+    first["SummarizedSegment"] = "Corrected by the reviewer."
+    night["s3"].put_object(Bucket=bucket, Key=key.removesuffix(".json") + ".reviewed.json", Body=json.dumps(note))
+
+    lake = tmp_path / "lake"
+    run(night, lake)
+    sentences = read_table("note_sentences", str(lake), night=NIGHT).to_pylist()
+    reviewed = [s for s in sentences if s["source"] == "reviewed"]
+    assert {s["job_name"] for s in reviewed} == {hs["job_name"]}
+    assert "Corrected by the reviewer." in [s["text"] for s in reviewed]
+    service = [s for s in sentences if s["job_name"] == hs["job_name"] and s["source"] == "service"]
+    assert len(service) == len(reviewed) and "Corrected by the reviewer." not in [s["text"] for s in service]
+    run(night, lake)
+    assert rows(read_table("note_sentences", str(lake), night=NIGHT)) == rows(pa.Table.from_pylist(sentences))
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

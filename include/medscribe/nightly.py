@@ -22,6 +22,7 @@ from medscribe.lake.columnar import flatten_transcripts
 from medscribe.lake.parse import healthscribe_clinical_document_tables
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
+from medscribe.review.notes import reviewed_uri
 from medscribe.services import Service
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,16 @@ def read_json_object(s3_client, uri: str) -> dict[str, Any]:
     return json.loads(read_object_bytes(s3_client, uri))
 
 
+def _reviewed_note(s3_client, service_uri: str) -> dict[str, Any] | None:
+    """The reviewed note written beside the service's (``medscribe.review``), or None when there is none."""
+    bucket, key = reviewed_uri(service_uri)
+    try:
+        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3_client.exceptions.NoSuchKey:
+        return None
+    return json.loads(body)
+
+
 def _transcript_error(error: ValueError, transcripts: list[tuple[str, str, str]]) -> ValueError:
     """``flatten_transcripts``' error ("file <position>: ...") naming the job instead of the position."""
     head, sep, rest = str(error).partition(":")
@@ -341,6 +352,13 @@ def flatten_night(
             template = (settings.get("ClinicalNoteGenerationSettings") or {}).get("NoteTemplate", "HISTORY_AND_PHYSICAL")
             for name, table in healthscribe_clinical_document_tables(note, **ids, note_template=template).items():
                 parts[name].append(table)
+            # a reviewer's signed-off note beside it stays in the lake when the night is flattened again
+            reviewed = _reviewed_note(s3_client, row["clinical_document_uri"])
+            if reviewed is not None:
+                tables = healthscribe_clinical_document_tables(
+                    reviewed, **ids, note_template=template, source="reviewed"
+                )
+                parts["note_sentences"].append(tables["note_sentences"])
     counts: dict[str, int] = {}
     paths = {"columnar": 0, "reference": 0}
     files = ((r, j, read_object_bytes(s3_client, uri)) for r, j, uri in transcripts)

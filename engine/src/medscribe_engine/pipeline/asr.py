@@ -26,12 +26,8 @@ from medscribe_engine.pipeline.document import SAMPLE_RATE, JobDocument
 from medscribe_engine.pipeline.tokens import RawWord, merge_pieces, tokens_from_words  # noqa: F401
 from medscribe_engine.pipeline.tokens import split_edges as _split_edges
 
-# A custom vocabulary (faster-whisper's ``hotwords``: the phrases put in every window's prompt) is used in a
-# second pass, never in the first. With a 40-term vocabulary in the prompt of every window tiny.en looped
-# on mixed audio ("okay, you know, ..." across windows: train WER 0.108 -> 0.284 conditioned, 0.136 not,
-# with 74 inserted "pew"), and unconditioned it echoed the prompt into silent tails ("Lisinopril, BP
-# Lisinopril, BP ..."); decoding every uncertain sentence again with the hotwords and keeping decodes
-# that held more phrases inserted the first hotword ("pain" x30 on train, medical WER 0.23 -> 0.31).
+# A custom vocabulary (faster-whisper's ``hotwords``) is used in a second pass, never in the first: in every
+# window's prompt it made tiny.en loop and echo the prompt (bench/asr/README.md, "History").
 # So the first pass is the one without a vocabulary, and the vocabulary only corrects what looks misheard:
 # a run of up to VOCABULARY_RUN words holding a word less likely than VOCABULARY_TRIGGER and spelled like
 # a vocabulary phrase of VOCABULARY_LETTERS letters or more (about as many letters, VOCABULARY_LENGTH, and

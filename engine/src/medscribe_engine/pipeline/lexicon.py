@@ -55,9 +55,8 @@ SPECIALTY_CODES: dict[str, tuple[str, ...]] = {
 LEXICON_LETTERS = 5  # "lasix"; shorter words look like too many common ones
 LEXICON_RUN = 4  # words of one split word at most ("a tor va statin")
 LEXICON_TRIGGER = 0.6  # a word at least this likely is not respelled (as the custom vocabulary's pass)
-# One word is respelled as a drug name when their sound keys are the same. Chosen on train (bench/asr/README.md):
-# runs of up to 3 words ("lysenne pro" for lisinopril) or keys 0.85 alike made common speech drug names
-# ("heck a cardiogram" -> "cardicor", "pressles" -> "perles"; Piper train WER 0.036 -> 0.042 / 0.055).
+# One word is respelled as a drug name when their sound keys are the same: longer runs or looser keys made
+# common speech drug names on train (bench/asr/README.md, "History").
 LEXICON_RESPELL_RUN = 1
 LEXICON_SOUND = 1.0  # difflib ratio of the sound keys with a drug name (1.0: the same key)
 LEXICON_RESPELL = 0.6  # difflib ratio of the letters with that drug name: "lassicks" / "lasix" 0.62

@@ -166,6 +166,16 @@ WRITER = textwrap.dedent(
             print("at the pointer", flush=True)
             time.sleep(600)
         generations.write_pointer = write_pointer
+    else:  # hold the writer once its first data object is written: the kill lands mid-generation
+        real_write_dataset = store.ds.write_dataset
+        def write_dataset(data, base_dir, **kwargs):
+            visitor = kwargs.pop("file_visitor")
+            def visit(file):
+                visitor(file)
+                print("after a data file", flush=True)
+                time.sleep(600)
+            real_write_dataset(data, base_dir, file_visitor=visit, **kwargs)
+        store.ds.write_dataset = write_dataset
     store.write_partition("transcript_words", pq.read_table(source), lake, night)
     print("done", flush=True)
     """
@@ -176,8 +186,8 @@ WRITER = textwrap.dedent(
 def test_writer_killed_by_sigkill_mid_replace_leaves_the_previous_partition(
     s3_endpoint, s3_lake, prefix, words, small_files, tmp_path, stop_at
 ):
-    """A real writer process on S3, SIGKILLed once its first data object exists (``data``: while it is
-    still putting the generation's 20 files) or when it is about to replace the pointer."""
+    """A real writer process on S3, SIGKILLed once its first data object exists (``data``: held there, so
+    the kill lands while the generation is incomplete) or when it is about to replace the pointer."""
     write_partition(TABLE, version(words, "old", 5), s3_lake, NIGHT)
     pointer_key = f"{prefix}/_symlink_format_manifest/{TABLE}/night={NIGHT}/manifest"
     before = s3_files(s3_endpoint, f"{prefix}/{TABLE}")
@@ -191,13 +201,8 @@ def test_writer_killed_by_sigkill_mid_replace_leaves_the_previous_partition(
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        if stop_at == "pointer":
-            assert writer.stdout.readline().strip() == "at the pointer"
-        else:
-            deadline = time.monotonic() + 60
-            while len(s3_files(s3_endpoint, f"{prefix}/{TABLE}")) == len(before):
-                assert writer.poll() is None and time.monotonic() < deadline, writer.stderr.read()
-                time.sleep(0.01)
+        expected = "at the pointer" if stop_at == "pointer" else "after a data file"
+        assert writer.stdout.readline().strip() == expected, writer.stderr.read()
         os.kill(writer.pid, signal.SIGKILL)
     finally:
         writer.wait(30)

@@ -57,7 +57,9 @@ def medscribe_forget():
         from medscribe.governance import resolve_inputs
 
         try:
-            ids, missing = resolve_inputs(S3Hook(aws_conn_id=AWS_CONN_ID).conn, _places(params), params["recordings"])
+            ids, missing = resolve_inputs(
+                S3Hook(aws_conn_id=AWS_CONN_ID).conn, _places(params), params["recordings"]
+            )
         except ValueError as error:  # bad input: retrying would not help
             raise AirflowFailException(str(error)) from None
         return {"recording_ids": ids, "missing_inputs": missing}

@@ -48,10 +48,14 @@ def _ledger(params: dict):
     params={
         **places_params(),
         "data_access_role_arn": Param(
-            os.environ.get("MEDSCRIBE_DATA_ACCESS_ROLE_ARN", "arn:aws:iam::000000000000:role/medscribe-healthscribe"),
+            os.environ.get(
+                "MEDSCRIBE_DATA_ACCESS_ROLE_ARN", "arn:aws:iam::000000000000:role/medscribe-healthscribe"
+            ),
             type="string",
         ),
-        "retry_failed": Param(False, type="boolean", description="give recordings that failed earlier a new job"),
+        "retry_failed": Param(
+            False, type="boolean", description="give recordings that failed earlier a new job"
+        ),
         "quality": Param(
             {},
             type="object",
@@ -120,7 +124,9 @@ def medscribe_nightly():
         )
 
     @task(outlets=[LAKE_ASSETS[table] for table in FLATTENED])
-    def flatten(discovery: dict, params: dict | None = None, ds: str | None = None, outlet_events=None) -> dict:
+    def flatten(
+        discovery: dict, params: dict | None = None, ds: str | None = None, outlet_events=None
+    ) -> dict:
         """Replace the night's partitions of the lake's tables; each table's asset event carries the night."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -157,9 +163,15 @@ def medscribe_nightly():
         report = gate_night(params["lake_uri"], ds, config)
         written = apply_quality(report, params["lake_uri"], ds)
         for table in GATED:  # review_queue written, quality_status of the others rewritten
-            outlet_events[LAKE_ASSETS[table]].extra = event_extra(ds, written["review_queue"] if table == "review_queue" else None)
-        result = {"structural_ok": report["structural_ok"], "under_bar": report["under_bar"],
-                  "review_queue": written["review_queue"], "transcripts": len(report["transcripts"])}
+            outlet_events[LAKE_ASSETS[table]].extra = event_extra(
+                ds, written["review_queue"] if table == "review_queue" else None
+            )
+        result = {
+            "structural_ok": report["structural_ok"],
+            "under_bar": report["under_bar"],
+            "review_queue": written["review_queue"],
+            "transcripts": len(report["transcripts"]),
+        }
         if not report["night_ok"]:
             raise AirflowFailException(
                 f"quality gate failed on {ds}: {result}; structural: {failed_expectations(report)}; "
@@ -174,8 +186,12 @@ def medscribe_nightly():
 
         if states is None:
             raise AirflowFailException(f"the night {ds} was not settled: see the discover and settle tasks")
-        result = {"night": ds, "recordings_by_state": states, "rows": counts,
-                  "transcripts_under_confidence_bar": (quality or {}).get("under_bar")}
+        result = {
+            "night": ds,
+            "recordings_by_state": states,
+            "rows": counts,
+            "transcripts_under_confidence_bar": (quality or {}).get("under_bar"),
+        }
         if states.get("failed"):
             raise AirflowFailException(f"{states['failed']} recordings failed on {ds}: {result}")
         return result

@@ -80,8 +80,12 @@ def medscribe_retention():
             retention, run_id=dag_run.run_id, requested_by=getattr(dag_run, "triggering_user_name", None)
         )
         day = append_audit(rows, params["lake_uri"])
-        return {"dry_run": False, "audit_night": day, "audit_rows": rows.num_rows,
-                "totals": retention["totals"]}
+        return {
+            "dry_run": False,
+            "audit_night": day,
+            "audit_rows": rows.num_rows,
+            "totals": retention["totals"],
+        }
 
     audit(retain())
 

@@ -25,7 +25,9 @@ from medscribe.assets import LAKE_ASSETS
     max_active_runs=1,
     tags=["medscribe", "analytics"],
     default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
-    params={"lake_uri": Param(os.environ.get("MEDSCRIBE_LAKE_URI", "s3://medscribe-lake/lake"), type="string")},
+    params={
+        "lake_uri": Param(os.environ.get("MEDSCRIBE_LAKE_URI", "s3://medscribe-lake/lake"), type="string")
+    },
     doc_md=__doc__,
 )
 def medscribe_weekly_report():
@@ -35,7 +37,12 @@ def medscribe_weekly_report():
         from medscribe.weekly_report import write_weekly_report
 
         nights = sorted(
-            {event.extra.get("night") for events in (triggering_asset_events or {}).values() for event in events} - {None}
+            {
+                event.extra.get("night")
+                for events in (triggering_asset_events or {}).values()
+                for event in events
+            }
+            - {None}
         )
         return {**write_weekly_report(params["lake_uri"]), "triggered_by_nights": nights}
 

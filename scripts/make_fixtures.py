@@ -81,7 +81,10 @@ FIXTURES: list[dict] = [
             ("PATIENT", "No chest pain. I do get winded on the stairs."),
             ("CLINICIAN", "Your blood pressure is 142 over 88 today."),
             ("PATIENT", "Is that too high?"),
-            ("CLINICIAN", "Yes. You have type 2 diabetes, and you also have hypertension. We will start treatment today."),
+            (
+                "CLINICIAN",
+                "Yes. You have type 2 diabetes, and you also have hypertension. We will start treatment today.",
+            ),
         ],
     },
     {
@@ -97,7 +100,10 @@ FIXTURES: list[dict] = [
             ("PATIENT", "Yes, almost every night. It helps my breathing."),
             ("CLINICIAN", "Tell me about your family history."),
             ("PATIENT", "My mother had asthma."),
-            ("CLINICIAN", "I think this is asthma. Keep using the inhaler, and I will add a daily steroid inhaler."),
+            (
+                "CLINICIAN",
+                "I think this is asthma. Keep using the inhaler, and I will add a daily steroid inhaler.",
+            ),
         ],
     },
     {
@@ -146,14 +152,44 @@ def synthesize(text: str, voice: str, workdir: Path) -> array.array:
     raw_wav = workdir / "espeak.wav"
     pcm = workdir / "piece.raw"
     subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", str(SPEED_WPM), "-p", str(PITCH), "-a", str(AMPLITUDE),
-         "-g", str(WORD_GAP), "-w", str(raw_wav), spoken(text)],
+        [
+            "espeak-ng",
+            "-v",
+            voice,
+            "-s",
+            str(SPEED_WPM),
+            "-p",
+            str(PITCH),
+            "-a",
+            str(AMPLITUDE),
+            "-g",
+            str(WORD_GAP),
+            "-w",
+            str(raw_wav),
+            spoken(text),
+        ],
         check=True,
     )
     subprocess.run(
-        ["sox", "-D", "-V1", str(raw_wav),
-         "-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1", "-L", str(pcm),
-         "rate", "-h", str(SAMPLE_RATE)],
+        [
+            "sox",
+            "-D",
+            "-V1",
+            str(raw_wav),
+            "-t",
+            "raw",
+            "-e",
+            "signed-integer",
+            "-b",
+            "16",
+            "-c",
+            "1",
+            "-L",
+            str(pcm),
+            "rate",
+            "-h",
+            str(SAMPLE_RATE),
+        ],
         check=True,
     )
     samples = array.array("h")
@@ -203,14 +239,16 @@ def build(fixture: dict, workdir: Path, speak=espeak_turn) -> tuple[bytes, dict]
         for ch, track in enumerate(tracks):
             track.extend(piece if channels == 1 or ch == channel else silence)
         end = len(tracks[0])
-        turns.append({
-            "speaker": speaker,
-            "voice": voice,
-            "channel": channel,
-            "start_s": seconds(start),
-            "end_s": seconds(end),
-            "text": text,
-        })
+        turns.append(
+            {
+                "speaker": speaker,
+                "voice": voice,
+                "channel": channel,
+                "start_s": seconds(start),
+                "end_s": seconds(end),
+                "text": text,
+            }
+        )
     for track in tracks:
         track.extend(array.array("h", bytes(2 * round(TAIL_S * SAMPLE_RATE))))
 
@@ -278,8 +316,9 @@ def check(committed_dir: Path) -> int:
     if differing:
         print(
             f"make_fixtures --check: {len(differing)} fixture file(s) in {committed_dir} do not match a fresh "
-            "generation:\n  " + "\n  ".join(differing) +
-            "\nRegenerate with:  python scripts/make_fixtures.py",
+            "generation:\n  "
+            + "\n  ".join(differing)
+            + "\nRegenerate with:  python scripts/make_fixtures.py",
             file=sys.stderr,
         )
         return 1
@@ -289,9 +328,14 @@ def check(committed_dir: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
-    parser.add_argument("--check", action="store_true",
-                        help="regenerate into a temp dir and compare sha256 with the files in --out; exit 1 on drift")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="regenerate into a temp dir and compare sha256 with the files in --out; exit 1 on drift",
+    )
     args = parser.parse_args(argv)
     require_tools()
     if args.check:

@@ -20,7 +20,10 @@ from medscribe.discovery import (
 )
 from tests.conftest import AUDIO, boto3_client
 
-DESTINATION = {"output_bucket": "medscribe-outputs", "data_access_role_arn": "arn:aws:iam::000000000000:role/medscribe-test"}
+DESTINATION = {
+    "output_bucket": "medscribe-outputs",
+    "data_access_role_arn": "arn:aws:iam::000000000000:role/medscribe-test",
+}
 
 
 def tone_wav(rate: int = 16000, seconds: float = 1.0, channels: int = 1) -> bytes:
@@ -74,7 +77,10 @@ def test_invalid_recordings_have_reasons(data, reason):
 def test_routing_sidecar_wins_then_path():
     assert routing_options("incoming/2026-11-23/dictations/a.wav", None)["kind"] == "dictation"
     assert routing_options("incoming/2026-11-23/clinic/a.wav", None)["kind"] == "conversation"
-    assert routing_options("incoming/2026-11-23/dictations/a.wav", {"kind": "conversation"})["kind"] == "conversation"
+    assert (
+        routing_options("incoming/2026-11-23/dictations/a.wav", {"kind": "conversation"})["kind"]
+        == "conversation"
+    )
     with pytest.raises(InvalidRecording, match="kind must be one of"):
         routing_options("x/a.wav", {"kind": "podcast"})
     with pytest.raises(InvalidRecording, match="channel_roles"):
@@ -93,19 +99,34 @@ def test_discover_night_stages_valid_and_records_rejected(s3_only):
     bucket, night = "discovery-test", "2026-11-20"
     s3.create_bucket(Bucket=bucket)
     base = f"incoming/{night}"
-    s3.put_object(Bucket=bucket, Key=f"{base}/conversations/Jane-Canary-Doe.wav", Body=(AUDIO / "conversation_stereo.wav").read_bytes())
-    s3.put_object(Bucket=bucket, Key=f"{base}/dictations/Jane-Canary-Doe-note.wav", Body=(AUDIO / "dictation.wav").read_bytes())
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{base}/conversations/Jane-Canary-Doe.wav",
+        Body=(AUDIO / "conversation_stereo.wav").read_bytes(),
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{base}/dictations/Jane-Canary-Doe-note.wav",
+        Body=(AUDIO / "dictation.wav").read_bytes(),
+    )
     s3.put_object(Bucket=bucket, Key=f"{base}/conversations/Jane-Canary-Doe-8k.wav", Body=tone_wav(rate=8000))
     s3.put_object(Bucket=bucket, Key=f"{base}/conversations/notes.wav", Body=b"hello, not audio at all")
-    s3.put_object(Bucket=bucket, Key=f"{base}/conversations/Jane-Canary-Doe.wav.json", Body=json.dumps({"channel_roles": ["PATIENT", "CLINICIAN"]}).encode())
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{base}/conversations/Jane-Canary-Doe.wav.json",
+        Body=json.dumps({"channel_roles": ["PATIENT", "CLINICIAN"]}).encode(),
+    )
     s3.put_object(Bucket=bucket, Key="incoming/2026-11-21/conversations/other-night.wav", Body=tone_wav())
 
-    recordings, rejected = discover_night(s3, bucket=bucket, prefix="incoming", night=night, staging_prefix="staging/media", **DESTINATION)
+    recordings, rejected = discover_night(
+        s3, bucket=bucket, prefix="incoming", night=night, staging_prefix="staging/media", **DESTINATION
+    )
 
     assert sorted(r.service for r in recordings) == ["healthscribe", "transcribe_medical"]
     scribe = next(r for r in recordings if r.service == "healthscribe")
     assert scribe.options["ChannelDefinitions"] == [
-        {"ChannelId": 0, "ParticipantRole": "PATIENT"}, {"ChannelId": 1, "ParticipantRole": "CLINICIAN"},
+        {"ChannelId": 0, "ParticipantRole": "PATIENT"},
+        {"ChannelId": 1, "ParticipantRole": "CLINICIAN"},
     ]
     dictation = next(r for r in recordings if r.service == "transcribe_medical")
     assert dictation.options["Type"] == "DICTATION" and dictation.options["MediaSampleRateHertz"] == 16000
@@ -119,6 +140,8 @@ def test_discover_night_stages_valid_and_records_rejected(s3_only):
     returned = json.dumps([r.to_dict() for r in recordings] + [r.to_dict() for r in rejected])
     assert "Canary" not in returned and "notes.wav" not in returned  # keys never leave discovery
 
-    again, rejected_again = discover_night(s3, bucket=bucket, prefix="incoming", night=night, staging_prefix="staging/media", **DESTINATION)
+    again, rejected_again = discover_night(
+        s3, bucket=bucket, prefix="incoming", night=night, staging_prefix="staging/media", **DESTINATION
+    )
     assert [r.job_name for r in again] == [r.job_name for r in recordings]
     assert len(rejected_again) == 2

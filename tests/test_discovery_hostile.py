@@ -35,9 +35,23 @@ def sha_id(data: bytes) -> str:
         ({"specialty": "CARDIOLOGY"}, "sidecar specialty must be one of PRIMARYCARE"),
         ({"channel_roles": ["CLINICIAN", "CLINICIAN"]}, "sidecar channel_roles must not repeat an item"),
         ({"note_template": None}, "sidecar note_template must be one of HISTORY_AND_PHYSICAL, GIRPP"),
-        ({"patient": "Jane Canary", "max_speakers": 3}, "sidecar has 1 unknown key (known: kind, channel_roles"),
+        (
+            {"patient": "Jane Canary", "max_speakers": 3},
+            "sidecar has 1 unknown key (known: kind, channel_roles",
+        ),
     ],
-    ids=["speakers-0", "speakers-99", "speakers-bool", "array", "string", "kind", "specialty", "roles", "template-null", "unknown-key"],
+    ids=[
+        "speakers-0",
+        "speakers-99",
+        "speakers-bool",
+        "array",
+        "string",
+        "kind",
+        "specialty",
+        "roles",
+        "template-null",
+        "unknown-key",
+    ],
 )
 def test_sidecar_schema_reasons_name_the_rule_not_the_value(sidecar, reason):
     with pytest.raises(InvalidRecording) as refused:
@@ -47,15 +61,23 @@ def test_sidecar_schema_reasons_name_the_rule_not_the_value(sidecar, reason):
 
 
 def test_sidecar_schema_takes_its_ranges_from_botocore():
-    assert check_sidecar({"max_speakers": 30, "kind": "conversation"}) == {"max_speakers": 30, "kind": "conversation"}
+    assert check_sidecar({"max_speakers": 30, "kind": "conversation"}) == {
+        "max_speakers": 30,
+        "kind": "conversation",
+    }
     assert check_sidecar(None) == {}
     with pytest.raises(RefusedInput, match="at most 30"):
         check_sidecar({"max_speakers": 31})
 
 
 def test_request_validation_is_botocores():
-    request = {"MedicalScribeJobName": "medscribe-hs-x", "Media": {"MediaFileUri": "s3://b/k.wav"}, "OutputBucketName": "out",
-               "DataAccessRoleArn": "arn:aws:iam::000000000000:role/r", "Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 0}}
+    request = {
+        "MedicalScribeJobName": "medscribe-hs-x",
+        "Media": {"MediaFileUri": "s3://b/k.wav"},
+        "OutputBucketName": "out",
+        "DataAccessRoleArn": "arn:aws:iam::000000000000:role/r",
+        "Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 0},
+    }
     with pytest.raises(RefusedInput, match="Settings.MaxSpeakerLabels, value: 0, valid min value: 2"):
         check_request("healthscribe", request)
     check_request("healthscribe", {**request, "Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}})
@@ -68,8 +90,23 @@ def hostile_night(s3_only):
     s3 = boto3_client("s3", s3_only.s3_endpoint)
     s3.create_bucket(Bucket=BUCKET)
     base = f"incoming/{NIGHT}"
-    audio = {name: tone_wav(seconds=1.0 + 0.1 * i) for i, name in enumerate(
-        ["good-mono", "good-dictation", "speakers-0", "speakers-99", "array", "not-utf8", "null", "deep", "huge", "twice"])}
+    audio = {
+        name: tone_wav(seconds=1.0 + 0.1 * i)
+        for i, name in enumerate(
+            [
+                "good-mono",
+                "good-dictation",
+                "speakers-0",
+                "speakers-99",
+                "array",
+                "not-utf8",
+                "null",
+                "deep",
+                "huge",
+                "twice",
+            ]
+        )
+    }
     sidecars = {
         "conversations/Jane-Canary/good-mono.wav": {"max_speakers": 3},
         "conversations/Jane-Canary/speakers-0.wav": {"max_speakers": 0},
@@ -101,18 +138,34 @@ def hostile_night(s3_only):
         body = sidecar if isinstance(sidecar, bytes) else json.dumps(sidecar).encode()
         s3.put_object(Bucket=BUCKET, Key=f"{base}/{key}.json", Body=body)
     ledger = Ledger(s3, BUCKET)
-    recordings, rejected = discover_night(s3, bucket=BUCKET, prefix="incoming", night=NIGHT, staging_prefix="staging/media",
-                                          ledger=ledger, **DESTINATION)
-    return {"s3": s3, "ledger": ledger, "audio": audio, "recordings": recordings, "rejected": rejected,
-            "lost": json.dumps(sidecars["conversations/Jane-Canary/lost.wav"]).encode(),
-            "huge_bytes": len(json.dumps(sidecars["conversations/Jane-Canary/huge.wav"]))}
+    recordings, rejected = discover_night(
+        s3,
+        bucket=BUCKET,
+        prefix="incoming",
+        night=NIGHT,
+        staging_prefix="staging/media",
+        ledger=ledger,
+        **DESTINATION,
+    )
+    return {
+        "s3": s3,
+        "ledger": ledger,
+        "audio": audio,
+        "recordings": recordings,
+        "rejected": rejected,
+        "lost": json.dumps(sidecars["conversations/Jane-Canary/lost.wav"]).encode(),
+        "huge_bytes": len(json.dumps(sidecars["conversations/Jane-Canary/huge.wav"])),
+    }
 
 
 def test_bad_sidecars_are_quarantined_and_the_good_recordings_go_on(hostile_night):
     audio = hostile_night["audio"]
     admitted = {r.recording_id: r for r in hostile_night["recordings"]}
     assert sorted(admitted) == sorted(sha_id(audio[n]) for n in ("good-mono", "good-dictation", "twice"))
-    assert admitted[sha_id(audio["good-mono"])].options["Settings"] == {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 3}
+    assert admitted[sha_id(audio["good-mono"])].options["Settings"] == {
+        "ShowSpeakerLabels": True,
+        "MaxSpeakerLabels": 3,
+    }
     assert admitted[sha_id(audio["good-dictation"])].service == "transcribe_medical"
     reasons = {r.recording_id: r.reason for r in hostile_night["rejected"]}
     assert reasons == {
@@ -122,7 +175,9 @@ def test_bad_sidecars_are_quarantined_and_the_good_recordings_go_on(hostile_nigh
         sha_id(audio["not-utf8"]): "sidecar is not valid JSON",
         sha_id(audio["null"]): "sidecar must be a JSON object, not null",
         sha_id(audio["deep"]): "sidecar is not valid JSON",
-        sha_id(audio["huge"]): f"sidecar too large ({hostile_night['huge_bytes']} bytes > {MAX_SIDECAR_BYTES})",
+        sha_id(
+            audio["huge"]
+        ): f"sidecar too large ({hostile_night['huge_bytes']} bytes > {MAX_SIDECAR_BYTES})",
         sha_id(hostile_night["lost"]): ORPHAN_SIDECAR,
     }
 
@@ -135,7 +190,9 @@ def test_every_recording_and_orphan_sidecar_has_one_ledger_entry(hostile_night):
     orphan = next(e for e in entries if e["recording_id"] == sha_id(hostile_night["lost"]))
     assert (orphan["reason"], orphan["size_bytes"]) == (ORPHAN_SIDECAR, len(hostile_night["lost"]))
     copy = hostile_night["s3"].head_object(Bucket=BUCKET, Key=f"quarantine/{NIGHT}/{orphan['recording_id']}")
-    assert copy["Metadata"]["reason"] == ORPHAN_SIDECAR and copy["ContentLength"] == len(hostile_night["lost"])
+    assert copy["Metadata"]["reason"] == ORPHAN_SIDECAR and copy["ContentLength"] == len(
+        hostile_night["lost"]
+    )
 
 
 def test_same_audio_routed_two_ways_gets_a_note(hostile_night):
@@ -173,6 +230,14 @@ def test_a_refused_destination_fails_discovery_before_anything_is_recorded(s3_on
     s3.put_object(Bucket="hostile-destination", Key=f"incoming/{NIGHT}/a.wav", Body=tone_wav())
     ledger = Ledger(s3, "hostile-destination")
     with pytest.raises(ValueError, match="DataAccessRoleArn"):
-        discover_night(s3, bucket="hostile-destination", prefix="incoming", night=NIGHT, staging_prefix="staging/media",
-                       ledger=ledger, output_bucket="out", data_access_role_arn="arn:short")
+        discover_night(
+            s3,
+            bucket="hostile-destination",
+            prefix="incoming",
+            night=NIGHT,
+            staging_prefix="staging/media",
+            ledger=ledger,
+            output_bucket="out",
+            data_access_role_arn="arn:short",
+        )
     assert ledger.night(NIGHT) == []

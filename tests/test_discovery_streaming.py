@@ -15,9 +15,9 @@ from collections import Counter
 
 import pytest
 
-from medscribe_harness.devstack import local_credentials_env
 from medscribe.discovery import InvalidRecording, Limits, discover_night, probe_audio
 from medscribe.spool import MEMORY_SPOOL_BYTES, full_object_sha256
+from medscribe_harness.devstack import local_credentials_env
 from tests.conftest import boto3_client
 from tests.test_discovery import DESTINATION, tone_wav
 
@@ -35,9 +35,15 @@ def sha_id(data: bytes) -> str:
 def wav_header(rate: int, channels: int, data_bytes: int) -> bytes:
     """A canonical 44-byte PCM16 WAV header for ``data_bytes`` of samples."""
     block = 2 * channels
-    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE"
-            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * block, block, 16)
-            + b"data" + struct.pack("<I", data_bytes))
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data_bytes)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * block, block, 16)
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )
 
 
 def noise_block(size: int, seed: int = 23) -> bytes:
@@ -49,7 +55,10 @@ def noise_block(size: int, seed: int = 23) -> bytes:
 def noise_wav(seconds: float, rate: int = 16000, channels: int = 1) -> bytes:
     block = 2 * channels
     data_bytes = int(seconds * rate) * block
-    return wav_header(rate, channels, data_bytes) + (noise_block(1 << 16) * (data_bytes // (1 << 16) + 1))[:data_bytes]
+    return (
+        wav_header(rate, channels, data_bytes)
+        + (noise_block(1 << 16) * (data_bytes // (1 << 16) + 1))[:data_bytes]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +73,25 @@ def put_full_object_sha256(s3, key: str, data: bytes) -> None:
 
     moto reports ChecksumType only for multipart uploads, so a one-part upload gives that response shape.
     """
-    upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ChecksumAlgorithm="SHA256", ChecksumType="FULL_OBJECT")
-    part = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=data,
-                          ChecksumAlgorithm="SHA256")
+    upload = s3.create_multipart_upload(
+        Bucket=BUCKET, Key=key, ChecksumAlgorithm="SHA256", ChecksumType="FULL_OBJECT"
+    )
+    part = s3.upload_part(
+        Bucket=BUCKET,
+        Key=key,
+        UploadId=upload["UploadId"],
+        PartNumber=1,
+        Body=data,
+        ChecksumAlgorithm="SHA256",
+    )
     s3.complete_multipart_upload(
-        Bucket=BUCKET, Key=key, UploadId=upload["UploadId"], ChecksumType="FULL_OBJECT",
-        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"], "ChecksumSHA256": part["ChecksumSHA256"]}]},
+        Bucket=BUCKET,
+        Key=key,
+        UploadId=upload["UploadId"],
+        ChecksumType="FULL_OBJECT",
+        MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": part["ETag"], "ChecksumSHA256": part["ChecksumSHA256"]}]
+        },
     )
 
 
@@ -79,10 +101,18 @@ def put_composite_sha256(s3, key: str, data: bytes) -> None:
     split = 5 * 1024 * 1024  # S3's smallest part but the last
     parts = []
     for number, chunk in enumerate((data[:split], data[split:]), start=1):
-        part = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload["UploadId"], PartNumber=number, Body=chunk,
-                              ChecksumAlgorithm="SHA256")
+        part = s3.upload_part(
+            Bucket=BUCKET,
+            Key=key,
+            UploadId=upload["UploadId"],
+            PartNumber=number,
+            Body=chunk,
+            ChecksumAlgorithm="SHA256",
+        )
         parts.append({"PartNumber": number, "ETag": part["ETag"], "ChecksumSHA256": part["ChecksumSHA256"]})
-    s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": parts})
+    s3.complete_multipart_upload(
+        Bucket=BUCKET, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
+    )
 
 
 def gets_by_key(s3) -> Counter:
@@ -124,14 +154,19 @@ def test_streamed_discovery_gives_the_reasons_probe_audio_gives_in_memory_and_on
     for name, data in {**invalid, **valid}.items():
         s3.put_object(Bucket=BUCKET, Key=f"{base}/{name}", Body=data)
 
-    recordings, rejected = discover_night(s3, bucket=BUCKET, prefix="reasons", night=NIGHT, staging_prefix="staging/media",
-                                          **DESTINATION)
+    recordings, rejected = discover_night(
+        s3, bucket=BUCKET, prefix="reasons", night=NIGHT, staging_prefix="staging/media", **DESTINATION
+    )
 
-    assert {r.recording_id: r.reason for r in rejected} == {sha_id(data): reason_of(data) for data in invalid.values()}
+    assert {r.recording_id: r.reason for r in rejected} == {
+        sha_id(data): reason_of(data) for data in invalid.values()
+    }
     assert "truncated wav: data chunk declares 9600000 bytes, 8600000 present" in {r.reason for r in rejected}
     admitted = {r.recording_id: (r.audio.duration_s, r.size_bytes) for r in recordings}
-    assert admitted == {sha_id(valid["short.wav"]): (1.7, len(valid["short.wav"])),
-                        sha_id(long_valid): (300.0, len(long_valid))}
+    assert admitted == {
+        sha_id(valid["short.wav"]): (1.7, len(valid["short.wav"])),
+        sha_id(long_valid): (300.0, len(long_valid)),
+    }
 
 
 def test_a_full_object_checksum_names_the_recording_without_hashing_or_reading_it_twice(s3):
@@ -150,8 +185,15 @@ def test_a_full_object_checksum_names_the_recording_without_hashing_or_reading_i
     gets = gets_by_key(s3)
 
     limits = Limits(max_size_bytes=len(composite))
-    recordings, rejected = discover_night(s3, bucket=BUCKET, prefix="checksums", night=NIGHT, staging_prefix="staging/media",
-                                          limits=limits, **DESTINATION)
+    recordings, rejected = discover_night(
+        s3,
+        bucket=BUCKET,
+        prefix="checksums",
+        night=NIGHT,
+        staging_prefix="staging/media",
+        limits=limits,
+        **DESTINATION,
+    )
 
     assert sorted(r.recording_id for r in recordings) == sorted([sha_id(first), sha_id(composite)])
     assert [(r.recording_id, r.reason) for r in rejected] == [
@@ -194,7 +236,11 @@ def test_discovery_peak_rss_does_not_grow_with_a_500_mb_recording(s3, s3_only, t
     path, digest = tmp_path / "big.wav", hashlib.sha256()
     block = noise_block(1 << 20)
     with path.open("wb") as out:  # written in chunks: the test holds no more than a block either
-        chunks = [wav_header(rate, channels, data_bytes), *[block] * (data_bytes // len(block)), block[: data_bytes % len(block)]]
+        chunks = [
+            wav_header(rate, channels, data_bytes),
+            *[block] * (data_bytes // len(block)),
+            block[: data_bytes % len(block)],
+        ]
         for chunk in chunks:
             out.write(chunk)
             digest.update(chunk)
@@ -205,22 +251,45 @@ def test_discovery_peak_rss_does_not_grow_with_a_500_mb_recording(s3, s3_only, t
     path.unlink()
     staged_key = f"staging/media/{sha256}.wav"
     try:
-        args = {"endpoint": s3_only.s3_endpoint, "bucket": BUCKET, "night": NIGHT, "destination": DESTINATION,
-                "warm_prefix": "warm", "big_prefix": "big"}
-        env = {**os.environ, **local_credentials_env(), "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        child = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, text=True, env=env,
-                               timeout=300)
+        args = {
+            "endpoint": s3_only.s3_endpoint,
+            "bucket": BUCKET,
+            "night": NIGHT,
+            "destination": DESTINATION,
+            "warm_prefix": "warm",
+            "big_prefix": "big",
+        }
+        env = {
+            **os.environ,
+            **local_credentials_env(),
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        }
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD, json.dumps(args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
         assert child.returncode == 0, child.stderr[-2000:]
         result = json.loads(child.stdout.strip().splitlines()[-1])
 
         (recording,) = result["recordings"]
         assert result["rejected"] == []
         assert recording["recording_id"] == sha256[:32] and recording["size_bytes"] == 44 + data_bytes
-        assert recording["audio"] == {"media_format": "wav", "sample_rate_hz": rate, "channels": channels,
-                                      "duration_s": round(data_bytes / 4 / rate, 3)}
-        assert s3.head_object(Bucket=BUCKET, Key=staged_key)["ContentLength"] == 44 + data_bytes  # server-side copy
+        assert recording["audio"] == {
+            "media_format": "wav",
+            "sample_rate_hz": rate,
+            "channels": channels,
+            "duration_s": round(data_bytes / 4 / rate, 3),
+        }
+        assert (
+            s3.head_object(Bucket=BUCKET, Key=staged_key)["ContentLength"] == 44 + data_bytes
+        )  # server-side copy
         growth = (result["after_kib"] - result["before_kib"]) * 1024
-        assert growth <= MAX_PEAK_GROWTH_BYTES, f"peak RSS grew {growth / 1e6:.1f} MB for {BIG_BYTES / 1e6:.0f} MB of audio"
+        assert growth <= MAX_PEAK_GROWTH_BYTES, (
+            f"peak RSS grew {growth / 1e6:.1f} MB for {BIG_BYTES / 1e6:.0f} MB of audio"
+        )
     finally:
         s3.delete_object(Bucket=BUCKET, Key=big_key)
         s3.delete_object(Bucket=BUCKET, Key=staged_key)

@@ -13,8 +13,8 @@ import json
 import pytest
 from medwer import Scorer
 
-from medscribe_harness.demo import SAMPLES, run_night, s3_client, seed_night
 from medscribe.lake.store import read_table, row_counts
+from medscribe_harness.demo import SAMPLES, run_night, s3_client, seed_night
 from tests.conftest import AUDIO, boto3_client, reference
 
 NIGHT = "2026-11-23"
@@ -27,9 +27,16 @@ def recording_id(fixture: str) -> str:
 
 def engine_job_names(stack) -> list[str]:
     transcribe = boto3_client("transcribe", stack.engine_endpoint)
-    names = [j["MedicalScribeJobName"] for j in transcribe.list_medical_scribe_jobs(MaxResults=100)["MedicalScribeJobSummaries"]]
-    names += [j["MedicalTranscriptionJobName"] for j in
-              transcribe.list_medical_transcription_jobs(MaxResults=100)["MedicalTranscriptionJobSummaries"]]
+    names = [
+        j["MedicalScribeJobName"]
+        for j in transcribe.list_medical_scribe_jobs(MaxResults=100)["MedicalScribeJobSummaries"]
+    ]
+    names += [
+        j["MedicalTranscriptionJobName"]
+        for j in transcribe.list_medical_transcription_jobs(MaxResults=100)[
+            "MedicalTranscriptionJobSummaries"
+        ]
+    ]
     return sorted(n for n in names if n.startswith("medscribe-"))
 
 
@@ -83,9 +90,14 @@ def test_stereo_segments_carry_channel_roles(night):
     turns = reference("conversation_stereo")["turns"]
 
     def speaker_at(t: float) -> str | None:
-        return next((turn["speaker"] for turn in turns if turn["start_s"] - 0.3 <= t <= turn["end_s"] + 0.3), None)
+        return next(
+            (turn["speaker"] for turn in turns if turn["start_s"] - 0.3 <= t <= turn["end_s"] + 0.3), None
+        )
 
-    agree = [speaker_at((s.begin_time + s.end_time) / 2) == s.participant_role.split("_")[0] for s in stereo.itertuples()]
+    agree = [
+        speaker_at((s.begin_time + s.end_time) / 2) == s.participant_role.split("_")[0]
+        for s in stereo.itertuples()
+    ]
     assert len(agree) >= len(turns) * 0.8 and sum(agree) / len(agree) >= 0.9
 
 
@@ -113,7 +125,9 @@ def test_jobs_really_deferred(night):
 def test_quality_report_written(night):
     report = json.loads(open(f"{night['lake']}/_quality/night={NIGHT}/word_confidence.json").read())
     assert report["structural_ok"] is True
-    assert sorted(t["recording_id"] for t in report["transcripts"]) == sorted(recording_id(f) for f in SAMPLES)
+    assert sorted(t["recording_id"] for t in report["transcripts"]) == sorted(
+        recording_id(f) for f in SAMPLES
+    )
 
 
 def test_rerun_starts_no_job_and_duplicates_no_row(stack, night):
@@ -138,8 +152,12 @@ def test_no_keys_or_transcript_text_in_xcom_or_logs(night):
     secrets += [relative_key.split("/")[-1] for relative_key, _ in SAMPLES.values()]  # visit-0001.wav ...
     for fixture in SAMPLES:
         text = reference(fixture.removesuffix(".wav"))["text"]
-        secrets += [w.strip(".,?").lower() for w in text.split() if len(w.strip(".,?")) >= 9]  # distinctive words
+        secrets += [
+            w.strip(".,?").lower() for w in text.split() if len(w.strip(".,?")) >= 9
+        ]  # distinctive words
     haystack = "\n".join(values + logs).lower()
-    assert f"ledger/_manifests/{NIGHT}/discover.json" in haystack  # XCom carries manifest keys, not per-recording lists
+    assert (
+        f"ledger/_manifests/{NIGHT}/discover.json" in haystack
+    )  # XCom carries manifest keys, not per-recording lists
     assert len(secrets) >= 15
     assert [s for s in secrets if s.lower() in haystack] == []

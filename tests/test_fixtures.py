@@ -92,7 +92,7 @@ def test_every_turn_is_audible(name):
     for turn in reference["turns"]:
         start, end = round(turn["start_s"] * rate), round(turn["end_s"] * rate)
         channel = turn["channel"] or 0
-        assert rms(samples[start * channels + channel:end * channels:channels]) > 300, turn
+        assert rms(samples[start * channels + channel : end * channels : channels]) > 300, turn
 
 
 def test_stereo_turns_are_each_on_their_own_channel():
@@ -102,8 +102,8 @@ def test_stereo_turns_are_each_on_their_own_channel():
     for turn in reference["turns"]:
         start, end = round(turn["start_s"] * rate), round(turn["end_s"] * rate)
         own, other = turn["channel"], 1 - turn["channel"]
-        own_rms = rms(samples[2 * start + own:2 * end:2])
-        other_rms = rms(samples[2 * start + other:2 * end:2])
+        own_rms = rms(samples[2 * start + own : 2 * end : 2])
+        other_rms = rms(samples[2 * start + other : 2 * end : 2])
         assert own_rms > 300, turn
         assert other_rms <= 1.0, f"{turn['speaker']} turn at {turn['start_s']} s leaks onto channel {other}"
 
@@ -115,7 +115,9 @@ def test_audio_fits_the_size_budget():
 def test_fixtures_are_reproducible():
     missing = [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (apt-get install espeak-ng sox): cannot regenerate")
+        pytest.skip(
+            f"{' and '.join(missing)} not installed (apt-get install espeak-ng sox): cannot regenerate"
+        )
     result = subprocess.run(
         [sys.executable, str(MAKE_FIXTURES), "--check"], capture_output=True, text=True, timeout=300
     )

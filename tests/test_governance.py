@@ -22,10 +22,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from medscribe_harness.demo import run_night, s3_client
-from medscribe_harness.devstack import airflow_env
 from medscribe.governance import AUDIT_TABLE, RECORDING_TABLES
 from medscribe.lake.store import read_table
+from medscribe_harness.demo import run_night, s3_client
+from medscribe_harness.devstack import airflow_env
 from tests.conftest import boto3_client
 from tests.test_nightly_operations import canary_audio, wav_slice
 
@@ -51,12 +51,27 @@ def rid(data: bytes) -> str:
 
 
 def run_forget(stack, workdir: dict, recordings: list[str], log_name: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **airflow_env(workdir["home"], stack.airflow_connection_uri_json()),
-           "MEDSCRIBE_LAKE_URI": workdir["lake"]}
+    env = {
+        **os.environ,
+        **airflow_env(workdir["home"], stack.airflow_connection_uri_json()),
+        "MEDSCRIBE_LAKE_URI": workdir["lake"],
+    }
     conf = json.dumps({"recordings": recordings, **BUCKETS})
     with open(workdir["base"] / log_name, "w") as out:
-        return subprocess.run([str(Path(sys.executable).with_name("airflow")), "dags", "test", "medscribe_forget",
-                               "--conf", conf], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        return subprocess.run(
+            [
+                str(Path(sys.executable).with_name("airflow")),
+                "dags",
+                "test",
+                "medscribe_forget",
+                "--conf",
+                conf,
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
 
 def bucket_objects(s3) -> dict[str, bytes]:
@@ -64,23 +79,37 @@ def bucket_objects(s3) -> dict[str, bytes]:
     for bucket in BUCKETS.values():
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             for item in page.get("Contents", []):
-                objects[f"{bucket}/{item['Key']}"] = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                objects[f"{bucket}/{item['Key']}"] = s3.get_object(Bucket=bucket, Key=item["Key"])[
+                    "Body"
+                ].read()
     return objects
 
 
 def job_names(stack, contains: str) -> list[str]:
     transcribe = boto3_client("transcribe", stack.engine_endpoint)
-    names = [j["MedicalScribeJobName"] for j in transcribe.list_medical_scribe_jobs(
-        JobNameContains=contains, MaxResults=100)["MedicalScribeJobSummaries"]]
-    names += [j["MedicalTranscriptionJobName"] for j in transcribe.list_medical_transcription_jobs(
-        JobNameContains=contains, MaxResults=100)["MedicalTranscriptionJobSummaries"]]
+    names = [
+        j["MedicalScribeJobName"]
+        for j in transcribe.list_medical_scribe_jobs(JobNameContains=contains, MaxResults=100)[
+            "MedicalScribeJobSummaries"
+        ]
+    ]
+    names += [
+        j["MedicalTranscriptionJobName"]
+        for j in transcribe.list_medical_transcription_jobs(JobNameContains=contains, MaxResults=100)[
+            "MedicalTranscriptionJobSummaries"
+        ]
+    ]
     return sorted(names)
 
 
 def rows_of(lake: str, ids: set[str]) -> dict[str, list[dict]]:
-    return {name: sorted((r for r in read_table(name, lake, night=NIGHT).to_pylist() if r["recording_id"] in ids),
-                         key=lambda r: json.dumps(r, sort_keys=True, default=str))
-            for name in RECORDING_TABLES}
+    return {
+        name: sorted(
+            (r for r in read_table(name, lake, night=NIGHT).to_pylist() if r["recording_id"] in ids),
+            key=lambda r: json.dumps(r, sort_keys=True, default=str),
+        )
+        for name in RECORDING_TABLES
+    }
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +121,9 @@ def night(stack, tmp_path_factory):
         s3.create_bucket(Bucket=bucket)
     canary = padded(canary_audio(base), 0.3)
     others = {
-        f"incoming/{NIGHT}/conversations/clinic-g/visit-1.wav": wav_slice("conversation_stereo.wav", 2.2, 7.0),
+        f"incoming/{NIGHT}/conversations/clinic-g/visit-1.wav": wav_slice(
+            "conversation_stereo.wav", 2.2, 7.0
+        ),
         f"incoming/{NIGHT}/dictations/dr-g/note-1.wav": wav_slice("dictation.wav", 1.3, 6.2),
     }
     for key, data in {CANARY_KEY: canary, **others}.items():
@@ -102,9 +133,16 @@ def night(stack, tmp_path_factory):
     other_ids = {rid(d) for d in others.values()}
     words = read_table("transcript_words", workdir["lake"], night=NIGHT).to_pylist()
     said = " ".join(w["content"] or "" for w in words if w["recording_id"] == rid(canary)).lower()
-    return {**workdir, "canary": rid(canary), "sha256": hashlib.sha256(canary).hexdigest(), "said": said,
-            "others": other_ids, "other_keys": sorted(others), "before": rows_of(workdir["lake"], other_ids),
-            "jobs_before": {i: job_names(stack, i) for i in other_ids | {rid(canary)}}}
+    return {
+        **workdir,
+        "canary": rid(canary),
+        "sha256": hashlib.sha256(canary).hexdigest(),
+        "said": said,
+        "others": other_ids,
+        "other_keys": sorted(others),
+        "before": rows_of(workdir["lake"], other_ids),
+        "jobs_before": {i: job_names(stack, i) for i in other_ids | {rid(canary)}},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +194,9 @@ def test_no_lake_row_or_file_holds_it_except_the_audit_row(forgotten):
 
 def test_other_recordings_rows_are_unchanged(forgotten):
     assert rows_of(forgotten["lake"], forgotten["others"]) == forgotten["before"]
-    remaining = {r["recording_id"] for r in read_table("recordings", forgotten["lake"], night=NIGHT).to_pylist()}
+    remaining = {
+        r["recording_id"] for r in read_table("recordings", forgotten["lake"], night=NIGHT).to_pylist()
+    }
     assert remaining == forgotten["others"]
 
 
@@ -165,13 +205,34 @@ def test_audit_row_counts_every_place(forgotten):
     assert len(rows) == 1
     row = rows[0]
     assert (row["action"], row["outcome"], row["recording_id"], row["recording_nights"]) == (
-        "forget", "removed", forgotten["canary"], NIGHT)
-    counts = {k: row[k] for k in ("originals", "staged", "quarantined", "service_outputs", "service_jobs",
-                                  "ledger_entries", "quality_reports")}
+        "forget",
+        "removed",
+        forgotten["canary"],
+        NIGHT,
+    )
+    counts = {
+        k: row[k]
+        for k in (
+            "originals",
+            "staged",
+            "quarantined",
+            "service_outputs",
+            "service_jobs",
+            "ledger_entries",
+            "quality_reports",
+        )
+    }
     # a HealthScribe job: transcript and clinical document; the ledger entry and the night's three
     # manifests that name it (discover, its batch, the batch's outcomes)
-    assert counts == {"originals": 1, "staged": 1, "quarantined": 0, "service_outputs": 2, "service_jobs": 1,
-                      "ledger_entries": 4, "quality_reports": 1}
+    assert counts == {
+        "originals": 1,
+        "staged": 1,
+        "quarantined": 0,
+        "service_outputs": 2,
+        "service_jobs": 1,
+        "ledger_entries": 4,
+        "quality_reports": 1,
+    }
     by_table = json.loads(row["lake_rows_by_table"])
     assert by_table["recordings"] == 1 and by_table["jobs"] == 1 and by_table["transcript_words"] > 5
     assert row["lake_rows"] == sum(by_table.values())
@@ -186,9 +247,19 @@ def test_second_run_finds_nothing_and_says_so(stack, forgotten):
     rows = read_table(AUDIT_TABLE, forgotten["lake"]).to_pylist()
     again = [r for r in rows if r["outcome"] != "removed"]
     assert sorted((r["outcome"], r["recording_id"]) for r in again) == [
-        ("input_not_found", None), ("nothing_found", forgotten["canary"])]
-    places = ("originals", "staged", "quarantined", "service_outputs", "service_jobs", "ledger_entries",
-              "lake_rows", "quality_reports")
+        ("input_not_found", None),
+        ("nothing_found", forgotten["canary"]),
+    ]
+    places = (
+        "originals",
+        "staged",
+        "quarantined",
+        "service_outputs",
+        "service_jobs",
+        "ledger_entries",
+        "lake_rows",
+        "quality_reports",
+    )
     assert all(r[p] == 0 for r in again for p in places)
     assert rows_of(forgotten["lake"], forgotten["others"]) == forgotten["before"]
 
@@ -196,6 +267,10 @@ def test_second_run_finds_nothing_and_says_so(stack, forgotten):
 def test_forget_xcom_and_logs_carry_ids_and_counts_only(forgotten):
     with sqlite3.connect(forgotten["home"] / "airflow.db") as db:
         values = [str(v) for (v,) in db.execute("select value from xcom where dag_id = 'medscribe_forget'")]
-    logs = [(forgotten["base"] / name).read_text(errors="replace") for name in ("forget.log", "forget-again.log")]
-    assert any(forgotten["canary"] in v for v in values) and forgotten["canary"] in logs[0]  # ids do reach them
+    logs = [
+        (forgotten["base"] / name).read_text(errors="replace") for name in ("forget.log", "forget-again.log")
+    ]
+    assert (
+        any(forgotten["canary"] in v for v in values) and forgotten["canary"] in logs[0]
+    )  # ids do reach them
     assert [v for v in values + logs if "canary" in v.lower()] == []

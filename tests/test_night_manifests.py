@@ -16,18 +16,32 @@ from medscribe.aws.operators.transcribe_batch import StartMedicalJobsBatchOperat
 from medscribe.discovery import discover_night
 from medscribe.ledger import Ledger
 from medscribe.manifests import manifest_key, read_manifest, save_batch_outcomes
-from medscribe.nightly import batch_outcomes, night_recordings, plan_batch_manifests, save_discovery, settle_night
+from medscribe.nightly import (
+    batch_outcomes,
+    night_recordings,
+    plan_batch_manifests,
+    save_discovery,
+    settle_night,
+)
 from tests.conftest import boto3_client
 from tests.test_discovery import tone_wav
 
-BUCKET, OUTPUT, ROLE = "manifests-recordings", "manifests-outputs", "arn:aws:iam::000000000000:role/medscribe-healthscribe"
+BUCKET, OUTPUT, ROLE = (
+    "manifests-recordings",
+    "manifests-outputs",
+    "arn:aws:iam::000000000000:role/medscribe-healthscribe",
+)
 BATCH_SIZE, N = 4, 10  # 10 and 40 recordings: counts of the same width, 3 and 10 batches
 SECRET = "dr-hartmann"  # a name in the keys: must reach no XCom value and no manifest
 
 
 def seed(s3, night: str, count: int) -> None:
     for i in range(count):
-        s3.put_object(Bucket=BUCKET, Key=f"incoming/{night}/{SECRET}/visit-{i}.wav", Body=tone_wav(seconds=0.6 + i / 100))
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=f"incoming/{night}/{SECRET}/visit-{i}.wav",
+            Body=tone_wav(seconds=0.6 + i / 100),
+        )
     s3.put_object(Bucket=BUCKET, Key=f"incoming/{night}/{SECRET}/empty.wav", Body=b"")
     s3.put_object(Bucket=BUCKET, Key=f"incoming/{night}/{SECRET}/notes.wav", Body=b"%PDF-1.7 not audio" * 50)
 
@@ -36,26 +50,46 @@ def run_steps(s3, night: str) -> dict:
     """The steps' XCom values, in the DAG's order; every job's outcome is COMPLETED."""
     ledger = Ledger(s3, BUCKET, "ledger")
     recordings, rejected = discover_night(
-        s3, bucket=BUCKET, prefix="incoming", night=night, staging_prefix="staging/media", output_bucket=OUTPUT,
-        data_access_role_arn=ROLE, ledger=ledger,
+        s3,
+        bucket=BUCKET,
+        prefix="incoming",
+        night=night,
+        staging_prefix="staging/media",
+        output_bucket=OUTPUT,
+        data_access_role_arn=ROLE,
+        ledger=ledger,
     )
     found = save_discovery(ledger, night, recordings, rejected)
     keys = plan_batch_manifests(
-        night_recordings(ledger, found), ledger=ledger, night=night, batch_size=BATCH_SIZE, output_bucket=OUTPUT,
+        night_recordings(ledger, found),
+        ledger=ledger,
+        night=night,
+        batch_size=BATCH_SIZE,
+        output_bucket=OUTPUT,
         data_access_role_arn=ROLE,
     )
     results = []
     for key in keys:  # what each mapped job task returns, from the batch operator's own result
         jobs = read_manifest(s3, BUCKET, key)["jobs"]
-        names = [job["request"].get("MedicalScribeJobName") or job["request"]["MedicalTranscriptionJobName"] for job in jobs]
-        result = StartMedicalJobsBatchOperator._result({name: {"status": "COMPLETED", "failure_reason": None} for name in names})
+        names = [
+            job["request"].get("MedicalScribeJobName") or job["request"]["MedicalTranscriptionJobName"]
+            for job in jobs
+        ]
+        result = StartMedicalJobsBatchOperator._result(
+            {name: {"status": "COMPLETED", "failure_reason": None} for name in names}
+        )
         results.append(save_batch_outcomes(s3, BUCKET, key, result))
 
     def never_described(service, name):
         raise AssertionError("every outcome is in the outcomes manifests")
 
-    states = settle_night(recordings=night_recordings(ledger, found), outcomes=batch_outcomes(ledger, results),
-                          describe_job=never_described, ledger=ledger, night=night)
+    states = settle_night(
+        recordings=night_recordings(ledger, found),
+        outcomes=batch_outcomes(ledger, results),
+        describe_job=never_described,
+        ledger=ledger,
+        night=night,
+    )
     return {"discover": found, "plan": keys, "jobs": results, "settle": states, "ledger": ledger}
 
 
@@ -76,15 +110,25 @@ def nights(s3_only):
 
 def test_xcom_grows_only_by_the_batch_keys(nights):
     small, large = nights["small"], nights["large"]
-    assert (len(small["plan"]), len(large["plan"])) == (math.ceil(N / BATCH_SIZE), math.ceil(4 * N / BATCH_SIZE))
-    assert small["discover"] == {"manifest": "ledger/_manifests/2026-12-01/discover.json", "recordings": N, "rejected": 2}
+    assert (len(small["plan"]), len(large["plan"])) == (
+        math.ceil(N / BATCH_SIZE),
+        math.ceil(4 * N / BATCH_SIZE),
+    )
+    assert small["discover"] == {
+        "manifest": "ledger/_manifests/2026-12-01/discover.json",
+        "recordings": N,
+        "rejected": 2,
+    }
     assert large["settle"] == {"succeeded": 4 * N, "quarantined": 2}
     for step in ("discover", "settle"):
         assert len(json.dumps(small[step])) == len(json.dumps(large[step])), step
     per_batch = len(json.dumps(large["plan"][0])) + len(json.dumps(large["jobs"][0]))
     extra_batches = len(large["plan"]) - len(small["plan"])
     assert xcom_bytes(large) - xcom_bytes(small) == extra_batches * per_batch
-    assert large["jobs"][-1] == {"outcomes": "ledger/_manifests/2026-12-02/outcomes/0009.json", "counts": {"COMPLETED": 4}}
+    assert large["jobs"][-1] == {
+        "outcomes": "ledger/_manifests/2026-12-02/outcomes/0009.json",
+        "counts": {"COMPLETED": 4},
+    }
 
 
 def test_manifests_hold_every_recording_and_job(nights):
@@ -93,11 +137,15 @@ def test_manifests_hold_every_recording_and_job(nights):
     assert len(entries) == 4 * N + 2
     recordings = read_manifest(s3, BUCKET, large["discover"]["manifest"])
     assert sorted(r["recording_id"] for r in recordings["recordings"]) == sorted(
-        e["recording_id"] for e in entries if e["state"] == "succeeded")
+        e["recording_id"] for e in entries if e["state"] == "succeeded"
+    )
     assert sorted(r["reason"] for r in recordings["rejected"]) == sorted(
-        e["reason"] for e in entries if e["state"] == "quarantined")
+        e["reason"] for e in entries if e["state"] == "quarantined"
+    )
     planned = [job for key in large["plan"] for job in read_manifest(s3, BUCKET, key)["jobs"]]
-    assert sorted(job["request"]["MedicalScribeJobName"] for job in planned) == sorted(e["job_name"] for e in entries if e.get("job_name"))
+    assert sorted(job["request"]["MedicalScribeJobName"] for job in planned) == sorted(
+        e["job_name"] for e in entries if e.get("job_name")
+    )
     assert all(len(read_manifest(s3, BUCKET, key)["jobs"]) <= BATCH_SIZE for key in large["plan"])
 
 
@@ -107,7 +155,9 @@ def test_no_key_of_a_recording_in_xcom_or_manifests(nights):
     for steps in (nights["small"], nights["large"]):
         texts += [json.dumps(steps[s]) for s in ("discover", "plan", "jobs", "settle")]
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="ledger/_manifests/"):
-        texts += [s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read().decode() for item in page["Contents"]]
+        texts += [
+            s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read().decode() for item in page["Contents"]
+        ]
     assert len(texts) > 30
     assert [t for t in texts if SECRET in t or "visit-" in t] == []
 

@@ -31,8 +31,31 @@ NIGHTS = itertools.count()
 
 KNOWN_KEYS = list(sidecar_schema()["properties"])
 NEAR_VALUES = st.sampled_from(
-    [0, 1, 2, 3, 30, 31, -1, 2.0, 2.5, 1e308, True, None, "", "dictation", "conversation", "PRIMARYCARE", "DAP",
-     f"Jane {CANARY}", ["CLINICIAN", "PATIENT"], ["PATIENT", "PATIENT"], ["CLINICIAN"], [], {}]
+    [
+        0,
+        1,
+        2,
+        3,
+        30,
+        31,
+        -1,
+        2.0,
+        2.5,
+        1e308,
+        True,
+        None,
+        "",
+        "dictation",
+        "conversation",
+        "PRIMARYCARE",
+        "DAP",
+        f"Jane {CANARY}",
+        ["CLINICIAN", "PATIENT"],
+        ["PATIENT", "PATIENT"],
+        ["CLINICIAN"],
+        [],
+        {},
+    ]
 )
 ANY_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
@@ -42,7 +65,9 @@ ANY_JSON = st.recursive(
 # A sidecar: absent, near-valid (known keys, edge values), any JSON value, or bytes that are not JSON.
 SIDECARS = st.one_of(
     st.none(),
-    st.dictionaries(st.sampled_from([*KNOWN_KEYS, CANARY]), NEAR_VALUES | ANY_JSON, max_size=4).map(json.dumps),
+    st.dictionaries(st.sampled_from([*KNOWN_KEYS, CANARY]), NEAR_VALUES | ANY_JSON, max_size=4).map(
+        json.dumps
+    ),
     ANY_JSON.map(json.dumps),
     st.binary(max_size=24),
 )
@@ -50,11 +75,19 @@ SIDECARS = st.one_of(
 SEGMENTS = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(
     lambda s: "/" not in s and s.strip(".") != ""
 )
-AUDIO = st.one_of(st.sampled_from(range(len(POOL))), st.binary(max_size=48), st.none())  # POOL index, bytes, or None: never arrived
+AUDIO = st.one_of(
+    st.sampled_from(range(len(POOL))), st.binary(max_size=48), st.none()
+)  # POOL index, bytes, or None: never arrived
 ENTRIES = st.lists(
-    st.tuples(st.lists(SEGMENTS, max_size=2), st.sampled_from(["dictations", "conversations"]),
-              st.sampled_from([".wav", ".mp3", "", ".json"]), AUDIO, SIDECARS),
-    min_size=1, max_size=4,
+    st.tuples(
+        st.lists(SEGMENTS, max_size=2),
+        st.sampled_from(["dictations", "conversations"]),
+        st.sampled_from([".wav", ".mp3", "", ".json"]),
+        AUDIO,
+        SIDECARS,
+    ),
+    min_size=1,
+    max_size=4,
 )
 
 
@@ -74,15 +107,24 @@ def run_night(s3, objects: dict[str, bytes]) -> tuple[str, Ledger, list, list]:
     for key, body in objects.items():
         s3.put_object(Bucket=BUCKET, Key=f"{prefix}/{NIGHT}/{key}", Body=body)
     ledger = Ledger(s3, BUCKET, f"ledger-{prefix}")
-    recordings, rejected = discover_night(s3, bucket=BUCKET, prefix=prefix, night=NIGHT, staging_prefix="staging/media",
-                                          ledger=ledger, **DESTINATION)
+    recordings, rejected = discover_night(
+        s3,
+        bucket=BUCKET,
+        prefix=prefix,
+        night=NIGHT,
+        staging_prefix="staging/media",
+        ledger=ledger,
+        **DESTINATION,
+    )
     return prefix, ledger, recordings, rejected
 
 
 @pytest.fixture(scope="module")
 def control_job_name(s3):
     """The control recording's job name on a night of its own."""
-    _, _, (control,), _ = run_night(s3, {CONTROL_KEY: CONTROL_AUDIO, f"{CONTROL_KEY}.json": json.dumps(CONTROL_SIDECAR).encode()})
+    _, _, (control,), _ = run_night(
+        s3, {CONTROL_KEY: CONTROL_AUDIO, f"{CONTROL_KEY}.json": json.dumps(CONTROL_SIDECAR).encode()}
+    )
     return control.job_name
 
 
@@ -105,7 +147,9 @@ def test_no_input_harms_another_recording_and_each_ends_in_one_state(s3, control
     # every object of the night is one recording (or an orphan sidecar), and each is in exactly one list
     audio_keys = {key for key in objects if not key.endswith(".json")}
     expected_ids = {rid(objects[key]) for key in audio_keys}
-    expected_ids |= {rid(body) for key, body in objects.items() if key.endswith(".json") and key[:-5] not in audio_keys}
+    expected_ids |= {
+        rid(body) for key, body in objects.items() if key.endswith(".json") and key[:-5] not in audio_keys
+    }
     quarantined = {r.recording_id for r in rejected}
     assert not set(admitted) & quarantined and set(admitted) | quarantined == expected_ids
     assert all(r.reason for r in rejected)
@@ -120,15 +164,27 @@ def test_no_input_harms_another_recording_and_each_ends_in_one_state(s3, control
     # settled, every ledger entry is in exactly one final state; the failed job fails only its recording
     names = sorted(r.job_name for r in recordings)
     failing = names[-1] if len(names) > 1 and names[-1] != control_job_name else None
-    outcomes = {name: {"status": "FAILED" if name == failing else "COMPLETED", "failure_reason": "BadRequestException: refused"}
-                for name in names}
-    settle_night(recordings=[r.to_dict() for r in recordings], outcomes=outcomes,
-                 describe_job=lambda service, name: pytest.fail(f"job {name} was not in the outcomes"), ledger=ledger, night=NIGHT)
+    outcomes = {
+        name: {
+            "status": "FAILED" if name == failing else "COMPLETED",
+            "failure_reason": "BadRequestException: refused",
+        }
+        for name in names
+    }
+    settle_night(
+        recordings=[r.to_dict() for r in recordings],
+        outcomes=outcomes,
+        describe_job=lambda service, name: pytest.fail(f"job {name} was not in the outcomes"),
+        ledger=ledger,
+        night=NIGHT,
+    )
     entries_by_id = {e["recording_id"]: e for e in ledger.night(NIGHT)}
     assert set(entries_by_id) == expected_ids and len(ledger.night(NIGHT)) == len(expected_ids)
     assert all(e["state"] in FINAL_STATES for e in entries_by_id.values())
     assert entries_by_id[rid(CONTROL_AUDIO)]["state"] == "succeeded"
-    assert [e["job_name"] for e in entries_by_id.values() if e["state"] == "failed"] == ([failing] if failing else [])
+    assert [e["job_name"] for e in entries_by_id.values() if e["state"] == "failed"] == (
+        [failing] if failing else []
+    )
 
     # no key or sidecar content leaves discovery
     said = json.dumps([r.to_dict() for r in recordings + rejected]) + json.dumps(list(entries_by_id.values()))

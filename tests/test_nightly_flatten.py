@@ -66,11 +66,16 @@ def night(s3_only):
             output = {"TranscriptFileUri": uri}
             if document:
                 note_key = f"out/Jane-Canary-Doe-{index}/{document}.json"
-                s3.put_object(Bucket=BUCKET, Key=note_key, Body=(FIXTURES / folder / f"{document}.json").read_bytes())
+                s3.put_object(
+                    Bucket=BUCKET, Key=note_key, Body=(FIXTURES / folder / f"{document}.json").read_bytes()
+                )
                 output["ClinicalDocumentUri"] = f"s3://{BUCKET}/{note_key}"
             jobs[rec["job_name"]] = {"MedicalScribeJobStatus": "COMPLETED", "MedicalScribeOutput": output}
         else:
-            jobs[rec["job_name"]] = {"TranscriptionJobStatus": "COMPLETED", "Transcript": {"TranscriptFileUri": uri}}
+            jobs[rec["job_name"]] = {
+                "TranscriptionJobStatus": "COMPLETED",
+                "Transcript": {"TranscriptFileUri": uri},
+            }
         recordings.append(rec)
     failed = recording(len(OUTPUTS), "transcribe_medical")  # a failed job: a jobs row, no words
     jobs[failed["job_name"]] = {"TranscriptionJobStatus": "FAILED", "FailureReason": "unsupported media"}
@@ -97,7 +102,9 @@ def run(night: dict, lake: Path) -> dict[str, int]:
 
 def expected_tables(night: dict) -> dict[str, pa.Table]:
     """parse.py on every completed output, in the recordings' order: what the lake must hold."""
-    parts: dict[str, list[pa.Table]] = {name: [] for name in (*TRANSCRIPT_TABLES, "note_sentences", "note_evidence")}
+    parts: dict[str, list[pa.Table]] = {
+        name: [] for name in (*TRANSCRIPT_TABLES, "note_sentences", "note_evidence")
+    }
     for (folder, transcript, document, service), rec in zip(OUTPUTS, night["recordings"], strict=False):
         doc = json.loads((FIXTURES / folder / f"{transcript}.json").read_bytes())
         ids = {"recording_id": rec["recording_id"], "job_name": rec["job_name"]}
@@ -135,7 +142,9 @@ def test_flatten_night_writes_parse_py_rows_through_the_fast_path(night, tmp_pat
     words = read_table("transcript_words", str(tmp_path / "lake"), night=NIGHT)
     # AWS quirks, as parse.py reads them: string times/confidences as floats, untimed punctuation,
     # speaker labels found only under speaker_labels.segments
-    aws_speakers = words.filter(pa.compute.equal(words["job_name"], night["recordings"][1]["job_name"])).to_pylist()
+    aws_speakers = words.filter(
+        pa.compute.equal(words["job_name"], night["recordings"][1]["job_name"])
+    ).to_pylist()
     assert [(w["content"], w["start_time"], w["confidence"], w["speaker_label"]) for w in aws_speakers] == [
         ("Professional", 0.1, 0.8162, "spk_0"),
         ("answer", 0.69, 0.9939, "spk_0"),
@@ -162,14 +171,20 @@ def test_flatten_night_rerun_gives_the_same_partitions(night, tmp_path):
 def test_a_reviewed_note_beside_the_services_survives_a_rerun(night, tmp_path):
     """A signed-off note (``<name>.reviewed.json``) is flattened again with source "reviewed", beside the
     service's sentences, and a second rerun writes the same rows (no duplicates)."""
-    hs = next(r for r in night["recordings"] if r["job_name"] in night["jobs"]
-              and night["jobs"][r["job_name"]].get("MedicalScribeOutput", {}).get("ClinicalDocumentUri"))
+    hs = next(
+        r
+        for r in night["recordings"]
+        if r["job_name"] in night["jobs"]
+        and night["jobs"][r["job_name"]].get("MedicalScribeOutput", {}).get("ClinicalDocumentUri")
+    )
     note_uri = night["jobs"][hs["job_name"]]["MedicalScribeOutput"]["ClinicalDocumentUri"]
-    bucket, key = note_uri[len("s3://"):].split("/", 1)
+    bucket, key = note_uri[len("s3://") :].split("/", 1)
     note = json.loads(night["s3"].get_object(Bucket=bucket, Key=key)["Body"].read())
     first = note["ClinicalDocumentation"]["Sections"][0]["Summary"][0]
     first["SummarizedSegment"] = "Corrected by the reviewer."
-    night["s3"].put_object(Bucket=bucket, Key=key.removesuffix(".json") + ".reviewed.json", Body=json.dumps(note))
+    night["s3"].put_object(
+        Bucket=bucket, Key=key.removesuffix(".json") + ".reviewed.json", Body=json.dumps(note)
+    )
 
     lake = tmp_path / "lake"
     run(night, lake)
@@ -186,16 +201,24 @@ def test_a_reviewed_note_beside_the_services_survives_a_rerun(night, tmp_path):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b'{"results": {"items": [{"type": "pronunciation", "start_time": "1.0", "end_time": "1.2", '
-         b'"alternatives": [{"content": "Canary", "confidence": "high"}]}]}}',
-         r"transcript of job medscribe-tm-01: items\[0\]\.confidence is not a number"),
-        (b'{"results": {"items": [{"type": "pronunciation", "alternatives": [{"content": "Canary"',
-         r"transcript of job medscribe-tm-01: not valid JSON"),
-        (b'{"ClinicalDocumentation": {"Sections": []}}',
-         r"transcript of job medscribe-tm-01: expected a HealthScribe transcript or a Transcribe output"),
+        (
+            b'{"results": {"items": [{"type": "pronunciation", "start_time": "1.0", "end_time": "1.2", '
+            b'"alternatives": [{"content": "Canary", "confidence": "high"}]}]}}',
+            r"transcript of job medscribe-tm-01: items\[0\]\.confidence is not a number",
+        ),
+        (
+            b'{"results": {"items": [{"type": "pronunciation", "alternatives": [{"content": "Canary"',
+            r"transcript of job medscribe-tm-01: not valid JSON",
+        ),
+        (
+            b'{"ClinicalDocumentation": {"Sections": []}}',
+            r"transcript of job medscribe-tm-01: expected a HealthScribe transcript or a Transcribe output",
+        ),
     ],
 )
-def test_bad_output_fails_with_the_job_named_and_keeps_the_previous_partitions(night, tmp_path, body, message):
+def test_bad_output_fails_with_the_job_named_and_keeps_the_previous_partitions(
+    night, tmp_path, body, message
+):
     lake = tmp_path / "lake"
     run(night, lake)
     before = {name: rows(read_table(name, str(lake), night=NIGHT)) for name in TRANSCRIPT_TABLES}

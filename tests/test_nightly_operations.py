@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from medscribe_harness.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
-from medscribe_harness.devstack import REPO_ROOT
 from medscribe.discovery import ORPHAN_SIDECAR
 from medscribe.lake.store import read_table, row_counts
+from medscribe_harness.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
+from medscribe_harness.devstack import REPO_ROOT
 from tests.conftest import AUDIO, boto3_client
 from tests.test_discovery import tone_wav
 
@@ -51,8 +51,14 @@ def wav_slice(fixture: str, start_s: float, seconds: float) -> bytes:
 def sixteen_recordings() -> dict[str, bytes]:
     """16 distinct short recordings cut from the fixtures: dictations, mono and two-channel conversations."""
     cuts = {f"dictations/dr-7/note-{i}.wav": wav_slice("dictation.wav", 4.0 * i, 5.0) for i in range(5)}
-    cuts |= {f"conversations/clinic-b/mono-{i}.wav": wav_slice("conversation_mono.wav", 5.0 * i, 6.0) for i in range(6)}
-    cuts |= {f"conversations/clinic-b/stereo-{i}.wav": wav_slice("conversation_stereo.wav", 6.5 * i, 6.0) for i in range(5)}
+    cuts |= {
+        f"conversations/clinic-b/mono-{i}.wav": wav_slice("conversation_mono.wav", 5.0 * i, 6.0)
+        for i in range(6)
+    }
+    cuts |= {
+        f"conversations/clinic-b/stereo-{i}.wav": wav_slice("conversation_stereo.wav", 6.5 * i, 6.0)
+        for i in range(5)
+    }
     return cuts
 
 
@@ -65,7 +71,11 @@ def engine_jobs(stack) -> list[str]:
     names = []
     for operation, key, name_key in (
         ("list_medical_scribe_jobs", "MedicalScribeJobSummaries", "MedicalScribeJobName"),
-        ("list_medical_transcription_jobs", "MedicalTranscriptionJobSummaries", "MedicalTranscriptionJobName"),
+        (
+            "list_medical_transcription_jobs",
+            "MedicalTranscriptionJobSummaries",
+            "MedicalTranscriptionJobName",
+        ),
     ):
         kwargs = {"MaxResults": 100}
         while True:
@@ -108,15 +118,26 @@ def busy_night(stack, workdir):
     jobs_before = engine_jobs(stack)
     result = run_night(BUSY_NIGHT, stack, workdir["lake"], workdir["home"], workdir["base"] / "busy.log")
     assert result.returncode == 0, (workdir["base"] / "busy.log").read_text()[-5000:]
-    return {"good": good, "bad": bad, "orphan": sidecars["conversations/clinic-b/lost.wav.json"], "originals": originals,
-            "new_jobs": sorted(set(engine_jobs(stack)) - set(jobs_before))}
+    return {
+        "good": good,
+        "bad": bad,
+        "orphan": sidecars["conversations/clinic-b/lost.wav.json"],
+        "originals": originals,
+        "new_jobs": sorted(set(engine_jobs(stack)) - set(jobs_before)),
+    }
 
 
 def test_busy_night_ends_in_exactly_one_final_state_each(busy_night, workdir):
-    recordings = {r["recording_id"]: r for r in read_table("recordings", workdir["lake"], night=BUSY_NIGHT).to_pylist()}
+    recordings = {
+        r["recording_id"]: r for r in read_table("recordings", workdir["lake"], night=BUSY_NIGHT).to_pylist()
+    }
     assert len(recordings) == 23  # 16 good, 6 bad and the orphan sidecar
-    assert sorted(rid(d) for d in busy_night["good"].values()) == sorted(i for i, r in recordings.items() if r["state"] == "succeeded")
-    reasons = {key.rsplit("/", 1)[1]: recordings[rid(data)]["reason"] for key, data in busy_night["bad"].items()}
+    assert sorted(rid(d) for d in busy_night["good"].values()) == sorted(
+        i for i, r in recordings.items() if r["state"] == "succeeded"
+    )
+    reasons = {
+        key.rsplit("/", 1)[1]: recordings[rid(data)]["reason"] for key, data in busy_night["bad"].items()
+    }
     assert all(recordings[rid(d)]["state"] == "quarantined" for d in busy_night["bad"].values())
     assert reasons["empty.wav"] == "empty file (0 bytes)"
     assert reasons["report.wav"].startswith("not an audio file")
@@ -124,8 +145,10 @@ def test_busy_night_ends_in_exactly_one_final_state_each(busy_night, workdir):
     assert reasons["cut-off.wav"].startswith("truncated wav")
     assert reasons["speakers-0.wav"] == "sidecar max_speakers must be at least 2"
     assert reasons["listed.wav"] == "sidecar must be a JSON object, not an array"
-    assert (recordings[rid(busy_night["orphan"])]["state"], recordings[rid(busy_night["orphan"])]["reason"]) == (
-        "quarantined", ORPHAN_SIDECAR)
+    assert (
+        recordings[rid(busy_night["orphan"])]["state"],
+        recordings[rid(busy_night["orphan"])]["reason"],
+    ) == ("quarantined", ORPHAN_SIDECAR)
     assert len(busy_night["new_jobs"]) == 16
     jobs = read_table("jobs", workdir["lake"], night=BUSY_NIGHT).to_pylist()
     assert sorted(j["status"] for j in jobs) == ["COMPLETED"] * 16
@@ -137,13 +160,17 @@ def test_quarantine_copies_with_reason_and_originals_untouched(stack, busy_night
         head = s3.head_object(Bucket=RECORDINGS_BUCKET, Key=f"quarantine/{BUSY_NIGHT}/{rid(data)}")
         assert head["ContentLength"] == len(data) and head["Metadata"]["reason"]
     for key, data in busy_night["originals"].items():
-        assert s3.get_object(Bucket=RECORDINGS_BUCKET, Key=f"incoming/{BUSY_NIGHT}/{key}")["Body"].read() == data
+        assert (
+            s3.get_object(Bucket=RECORDINGS_BUCKET, Key=f"incoming/{BUSY_NIGHT}/{key}")["Body"].read() == data
+        )
 
 
 def test_busy_night_rerun_starts_no_job_and_keeps_rows(stack, busy_night, workdir):
     before_jobs, before_rows = engine_jobs(stack), row_counts(workdir["lake"], night=BUSY_NIGHT)
     ledger_before = read_table("recordings", workdir["lake"], night=BUSY_NIGHT).to_pylist()
-    result = run_night(BUSY_NIGHT, stack, workdir["lake"], workdir["home"], workdir["base"] / "busy-rerun.log")
+    result = run_night(
+        BUSY_NIGHT, stack, workdir["lake"], workdir["home"], workdir["base"] / "busy-rerun.log"
+    )
     assert result.returncode == 0
     assert engine_jobs(stack) == before_jobs
     assert row_counts(workdir["lake"], night=BUSY_NIGHT) == before_rows
@@ -175,23 +202,42 @@ def failing_night(stack, workdir, busy_night):
     ok = {f"dictations/dr-8/ok-{i}.wav": wav_slice("dictation.wav", 2.0 + 6 * i, 5.5) for i in range(2)}
     doomed = wav_slice("dictation.wav", 13.0, 5.5)
     canary = canary_audio(workdir["base"])
-    for key, data in {**ok, "dictations/dr-8/doomed.wav": doomed, f"conversations/{CANARY}-Ellen/{CANARY}-visit.wav": canary}.items():
+    for key, data in {
+        **ok,
+        "dictations/dr-8/doomed.wav": doomed,
+        f"conversations/{CANARY}-Ellen/{CANARY}-visit.wav": canary,
+    }.items():
         s3.put_object(Bucket=RECORDINGS_BUCKET, Key=f"incoming/{FAILING_NIGHT}/{key}", Body=data)
     # Inject a job failure: a corrupt object already sits at the doomed recording's staging key.
     doomed_staged = f"staging/media/{hashlib.sha256(doomed).hexdigest()}.wav"
     s3.put_object(Bucket=RECORDINGS_BUCKET, Key=doomed_staged, Body=b"RIFF\x00\x00\x00\x00WAVEgarbage")
     log = workdir["base"] / "failing.log"
     result = run_night(FAILING_NIGHT, stack, workdir["lake"], workdir["home"], log)
-    return {"ok": ok, "doomed": doomed, "canary": canary, "staged": doomed_staged, "result": result, "log": log}
+    return {
+        "ok": ok,
+        "doomed": doomed,
+        "canary": canary,
+        "staged": doomed_staged,
+        "result": result,
+        "log": log,
+    }
 
 
 def test_injected_failure_ends_failed_with_reason_others_succeed(failing_night, workdir):
     assert failing_night["result"].returncode != 0  # the run is red: a recording failed
-    recordings = {r["recording_id"]: r for r in read_table("recordings", workdir["lake"], night=FAILING_NIGHT).to_pylist()}
+    recordings = {
+        r["recording_id"]: r
+        for r in read_table("recordings", workdir["lake"], night=FAILING_NIGHT).to_pylist()
+    }
     doomed = recordings[rid(failing_night["doomed"])]
     assert doomed["state"] == "failed" and doomed["reason"] and doomed["attempts"] == 1
-    assert sorted(r["state"] for i, r in recordings.items() if i != rid(failing_night["doomed"])) == ["succeeded"] * 3
-    jobs = {j["recording_id"]: j for j in read_table("jobs", workdir["lake"], night=FAILING_NIGHT).to_pylist()}
+    assert (
+        sorted(r["state"] for i, r in recordings.items() if i != rid(failing_night["doomed"]))
+        == ["succeeded"] * 3
+    )
+    jobs = {
+        j["recording_id"]: j for j in read_table("jobs", workdir["lake"], night=FAILING_NIGHT).to_pylist()
+    }
     assert jobs[rid(failing_night["doomed"])]["status"] == "FAILED"
     assert jobs[rid(failing_night["doomed"])]["failure_reason"] == doomed["reason"]
 
@@ -206,19 +252,33 @@ def test_canary_name_reaches_the_transcript_but_no_log_xcom_or_exception(failing
     logs += [p.read_text(errors="replace") for p in (workdir["home"] / "logs").rglob("*") if p.is_file()]
     logs += [p.read_text(errors="replace") for p in (workdir["base"]).glob("*.log")]
     assert "recordings failed" in logs[0]  # the failure's exception message is in the searched text
-    leaks = [text[max(0, text.lower().find("canary") - 80): text.lower().find("canary") + 80]
-             for text in xcoms + logs if "canary" in text.lower()]
+    leaks = [
+        text[max(0, text.lower().find("canary") - 80) : text.lower().find("canary") + 80]
+        for text in xcoms + logs
+        if "canary" in text.lower()
+    ]
     assert leaks == []
 
 
 def test_retry_failed_gives_the_failed_recording_a_new_job(stack, failing_night, workdir):
-    s3_client(stack.s3_endpoint).delete_object(Bucket=RECORDINGS_BUCKET, Key=failing_night["staged"])  # the cause is fixed
+    s3_client(stack.s3_endpoint).delete_object(
+        Bucket=RECORDINGS_BUCKET, Key=failing_night["staged"]
+    )  # the cause is fixed
     jobs_before = engine_jobs(stack)
-    result = run_night(FAILING_NIGHT, stack, workdir["lake"], workdir["home"], workdir["base"] / "retry.log",
-                       conf={"retry_failed": True})
+    result = run_night(
+        FAILING_NIGHT,
+        stack,
+        workdir["lake"],
+        workdir["home"],
+        workdir["base"] / "retry.log",
+        conf={"retry_failed": True},
+    )
     assert result.returncode == 0, (workdir["base"] / "retry.log").read_text()[-4000:]
     new_jobs = sorted(set(engine_jobs(stack)) - set(jobs_before))
-    recordings = {r["recording_id"]: r for r in read_table("recordings", workdir["lake"], night=FAILING_NIGHT).to_pylist()}
+    recordings = {
+        r["recording_id"]: r
+        for r in read_table("recordings", workdir["lake"], night=FAILING_NIGHT).to_pylist()
+    }
     doomed = recordings[rid(failing_night["doomed"])]
     assert (doomed["state"], doomed["attempts"], doomed["reason"]) == ("succeeded", 2, None)
     assert new_jobs == [doomed["job_name"]] and doomed["job_name"].endswith("-a2")

@@ -25,7 +25,6 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from medscribe_harness.devstack import airflow_env
 from medscribe.governance import (
     AUDIT_TABLE,
     PLACES,
@@ -37,6 +36,7 @@ from medscribe.governance import (
 )
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import read_table, write_partition
+from medscribe_harness.devstack import airflow_env
 from tests.conftest import boto3_client
 
 pytestmark = pytest.mark.e2e
@@ -52,64 +52,116 @@ DICTATION_JOB = f"medscribe-tm-{SHA['dictation'][:40]}-rt{TOKEN}"
 OTHER_JOB = f"medscribe-tm-{SHA['other'][:40]}-kp{TOKEN}"  # not named by the run's filter: never touched
 STAGED = {f"staging/media/{SHA['visit']}.wav", f"staging/media/{SHA['dictation']}.flac"}
 QUARANTINED = {f"quarantine/{NEW_NIGHT}/{RID['bad']}"}
-SERVICE_OUTPUTS = {f"{VISIT_JOB}/transcript.json", f"{VISIT_JOB}/clinical-document.json",
-                   f"transcribe-medical/{DICTATION_JOB}.json"}
+SERVICE_OUTPUTS = {
+    f"{VISIT_JOB}/transcript.json",
+    f"{VISIT_JOB}/clinical-document.json",
+    f"transcribe-medical/{DICTATION_JOB}.json",
+}
 ALWAYS_KEPT = {
-    RECORDINGS: {f"incoming/{NEW_NIGHT}/clinic/Jane-Doe-visit.wav",  # originals: the site's, never
-                 f"ledger/{NEW_NIGHT}/{RID['visit']}.json"},
+    RECORDINGS: {
+        f"incoming/{NEW_NIGHT}/clinic/Jane-Doe-visit.wav",  # originals: the site's, never
+        f"ledger/{NEW_NIGHT}/{RID['visit']}.json",
+    },
     OUTPUTS: {"exports/monthly-report.csv"},  # names no job: not the pipeline's
 }
 
 
 def places(lake: str) -> Places:
-    return Places(recordings_bucket=RECORDINGS, recordings_prefix="incoming", staging_prefix="staging/media",
-                  quarantine_prefix="quarantine", ledger_prefix="ledger", output_bucket=OUTPUTS,
-                  lake_uri=lake)
+    return Places(
+        recordings_bucket=RECORDINGS,
+        recordings_prefix="incoming",
+        staging_prefix="staging/media",
+        quarantine_prefix="quarantine",
+        ledger_prefix="ledger",
+        output_bucket=OUTPUTS,
+        lake_uri=lake,
+    )
 
 
 def words(recording: str, count: int) -> pa.Table:
-    return pa.Table.from_pylist([
-        {"recording_id": RID[recording], "job_name": "j", "service": "healthscribe", "item_index": i,
-         "content": f"word{i}", "is_punctuation": False, "alternative_rank": 0} for i in range(count)],
-        schema=TABLES["transcript_words"])
+    return pa.Table.from_pylist(
+        [
+            {
+                "recording_id": RID[recording],
+                "job_name": "j",
+                "service": "healthscribe",
+                "item_index": i,
+                "content": f"word{i}",
+                "is_punctuation": False,
+                "alternative_rank": 0,
+            }
+            for i in range(count)
+        ],
+        schema=TABLES["transcript_words"],
+    )
 
 
 def objects(s3) -> dict[str, set[str]]:
-    return {bucket: {i["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-                     for i in page.get("Contents", [])} for bucket in (RECORDINGS, OUTPUTS)}
+    return {
+        bucket: {
+            i["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for i in page.get("Contents", [])
+        }
+        for bucket in (RECORDINGS, OUTPUTS)
+    }
 
 
 def jobs(transcribe) -> set[str]:
-    names = {j["MedicalScribeJobName"] for j in transcribe.list_medical_scribe_jobs(
-        JobNameContains=TOKEN, MaxResults=100)["MedicalScribeJobSummaries"]}
-    return names | {j["MedicalTranscriptionJobName"] for j in transcribe.list_medical_transcription_jobs(
-        JobNameContains=TOKEN, MaxResults=100)["MedicalTranscriptionJobSummaries"]}
+    names = {
+        j["MedicalScribeJobName"]
+        for j in transcribe.list_medical_scribe_jobs(JobNameContains=TOKEN, MaxResults=100)[
+            "MedicalScribeJobSummaries"
+        ]
+    }
+    return names | {
+        j["MedicalTranscriptionJobName"]
+        for j in transcribe.list_medical_transcription_jobs(JobNameContains=TOKEN, MaxResults=100)[
+            "MedicalTranscriptionJobSummaries"
+        ]
+    }
 
 
 def lake_state(lake: str) -> dict[str, int]:
-    return {"old_words": read_table("transcript_words", lake, night=OLD_NIGHT).num_rows,
-            "new_words": read_table("transcript_words", lake, night=NEW_NIGHT).num_rows,
-            "old_recordings": read_table("recordings", lake, night=OLD_NIGHT).num_rows}
+    return {
+        "old_words": read_table("transcript_words", lake, night=OLD_NIGHT).num_rows,
+        "new_words": read_table("transcript_words", lake, night=NEW_NIGHT).num_rows,
+        "old_recordings": read_table("recordings", lake, night=OLD_NIGHT).num_rows,
+    }
 
 
 def start_failing_jobs(transcribe) -> None:
     """Jobs whose media does not exist: they fail at once, and ended jobs are what retention deletes."""
     missing = f"s3://{RECORDINGS}/staging/media/missing.wav"
     transcribe.start_medical_scribe_job(
-        MedicalScribeJobName=VISIT_JOB, Media={"MediaFileUri": missing}, OutputBucketName=OUTPUTS,
-        DataAccessRoleArn=ROLE_ARN, Settings={"ChannelIdentification": True},
-        ChannelDefinitions=[{"ChannelId": 0, "ParticipantRole": "CLINICIAN"},
-                            {"ChannelId": 1, "ParticipantRole": "PATIENT"}])
+        MedicalScribeJobName=VISIT_JOB,
+        Media={"MediaFileUri": missing},
+        OutputBucketName=OUTPUTS,
+        DataAccessRoleArn=ROLE_ARN,
+        Settings={"ChannelIdentification": True},
+        ChannelDefinitions=[
+            {"ChannelId": 0, "ParticipantRole": "CLINICIAN"},
+            {"ChannelId": 1, "ParticipantRole": "PATIENT"},
+        ],
+    )
     for name in (DICTATION_JOB, OTHER_JOB):
         transcribe.start_medical_transcription_job(
-            MedicalTranscriptionJobName=name, LanguageCode="en-US", Media={"MediaFileUri": missing},
-            OutputBucketName=OUTPUTS, Specialty="PRIMARYCARE", Type="DICTATION")
+            MedicalTranscriptionJobName=name,
+            LanguageCode="en-US",
+            Media={"MediaFileUri": missing},
+            OutputBucketName=OUTPUTS,
+            Specialty="PRIMARYCARE",
+            Type="DICTATION",
+        )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         scribe = transcribe.get_medical_scribe_job(MedicalScribeJobName=VISIT_JOB)["MedicalScribeJob"]
         statuses = [scribe["MedicalScribeJobStatus"]] + [
             transcribe.get_medical_transcription_job(MedicalTranscriptionJobName=n)[
-                "MedicalTranscriptionJob"]["TranscriptionJobStatus"] for n in (DICTATION_JOB, OTHER_JOB)]
+                "MedicalTranscriptionJob"
+            ]["TranscriptionJobStatus"]
+            for n in (DICTATION_JOB, OTHER_JOB)
+        ]
         if all(s == "FAILED" for s in statuses):
             return
         time.sleep(0.3)
@@ -131,8 +183,9 @@ def runs(stack, tmp_path_factory):
     old_words = pa.concat_tables([words("visit", 3), words("dictation", 2)])
     write_partition("transcript_words", old_words, lake, OLD_NIGHT)
     write_partition("transcript_words", words("visit", 4), lake, NEW_NIGHT)
-    recording = pa.Table.from_pylist([{"recording_id": RID["visit"], "state": "succeeded"}],
-                                     schema=TABLES["recordings"])
+    recording = pa.Table.from_pylist(
+        [{"recording_id": RID["visit"], "state": "succeeded"}], schema=TABLES["recordings"]
+    )
     for night in (OLD_NIGHT, NEW_NIGHT):
         write_partition("recordings", recording, lake, night)
     now = datetime.now(UTC)
@@ -140,8 +193,15 @@ def runs(stack, tmp_path_factory):
     state = {"lake": lake, "start": (objects(s3), jobs(transcribe), lake_state(lake)), "steps": {}}
 
     def step(name: str, policy: RetentionPolicy, days: int, dry_run: bool = False) -> None:
-        result = apply_retention(s3, transcribe, places(lake), policy, now + timedelta(days=days),
-                                 dry_run=dry_run, job_name_contains=f"rt{TOKEN}")
+        result = apply_retention(
+            s3,
+            transcribe,
+            places(lake),
+            policy,
+            now + timedelta(days=days),
+            dry_run=dry_run,
+            job_name_contains=f"rt{TOKEN}",
+        )
         if not dry_run:
             append_audit(retention_audit_rows(result, run_id=f"retention-{name}", requested_by=None), lake)
         state["steps"][name] = {"result": result, "after": (objects(s3), jobs(transcribe), lake_state(lake))}
@@ -160,7 +220,7 @@ def counts(result: dict) -> dict[str | None, dict[str, int]]:
 
 def test_positive_controls(runs):
     buckets, names, lake = runs["start"]
-    assert STAGED | QUARANTINED <= buckets[RECORDINGS] and SERVICE_OUTPUTS <= buckets[OUTPUTS]
+    assert buckets[RECORDINGS] >= STAGED | QUARANTINED and buckets[OUTPUTS] >= SERVICE_OUTPUTS
     assert names == {VISIT_JOB, DICTATION_JOB, OTHER_JOB}
     assert lake == {"old_words": 5, "new_words": 4, "old_recordings": 1}
 
@@ -209,7 +269,10 @@ def test_audit_rows_count_each_recording_per_run(runs):
     for row in runs["audit"]:
         assert row["action"] == "retention" and row["requested_by"] is None
         by_run.setdefault(row["run_id"], {})[row["recording_id"]] = (
-            row["outcome"], {p: row[p] for p in PLACES if row[p]}, row["recording_nights"])
+            row["outcome"],
+            {p: row[p] for p in PLACES if row[p]},
+            row["recording_nights"],
+        )
     assert by_run == {
         "retention-day31": {
             RID["visit"]: ("removed", {"staged": 1, "lake_rows": 3}, OLD_NIGHT),
@@ -222,8 +285,9 @@ def test_audit_rows_count_each_recording_per_run(runs):
         },
         "retention-again": {None: ("nothing_found", {}, None)},
     }
-    lake_rows = {r["recording_id"]: r["lake_rows_by_table"]
-                 for r in runs["audit"] if r["run_id"] == "retention-day31"}
+    lake_rows = {
+        r["recording_id"]: r["lake_rows_by_table"] for r in runs["audit"] if r["run_id"] == "retention-day31"
+    }
     assert lake_rows[RID["visit"]] == '{"transcript_words": 3}'
 
 
@@ -247,14 +311,29 @@ DAG_ORIGINAL = f"incoming/{NEW_NIGHT}/clinic/Jane-Doe-visit.wav"
 
 def run_retention_dag(stack, workdir: dict, days_ahead: int, conf: dict, log_name: str):
     """``airflow dags test medscribe_retention`` with a logical date ``days_ahead`` days from now."""
-    env = {**os.environ, **airflow_env(workdir["home"], stack.airflow_connection_uri_json()),
-           "MEDSCRIBE_LAKE_URI": workdir["lake"]}
+    env = {
+        **os.environ,
+        **airflow_env(workdir["home"], stack.airflow_connection_uri_json()),
+        "MEDSCRIBE_LAKE_URI": workdir["lake"],
+    }
     airflow = str(Path(sys.executable).with_name("airflow"))
     logical = (datetime.now(UTC) + timedelta(days=days_ahead)).replace(microsecond=0).isoformat()
     with open(workdir["base"] / log_name, "w") as out:
-        return subprocess.run([airflow, "dags", "test", "medscribe_retention", logical, "--conf",
-                               json.dumps({**DAG_BUCKETS, **conf})], env=env, stdout=out,
-                              stderr=subprocess.STDOUT, text=True)
+        return subprocess.run(
+            [
+                airflow,
+                "dags",
+                "test",
+                "medscribe_retention",
+                logical,
+                "--conf",
+                json.dumps({**DAG_BUCKETS, **conf}),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -268,8 +347,12 @@ def dag_runs(stack, tmp_path_factory):
         s3.put_object(Bucket=DAG_BUCKETS["recordings_bucket"], Key=key, Body=b"audio")
     env = {**os.environ, **airflow_env(workdir["home"], stack.airflow_connection_uri_json())}
     workdir["home"].mkdir(parents=True)
-    subprocess.run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
     def keys() -> set[str]:
         listed = s3.list_objects_v2(Bucket=DAG_BUCKETS["recordings_bucket"]).get("Contents", [])
@@ -279,8 +362,13 @@ def dag_runs(stack, tmp_path_factory):
     dry = run_retention_dag(stack, workdir, 31, {"dry_run": True}, "dry.log")
     after_dry = keys()
     real = run_retention_dag(stack, workdir, 32, {}, "real.log")
-    return {**workdir, "codes": (dry.returncode, real.returncode), "after_dry": after_dry, "after": keys(),
-            "audit": read_table(AUDIT_TABLE, workdir["lake"]).to_pylist()}
+    return {
+        **workdir,
+        "codes": (dry.returncode, real.returncode),
+        "after_dry": after_dry,
+        "after": keys(),
+        "audit": read_table(AUDIT_TABLE, workdir["lake"]).to_pylist(),
+    }
 
 
 def test_dag_dry_run_then_real_run(dag_runs):
@@ -290,7 +378,8 @@ def test_dag_dry_run_then_real_run(dag_runs):
     assert "Retention (dry run, nothing deleted)" in logs["dry"] and "'staged': 1" in logs["dry"]
     assert dag_runs["after"] == {DAG_ORIGINAL}
     assert [(r["action"], r["outcome"], r["recording_id"], r["staged"]) for r in dag_runs["audit"]] == [
-        ("retention", "removed", RID["visit"], 1)]  # the dry run wrote none
+        ("retention", "removed", RID["visit"], 1)
+    ]  # the dry run wrote none
 
 
 def test_dag_logs_and_xcom_carry_ids_and_counts_only(dag_runs):

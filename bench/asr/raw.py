@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = argv if argv is not None else sys.argv[1:]
     files = json.loads(Path(args[0]).read_text())
-    model = WhisperModel(str(model_dir()), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True)
+    model = WhisperModel(
+        str(model_dir()), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True
+    )
     results = []
     for path, layout in files:
         results.append(transcribe(model, path, layout))

@@ -99,11 +99,15 @@ def create_vocabulary(s3, client, name: str, terms: list[str], timeout: float = 
         if state["VocabularyState"] == "READY":
             return name
         if state["VocabularyState"] == "FAILED" or time.monotonic() > deadline:
-            raise SystemExit(f"vocabulary {name} ended {state['VocabularyState']}: {state.get('FailureReason')}")
+            raise SystemExit(
+                f"vocabulary {name} ended {state['VocabularyState']}: {state.get('FailureReason')}"
+            )
         time.sleep(0.5)
 
 
-def start_job(client, name: str, uri: str, layout: str, phi: bool = True, vocabulary: str | None = None) -> None:
+def start_job(
+    client, name: str, uri: str, layout: str, phi: bool = True, vocabulary: str | None = None
+) -> None:
     settings = (
         {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
         if layout == "mono"
@@ -260,6 +264,7 @@ def run(
     import os
 
     import boto3
+
     from medscribe_harness.devstack import LocalStack, local_credentials_env
 
     os.environ.update(local_credentials_env())
@@ -383,8 +388,9 @@ def run_raw(sets: list[dict], figures: dict) -> None:
     import subprocess
     import tempfile
 
-    from medscribe_harness.devstack import engine_python
     from medwer import Scorer
+
+    from medscribe_harness.devstack import engine_python
 
     files = [(m, r) for m in sets for r in m["recordings"]]
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:

@@ -153,5 +153,3 @@ def with_bleed(own: np.ndarray, other: np.ndarray, gain_db: float, delay_s: floa
     """A channel: its talker (``own``, as that microphone hears it) plus the other talker (``other``, as
     this microphone's path colours it, direct sound at amplitude 1) ``gain_db`` lower, ``delay_s`` later."""
     return own + 10 ** (gain_db / 20) * delayed(other, round(delay_s * SAMPLE_RATE))
-
-

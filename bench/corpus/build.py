@@ -38,7 +38,9 @@ ACI_BENCH = Path("/work/shared/data/aci-bench/valid.csv")
 SPLITS = ("valid", "train")
 SYNTHESIZERS = ("espeak", "piper")  # the benchmark reports valid; tuning runs on train (bench/asr/README.md)
 OUT_DIR = REPO_ROOT / "bench" / "out" / "corpus"
-CORPUS_VERSION = 4  # bump when the text cleaning, the pronunciations or the layout change: cached files are rebuilt
+CORPUS_VERSION = (
+    4  # bump when the text cleaning, the pronunciations or the layout change: cached files are rebuilt
+)
 # Plans the cut before synthesis. espeak-ng is asked for 155 wpm (make_fixtures.SPEED_WPM) but the
 # ACI-Bench text comes out at about 168 words per minute of audio, gaps included (measured on 30 min).
 WORDS_PER_MINUTE = 168

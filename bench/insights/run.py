@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus  # noqa: E402
+import corpus
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -104,8 +104,9 @@ def insight_figures(nlp) -> dict:
 
 
 def segments_of(encounter: dict, with_roles: bool):
-    from medscribe_engine.pipeline.segments import build_segments
     from stage_helpers import sentence
+
+    from medscribe_engine.pipeline.segments import build_segments
 
     tokens, at = [], 0.0
     for item in encounter["sentences"]:

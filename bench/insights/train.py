@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus  # noqa: E402
+import corpus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = REPO_ROOT / "include" / "medscribe" / "engine" / "pipeline"
@@ -56,7 +56,7 @@ def main() -> int:
             {
                 "about": "P(clinician) of a sentence: logistic regression on all-MiniLM-L6-v2 embeddings, "
                 "trained on ACI-Bench train by bench/insights/train.py",
-                "sentences": int(len(rows)),
+                "sentences": len(rows),
                 "coef": [round(float(v), 6) for v in roles.coef_[0]],
                 "intercept": round(float(roles.intercept_[0]), 6),
             }

@@ -194,6 +194,7 @@ def run_audio(rows: list[dict], workers: int, timeout: float) -> dict:
     import os
 
     import boto3
+
     from medscribe_harness.devstack import LocalStack, local_credentials_env
 
     os.environ.update(local_credentials_env())

@@ -14,7 +14,9 @@ ACCESS_KEY_ID, SECRET_ACCESS_KEY = "engine-test", "engine-test-secret"
 def signed(target: str, body: bytes) -> dict:
     """The headers of a correctly signed JSON 1.1 request (botocore's own signer)."""
     request = AWSRequest(
-        method="POST", url="http://127.0.0.1:5056/", data=body,
+        method="POST",
+        url="http://127.0.0.1:5056/",
+        data=body,
         headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"},
     )
     SigV4Auth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), "transcribe", "us-east-1").add_auth(request)

@@ -9,18 +9,18 @@ import pytest
 
 pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
 
-from medscribe_engine.pipeline import (  # noqa: E402
+from medscribe_engine.pipeline import (
     INPUTS,
     PipelineOrderError,
     build_pipeline,
     check_order,
     contract,
 )
-from medscribe_engine.pipeline.decode import Decode  # noqa: E402
-from medscribe_engine.pipeline.document import VocabularyEntry  # noqa: E402
-from medscribe_engine.pipeline.roles import AssignRoles  # noqa: E402
-from medscribe_engine.pipeline.sections import AssignSections  # noqa: E402
-from medscribe_engine.pipeline.segments import Segments  # noqa: E402
+from medscribe_engine.pipeline.decode import Decode
+from medscribe_engine.pipeline.document import VocabularyEntry
+from medscribe_engine.pipeline.roles import AssignRoles
+from medscribe_engine.pipeline.sections import AssignSections
+from medscribe_engine.pipeline.segments import Segments
 
 # build_pipeline only wires the models into stages; none is called here (ShowAlternatives is left out:
 # its n-best decoder reads the Whisper model's tokenizer when it is built)

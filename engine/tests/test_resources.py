@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from medscribe_engine.resources import WHISPER_MODEL_SHA256, ModelIntegrityError, sha256_of, verify
 
 

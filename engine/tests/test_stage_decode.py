@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("av", reason="needs PyAV (engine environment)")
 pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
 
-from medscribe_engine.pipeline.decode import (  # noqa: E402
+from medscribe_engine.pipeline.decode import (
     FORMAT_MISMATCH,
     MEDIA_NOT_ACCESSIBLE,
     PARSE_FAILED,
@@ -24,7 +24,7 @@ from medscribe_engine.pipeline.decode import (  # noqa: E402
     probe,
     wav_is_truncated,
 )
-from medscribe_engine.pipeline.document import JobDocument, JobFailed, MediaInfo  # noqa: E402
+from medscribe_engine.pipeline.document import JobDocument, JobFailed, MediaInfo
 
 
 def write_wav(path: Path, rate: int, seconds: float, channels: int = 1) -> Path:

@@ -10,8 +10,9 @@ import pytest
 np = pytest.importorskip("numpy")
 pytest.importorskip("sklearn", reason="needs scikit-learn (engine environment)")
 
-from medscribe_engine.pipeline.diarize import Diarize, cluster, speech_chunks  # noqa: E402
 from stage_helpers import document, sentence  # noqa: E402
+
+from medscribe_engine.pipeline.diarize import Diarize, cluster, speech_chunks  # noqa: E402
 
 
 def test_chunks_break_at_sentence_ends_and_pauses():
@@ -39,6 +40,7 @@ def test_chunks_break_between_speech_segments_even_without_pause_or_punctuation(
 def test_silero_segments_split_the_mono_fixture_at_every_turn_change(fixtures_dir):
     pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
     from faster_whisper import decode_audio
+
     from medscribe_engine.pipeline.diarize import silero_segments
 
     reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
@@ -111,8 +113,9 @@ def test_all_clips_are_clustered_when_the_long_ones_show_one_voice():
 def test_a_clip_shorter_than_one_window_is_repeated_to_fill_it():
     torch = pytest.importorskip("torch", reason="needs torch (engine environment)")
     pytest.importorskip("resemblyzer", reason="needs resemblyzer (engine environment)")
-    from medscribe_engine.pipeline.diarize import PARTIAL_FRAMES, ResemblyzerEmbedder
     from resemblyzer.audio import wav_to_mel_spectrogram
+
+    from medscribe_engine.pipeline.diarize import PARTIAL_FRAMES, ResemblyzerEmbedder
 
     seen = []
 
@@ -163,6 +166,7 @@ def test_stage_labels_words_and_punctuation():
 
 def test_real_encoder_separates_the_mono_fixture_voices(voice_encoder, fixtures_dir):
     from faster_whisper import decode_audio
+
     from medscribe_engine.pipeline.diarize import ResemblyzerEmbedder
 
     reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
@@ -176,6 +180,7 @@ def test_real_encoder_separates_the_mono_fixture_voices(voice_encoder, fixtures_
 
 def test_real_encoder_puts_half_second_clips_with_their_speakers(voice_encoder, fixtures_dir):
     from faster_whisper import decode_audio
+
     from medscribe_engine.pipeline.diarize import ResemblyzerEmbedder
 
     reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())

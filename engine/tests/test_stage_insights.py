@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from stage_helpers import document, sentence
+
 from medscribe_engine.pipeline.insights import ClinicalInsights
 from medscribe_engine.pipeline.roles import AssignRoles
 from medscribe_engine.pipeline.segments import Segments
-from stage_helpers import document, sentence
 
 
 def visit(*lines: tuple[int, str]):

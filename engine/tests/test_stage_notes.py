@@ -6,6 +6,8 @@ import json
 import re
 
 import pytest
+from stage_helpers import document, sentence
+
 from medscribe_engine.pipeline.document import JobFailed
 from medscribe_engine.pipeline.notes import (
     TEMPLATES,
@@ -19,7 +21,6 @@ from medscribe_engine.pipeline.notes import (
 from medscribe_engine.pipeline.notes.guards import asserted_negations, unsupported_words
 from medscribe_engine.pipeline.notes.rewrite import PRONOUNS, rewrite
 from medscribe_engine.pipeline.segments import build_segments
-from stage_helpers import document, sentence
 
 pytest.importorskip("pysbd", reason="needs the engine environment (.venv-engine)")
 

@@ -8,10 +8,11 @@ import pytest
 
 pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
 
-from medscribe_engine.pipeline import build_pipeline  # noqa: E402
-from medscribe_engine.pipeline.diarize import OneSpeaker  # noqa: E402
-from medscribe_engine.pipeline.writers import transcribe_medical_json  # noqa: E402
-from stage_helpers import document, sentence  # noqa: E402
+from stage_helpers import document, sentence
+
+from medscribe_engine.pipeline import build_pipeline
+from medscribe_engine.pipeline.diarize import OneSpeaker
+from medscribe_engine.pipeline.writers import transcribe_medical_json
 
 SPEAKERS = {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 3}
 # build_pipeline only wires the models into stages; none is called here

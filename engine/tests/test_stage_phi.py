@@ -7,7 +7,7 @@ from stage_helpers import document, sentence
 
 pytest.importorskip("names", reason="needs the engine environment (.venv-engine)")
 
-from medscribe_engine.pipeline.phi import IdentifyPhi, census_names, detect  # noqa: E402
+from medscribe_engine.pipeline.phi import IdentifyPhi, census_names, detect
 
 
 def found(tokens) -> list[tuple[str, str, str]]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from stage_helpers import document, sentence
+
 from medscribe_engine.pipeline.roles import AssignRoles, lexical_score, roles_from_channels, roles_from_speech
 from medscribe_engine.pipeline.segments import build_segments
-from stage_helpers import document, sentence
 
 CLINICIAN_LINES = [
     "How was your weekend?",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from stage_helpers import document, sentence
+
 from medscribe_engine.pipeline.insights import ClinicalInsights
 from medscribe_engine.pipeline.roles import AssignRoles
 from medscribe_engine.pipeline.sections import SECTION_NAMES, AssignSections, SectionModel
 from medscribe_engine.pipeline.segments import Segments
-from stage_helpers import document, sentence
 
 VISIT = [
     ("spk_0", "Good morning, nice to see you again."),

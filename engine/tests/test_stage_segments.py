@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from medscribe_engine.pipeline.segments import Segments, build_segments, segment_id
 from stage_helpers import document, sentence, word
+
+from medscribe_engine.pipeline.segments import Segments, build_segments, segment_id
 
 
 def test_utterances_split_at_sentence_ends_pauses_and_speaker_changes():

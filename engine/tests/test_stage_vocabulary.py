@@ -4,10 +4,11 @@ forms) on fixed inputs; the real model on the dictation fixture with and without
 from __future__ import annotations
 
 import pytest
+from stage_helpers import sentence
+
 from medscribe_engine.pipeline.document import join_tokens
 from medscribe_engine.pipeline.vocabulary import ApplyVocabulary, hotwords
 from medscribe_engine.vocabularies import VocabularyEntry, VocabularyFormatError, parse_vocabulary
-from stage_helpers import sentence
 
 HEADER = "Phrase\tIPA\tSoundsLike\tDisplayAs\n"
 
@@ -87,6 +88,7 @@ def test_runs_stay_within_one_channel():
 
 def test_real_model_hears_lisinopril_only_with_the_hotword(whisper_model, fixtures_dir):
     from faster_whisper import decode_audio
+
     from medscribe_engine.pipeline.asr import Recognizer, tokens_from_words
 
     audio = decode_audio(str(fixtures_dir / "dictation.wav"), sampling_rate=16000)
@@ -104,9 +106,10 @@ def test_real_model_hears_lisinopril_only_with_the_hotword(whisper_model, fixtur
 
 def test_real_model_gives_distinct_alternatives_best_first(whisper_model, fixtures_dir):
     from faster_whisper import decode_audio
+    from stage_helpers import document
+
     from medscribe_engine.pipeline.alternatives import Alternatives, WhisperNBest
     from medscribe_engine.pipeline.asr import Recognizer, tokens_from_words
-    from stage_helpers import document
 
     doc = document("transcription", {"ShowAlternatives": True, "MaxAlternatives": 3})
     doc.audio = [decode_audio(str(fixtures_dir / "dictation.wav"), sampling_rate=16000)]

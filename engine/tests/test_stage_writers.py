@@ -6,6 +6,8 @@ import json
 import uuid
 
 import pytest
+from stage_helpers import document, sentence
+
 from medscribe_engine.pipeline.document import JobFailed
 from medscribe_engine.pipeline.roles import AssignRoles
 from medscribe_engine.pipeline.segments import Segments
@@ -18,7 +20,6 @@ from medscribe_engine.pipeline.writers import (
     transcribe_medical_json,
     transcribe_output_key,
 )
-from stage_helpers import document, sentence
 
 
 def test_number_formats():
@@ -163,9 +164,10 @@ def test_alternative_segments_and_encryption_arguments():
     import base64
     import json
 
+    from stage_helpers import document, sentence
+
     from medscribe_engine.pipeline.alternatives import AlternativeSegment, split_segments
     from medscribe_engine.pipeline.writers import encryption_arguments, transcribe_medical_json
-    from stage_helpers import document, sentence
 
     tokens = (
         sentence("Hello there. How are you", 0.0)
@@ -207,10 +209,11 @@ def test_alternative_segments_and_encryption_arguments():
 
 
 def test_vocabulary_filter_methods():
+    from stage_helpers import document, sentence
+
     from medscribe_engine.pipeline.document import join_tokens
     from medscribe_engine.pipeline.filtering import FilterWords
     from medscribe_engine.pipeline.writers import healthscribe_transcript_json
-    from stage_helpers import document, sentence
 
     tokens = sentence("Take Metformin daily. metformin helps.", 0.0)
     removed, count = FilterWords(["metformin"], "remove").apply(tokens)

@@ -50,8 +50,11 @@ def test_two_processes_never_claim_the_same_job(tmp_path):
     go = tmp_path / "go"
     ready = [tmp_path / f"ready-{n}" for n in range(2)]
     replicas = [
-        subprocess.Popen([sys.executable, "-c", CLAIM_ALL, str(data), str(go), str(flag)], stdout=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIM_ALL, str(data), str(go), str(flag)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for flag in ready
     ]
     deadline = time.monotonic() + 120
@@ -71,8 +74,9 @@ def test_a_starting_replica_leaves_live_jobs_alone_and_requeues_dead_ones(tmp_pa
     live = JobStore(data)
     queue(live, 3)
     running = live.claim_next()  # this process: a live replica running a job
-    died = subprocess.run([sys.executable, "-c", CLAIM_ONE_AND_DIE, str(data)], capture_output=True, text=True,
-                          check=True)
+    died = subprocess.run(
+        [sys.executable, "-c", CLAIM_ONE_AND_DIE, str(data)], capture_output=True, text=True, check=True
+    )
     dead_id, dead_owner = died.stdout.split()
     live_scratch = data / "work" / live.owner
     (live_scratch / "job-in-flight").mkdir(parents=True)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 import time
 
-import medscribe_engine.pipeline as pipeline
 import pytest
+
+import medscribe_engine.pipeline as pipeline
 from medscribe_engine.pipeline.document import JobFailed
 from medscribe_engine.store import COMPLETED, FAILED, QUEUED, JobStore
 from medscribe_engine.workers import INTERNAL_FAILURE, WorkerPool

@@ -24,8 +24,14 @@ RECORDINGS_BUCKET = "medscribe-recordings"
 OUTPUT_BUCKET = "medscribe-outputs"
 # Where each sample goes in the night folder, and its sidecar (None: routed by its path).
 SAMPLES = {
-    "conversation_stereo.wav": ("conversations/clinic-a/visit-0001.wav", {"kind": "conversation", "channel_roles": ["CLINICIAN", "PATIENT"]}),
-    "conversation_mono.wav": ("conversations/clinic-a/visit-0002.wav", {"kind": "conversation", "max_speakers": 2}),
+    "conversation_stereo.wav": (
+        "conversations/clinic-a/visit-0001.wav",
+        {"kind": "conversation", "channel_roles": ["CLINICIAN", "PATIENT"]},
+    ),
+    "conversation_mono.wav": (
+        "conversations/clinic-a/visit-0002.wav",
+        {"kind": "conversation", "max_speakers": 2},
+    ),
     "dictation.wav": ("dictations/dr-0001/note-0001.wav", None),
 }
 
@@ -81,13 +87,30 @@ def run_night(
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
     # The pool bounding concurrent jobs (sized to the service quota; deferred tasks hold their slots).
     subprocess.run(
-        [airflow, "pools", "set", "transcribe_jobs", "20", "concurrent transcription jobs", "--include-deferred"],
-        env=env, check=True, capture_output=True,
+        [
+            airflow,
+            "pools",
+            "set",
+            "transcribe_jobs",
+            "20",
+            "concurrent transcription jobs",
+            "--include-deferred",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
     )
     out = open(log_path, "w") if log_path else None  # noqa: SIM115
     try:
         return subprocess.run(
-            [airflow, "dags", "test", "medscribe_nightly", night, *(["--conf", json.dumps(conf)] if conf else [])],
+            [
+                airflow,
+                "dags",
+                "test",
+                "medscribe_nightly",
+                night,
+                *(["--conf", json.dumps(conf)] if conf else []),
+            ],
             env=env,
             stdout=out or subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -103,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--night", default="2026-11-23", help="the night to process (YYYY-MM-DD)")
     parser.add_argument("--s3-port", type=int, default=int(os.environ.get("MEDSCRIBE_S3_PORT", 5055)))
     parser.add_argument("--engine-port", type=int, default=int(os.environ.get("MEDSCRIBE_ENGINE_PORT", 5056)))
-    parser.add_argument("--lake", default=str(REPO_ROOT / "data" / "lake"), help="local folder of the Parquet lake")
+    parser.add_argument(
+        "--lake", default=str(REPO_ROOT / "data" / "lake"), help="local folder of the Parquet lake"
+    )
     args = parser.parse_args(argv)
 
     from medscribe.lake.store import row_counts
@@ -131,9 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {table:<22} {rows:>7} rows   {lake}/{table}/night={args.night}/")
     from medscribe.lake.store import duckdb_connect
 
-    statuses = duckdb_connect(lake).sql(
-        f"select service, status, count(*) from jobs where night = '{args.night}' group by all order by all"
-    ).fetchall()
+    statuses = (
+        duckdb_connect(lake)
+        .sql(
+            f"select service, status, count(*) from jobs where night = '{args.night}' group by all order by all"
+        )
+        .fetchall()
+    )
     print("jobs: " + ", ".join(f"{service} {status} x{count}" for service, status, count in statuses))
     report_path = Path(lake) / "_quality" / f"night={args.night}" / "word_confidence.json"
     report = json.loads(report_path.read_text())
@@ -142,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{report['under_bar']} of {len(report['transcripts'])} transcripts under the confidence bar "
         f"(mean >= {report['bar']['min_mean_confidence']}); report: {report_path}"
     )
-    print(f"query it: .venv/bin/python -c \"from medscribe.lake.store import duckdb_connect; "
-          f"print(duckdb_connect('{lake}').sql('select * from jobs'))\"")
+    print(
+        f'query it: .venv/bin/python -c "from medscribe.lake.store import duckdb_connect; '
+        f"print(duckdb_connect('{lake}').sql('select * from jobs'))\""
+    )
     return 0
 
 

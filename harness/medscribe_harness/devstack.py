@@ -127,15 +127,22 @@ class Service:
         process = self._spawn()
         time.sleep(settle)
         if process.poll() is not None:
-            raise ServiceError(f"{self.name} exited with code {process.returncode}; see {self.log_path}:\n{self._log_tail()}")
+            raise ServiceError(
+                f"{self.name} exited with code {process.returncode}; see {self.log_path}:\n{self._log_tail()}"
+            )
 
     def _spawn(self) -> subprocess.Popen:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         user = self.user if self.user and os.geteuid() == 0 else None
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.env}, start_new_session=True, user=user,
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env},
+                start_new_session=True,
+                user=user,
             )
         return self.process
 
@@ -272,8 +279,17 @@ def offline_engine(
     return Service(
         name="engine",
         argv=[
-            str(python), "-m", "medscribe_engine",
-            "--host", host, "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers),
+            str(python),
+            "-m",
+            "medscribe_engine",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--workers",
+            str(workers),
             *(["--stream-port", str(stream_port)] if stream_port is not None else []),
         ],
         host=host,
@@ -322,8 +338,12 @@ class LocalStack:
             if with_engine:
                 stack.engine_stream_port = free_port()
                 stack.engine = offline_engine(
-                    engine_port or free_port(), stack.s3_endpoint, run_dir / "engine", run_dir / "logs",
-                    workers=engine_workers, stream_port=stack.engine_stream_port,
+                    engine_port or free_port(),
+                    stack.s3_endpoint,
+                    run_dir / "engine",
+                    run_dir / "logs",
+                    workers=engine_workers,
+                    stream_port=stack.engine_stream_port,
                 )
                 stack.engine.env.update(env or {})
                 stack.engine.start(timeout=300)
@@ -412,11 +432,13 @@ def airflow_env(
     if executor == "CeleryExecutor":
         if not (broker_url and database_uri):
             raise ValueError("the CeleryExecutor needs a broker_url and a database_uri (not SQLite)")
-        env.update({
-            "AIRFLOW__CELERY__BROKER_URL": broker_url,
-            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database_uri,
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        })
+        env.update(
+            {
+                "AIRFLOW__CELERY__BROKER_URL": broker_url,
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database_uri,
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            }
+        )
     if connection_json:
         env["AIRFLOW_CONN_AWS_DEFAULT"] = connection_json
     return env
@@ -440,7 +462,11 @@ class AirflowServices:
     @classmethod
     @contextlib.contextmanager
     def start(
-        cls, env: dict[str, str], log_dir: Path, api_port: int | None = None, celery_workers: int = 0,
+        cls,
+        env: dict[str, str],
+        log_dir: Path,
+        api_port: int | None = None,
+        celery_workers: int = 0,
         worker_concurrency: int = 2,
     ):
         """Start the processes with ``env`` (see :func:`airflow_env`) and stop them all at the end."""
@@ -450,18 +476,29 @@ class AirflowServices:
             **env,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
-            "AIRFLOW__API_AUTH__JWT_SECRET": env.get("AIRFLOW__API_AUTH__JWT_SECRET", "medscribe-local-jwt-secret"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": env.get(
+                "AIRFLOW__API_AUTH__JWT_SECRET", "medscribe-local-jwt-secret"
+            ),
             "AIRFLOW__API__SECRET_KEY": env.get("AIRFLOW__API__SECRET_KEY", "medscribe-local-secret-key"),
             # SQLite runs one task at a time well; celery workers bring their own slots
-            "AIRFLOW__CORE__PARALLELISM": env.get("AIRFLOW__CORE__PARALLELISM", "4") if celery_workers else "2",
+            "AIRFLOW__CORE__PARALLELISM": env.get("AIRFLOW__CORE__PARALLELISM", "4")
+            if celery_workers
+            else "2",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         }
         if celery_workers and env.get("AIRFLOW__CORE__EXECUTOR") != "CeleryExecutor":
             raise ValueError("celery workers need AIRFLOW__CORE__EXECUTOR=CeleryExecutor (see airflow_env)")
-        api = Service("airflow-api-server", [airflow, "api-server", "--host", "127.0.0.1", "--port", str(api_port)],
-                      "127.0.0.1", api_port, "/api/v2/monitor/health", log_dir / "api-server.log", env)
+        api = Service(
+            "airflow-api-server",
+            [airflow, "api-server", "--host", "127.0.0.1", "--port", str(api_port)],
+            "127.0.0.1",
+            api_port,
+            "/api/v2/monitor/health",
+            log_dir / "api-server.log",
+            env,
+        )
         others = [
             Service(f"airflow-{name}", [airflow, name], "127.0.0.1", 0, "", log_dir / f"{name}.log", env)
             for name in ("scheduler", "dag-processor", "triggerer")
@@ -484,10 +521,26 @@ class AirflowServices:
         airflow = str(Path(sys.executable).with_name("airflow"))
         run = Path(self.env["AIRFLOW_HOME"])
         env = {**self.env, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
-        argv = [airflow, "celery", "worker", "--concurrency", str(concurrency),
-                "--celery-hostname", f"worker{number}@%h", "--pid", str(run / f"celery-worker{number}.pid")]
-        return Service(f"airflow-celery-worker{number}", argv, "127.0.0.1", 0, "",
-                       (self.log_dir or run) / f"celery-worker{number}.log", env)
+        argv = [
+            airflow,
+            "celery",
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--celery-hostname",
+            f"worker{number}@%h",
+            "--pid",
+            str(run / f"celery-worker{number}.pid"),
+        ]
+        return Service(
+            f"airflow-celery-worker{number}",
+            argv,
+            "127.0.0.1",
+            0,
+            "",
+            (self.log_dir or run) / f"celery-worker{number}.log",
+            env,
+        )
 
     def start_worker(self, number: int, concurrency: int = 2) -> Service:
         """Start (or start again) celery worker ``number``; it replaces a stopped one of that number."""

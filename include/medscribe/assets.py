@@ -17,8 +17,14 @@ DEFAULT_LAKE_URI = os.environ.get("MEDSCRIBE_LAKE_URI", "s3://medscribe-lake/lak
 
 # Written by the flatten task (medscribe.nightly.FLATTENED_TABLES) ...
 FLATTENED = (
-    "recordings", "jobs", "transcript_words", "transcript_segments",
-    "clinical_insights", "insight_attributes", "note_sentences", "note_evidence",
+    "recordings",
+    "jobs",
+    "transcript_words",
+    "transcript_segments",
+    "clinical_insights",
+    "insight_attributes",
+    "note_sentences",
+    "note_evidence",
 )
 # ... and by the quality gate (review_queue; quality_status of jobs, words and segments).
 GATED = ("review_queue", "jobs", "transcript_words", "transcript_segments")

@@ -100,7 +100,9 @@ def probe_audio(data: bytes | IO[bytes], limits: Limits = Limits()) -> AudioInfo
     source.seek(0)
     media_format = sniff_format(source.read(16))
     if media_format is None:
-        raise InvalidRecording("not an audio file: content matches no supported format (wav, flac, mp3, mp4, ogg, webm, amr)")
+        raise InvalidRecording(
+            "not an audio file: content matches no supported format (wav, flac, mp3, mp4, ogg, webm, amr)"
+        )
     source.seek(0)
     try:
         with av.open(source, mode="r") as container:
@@ -119,9 +121,13 @@ def probe_audio(data: bytes | IO[bytes], limits: Limits = Limits()) -> AudioInfo
     if media_format == "wav":
         _check_wav_length(source, size)
     if sample_rate < limits.min_sample_rate_hz:
-        raise InvalidRecording(f"sample rate {sample_rate} Hz is under the minimum of {limits.min_sample_rate_hz} Hz")
+        raise InvalidRecording(
+            f"sample rate {sample_rate} Hz is under the minimum of {limits.min_sample_rate_hz} Hz"
+        )
     if sample_rate > limits.max_sample_rate_hz:
-        raise InvalidRecording(f"sample rate {sample_rate} Hz is over the maximum of {limits.max_sample_rate_hz} Hz")
+        raise InvalidRecording(
+            f"sample rate {sample_rate} Hz is over the maximum of {limits.max_sample_rate_hz} Hz"
+        )
     if channels > limits.max_channels:
         raise InvalidRecording(f"{channels} channels; at most {limits.max_channels} are supported")
     if duration < limits.min_duration_s:
@@ -141,6 +147,8 @@ def _check_wav_length(source: IO[bytes], size: int) -> None:
         if chunk_id == b"data":
             available = size - position - 8
             if chunk_size > available and chunk_size != 0xFFFFFFFF:
-                raise InvalidRecording(f"truncated wav: data chunk declares {chunk_size} bytes, {available} present")
+                raise InvalidRecording(
+                    f"truncated wav: data chunk declares {chunk_size} bytes, {available} present"
+                )
             return
         position += 8 + chunk_size + (chunk_size & 1)

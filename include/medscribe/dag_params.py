@@ -15,9 +15,15 @@ def places_params() -> dict[str, Param]:
     ``ledger_prefix``, ``output_bucket`` and ``lake_uri``, with their defaults (buckets and lake from
     ``MEDSCRIBE_RECORDINGS_BUCKET``, ``MEDSCRIBE_OUTPUT_BUCKET``, ``MEDSCRIBE_LAKE_URI`` if set)."""
     return {
-        "recordings_bucket": Param(os.environ.get("MEDSCRIBE_RECORDINGS_BUCKET", "medscribe-recordings"), type="string"),
-        "recordings_prefix": Param("incoming", type="string", description="night folders live under this prefix"),
-        "staging_prefix": Param("staging/media", type="string", description="content-addressed copies of the audio"),
+        "recordings_bucket": Param(
+            os.environ.get("MEDSCRIBE_RECORDINGS_BUCKET", "medscribe-recordings"), type="string"
+        ),
+        "recordings_prefix": Param(
+            "incoming", type="string", description="night folders live under this prefix"
+        ),
+        "staging_prefix": Param(
+            "staging/media", type="string", description="content-addressed copies of the audio"
+        ),
         "quarantine_prefix": Param("quarantine", type="string", description="copies of invalid recordings"),
         "ledger_prefix": Param("ledger", type="string", description="one JSON entry per recording and night"),
         "output_bucket": Param(os.environ.get("MEDSCRIBE_OUTPUT_BUCKET", "medscribe-outputs"), type="string"),

@@ -137,7 +137,9 @@ def routing_options(key: str, sidecar: Any) -> dict[str, Any]:
         options = check_sidecar(sidecar)
     except RefusedInput as error:
         raise InvalidRecording(str(error)) from None
-    kind = options.pop("kind", None) or ("dictation" if "dictations" in key.split("/")[:-1] else "conversation")
+    kind = options.pop("kind", None) or (
+        "dictation" if "dictations" in key.split("/")[:-1] else "conversation"
+    )
     return {"kind": kind, **options}
 
 
@@ -224,8 +226,15 @@ def discover_night(
         if ledger is not None:
             previous = ledger.get(night, recording_id) or {}
             ledger.put(
-                {"night": night, "recording_id": recording_id, "state": "quarantined", "reason": reason,
-                 "size_bytes": size_bytes, "attempts": 0, "discovered_at": previous.get("discovered_at") or _now()}
+                {
+                    "night": night,
+                    "recording_id": recording_id,
+                    "state": "quarantined",
+                    "reason": reason,
+                    "size_bytes": size_bytes,
+                    "attempts": 0,
+                    "discovered_at": previous.get("discovered_at") or _now(),
+                }
             )
 
     for key in audio_keys:
@@ -312,7 +321,9 @@ def _note_duplicate(first: Recording | Rejected, first_route: str, route: str, l
     first.notes.append(
         f"the same audio is also under another key, routed {route} there; this entry follows the first key ({first_route})"
     )
-    log.warning("Recording %s appears under keys with different routing; the first key's is used", first.recording_id)
+    log.warning(
+        "Recording %s appears under keys with different routing; the first key's is used", first.recording_id
+    )
     if ledger is not None:
         ledger.update(first.night, first.recording_id, notes=first.notes)
 
@@ -353,7 +364,9 @@ def _reconcile(ledger, recording: Recording, retry_failed: bool) -> None:
     )
 
 
-def _quarantine(s3_client, bucket: str, key: str, prefix: str, night: str, recording_id: str, reason: str) -> None:
+def _quarantine(
+    s3_client, bucket: str, key: str, prefix: str, night: str, recording_id: str, reason: str
+) -> None:
     """Copy an invalid recording under the quarantine prefix with its reason; the original stays as it is."""
     s3_client.copy_object(
         Bucket=bucket,

@@ -43,15 +43,33 @@ log = logging.getLogger(__name__)
 AUDIT_TABLE = "governance_audit"
 # Lake tables that hold recordings' rows (the audit table keeps its record of the deletion).
 RECORDING_TABLES = tuple(name for name in TABLES if name != AUDIT_TABLE)
-PLACES = ("originals", "staged", "quarantined", "service_outputs", "service_jobs", "ledger_entries", "lake_rows",
-          "quality_reports")
+PLACES = (
+    "originals",
+    "staged",
+    "quarantined",
+    "service_outputs",
+    "service_jobs",
+    "ledger_entries",
+    "lake_rows",
+    "quality_reports",
+)
 _RECORDING_ID = re.compile(r"[0-9a-f]{32}|[0-9a-f]{64}")
 # (list operation, summaries key, name key, get operation, delete operation) per service
 _JOB_APIS = (
-    ("list_medical_scribe_jobs", "MedicalScribeJobSummaries", "MedicalScribeJobName",
-     "get_medical_scribe_job", "delete_medical_scribe_job"),
-    ("list_medical_transcription_jobs", "MedicalTranscriptionJobSummaries", "MedicalTranscriptionJobName",
-     "get_medical_transcription_job", "delete_medical_transcription_job"),
+    (
+        "list_medical_scribe_jobs",
+        "MedicalScribeJobSummaries",
+        "MedicalScribeJobName",
+        "get_medical_scribe_job",
+        "delete_medical_scribe_job",
+    ),
+    (
+        "list_medical_transcription_jobs",
+        "MedicalTranscriptionJobSummaries",
+        "MedicalTranscriptionJobName",
+        "get_medical_transcription_job",
+        "delete_medical_transcription_job",
+    ),
 )
 
 
@@ -109,7 +127,9 @@ def _delete(s3, bucket: str, keys: list[str]) -> int:
     deleted = 0
     for start in range(0, len(keys), 1000):
         batch = keys[start : start + 1000]
-        response = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+        response = s3.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+        )
         if response.get("Errors"):
             codes = sorted({e.get("Code", "?") for e in response["Errors"]})
             raise RuntimeError(f"{len(response['Errors'])} objects could not be deleted ({', '.join(codes)})")
@@ -150,7 +170,12 @@ def resolve_inputs(s3, places: Places, inputs: list[str]) -> tuple[list[str], in
             recording_id = digest.hexdigest()[:32]
         if recording_id not in ids:
             ids.append(recording_id)
-    log.info("%d recordings to forget; %d of %d inputs were keys that no longer exist", len(ids), missing, len(inputs))
+    log.info(
+        "%d recordings to forget; %d of %d inputs were keys that no longer exist",
+        len(ids),
+        missing,
+        len(inputs),
+    )
     return ids, missing
 
 
@@ -160,7 +185,9 @@ def _ledger_entries(s3, places: Places, recording_id: str) -> dict[str, dict[str
     name = f"{recording_id}.json"
     for item in _keys(s3, places.recordings_bucket, places.ledger_prefix.strip("/") + "/"):
         if posixpath.basename(item["Key"]) == name:
-            found[item["Key"]] = json.loads(s3.get_object(Bucket=places.recordings_bucket, Key=item["Key"])["Body"].read())
+            found[item["Key"]] = json.loads(
+                s3.get_object(Bucket=places.recordings_bucket, Key=item["Key"])["Body"].read()
+            )
     return found
 
 
@@ -179,13 +206,19 @@ def _originals(s3, places: Places, recording_id: str, nights: set[str], sizes: s
     are read when the ledger gave sizes), with their sidecars."""
     matches: list[str] = []
     for night in sorted(nights):
-        objects = list(_keys(s3, places.recordings_bucket, posixpath.join(places.recordings_prefix.strip("/"), night) + "/"))
+        objects = list(
+            _keys(
+                s3, places.recordings_bucket, posixpath.join(places.recordings_prefix.strip("/"), night) + "/"
+            )
+        )
         present = {item["Key"] for item in objects}
         for item in objects:
             if sizes and item["Size"] not in sizes:
                 continue
             digest = hashlib.sha256()
-            for chunk in s3.get_object(Bucket=places.recordings_bucket, Key=item["Key"])["Body"].iter_chunks(1 << 20):
+            for chunk in s3.get_object(Bucket=places.recordings_bucket, Key=item["Key"])["Body"].iter_chunks(
+                1 << 20
+            ):
                 digest.update(chunk)
             if digest.hexdigest()[:32] == recording_id:
                 matches.append(item["Key"])
@@ -216,7 +249,9 @@ def _jobs(transcribe, recording_id: str, known_names: set[str]) -> list[tuple[st
     return jobs
 
 
-def _output_keys(s3, places: Places, jobs, job_rows: list[dict[str, Any]], job_names: set[str]) -> dict[str, set[str]]:
+def _output_keys(
+    s3, places: Places, jobs, job_rows: list[dict[str, Any]], job_names: set[str]
+) -> dict[str, set[str]]:
     """{bucket: keys} of the jobs' output files: the URIs the jobs and the lake name, and what lies under
     the names' conventional prefixes in the output bucket (``<name>/`` for HealthScribe,
     ``transcribe-medical/<name>.json`` for the nightly's Transcribe Medical jobs)."""
@@ -225,8 +260,11 @@ def _output_keys(s3, places: Places, jobs, job_rows: list[dict[str, Any]], job_n
     uris = [r.get(c) for r in job_rows for c in ("transcript_uri", "clinical_document_uri")]
     for _, _, job in jobs:
         output = job.get("MedicalScribeOutput") or {}
-        uris += [output.get("TranscriptFileUri"), output.get("ClinicalDocumentUri"),
-                 (job.get("Transcript") or {}).get("TranscriptFileUri")]
+        uris += [
+            output.get("TranscriptFileUri"),
+            output.get("ClinicalDocumentUri"),
+            (job.get("Transcript") or {}).get("TranscriptFileUri"),
+        ]
     found: dict[str, set[str]] = {}
     for uri in filter(None, uris):
         bucket, key = split_output_uri(uri)
@@ -234,7 +272,9 @@ def _output_keys(s3, places: Places, jobs, job_rows: list[dict[str, Any]], job_n
             found.setdefault(bucket, set()).add(key)
     for name in job_names:
         for prefix in (f"{name}/", f"transcribe-medical/{name}.json"):
-            found.setdefault(places.output_bucket, set()).update(i["Key"] for i in _keys(s3, places.output_bucket, prefix))
+            found.setdefault(places.output_bucket, set()).update(
+                i["Key"] for i in _keys(s3, places.output_bucket, prefix)
+            )
     return found
 
 
@@ -264,8 +304,13 @@ def _regenerate_quality(lake_uri: str, recording_id: str, nights: set[str]) -> i
     regenerated = 0
     for night in sorted(nights):
         filesystem, directory = quality_dir(lake_uri, night)
-        files = [i for i in filesystem.get_file_info(pafs.FileSelector(directory, allow_not_found=True, recursive=True))
-                 if i.type == pafs.FileType.File]
+        files = [
+            i
+            for i in filesystem.get_file_info(
+                pafs.FileSelector(directory, allow_not_found=True, recursive=True)
+            )
+            if i.type == pafs.FileType.File
+        ]
         mentions = False
         for info in files:
             with filesystem.open_input_stream(info.path) as stream:
@@ -305,13 +350,23 @@ def forget_recording(s3, transcribe, places: Places, recording_id: str) -> dict[
     for night in sorted(nights):
         jobs_table = read_table("jobs", places.lake_uri, night=night)
         job_rows += [r for r in jobs_table.to_pylist() if r["recording_id"] == recording_id]
-    known_names = {e["job_name"] for e in entries.values() if e.get("job_name")} | {r["job_name"] for r in job_rows}
+    known_names = {e["job_name"] for e in entries.values() if e.get("job_name")} | {
+        r["job_name"] for r in job_rows
+    }
     jobs = _jobs(transcribe, recording_id, known_names)
     job_names = known_names | {name for _, name, _ in jobs}
     outputs = _output_keys(s3, places, jobs, job_rows, job_names)
-    staged = [i["Key"] for i in _keys(s3, places.recordings_bucket, posixpath.join(places.staging_prefix.strip("/"), recording_id))]
-    quarantined = [i["Key"] for i in _keys(s3, places.recordings_bucket, places.quarantine_prefix.strip("/") + "/")
-                   if posixpath.basename(i["Key"]) == recording_id]
+    staged = [
+        i["Key"]
+        for i in _keys(
+            s3, places.recordings_bucket, posixpath.join(places.staging_prefix.strip("/"), recording_id)
+        )
+    ]
+    quarantined = [
+        i["Key"]
+        for i in _keys(s3, places.recordings_bucket, places.quarantine_prefix.strip("/") + "/")
+        if posixpath.basename(i["Key"]) == recording_id
+    ]
     sizes = {e["size_bytes"] for e in entries.values() if e.get("size_bytes") is not None}
     originals = _originals(s3, places, recording_id, nights, sizes)
     manifests = _manifests(s3, places, recording_id, nights)
@@ -326,7 +381,11 @@ def forget_recording(s3, transcribe, places: Places, recording_id: str) -> dict[
         "service_outputs": sum(_delete(s3, bucket, sorted(keys)) for bucket, keys in outputs.items()),
     }
     for delete_op, name, _ in jobs:
-        name_key = "MedicalScribeJobName" if delete_op == "delete_medical_scribe_job" else "MedicalTranscriptionJobName"
+        name_key = (
+            "MedicalScribeJobName"
+            if delete_op == "delete_medical_scribe_job"
+            else "MedicalTranscriptionJobName"
+        )
         getattr(transcribe, delete_op)(**{name_key: name})
     counts["service_jobs"] = len(jobs)
     counts["staged"] = _delete(s3, places.recordings_bucket, staged)
@@ -337,8 +396,12 @@ def forget_recording(s3, transcribe, places: Places, recording_id: str) -> dict[
         s3, places.recordings_bucket, manifests
     )
     if any(counts[p] for p in PLACES):
-        log.info("Recording %s forgotten in nights %s: %s", recording_id, counts["nights"],
-                 {p: counts[p] for p in PLACES})
+        log.info(
+            "Recording %s forgotten in nights %s: %s",
+            recording_id,
+            counts["nights"],
+            {p: counts[p] for p in PLACES},
+        )
     else:
         log.info("Recording %s: nothing found in any place (already forgotten, or never seen)", recording_id)
     return counts
@@ -361,15 +424,25 @@ def audit_rows(
     rows = []
     for result in results:
         found = any(result[p] for p in PLACES)
-        rows.append({
-            **zeros, **{p: result[p] for p in PLACES},
-            "outcome": "removed" if found else "nothing_found",
-            "recording_id": result["recording_id"],
-            "recording_nights": ",".join(result["nights"]) or None,
-            "lake_rows_by_table": json.dumps(result["lake_rows_by_table"], sort_keys=True),
-        })
-    rows += [{**zeros, "outcome": "input_not_found", "recording_id": None, "recording_nights": None,
-              "lake_rows_by_table": "{}"}] * missing_inputs
+        rows.append(
+            {
+                **zeros,
+                **{p: result[p] for p in PLACES},
+                "outcome": "removed" if found else "nothing_found",
+                "recording_id": result["recording_id"],
+                "recording_nights": ",".join(result["nights"]) or None,
+                "lake_rows_by_table": json.dumps(result["lake_rows_by_table"], sort_keys=True),
+            }
+        )
+    rows += [
+        {
+            **zeros,
+            "outcome": "input_not_found",
+            "recording_id": None,
+            "recording_nights": None,
+            "lake_rows_by_table": "{}",
+        }
+    ] * missing_inputs
     for row in rows:
         row.update(action=action, run_id=run_id, requested_by=requested_by, acted_at=now)
     return pa.Table.from_pylist(rows, schema=TABLES[AUDIT_TABLE])
@@ -392,8 +465,14 @@ def append_audit(rows: pa.Table, lake_uri: str) -> str:
 
 
 # Lake tables whose rows hold what was said or written (the others hold ids, states, numbers).
-LAKE_TEXT_TABLES = ("transcript_words", "transcript_segments", "clinical_insights", "insight_attributes",
-                    "note_sentences", "review_decisions")  # decisions keep words and sentences before/after
+LAKE_TEXT_TABLES = (
+    "transcript_words",
+    "transcript_segments",
+    "clinical_insights",
+    "insight_attributes",
+    "note_sentences",
+    "review_decisions",
+)  # decisions keep words and sentences before/after
 # A job name (and so its output keys) embeds the first 40 hex digits of the recording's SHA-256.
 _JOB_NAME = re.compile(r"medscribe-(?:hs|tm)-([0-9a-f]{40})")
 # Job states whose records can be deleted; queued and running jobs are left alone.
@@ -418,10 +497,16 @@ class RetentionPolicy:
     lake_text_days: int | None = None
 
     def __post_init__(self) -> None:
-        bad = [name for name in self.__dataclass_fields__
-               if getattr(self, name) is not None
-               and (isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), int)
-                    or getattr(self, name) < 1)]
+        bad = [
+            name
+            for name in self.__dataclass_fields__
+            if getattr(self, name) is not None
+            and (
+                isinstance(getattr(self, name), bool)
+                or not isinstance(getattr(self, name), int)
+                or getattr(self, name) < 1
+            )
+        ]
         if bad:
             raise ValueError(f"retention periods must be whole days >= 1 or null: {', '.join(bad)}")
 
@@ -433,8 +518,10 @@ class RetentionPolicy:
 
 def _recording(results: dict[str | None, dict[str, Any]], recording_id: str | None, night: str | None = None):
     """The result being filled for a recording (None: objects whose names carry no recording id)."""
-    result = results.setdefault(recording_id, {"recording_id": recording_id, "nights": [],
-                                               "lake_rows_by_table": {}, **{p: 0 for p in PLACES}})
+    result = results.setdefault(
+        recording_id,
+        {"recording_id": recording_id, "nights": [], "lake_rows_by_table": {}, **{p: 0 for p in PLACES}},
+    )
     if night and night not in result["nights"]:
         result["nights"] = sorted([*result["nights"], night])
     return result
@@ -448,16 +535,21 @@ def _old_keys(s3, bucket: str, prefix: str, cutoff: datetime) -> list[str]:
 def _old_jobs(transcribe, cutoff: datetime, name_contains: str) -> list[tuple[str, str, str]]:
     """(delete operation, name key, name) of ended jobs created before the cutoff whose names contain
     ``name_contains`` and embed a recording's hash."""
-    status_keys = {"MedicalScribeJobSummaries": "MedicalScribeJobStatus",
-                   "MedicalTranscriptionJobSummaries": "TranscriptionJobStatus"}
+    status_keys = {
+        "MedicalScribeJobSummaries": "MedicalScribeJobStatus",
+        "MedicalTranscriptionJobSummaries": "TranscriptionJobStatus",
+    }
     jobs = []
     for list_op, summaries, name_key, _, delete_op in _JOB_APIS:
         kwargs: dict[str, Any] = {"JobNameContains": name_contains, "MaxResults": 100}
         while True:
             page = getattr(transcribe, list_op)(**kwargs)
             for summary in page.get(summaries, []):
-                if (summary.get(status_keys[summaries]) in _ENDED and summary["CreationTime"] < cutoff
-                        and _JOB_NAME.search(summary[name_key])):
+                if (
+                    summary.get(status_keys[summaries]) in _ENDED
+                    and summary["CreationTime"] < cutoff
+                    and _JOB_NAME.search(summary[name_key])
+                ):
                     jobs.append((delete_op, name_key, summary[name_key]))
             if not page.get("NextToken"):
                 break
@@ -529,14 +621,17 @@ def apply_retention(
         prefix = places.quarantine_prefix.strip("/") + "/"
         keys = _old_keys(s3, places.recordings_bucket, prefix, cutoff(policy.quarantined_days))
         for key in keys:
-            night, _, name = key[len(prefix):].rpartition("/")
+            night, _, name = key[len(prefix) :].rpartition("/")
             recording_id = name if _RECORDING_ID.fullmatch(name) else None
             _recording(results, recording_id, night or None)["quarantined"] += 1
         deletions.append((places.recordings_bucket, keys))
     jobs: list[tuple[str, str, str]] = []
     if policy.service_outputs_days:
-        keys = [k for k in _old_keys(s3, places.output_bucket, "", cutoff(policy.service_outputs_days))
-                if _JOB_NAME.search(k)]
+        keys = [
+            k
+            for k in _old_keys(s3, places.output_bucket, "", cutoff(policy.service_outputs_days))
+            if _JOB_NAME.search(k)
+        ]
         for key in keys:
             _recording(results, _JOB_NAME.search(key).group(1)[:32])["service_outputs"] += 1
         deletions.append((places.output_bucket, keys))
@@ -571,11 +666,20 @@ def apply_retention(
                 recording = _recording(results, _JOB_NAME.search(name).group(1)[:32])
                 recording["service_jobs"] -= 1  # gone meanwhile (AWS expires job records itself)
     totals = {p: sum(r[p] for r in results.values()) for p in PLACES}
-    log.info("Retention%s at %s: %d recordings, %s", " (dry run, nothing deleted)" if dry_run else "",
-             now.isoformat(), len(results),
-             {p: n for p, n in totals.items() if n} or "nothing older than the policy")
+    log.info(
+        "Retention%s at %s: %d recordings, %s",
+        " (dry run, nothing deleted)" if dry_run else "",
+        now.isoformat(),
+        len(results),
+        {p: n for p, n in totals.items() if n} or "nothing older than the policy",
+    )
     ordered = sorted(results.values(), key=lambda r: r["recording_id"] or "")
-    return {"dry_run": dry_run, "totals": totals, "results": ordered, "lake_superseded_files": superseded_files}
+    return {
+        "dry_run": dry_run,
+        "totals": totals,
+        "results": ordered,
+        "lake_superseded_files": superseded_files,
+    }
 
 
 def retention_audit_rows(retention: dict[str, Any], *, run_id: str, requested_by: str | None) -> pa.Table:

@@ -80,7 +80,9 @@ class Ledger:
         paginator = self.s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=posixpath.join(self.prefix, night) + "/"):
             for item in page.get("Contents", []):
-                entries.append(json.loads(self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()))
+                entries.append(
+                    json.loads(self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read())
+                )
         return sorted(entries, key=lambda e: e["recording_id"])
 
 

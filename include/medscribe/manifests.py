@@ -48,7 +48,10 @@ def write_manifest(s3_client, bucket: str, key: str, payload: Any) -> str:
     :param payload: any JSON value.
     """
     s3_client.put_object(
-        Bucket=bucket, Key=key, Body=json.dumps(payload, sort_keys=True).encode(), ContentType="application/json"
+        Bucket=bucket,
+        Key=key,
+        Body=json.dumps(payload, sort_keys=True).encode(),
+        ContentType="application/json",
     )
     return key
 

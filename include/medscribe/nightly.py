@@ -39,7 +39,9 @@ FLATTENED_TABLES = (
 )
 
 
-def job_request(recording: dict[str, Any], *, output_bucket: str, data_access_role_arn: str) -> dict[str, Any]:
+def job_request(
+    recording: dict[str, Any], *, output_bucket: str, data_access_role_arn: str
+) -> dict[str, Any]:
     """The Start* request of one recording's job, as ``{"service", "request"}`` (for the batch operator)."""
     options = recording["options"]
     if recording["service"] == Service.HEALTHSCRIBE:
@@ -88,8 +90,15 @@ def plan_batches(
     todo = [r for r in recordings if r["state"] in ("discovered", "submitted")]
     for recording in todo:
         if recording["state"] == "discovered":
-            ledger.update(recording["night"], recording["recording_id"], state="submitted", attempts=recording["attempts"] + 1)
-    requests = [job_request(r, output_bucket=output_bucket, data_access_role_arn=data_access_role_arn) for r in todo]
+            ledger.update(
+                recording["night"],
+                recording["recording_id"],
+                state="submitted",
+                attempts=recording["attempts"] + 1,
+            )
+    requests = [
+        job_request(r, output_bucket=output_bucket, data_access_role_arn=data_access_role_arn) for r in todo
+    ]
     batches = [{"jobs": requests[i : i + batch_size]} for i in range(0, len(requests), batch_size)]
     log.info("%d jobs to run in %d batches of at most %d", len(requests), len(batches), batch_size)
     return batches
@@ -108,7 +117,9 @@ def save_discovery(ledger, night: str, recordings: list, rejected: list) -> dict
     from medscribe.manifests import manifest_key, write_manifest
 
     key = write_manifest(
-        ledger.s3, ledger.bucket, manifest_key(ledger.prefix, night, "discover"),
+        ledger.s3,
+        ledger.bucket,
+        manifest_key(ledger.prefix, night, "discover"),
         {"recordings": [r.to_dict() for r in recordings], "rejected": [r.to_dict() for r in rejected]},
     )
     return {"manifest": key, "recordings": len(recordings), "rejected": len(rejected)}
@@ -149,13 +160,24 @@ def plan_batch_manifests(
     from medscribe.manifests import delete_stale, manifest_key, write_manifest
 
     batches = plan_batches(
-        recordings, ledger=ledger, batch_size=batch_size, output_bucket=output_bucket, data_access_role_arn=data_access_role_arn
+        recordings,
+        ledger=ledger,
+        batch_size=batch_size,
+        output_bucket=output_bucket,
+        data_access_role_arn=data_access_role_arn,
     )
     keys = [
-        write_manifest(ledger.s3, ledger.bucket, manifest_key(ledger.prefix, night, f"batches/{index:04d}"), batch)
+        write_manifest(
+            ledger.s3, ledger.bucket, manifest_key(ledger.prefix, night, f"batches/{index:04d}"), batch
+        )
         for index, batch in enumerate(batches)
     ]
-    delete_stale(ledger.s3, ledger.bucket, posixpath.dirname(manifest_key(ledger.prefix, night, "batches/0")) + "/", set(keys))
+    delete_stale(
+        ledger.s3,
+        ledger.bucket,
+        posixpath.dirname(manifest_key(ledger.prefix, night, "batches/0")) + "/",
+        set(keys),
+    )
     return keys
 
 
@@ -204,16 +226,31 @@ def settle_night(
         if outcome is None or outcome["status"] not in ("COMPLETED", "FAILED", "NOT_STARTED"):
             try:
                 job = describe_job(recording["service"], entry["job_name"])
-                outcome = {"status": job.get("MedicalScribeJobStatus") or job.get("TranscriptionJobStatus"),
-                           "failure_reason": job.get("FailureReason")}
+                outcome = {
+                    "status": job.get("MedicalScribeJobStatus") or job.get("TranscriptionJobStatus"),
+                    "failure_reason": job.get("FailureReason"),
+                }
             except Exception as error:  # never created: the batch failed before starting it
-                outcome = {"status": "NOT_STARTED", "failure_reason": f"job was not started ({type(error).__name__})"}
+                outcome = {
+                    "status": "NOT_STARTED",
+                    "failure_reason": f"job was not started ({type(error).__name__})",
+                }
         if outcome["status"] == "COMPLETED":
             ledger.update(night, recording["recording_id"], state="succeeded", reason=None)
         elif outcome["status"] in ("FAILED", "NOT_STARTED"):
-            ledger.update(night, recording["recording_id"], state="failed", reason=outcome["failure_reason"] or outcome["status"])
+            ledger.update(
+                night,
+                recording["recording_id"],
+                state="failed",
+                reason=outcome["failure_reason"] or outcome["status"],
+            )
         else:
-            ledger.update(night, recording["recording_id"], state="failed", reason=f"job still {outcome['status']} at the end of the run")
+            ledger.update(
+                night,
+                recording["recording_id"],
+                state="failed",
+                reason=f"job still {outcome['status']} at the end of the run",
+            )
     states: dict[str, int] = {}
     for entry in ledger.night(night):
         states[entry["state"]] = states.get(entry["state"], 0) + 1
@@ -271,7 +308,9 @@ def _utc(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def job_row(recording: dict[str, Any], job: dict[str, Any] | None, error: str | None = None) -> dict[str, Any]:
+def job_row(
+    recording: dict[str, Any], job: dict[str, Any] | None, error: str | None = None
+) -> dict[str, Any]:
     """One row of the ``jobs`` table from a recording and its job description (None if never started)."""
     job = job or {}
     scribe = recording["service"] == Service.HEALTHSCRIBE
@@ -289,7 +328,9 @@ def job_row(recording: dict[str, Any], job: dict[str, Any] | None, error: str | 
         "media_format": recording["audio"]["media_format"],
         "sample_rate_hz": recording["audio"]["sample_rate_hz"],
         "settings_json": json.dumps(recording["options"], sort_keys=True),
-        "transcript_uri": output.get("TranscriptFileUri") if scribe else (job.get("Transcript") or {}).get("TranscriptFileUri"),
+        "transcript_uri": output.get("TranscriptFileUri")
+        if scribe
+        else (job.get("Transcript") or {}).get("TranscriptFileUri"),
         "clinical_document_uri": output.get("ClinicalDocumentUri"),
     }
 
@@ -338,7 +379,11 @@ def flatten_night(
         except Exception as error:  # the job was never created: record it, do not lose the recording
             log.warning("Job %s could not be described (%s)", recording["job_name"], type(error).__name__)
             entry = (ledger.get(night, recording["recording_id"]) if ledger is not None else None) or {}
-            job_rows.append(job_row(recording, None, error=entry.get("reason") or f"job not found ({type(error).__name__})"))
+            job_rows.append(
+                job_row(
+                    recording, None, error=entry.get("reason") or f"job not found ({type(error).__name__})"
+                )
+            )
             continue
         row = job_row(recording, job)
         job_rows.append(row)
@@ -349,8 +394,12 @@ def flatten_night(
             ids = {"recording_id": recording["recording_id"], "job_name": recording["job_name"]}
             note = read_json_object(s3_client, row["clinical_document_uri"])
             settings = recording["options"].get("Settings") or {}
-            template = (settings.get("ClinicalNoteGenerationSettings") or {}).get("NoteTemplate", "HISTORY_AND_PHYSICAL")
-            for name, table in healthscribe_clinical_document_tables(note, **ids, note_template=template).items():
+            template = (settings.get("ClinicalNoteGenerationSettings") or {}).get(
+                "NoteTemplate", "HISTORY_AND_PHYSICAL"
+            )
+            for name, table in healthscribe_clinical_document_tables(
+                note, **ids, note_template=template
+            ).items():
                 parts[name].append(table)
             # a reviewer's signed-off note beside it stays in the lake when the night is flattened again
             reviewed = _reviewed_note(s3_client, row["clinical_document_uri"])
@@ -375,7 +424,11 @@ def flatten_night(
         counts[name] = table.num_rows
     log.info(
         "Night %s flattened in %.1f s: %s (transcripts column-wise %d, through parse.py %d)",
-        night, time.monotonic() - started, counts, paths["columnar"], paths["reference"],
+        night,
+        time.monotonic() - started,
+        counts,
+        paths["columnar"],
+        paths["reference"],
     )
     return {name: counts[name] for name in FLATTENED_TABLES}
 
@@ -403,8 +456,13 @@ def apply_quality(report: dict[str, Any], lake_uri: str, night: str) -> dict[str
     write_partition("review_queue", review_queue_table(report), lake_uri, night)
     for name in ("jobs", "transcript_words", "transcript_segments"):
         table = read_table(name, lake_uri, night=night).drop_columns(["night"])
-        status = pc.take(pa.array(values, pa.string()), pc.index_in(table["recording_id"], value_set=pa.array(ids, pa.string())))
-        table = table.set_column(table.schema.get_field_index("quality_status"), TABLES[name].field("quality_status"), status)
+        status = pc.take(
+            pa.array(values, pa.string()),
+            pc.index_in(table["recording_id"], value_set=pa.array(ids, pa.string())),
+        )
+        table = table.set_column(
+            table.schema.get_field_index("quality_status"), TABLES[name].field("quality_status"), status
+        )
         write_partition(name, table, lake_uri, night)
     for value in values:
         counts[value] = counts.get(value, 0) + 1

@@ -73,7 +73,9 @@ class S3Object:
         :raises ValueError: the object is over ``spool_limit``.
         """
         if self.size_bytes > self._spool_limit:
-            raise ValueError(f"object of {self.size_bytes} bytes is over the spool limit ({self._spool_limit})")
+            raise ValueError(
+                f"object of {self.size_bytes} bytes is over the spool limit ({self._spool_limit})"
+            )
         if self._spool is None:
             self._download()
         assert self._spool is not None  # _download sets it
@@ -84,7 +86,9 @@ class S3Object:
         """Stream the body once: hash it (unless S3's checksum is known) and spool it (unless too large)."""
         digest = hashlib.sha256() if self._sha256 is None else None
         # ChecksumMode: botocore checks a full-object checksum against the bytes as they are read.
-        response = self._s3.get_object(Bucket=self._bucket, Key=self._key, IfMatch=self._etag, ChecksumMode="ENABLED")
+        response = self._s3.get_object(
+            Bucket=self._bucket, Key=self._key, IfMatch=self._etag, ChecksumMode="ENABLED"
+        )
         body = response["Body"]
         spool = None
         if self.size_bytes <= self._spool_limit:

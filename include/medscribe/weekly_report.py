@@ -62,8 +62,15 @@ def write_weekly_report(lake_uri: str) -> dict[str, Any]:
         con.close()
     table = pa.Table.from_pylist(
         [dict(zip(COLUMNS, row)) for row in rows],
-        schema=pa.schema([("iso_week", pa.string()), ("category", pa.string()), ("mentions", pa.int64()),
-                          ("recordings", pa.int64()), ("nights", pa.int64())]),
+        schema=pa.schema(
+            [
+                ("iso_week", pa.string()),
+                ("category", pa.string()),
+                ("mentions", pa.int64()),
+                ("recordings", pa.int64()),
+                ("nights", pa.int64()),
+            ]
+        ),
     )
     fs, root = resolve(lake_uri)
     path = f"{root}/{REPORT_PATH}"

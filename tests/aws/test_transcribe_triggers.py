@@ -15,21 +15,38 @@ from medscribe.aws.triggers.transcribe import (
 )
 
 
-@pytest.mark.parametrize("trigger_class", [MedicalScribeJobCompletedTrigger, MedicalTranscriptionJobCompletedTrigger])
+@pytest.mark.parametrize(
+    "trigger_class", [MedicalScribeJobCompletedTrigger, MedicalTranscriptionJobCompletedTrigger]
+)
 def test_round_trip(trigger_class):
-    trigger = trigger_class(job_name="medscribe-hs-abc", waiter_delay=7, waiter_max_attempts=9, aws_conn_id="my_aws", region_name="eu-west-1")
+    trigger = trigger_class(
+        job_name="medscribe-hs-abc",
+        waiter_delay=7,
+        waiter_max_attempts=9,
+        aws_conn_id="my_aws",
+        region_name="eu-west-1",
+    )
     path, kwargs = trigger.serialize()
     module, _, name = path.rpartition(".")
     assert getattr(importlib.import_module(module), name) is trigger_class  # importable by a real triggerer
     rebuilt = trigger_class(**kwargs)
     assert rebuilt.serialize() == (path, kwargs)
-    assert kwargs == {"job_name": "medscribe-hs-abc", "waiter_delay": 7, "waiter_max_attempts": 9,
-                      "aws_conn_id": "my_aws", "region_name": "eu-west-1"}
+    assert kwargs == {
+        "job_name": "medscribe-hs-abc",
+        "waiter_delay": 7,
+        "waiter_max_attempts": 9,
+        "aws_conn_id": "my_aws",
+        "region_name": "eu-west-1",
+    }
     hook = rebuilt.hook()
-    assert isinstance(hook, TranscribeHook) and hook.client_type == "transcribe" and hook.aws_conn_id == "my_aws"
+    assert (
+        isinstance(hook, TranscribeHook) and hook.client_type == "transcribe" and hook.aws_conn_id == "my_aws"
+    )
 
 
-@pytest.mark.parametrize("trigger_class", [MedicalScribeJobCompletedTrigger, MedicalTranscriptionJobCompletedTrigger])
+@pytest.mark.parametrize(
+    "trigger_class", [MedicalScribeJobCompletedTrigger, MedicalTranscriptionJobCompletedTrigger]
+)
 def test_waiters_are_botocores_own(trigger_class):
     waiters = botocore.session.get_session().get_waiter_model("transcribe").waiter_names
     trigger = trigger_class(job_name="j")
@@ -40,9 +57,15 @@ def test_waiters_are_botocores_own(trigger_class):
 
 def test_batch_trigger_round_trip_keeps_the_known_outcomes():
     refused = {"medscribe-hs-b": {"status": "NOT_STARTED", "failure_reason": "BadRequestException: refused"}}
-    trigger = MedicalJobsCompletedTrigger(jobs={"medscribe-tm-a": "transcribe_medical"}, outcomes=refused, waiter_delay=3)
+    trigger = MedicalJobsCompletedTrigger(
+        jobs={"medscribe-tm-a": "transcribe_medical"}, outcomes=refused, waiter_delay=3
+    )
     path, kwargs = trigger.serialize()
     module, _, name = path.rpartition(".")
     rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
     assert rebuilt.serialize() == (path, kwargs)
-    assert (rebuilt.jobs, rebuilt.outcomes, rebuilt.waiter_delay) == ({"medscribe-tm-a": "transcribe_medical"}, refused, 3)
+    assert (rebuilt.jobs, rebuilt.outcomes, rebuilt.waiter_delay) == (
+        {"medscribe-tm-a": "transcribe_medical"},
+        refused,
+        3,
+    )

@@ -99,9 +99,10 @@ def test_references_are_the_clean_ones(conditions, built, clean):
         for entry in manifest["recordings"]:
             ours = (manifest["out_dir"] / entry["reference"]).read_bytes()
             assert ours == (clean["out_dir"] / entry["reference"]).read_bytes()
-            assert conditions.read_wav(manifest["out_dir"] / entry["wav"]).shape == conditions.read_wav(
-                clean["out_dir"] / entry["wav"]
-            ).shape
+            assert (
+                conditions.read_wav(manifest["out_dir"] / entry["wav"]).shape
+                == conditions.read_wav(clean["out_dir"] / entry["wav"]).shape
+            )
 
 
 def test_noise_is_at_the_drawn_snr_for_every_kind(conditions, built, clean):
@@ -193,7 +194,7 @@ def test_noise_on_a_channel_whose_talker_never_speaks_is_as_loud_as_the_mono(con
     """A recording cut to one turn: the silent channel still gets its noise (once it got NaN)."""
     rng = np.random.default_rng(4)
     stereo = np.zeros((2 * RATE, 2))
-    stereo[: RATE, 1] = speechlike(RATE, rng)
+    stereo[:RATE, 1] = speechlike(RATE, rng)
     turn = {"speaker": "PATIENT", "start_s": 0.0, "end_s": 1.0, "text": "hello"}
     refs = {"mono": {"turns": [{**turn, "channel": None}]}, "stereo": {"turns": [{**turn, "channel": 1}]}}
     mono, out, params = conditions.apply("noise", stereo, refs, 0, [stereo[:, 1]], conditions.SEED, "E9-9")

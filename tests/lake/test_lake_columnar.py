@@ -111,13 +111,19 @@ def test_batches_of_any_size_give_the_same_tables():
 
 def test_file_with_results_beside_its_conversation_is_read_as_healthscribe_only():
     both = load("engine", "healthscribe_mono")
-    both["results"] = load("engine", "transcribe_medical_speakers")["results"]  # parse.py: a HealthScribe file
-    files = as_files(load("engine", "transcribe_medical_channels"), both, load("aws", "transcribe_medical_channel_id"))
+    both["results"] = load("engine", "transcribe_medical_speakers")[
+        "results"
+    ]  # parse.py: a HealthScribe file
+    files = as_files(
+        load("engine", "transcribe_medical_channels"), both, load("aws", "transcribe_medical_channel_id")
+    )
     for threads in (True, False):  # one block per batch (one thread) or per file (threads)
         counts = assert_same(files, use_threads=threads)
         assert counts == {"columnar": 3, "reference": 0}
     words = columnar.flatten_transcripts(files)["transcript_words"]
-    assert set(words.filter(pa.compute.equal(words["job_name"], "job-1"))["service"].to_pylist()) == {"healthscribe"}
+    assert set(words.filter(pa.compute.equal(words["job_name"], "job-1"))["service"].to_pylist()) == {
+        "healthscribe"
+    }
 
 
 def test_engine_stereo_golden():

@@ -31,9 +31,17 @@ def hs_document(load_aws) -> dict:
 
 
 def test_insight_tables_only_when_asked_and_with_declared_schemas(hs_transcript):
-    assert set(healthscribe_transcript_tables(hs_transcript, **IDS)) == {"transcript_words", "transcript_segments"}
+    assert set(healthscribe_transcript_tables(hs_transcript, **IDS)) == {
+        "transcript_words",
+        "transcript_segments",
+    }
     tables = healthscribe_transcript_tables(hs_transcript, **IDS, with_insights=True)
-    assert set(tables) == {"transcript_words", "transcript_segments", "clinical_insights", "insight_attributes"}
+    assert set(tables) == {
+        "transcript_words",
+        "transcript_segments",
+        "clinical_insights",
+        "insight_attributes",
+    }
     for name, table in tables.items():
         assert table.schema.equals(TABLES[name], check_metadata=True)
 
@@ -41,16 +49,85 @@ def test_insight_tables_only_when_asked_and_with_declared_schemas(hs_transcript)
 def test_clinical_insights_golden(hs_transcript):
     insights = healthscribe_transcript_tables(hs_transcript, **IDS, with_insights=True)["clinical_insights"]
     columns = (
-        "insight_id", "span_index", "insight_index", "insight_type", "category", "type", "segment_id",
-        "begin_character_offset", "end_character_offset", "end_exclusive", "content",
+        "insight_id",
+        "span_index",
+        "insight_index",
+        "insight_type",
+        "category",
+        "type",
+        "segment_id",
+        "begin_character_offset",
+        "end_character_offset",
+        "end_exclusive",
+        "content",
     )
     assert rows(insights, *columns) == [
         ("insightUUID1", 0, 0, "ClinicalEntity", "MEDICAL_CONDITION", "DX_NAME", "uuid1", 12, 15, 16, "pain"),
-        ("insightUUID2", 0, 1, "ClinicalEntity", "TEST_TREATMENT_PROCEDURE", "TEST_NAME", "uuid2", 4, 12, 13, "mammogram"),
-        ("insightUUID3", 0, 2, "ClinicalEntity", "TEST_TREATMENT_PROCEDURE", "TEST_NAME", "uuid3", 15, 23, 24, "pap smear"),
-        ("insightUUID4", 0, 3, "ClinicalEntity", "MEDICATION", "GENERIC_NAME", "uuid4", 28, 38, 39, "phentermine"),
-        ("insightUUID5", 0, 4, "ClinicalEntity", "TEST_TREATMENT_PROCEDURE", "TEST_NAME", "uuid6", 14, 19, 20, "weight"),
-        ("insightUUID6", 0, 5, "ClinicalEntity", "ANATOMY", "SYSTEM_ORGAN_SITE", "uuid7", 60, 64, 65, "heart"),
+        (
+            "insightUUID2",
+            0,
+            1,
+            "ClinicalEntity",
+            "TEST_TREATMENT_PROCEDURE",
+            "TEST_NAME",
+            "uuid2",
+            4,
+            12,
+            13,
+            "mammogram",
+        ),
+        (
+            "insightUUID3",
+            0,
+            2,
+            "ClinicalEntity",
+            "TEST_TREATMENT_PROCEDURE",
+            "TEST_NAME",
+            "uuid3",
+            15,
+            23,
+            24,
+            "pap smear",
+        ),
+        (
+            "insightUUID4",
+            0,
+            3,
+            "ClinicalEntity",
+            "MEDICATION",
+            "GENERIC_NAME",
+            "uuid4",
+            28,
+            38,
+            39,
+            "phentermine",
+        ),
+        (
+            "insightUUID5",
+            0,
+            4,
+            "ClinicalEntity",
+            "TEST_TREATMENT_PROCEDURE",
+            "TEST_NAME",
+            "uuid6",
+            14,
+            19,
+            20,
+            "weight",
+        ),
+        (
+            "insightUUID6",
+            0,
+            5,
+            "ClinicalEntity",
+            "ANATOMY",
+            "SYSTEM_ORGAN_SITE",
+            "uuid7",
+            60,
+            64,
+            65,
+            "heart",
+        ),
     ]
     # the published example has no Confidence and no Traits: nulls, not invented values
     for column in ("confidence", "traits", "negated"):
@@ -68,10 +145,21 @@ def test_aws_offsets_are_end_inclusive_and_end_exclusive_is_a_slice_end(hs_trans
 
 
 def test_insight_attributes_golden(hs_transcript):
-    attributes = healthscribe_transcript_tables(hs_transcript, **IDS, with_insights=True)["insight_attributes"]
+    attributes = healthscribe_transcript_tables(hs_transcript, **IDS, with_insights=True)[
+        "insight_attributes"
+    ]
     columns = (
-        "insight_id", "attribute_index", "span_index", "attribute_id", "type", "segment_id",
-        "begin_character_offset", "end_character_offset", "end_exclusive", "content", "confidence",
+        "insight_id",
+        "attribute_index",
+        "span_index",
+        "attribute_id",
+        "type",
+        "segment_id",
+        "begin_character_offset",
+        "end_character_offset",
+        "end_exclusive",
+        "content",
+        "confidence",
     )
     assert rows(attributes, *columns) == [
         ("insightUUID5", 0, 0, "attributeUUID1", "TEST_VALUE", "uuid5", 38, 41, 42, "high", None)
@@ -87,22 +175,28 @@ def test_no_clinical_insights_gives_empty_tables(hs_transcript):
 
 def test_multi_span_insight_traits_confidence_and_spanless_attribute(hs_transcript):
     insight = hs_transcript["Conversation"]["ClinicalInsights"][0]
-    insight["Spans"].append({"BeginCharacterOffset": 0, "Content": "chest", "EndCharacterOffset": 4, "SegmentId": "uuid2"})
+    insight["Spans"].append(
+        {"BeginCharacterOffset": 0, "Content": "chest", "EndCharacterOffset": 4, "SegmentId": "uuid2"}
+    )
     insight["Confidence"] = 0.93
     insight["Traits"] = [{"Name": "NEGATION", "Score": 0.8}, {"Name": "SIGN"}]
     insight["Attributes"] = [{"AttributeId": "a0", "Type": "ACUITY"}]  # no Spans
     hs_transcript["Conversation"]["ClinicalInsights"][1]["Traits"] = []
     tables = healthscribe_transcript_tables(hs_transcript, **IDS, with_insights=True)
     insights = tables["clinical_insights"]
-    assert rows(insights, "insight_id", "span_index", "segment_id", "end_exclusive", "confidence", "traits", "negated")[:3] == [
+    assert rows(
+        insights, "insight_id", "span_index", "segment_id", "end_exclusive", "confidence", "traits", "negated"
+    )[:3] == [
         ("insightUUID1", 0, "uuid1", 16, 0.93, "NEGATION,SIGN", True),
         ("insightUUID1", 1, "uuid2", 5, 0.93, "NEGATION,SIGN", True),
         ("insightUUID2", 0, "uuid2", 13, None, "", False),
     ]
-    spanless = tables["insight_attributes"].filter(pa.compute.equal(tables["insight_attributes"]["insight_id"], "insightUUID1"))
-    assert rows(spanless, "attribute_id", "type", "span_index", "segment_id", "begin_character_offset", "content") == [
-        ("a0", "ACUITY", 0, None, None, None)
-    ]
+    spanless = tables["insight_attributes"].filter(
+        pa.compute.equal(tables["insight_attributes"]["insight_id"], "insightUUID1")
+    )
+    assert rows(
+        spanless, "attribute_id", "type", "span_index", "segment_id", "begin_character_offset", "content"
+    ) == [("a0", "ACUITY", 0, None, None, None)]
 
 
 def test_bad_offset_names_the_path_not_the_text(hs_transcript):
@@ -124,9 +218,9 @@ def test_note_tables_have_the_declared_schemas(hs_document):
 
 
 def test_note_sentences_golden(hs_document):
-    sentences = healthscribe_clinical_document_tables(hs_document, **IDS, note_template="HISTORY_AND_PHYSICAL")[
-        "note_sentences"
-    ]
+    sentences = healthscribe_clinical_document_tables(
+        hs_document, **IDS, note_template="HISTORY_AND_PHYSICAL"
+    )["note_sentences"]
     assert rows(sentences, "section_index", "section_name", "sentence_index") == [
         (0, "CHIEF_COMPLAINT", 0),
         (1, "HISTORY_OF_PRESENT_ILLNESS", 0),
@@ -159,7 +253,9 @@ def test_a_reviewed_note_is_flattened_with_its_source(hs_document):
 def test_note_evidence_golden(hs_document):
     evidence = healthscribe_clinical_document_tables(hs_document, **IDS)["note_evidence"]
     assert evidence.num_rows == 34
-    assert rows(evidence, "section_name", "section_index", "sentence_index", "evidence_index", "segment_id")[:8] == [
+    assert rows(evidence, "section_name", "section_index", "sentence_index", "evidence_index", "segment_id")[
+        :8
+    ] == [
         ("CHIEF_COMPLAINT", 0, 0, 0, "uuid1"),
         ("CHIEF_COMPLAINT", 0, 0, 1, "uuid2"),
         ("CHIEF_COMPLAINT", 0, 0, 2, "uuid3"),
@@ -170,9 +266,9 @@ def test_note_evidence_golden(hs_document):
         ("HISTORY_OF_PRESENT_ILLNESS", 1, 0, 1, "uuid8"),
     ]
     assert evidence["segment_id"].to_pylist()[-1] == "uuid34"
-    assert [r for r in rows(evidence, "section_name", "sentence_index", "segment_id") if r[2] == "uuid20"] == [
-        ("HISTORY_OF_PRESENT_ILLNESS", 3, "uuid20")
-    ]
+    assert [
+        r for r in rows(evidence, "section_name", "sentence_index", "segment_id") if r[2] == "uuid20"
+    ] == [("HISTORY_OF_PRESENT_ILLNESS", 3, "uuid20")]
 
 
 def test_note_template_unknown_is_null(hs_document):
@@ -216,7 +312,12 @@ def consistent_transcript() -> dict:
     def span(segment_id: str, word: str) -> dict:
         content = dict((s[0], s[2]) for s in SEGMENTS)[segment_id]
         begin = content.index(word)
-        return {"SegmentId": segment_id, "BeginCharacterOffset": begin, "EndCharacterOffset": begin + len(word) - 1, "Content": word}
+        return {
+            "SegmentId": segment_id,
+            "BeginCharacterOffset": begin,
+            "EndCharacterOffset": begin + len(word) - 1,
+            "Content": word,
+        }
 
     return {
         "Conversation": {
@@ -224,17 +325,36 @@ def consistent_transcript() -> dict:
             "JobName": "job-1",
             "TranscriptItems": [],
             "TranscriptSegments": [
-                {"SegmentId": sid, "ParticipantDetails": {"ParticipantRole": role}, "Content": text,
-                 "BeginAudioTime": begin, "EndAudioTime": end}
+                {
+                    "SegmentId": sid,
+                    "ParticipantDetails": {"ParticipantRole": role},
+                    "Content": text,
+                    "BeginAudioTime": begin,
+                    "EndAudioTime": end,
+                }
                 for sid, role, text, begin, end in SEGMENTS
             ],
             "ClinicalInsights": [
-                {"InsightId": "i1", "InsightType": "ClinicalEntity", "Category": "MEDICATION", "Type": "GENERIC_NAME",
-                 "Spans": [span("s1", "metformin")],
-                 "Attributes": [{"AttributeId": "a1", "Type": "FREQUENCY", "Spans": [span("s1", "daily")]}]},
-                {"InsightId": "i2", "InsightType": "ClinicalEntity", "Category": "TEST_TREATMENT_PROCEDURE",
-                 "Type": "TEST_NAME", "Spans": [span("s2", "blood sugar")],
-                 "Attributes": [{"AttributeId": "a2", "Type": "TEST_VALUE", "Spans": [span("s2", "high")]}]},
+                {
+                    "InsightId": "i1",
+                    "InsightType": "ClinicalEntity",
+                    "Category": "MEDICATION",
+                    "Type": "GENERIC_NAME",
+                    "Spans": [span("s1", "metformin")],
+                    "Attributes": [
+                        {"AttributeId": "a1", "Type": "FREQUENCY", "Spans": [span("s1", "daily")]}
+                    ],
+                },
+                {
+                    "InsightId": "i2",
+                    "InsightType": "ClinicalEntity",
+                    "Category": "TEST_TREATMENT_PROCEDURE",
+                    "Type": "TEST_NAME",
+                    "Spans": [span("s2", "blood sugar")],
+                    "Attributes": [
+                        {"AttributeId": "a2", "Type": "TEST_VALUE", "Spans": [span("s2", "high")]}
+                    ],
+                },
             ],
         }
     }
@@ -244,13 +364,28 @@ def consistent_document() -> dict:
     return {
         "ClinicalDocumentation": {
             "Sections": [
-                {"SectionName": "HISTORY_OF_PRESENT_ILLNESS", "Summary": [
-                    {"SummarizedSegment": "Takes metformin daily.", "EvidenceLinks": [{"SegmentId": "s1"}]},
-                    {"SummarizedSegment": "Reports high blood sugar.", "EvidenceLinks": [{"SegmentId": "s2"}]},
-                ]},
-                {"SectionName": "PLAN", "Summary": [
-                    {"SummarizedSegment": "Continue metformin.", "EvidenceLinks": [{"SegmentId": "s1"}, {"SegmentId": "s2"}]},
-                ]},
+                {
+                    "SectionName": "HISTORY_OF_PRESENT_ILLNESS",
+                    "Summary": [
+                        {
+                            "SummarizedSegment": "Takes metformin daily.",
+                            "EvidenceLinks": [{"SegmentId": "s1"}],
+                        },
+                        {
+                            "SummarizedSegment": "Reports high blood sugar.",
+                            "EvidenceLinks": [{"SegmentId": "s2"}],
+                        },
+                    ],
+                },
+                {
+                    "SectionName": "PLAN",
+                    "Summary": [
+                        {
+                            "SummarizedSegment": "Continue metformin.",
+                            "EvidenceLinks": [{"SegmentId": "s1"}, {"SegmentId": "s2"}],
+                        },
+                    ],
+                },
             ]
         }
     }
@@ -258,7 +393,9 @@ def consistent_document() -> dict:
 
 def write_night(lake: str, transcript: dict, document: dict) -> None:
     tables = healthscribe_transcript_tables(transcript, **IDS, with_insights=True)
-    tables.update(healthscribe_clinical_document_tables(document, **IDS, note_template="HISTORY_AND_PHYSICAL"))
+    tables.update(
+        healthscribe_clinical_document_tables(document, **IDS, note_template="HISTORY_AND_PHYSICAL")
+    )
     for name, table in tables.items():
         write_partition(name, table, lake, NIGHT)
 
@@ -288,13 +425,21 @@ def test_broken_references_are_reported_exactly(tmp_path):
     insights = transcript["Conversation"]["ClinicalInsights"]
     insights[1]["Spans"][0]["SegmentId"] = "s9"
     del insights[0]["Attributes"][0]["Spans"][0]["SegmentId"]  # a span without SegmentId is dangling too
-    insights.append({"InsightId": "i3", "Category": "ANATOMY", "Type": "SYSTEM_ORGAN_SITE", "Spans": []})  # no span: not a reference
+    insights.append(
+        {"InsightId": "i3", "Category": "ANATOMY", "Type": "SYSTEM_ORGAN_SITE", "Spans": []}
+    )  # no span: not a reference
     write_night(lake, transcript, document)
 
     evidence = dangling_evidence(lake, NIGHT)
-    assert rows(evidence, "recording_id", "section_name", "section_index", "sentence_index", "evidence_index", "segment_id") == [
-        ("rec-1", "PLAN", 1, 0, 1, "s9")
-    ]
+    assert rows(
+        evidence,
+        "recording_id",
+        "section_name",
+        "section_index",
+        "sentence_index",
+        "evidence_index",
+        "segment_id",
+    ) == [("rec-1", "PLAN", 1, 0, 1, "s9")]
     spans = dangling_insight_spans(lake, NIGHT)
     assert rows(spans, "source", "insight_id", "attribute_index", "span_index", "segment_id") == [
         ("attribute", "i1", 0, 0, None),
@@ -305,10 +450,20 @@ def test_broken_references_are_reported_exactly(tmp_path):
 def test_segments_of_another_recording_do_not_resolve(tmp_path):
     lake = str(tmp_path / "lake")
     write_night(lake, consistent_transcript(), consistent_document())
-    other = healthscribe_clinical_document_tables(consistent_document(), recording_id="rec-2", job_name="job-2")
-    write_partition("note_evidence", pa.concat_tables([
-        healthscribe_clinical_document_tables(consistent_document(), **IDS)["note_evidence"], other["note_evidence"]
-    ]), lake, NIGHT)
+    other = healthscribe_clinical_document_tables(
+        consistent_document(), recording_id="rec-2", job_name="job-2"
+    )
+    write_partition(
+        "note_evidence",
+        pa.concat_tables(
+            [
+                healthscribe_clinical_document_tables(consistent_document(), **IDS)["note_evidence"],
+                other["note_evidence"],
+            ]
+        ),
+        lake,
+        NIGHT,
+    )
     assert set(dangling_evidence(lake, NIGHT)["recording_id"].to_pylist()) == {"rec-2"}
     assert dangling_evidence(lake, NIGHT).num_rows == 4
 
@@ -316,15 +471,19 @@ def test_segments_of_another_recording_do_not_resolve(tmp_path):
 def test_note_evidence_joins_segments_in_duckdb(tmp_path):
     lake = str(tmp_path / "lake")
     write_night(lake, consistent_transcript(), consistent_document())
-    result = duckdb_connect(lake).sql(
-        """
+    result = (
+        duckdb_connect(lake)
+        .sql(
+            """
         select s.section_name, s.sentence_index, string_agg(g.participant_role, ',' order by e.evidence_index)
         from note_sentences s
         join note_evidence e using (recording_id, job_name, night, section_index, sentence_index)
         join transcript_segments g using (recording_id, job_name, night, segment_id)
         group by all order by all
         """
-    ).fetchall()
+        )
+        .fetchall()
+    )
     assert result == [
         ("HISTORY_OF_PRESENT_ILLNESS", 0, "CLINICIAN_0"),
         ("HISTORY_OF_PRESENT_ILLNESS", 1, "PATIENT_0"),

@@ -53,7 +53,15 @@ def test_healthscribe_words_golden(hs_transcript):
 def test_healthscribe_words_get_segment_by_midpoint_and_punctuation_inherits(hs_transcript):
     words = healthscribe_transcript_tables(hs_transcript, **IDS)["transcript_words"]
     assert words.column("segment_id").to_pylist() == [
-        "uuid1", "uuid1", "uuid2", "uuid2", "uuid2", "uuid3", "uuid3", "uuid3", "uuid3"
+        "uuid1",
+        "uuid1",
+        "uuid2",
+        "uuid2",
+        "uuid2",
+        "uuid3",
+        "uuid3",
+        "uuid3",
+        "uuid3",
     ]
     assert set(words.column("participant_role").to_pylist()) == {"CLINICIAN_0"}
 
@@ -152,14 +160,21 @@ def test_channel_label_joined_by_time_when_top_level_items_lack_it(tm_channels):
     # derived: top-level items (time-ordered, other number formatting, a punctuation mark) without labels
     results = tm_channels["results"]
     channel_items = [item for channel in results["channel_labels"]["channels"] for item in channel["items"]]
-    items = [dict(item, start_time=str(float(item["start_time"])), end_time=str(float(item["end_time"])))
-             for item in sorted(channel_items, key=lambda i: float(i["start_time"]))]
+    items = [
+        dict(item, start_time=str(float(item["start_time"])), end_time=str(float(item["end_time"])))
+        for item in sorted(channel_items, key=lambda i: float(i["start_time"]))
+    ]
     items.insert(2, {"type": "punctuation", "alternatives": [{"content": ","}]})
     results["items"] = items
     words = transcribe_medical_words_table(tm_channels, **IDS)
     assert rows(words, "content", "channel_label") == [
-        ("When", "ch_0"), ("It", "ch_1"), (",", "ch_1"), ("you", "ch_0"),
-        ("seems", "ch_1"), ("to", "ch_1"), ("try", "ch_0"),
+        ("When", "ch_0"),
+        ("It", "ch_1"),
+        (",", "ch_1"),
+        ("you", "ch_0"),
+        ("seems", "ch_1"),
+        ("to", "ch_1"),
+        ("try", "ch_0"),
     ]
 
 
@@ -171,8 +186,13 @@ def test_speaker_label_joined_by_id_then_time_then_segment_span(tm_speakers):
     segment = results["speaker_labels"]["segments"][0]
     segment["items"][1] = {"id": 1, "speaker_label": "spk_1"}  # matches item 1 by id only
     results["items"].append(
-        {"id": 3, "start_time": "1.250", "end_time": "1.400", "type": "pronunciation",
-         "alternatives": [{"confidence": "0.5", "content": "x"}]}
+        {
+            "id": 3,
+            "start_time": "1.250",
+            "end_time": "1.400",
+            "type": "pronunciation",
+            "alternatives": [{"confidence": "0.5", "content": "x"}],
+        }
     )
     words = transcribe_medical_words_table(tm_speakers, **IDS)
     assert words.column("speaker_label").to_pylist() == ["spk_0", "spk_1", "spk_1", "spk_0"]
@@ -201,8 +221,18 @@ def test_transcribe_medical_unknown_fields_are_ignored(tm_speakers):
 
 # --- wrong documents -------------------------------------------------------------------------------
 
-TRANSCRIPT_WORDS_IN_FIXTURES = ["Professional", "answer", "Okay", "afternoon", "lost", "When", "seems",
-                                "Weight", "phentermine", "mammogram"]
+TRANSCRIPT_WORDS_IN_FIXTURES = [
+    "Professional",
+    "answer",
+    "Okay",
+    "afternoon",
+    "lost",
+    "When",
+    "seems",
+    "Weight",
+    "phentermine",
+    "mammogram",
+]
 
 
 @pytest.mark.parametrize(

@@ -51,15 +51,28 @@ BASE = {"t": pa.schema([pa.field("a", pa.string(), nullable=False), pa.field("b"
     ("fields", "expected"),
     [
         ([pa.field("a", pa.string(), False), pa.field("b", pa.int32()), pa.field("c", pa.float64())], []),
-        ([pa.field("a", pa.string(), True), pa.field("b", pa.int32())], []),  # relaxing nullability is allowed
-        ([pa.field("a", pa.string(), False), pa.field("b", pa.int64())], ["t.b: type changed from int32 to int64"]),
-        ([pa.field("a", pa.string(), False), pa.field("bb", pa.int32())], ["t: column 1 is 'bb', was 'b' (renamed, reordered, inserted or dropped)"]),
+        (
+            [pa.field("a", pa.string(), True), pa.field("b", pa.int32())],
+            [],
+        ),  # relaxing nullability is allowed
+        (
+            [pa.field("a", pa.string(), False), pa.field("b", pa.int64())],
+            ["t.b: type changed from int32 to int64"],
+        ),
+        (
+            [pa.field("a", pa.string(), False), pa.field("bb", pa.int32())],
+            ["t: column 1 is 'bb', was 'b' (renamed, reordered, inserted or dropped)"],
+        ),
         ([pa.field("a", pa.string(), False)], ["t.b: column dropped"]),
         ([pa.field("a", pa.string(), False), pa.field("b", pa.int32(), False)], ["t.b: made non-nullable"]),
-        ([pa.field("a", pa.string(), False), pa.field("b", pa.int32()), pa.field("c", pa.int8(), False)],
-         ["t.c: new column must be nullable"]),
-        ([pa.field("a", pa.string(), False), pa.field("c", pa.int8()), pa.field("b", pa.int32())],
-         ["t: column 1 is 'c', was 'b' (renamed, reordered, inserted or dropped)"]),
+        (
+            [pa.field("a", pa.string(), False), pa.field("b", pa.int32()), pa.field("c", pa.int8(), False)],
+            ["t.c: new column must be nullable"],
+        ),
+        (
+            [pa.field("a", pa.string(), False), pa.field("c", pa.int8()), pa.field("b", pa.int32())],
+            ["t: column 1 is 'c', was 'b' (renamed, reordered, inserted or dropped)"],
+        ),
     ],
 )
 def test_the_rule_itself(fields, expected):

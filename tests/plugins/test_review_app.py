@@ -174,7 +174,13 @@ def hostile_lake(tmp_path_factory):
             }
         ],
         "transcript_segments": [
-            {**ids, "segment_id": SEGMENT, "segment_index": 0, "participant_role": HOSTILE, "content": HOSTILE}
+            {
+                **ids,
+                "segment_id": SEGMENT,
+                "segment_index": 0,
+                "participant_role": HOSTILE,
+                "content": HOSTILE,
+            }
         ],
         "note_sentences": [{**note, "note_template": "HISTORY_AND_PHYSICAL", "text": HOSTILE}],
         "note_evidence": [{**note, "evidence_index": 0, "segment_id": SEGMENT}],
@@ -192,12 +198,29 @@ def test_values_from_the_lake_are_escaped(hostile_lake, monkeypatch):
         assert "script" not in [tag for tag, _ in page.elements]
         assert f"rec-x{HOSTILE}0.2≥ 0.85" in page.text  # the metric's cell, as text
     page = Parsed(client.get(f"/item/{NIGHT}/rec-x").text)
-    assert [attrs for tag, attrs in page.elements if tag == "script"] == [{"src": "../../static/review.js", "defer": None}]
+    assert [attrs for tag, attrs in page.elements if tag == "script"] == [
+        {"src": "../../static/review.js", "defer": None}
+    ]
     assert ("div", {"class": "segment", "id": f"seg-{SEGMENT}"}) in page.elements
-    assert ("a", {"class": "evidence-link", "href": f"#seg-{SEGMENT}", "data-segment": SEGMENT}) in page.elements
-    assert ("p", {"class": "sentence", "data-segments": SEGMENT, "title": "click: the turns it comes from"}) in page.elements
-    assert ("mark", {"class": "low", "id": "w-0", "data-confidence": "0.1", "data-begin": "None",
-                     "data-end": "None", "title": "confidence 0.100"}) in page.elements
+    assert (
+        "a",
+        {"class": "evidence-link", "href": f"#seg-{SEGMENT}", "data-segment": SEGMENT},
+    ) in page.elements
+    assert (
+        "p",
+        {"class": "sentence", "data-segments": SEGMENT, "title": "click: the turns it comes from"},
+    ) in page.elements
+    assert (
+        "mark",
+        {
+            "class": "low",
+            "id": "w-0",
+            "data-confidence": "0.1",
+            "data-begin": "None",
+            "data-end": "None",
+            "title": "confidence 0.100",
+        },
+    ) in page.elements
     # values in forms are attributes, not markup
     assert ("input", {"name": "after", "value": HOSTILE, "aria-label": "corrected sentence"}) in page.elements
     assert ("input", {"name": "after", "value": HOSTILE, "aria-label": "corrected word"}) in page.elements

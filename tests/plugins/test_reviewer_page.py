@@ -223,10 +223,21 @@ def test_audio_is_streamed_through_the_plugin_in_byte_ranges(api, night, stack):
     part = httpx.get(url, headers={**bearer, "Range": "bytes=0-99"})
     assert part.status_code == 206 and part.headers["content-type"] == "audio/wav"
     size = int(part.headers["content-range"].rpartition("/")[2])
-    assert part.headers["content-range"] == f"bytes 0-99/{size}" and part.content[:4] == b"RIFF" and len(part.content) == 100
-    job = read_table("jobs", night["lake"], night=NIGHT).to_pandas().set_index("recording_id").loc[night["noisy"]]
-    media = boto3_client("transcribe", stack.engine_endpoint).get_medical_scribe_job(MedicalScribeJobName=job["job_name"])
-    bucket, _, key = media["MedicalScribeJob"]["Media"]["MediaFileUri"][len("s3://"):].partition("/")
+    assert (
+        part.headers["content-range"] == f"bytes 0-99/{size}"
+        and part.content[:4] == b"RIFF"
+        and len(part.content) == 100
+    )
+    job = (
+        read_table("jobs", night["lake"], night=NIGHT)
+        .to_pandas()
+        .set_index("recording_id")
+        .loc[night["noisy"]]
+    )
+    media = boto3_client("transcribe", stack.engine_endpoint).get_medical_scribe_job(
+        MedicalScribeJobName=job["job_name"]
+    )
+    bucket, _, key = media["MedicalScribeJob"]["Media"]["MediaFileUri"][len("s3://") :].partition("/")
     staged = boto3_client("s3", stack.s3_endpoint).get_object(Bucket=bucket, Key=key)["Body"].read()
     assert size == len(staged) and part.content == staged[:100]
     tail = httpx.get(url, headers={**bearer, "Range": f"bytes={size - 10}-"})
@@ -332,7 +343,9 @@ def test_a_reviewer_listens_follows_evidence_corrects_and_signs_off(api, night, 
             target = page.locator(f"#seg-{link.get_attribute('data-segment')}")
             link.click()
             assert "lit" in target.get_attribute("class").split()
-            assert target.evaluate("e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }")
+            assert target.evaluate(
+                "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }"
+            )
             playing_from(page, float(target.get_attribute("data-begin")))
             page.evaluate("document.getElementById('player').pause()")
             page.evaluate("window.scrollTo(0, 0)")
@@ -344,14 +357,27 @@ def test_a_reviewer_listens_follows_evidence_corrects_and_signs_off(api, night, 
             sentence.locator("input[name=after]").fill("Reviewed: the patient takes metformin daily.")
             sentence.locator("button[value=correct]").click()
             page.wait_for_load_state("networkidle")
-            assert page.locator(".decided").all_inner_texts() == ["corrected: Reviewed: the patient takes metformin daily."]
+            assert page.locator(".decided").all_inner_texts() == [
+                "corrected: Reviewed: the patient takes metformin daily."
+            ]
             accept_and_sign_off(page)
-            assert page.locator("table.decisions td.decision").all_inner_texts() == ["sign_off", "accept", "correct", "correct"]
+            assert page.locator("table.decisions td.decision").all_inner_texts() == [
+                "sign_off",
+                "accept",
+                "correct",
+                "correct",
+            ]
 
             page.goto(f"{api}/medscribe-review/?status=signed_off", wait_until="networkidle")
-            assert page.locator(f"tr:has(a.item:text-is('{noisy}')) td.status").first.inner_text() == "signed off"
+            assert (
+                page.locator(f"tr:has(a.item:text-is('{noisy}')) td.status").first.inner_text()
+                == "signed off"
+            )
             page.goto(f"{api}/medscribe-review/night/{NIGHT}", wait_until="networkidle")
-            assert page.locator("svg.chart rect.bin").count() == 20 and page.locator("svg.chart line.bar").count() == 1
+            assert (
+                page.locator("svg.chart rect.bin").count() == 20
+                and page.locator("svg.chart line.bar").count() == 1
+            )
             assert page.locator("svg.chart rect.night").count() == 30
             screenshot(page, "review-night.png", full_page=True)
         finally:
@@ -359,13 +385,22 @@ def test_a_reviewer_listens_follows_evidence_corrects_and_signs_off(api, night, 
 
     decisions = read_table("review_decisions", night["lake"], night=NIGHT).to_pylist()
     first = service.iloc[0]
-    assert [(d["recording_id"], d["item_kind"], d["item_key"], d["before"], d["after"], d["decision"]) for d in decisions] == [
+    assert [
+        (d["recording_id"], d["item_kind"], d["item_key"], d["before"], d["after"], d["decision"])
+        for d in decisions
+    ] == [
         (noisy, "word", noisy_word[0], noisy_word[1], "metformin", "correct"),
         (noisy, "recording", None, None, None, "accept"),
         (noisy, "recording", None, None, None, "sign_off"),
         (clean, "word", clean_word[0], clean_word[1], "diabetes mellitus", "correct"),
-        (clean, "sentence", f"{first['section_index']}.{first['sentence_index']}", first["text"],
-         "Reviewed: the patient takes metformin daily.", "correct"),
+        (
+            clean,
+            "sentence",
+            f"{first['section_index']}.{first['sentence_index']}",
+            first["text"],
+            "Reviewed: the patient takes metformin daily.",
+            "correct",
+        ),
         (clean, "recording", None, None, None, "accept"),
         (clean, "recording", None, None, None, "sign_off"),
     ]
@@ -377,8 +412,14 @@ def test_a_reviewer_listens_follows_evidence_corrects_and_signs_off(api, night, 
     assert len(notes[notes["source"] == "service"]) == len(service)
     job = read_table("jobs", night["lake"], night=NIGHT).to_pandas().set_index("recording_id").loc[clean]
     bucket, reviewed_key = reviewed_uri(job["clinical_document_uri"])
-    document = json.loads(boto3_client("s3", stack.s3_endpoint).get_object(Bucket=bucket, Key=reviewed_key)["Body"].read())
-    texts = [s["SummarizedSegment"] for section in document["ClinicalDocumentation"]["Sections"] for s in section["Summary"]]
+    document = json.loads(
+        boto3_client("s3", stack.s3_endpoint).get_object(Bucket=bucket, Key=reviewed_key)["Body"].read()
+    )
+    texts = [
+        s["SummarizedSegment"]
+        for section in document["ClinicalDocumentation"]["Sections"]
+        for s in section["Summary"]
+    ]
     assert texts == expected
     log = (night["base"] / "api-server.log").read_text()
     assert f"Review decision on recording {clean} of night {NIGHT}: sentence correct" in log  # ids and kinds

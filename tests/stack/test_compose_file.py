@@ -20,7 +20,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yaml"
 SCHEMA = ROOT / "tests" / "fixtures" / "compose" / "compose-spec.json"
-AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"}
+AIRFLOW_SERVICES = {
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +46,7 @@ def env_example() -> dict[str, str]:
 
 def interpolate(value: str, env: dict[str, str]) -> str:
     """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error} against ``env`` ($$ is a literal $)."""
+
     def one(match: re.Match) -> str:
         name, op, arg = match.group(1), match.group(2), match.group(3)
         if name in env and (env[name] or op is None):
@@ -47,6 +54,7 @@ def interpolate(value: str, env: dict[str, str]) -> str:
         if op == ":?":
             raise KeyError(f"{name}: {arg}")
         return arg or ""
+
     return re.sub(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)([^}]*))?\}", one, value).replace("$$", "$")
 
 
@@ -71,7 +79,9 @@ def test_the_schema_rejects_what_compose_rejects(compose):
 
 
 def test_the_services_of_the_stack(compose):
-    assert set(compose["services"]) == {"postgres", "redis", "s3", "engine", "airflow-init"} | AIRFLOW_SERVICES
+    assert (
+        set(compose["services"]) == {"postgres", "redis", "s3", "engine", "airflow-init"} | AIRFLOW_SERVICES
+    )
     commands = {name: compose["services"][name]["command"] for name in AIRFLOW_SERVICES}
     assert commands["airflow-apiserver"][0] == "api-server"
     assert commands["airflow-scheduler"] == ["scheduler"]
@@ -93,16 +103,26 @@ def test_every_long_running_service_has_a_healthcheck(compose):
 
 def test_airflow_services_reach_postgres_redis_and_the_api_server_by_name(compose, env_example):
     for name in AIRFLOW_SERVICES | {"airflow-init"}:
-        env = {k: interpolate(str(v), env_example) for k, v in compose["services"][name]["environment"].items()}
+        env = {
+            k: interpolate(str(v), env_example) for k, v in compose["services"][name]["environment"].items()
+        }
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         database = urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
         assert (database.scheme, database.hostname, database.port, database.path) == (
-            "postgresql+psycopg2", "postgres", 5432, "/airflow"), name
+            "postgresql+psycopg2",
+            "postgres",
+            5432,
+            "/airflow",
+        ), name
         assert database.password == env_example["POSTGRES_PASSWORD"]  # the secret comes from .env
         assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
         broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
         assert (broker.scheme, broker.hostname, broker.port, broker.password) == (
-            "redis", "redis", 6379, env_example["REDIS_PASSWORD"]), name
+            "redis",
+            "redis",
+            6379,
+            env_example["REDIS_PASSWORD"],
+        ), name
         api = urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
         assert (api.hostname, api.port, api.path) == ("airflow-apiserver", 8080, "/execution/")
     api_command = compose["services"]["airflow-apiserver"]["command"]
@@ -118,7 +138,9 @@ def test_the_default_connection_points_at_the_s3_and_engine_services(compose, en
     s3, engine = compose["services"]["s3"], compose["services"]["engine"]
     assert endpoints["s3"].hostname == "s3" and str(endpoints["s3"].port) in s3["expose"]
     assert s3["entrypoint"][s3["entrypoint"].index("-p") + 1] == str(endpoints["s3"].port)
-    assert endpoints["transcribe"].hostname == "engine" and str(endpoints["transcribe"].port) in engine["expose"]
+    assert (
+        endpoints["transcribe"].hostname == "engine" and str(endpoints["transcribe"].port) in engine["expose"]
+    )
     assert engine["command"][engine["command"].index("--port") + 1] == str(endpoints["transcribe"].port)
     # the engine reads media from and writes outputs to the same S3, signed with the connection's key
     assert urlsplit(engine["environment"]["AWS_ENDPOINT_URL_S3"]).netloc == endpoints["s3"].netloc
@@ -136,7 +158,9 @@ def test_local_services_are_a_profile_that_aws_deployments_leave_out(compose, en
         for dependency, spec in service.get("depends_on", {}).items():
             # without the profile the dependency is absent: it must not be required
             assert spec.get("required", True) is (dependency not in ("s3", "engine")), (name, dependency)
-    assert all("profiles" not in services[name] for name in AIRFLOW_SERVICES | {"postgres", "redis", "airflow-init"})
+    assert all(
+        "profiles" not in services[name] for name in AIRFLOW_SERVICES | {"postgres", "redis", "airflow-init"}
+    )
 
 
 def test_engine_replicas_share_one_job_state_volume(compose):
@@ -159,11 +183,16 @@ def test_dependencies_wait_for_health_and_for_the_init_job(compose):
     assert services["engine"]["depends_on"]["s3"]["condition"] == "service_healthy"
     init = services["airflow-init"]["depends_on"]
     assert {k: v["condition"] for k, v in init.items()} == {
-        "postgres": "service_healthy", "redis": "service_healthy", "s3": "service_healthy"}
+        "postgres": "service_healthy",
+        "redis": "service_healthy",
+        "s3": "service_healthy",
+    }
     for name, service in services.items():  # every dependency is a service of the file
         assert set(service.get("depends_on", {})) <= set(services), name
     script = "\n".join(services["airflow-init"]["command"])
-    assert "airflow db migrate" in script and "pools set transcribe_jobs" in script and "create_bucket" in script
+    assert (
+        "airflow db migrate" in script and "pools set transcribe_jobs" in script and "create_bucket" in script
+    )
 
 
 def test_the_same_dags_include_and_plugins_folders_are_mounted(compose):
@@ -177,7 +206,10 @@ def test_the_same_dags_include_and_plugins_folders_are_mounted(compose):
         env = compose["services"][name]["environment"]
         assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/airflow/dags"
     lake = compose["x-airflow-common"]["environment"]["MEDSCRIBE_LAKE_URI"]
-    assert lake.endswith(":-/opt/airflow/lake}") and "lake:/opt/airflow/lake" in compose["x-airflow-common"]["volumes"]
+    assert (
+        lake.endswith(":-/opt/airflow/lake}")
+        and "lake:/opt/airflow/lake" in compose["x-airflow-common"]["volumes"]
+    )
     for service in compose["services"].values():
         if "build" in service:
             assert (ROOT / service["build"]["context"] / service["build"]["dockerfile"]).is_file()

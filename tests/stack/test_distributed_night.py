@@ -24,9 +24,9 @@ import time
 import pytest
 from medwer import Scorer
 
+from medscribe.lake.store import read_table
 from medscribe_harness.demo import RECORDINGS_BUCKET, SAMPLES, s3_client, seed_night
 from medscribe_harness.devstack import engine_python
-from medscribe.lake.store import read_table
 from medscribe_harness.stack.distributed import DistributedStack
 from tests.conftest import AUDIO, boto3_client, reference
 from tests.test_nightly_operations import rid, wav_slice
@@ -56,7 +56,11 @@ def engine_jobs(stack) -> dict[str, dict]:
     jobs = {}
     for operation, key, name_key in (
         ("list_medical_scribe_jobs", "MedicalScribeJobSummaries", "MedicalScribeJobName"),
-        ("list_medical_transcription_jobs", "MedicalTranscriptionJobSummaries", "MedicalTranscriptionJobName"),
+        (
+            "list_medical_transcription_jobs",
+            "MedicalTranscriptionJobSummaries",
+            "MedicalTranscriptionJobName",
+        ),
     ):
         kwargs = {"MaxResults": 100}
         while True:
@@ -91,7 +95,9 @@ def assert_night_rows(lake: str, night: str, expected_ids: set[str]) -> None:
         (i, "succeeded", 1) for i in expected_ids
     )
     jobs = read_table("jobs", lake, night=night).to_pylist()
-    assert sorted((j["recording_id"], j["status"]) for j in jobs) == sorted((i, "COMPLETED") for i in expected_ids)
+    assert sorted((j["recording_id"], j["status"]) for j in jobs) == sorted(
+        (i, "COMPLETED") for i in expected_ids
+    )
     words = read_table("transcript_words", lake, night=night).to_pandas()
     assert set(words["recording_id"]) == expected_ids
     keys = words[["recording_id", "item_index", "alternative_rank"]]
@@ -99,10 +105,13 @@ def assert_night_rows(lake: str, night: str, expected_ids: set[str]) -> None:
 
 
 def states(stack, run_id: str) -> dict[tuple[str, int], tuple[str, int]]:
-    return {(t["task_id"], t["map_index"]): (t["state"], t["try_number"]) for t in stack.task_instances(run_id)}
+    return {
+        (t["task_id"], t["map_index"]): (t["state"], t["try_number"]) for t in stack.task_instances(run_id)
+    }
 
 
 # -- 1. the night, as on the SQLite path -----------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def night(dstack):
@@ -120,10 +129,20 @@ def fixture_id(fixture: str) -> str:
 def test_night_succeeds_through_the_rest_api_on_celery(dstack, night):
     assert night["state"] == "success", states(dstack, night["dag_run_id"])
     tis = states(dstack, night["dag_run_id"])
-    assert {task for task, _ in tis} == {"discover", "plan", "jobs", "settle", "flatten", "word_confidence_gate", "summary"}
+    assert {task for task, _ in tis} == {
+        "discover",
+        "plan",
+        "jobs",
+        "settle",
+        "flatten",
+        "word_confidence_gate",
+        "summary",
+    }
     assert all(state == "success" for state, _ in tis.values()), tis
     # the tasks ran in the celery workers (each logs the workloads it received), not in the scheduler
-    received = sum(w.log_path.read_text(errors="replace").count("execute_workload[") for w in dstack.airflow.workers)
+    received = sum(
+        w.log_path.read_text(errors="replace").count("execute_workload[") for w in dstack.airflow.workers
+    )
     assert received >= len(tis)
 
 
@@ -141,23 +160,33 @@ def test_night_tables_match_the_sqlite_path(dstack, night):
         spoken = mine[~mine["is_punctuation"]]
         assert len(spoken) > 20
         assert (spoken["start_time"] <= spoken["end_time"]).all() and spoken["confidence"].between(0, 1).all()
-        score = Scorer().corpus([reference(fixture.removesuffix(".wav"))["text"]], [" ".join(mine["content"])])
+        score = Scorer().corpus(
+            [reference(fixture.removesuffix(".wav"))["text"]], [" ".join(mine["content"])]
+        )
         assert score["wer"] < 0.25, (fixture, score)
     segments = read_table("transcript_segments", lake, night=NIGHT).to_pandas()
     stereo = segments[segments["recording_id"] == fixture_id("conversation_stereo.wav")]
-    assert len(stereo) >= 5 and set(stereo["participant_role"].str.split("_").str[0]) == {"CLINICIAN", "PATIENT"}
+    assert len(stereo) >= 5 and set(stereo["participant_role"].str.split("_").str[0]) == {
+        "CLINICIAN",
+        "PATIENT",
+    }
     for fixture in SAMPLES:
         assert len(jobs_of(dstack, fixture_id(fixture))) == 1
 
 
 # -- 2. a celery worker killed mid-night ---------------------------------------------------------------
 
+
 def test_killed_celery_worker_night_completes_without_duplicates(dstack):
     night = "2026-11-12"
-    ids = seed(dstack, night, {
-        "dictations/dr-31/a.wav": wav_slice("dictation.wav", 0.0, 6.0),
-        "dictations/dr-31/b.wav": wav_slice("dictation.wav", 7.0, 6.0),
-    })
+    ids = seed(
+        dstack,
+        night,
+        {
+            "dictations/dr-31/a.wav": wav_slice("dictation.wav", 0.0, 6.0),
+            "dictations/dr-31/b.wav": wav_slice("dictation.wav", 7.0, 6.0),
+        },
+    )
     started = time.monotonic()
     run_id = dstack.trigger_night(night)
     killed: dict = {}
@@ -167,12 +196,18 @@ def test_killed_celery_worker_night_completes_without_duplicates(dstack):
             return
         for ti in dstack.task_instances(run_id):
             # the job-starting task first (the duplicate-job risk); any running task will do
-            if ti["state"] == "running" and ti["pid"] and ti["task_id"] in ("jobs", "settle", "flatten", "plan"):
+            if (
+                ti["state"] == "running"
+                and ti["pid"]
+                and ti["task_id"] in ("jobs", "settle", "flatten", "plan")
+            ):
                 worker = dstack.worker_of(ti["pid"])
                 if worker is not None:
                     dstack.down_on_purpose.add(worker.name)
                     worker.kill()
-                    killed.update(task=(ti["task_id"], ti["map_index"]), worker=worker.name, at=time.monotonic())
+                    killed.update(
+                        task=(ti["task_id"], ti["map_index"]), worker=worker.name, at=time.monotonic()
+                    )
                     return
 
     run = dstack.api.wait_for_run("medscribe_nightly", run_id, 900, on_poll=kill_a_busy_worker, interval=0.3)
@@ -193,9 +228,12 @@ def test_killed_celery_worker_night_completes_without_duplicates(dstack):
 
 # -- 3. the engine restarted mid-job -------------------------------------------------------------------
 
+
 def test_engine_restart_mid_job_completes_or_fails_with_a_reason(dstack):
     night = "2026-11-13"
-    ids = seed(dstack, night, {"conversations/clinic-r/visit.wav": wav_slice("conversation_mono.wav", 1.0, 24.0)})
+    ids = seed(
+        dstack, night, {"conversations/clinic-r/visit.wav": wav_slice("conversation_mono.wav", 1.0, 24.0)}
+    )
     (recording_id,) = ids.values()
     started = time.monotonic()
     run_id = dstack.trigger_night(night)
@@ -212,7 +250,9 @@ def test_engine_restart_mid_job_completes_or_fails_with_a_reason(dstack):
             dstack.down_on_purpose.discard("engine")
             restarted.update(seconds=time.monotonic() - t0)
 
-    run = dstack.api.wait_for_run("medscribe_nightly", run_id, 900, on_poll=restart_while_in_progress, interval=0.3)
+    run = dstack.api.wait_for_run(
+        "medscribe_nightly", run_id, 900, on_poll=restart_while_in_progress, interval=0.3
+    )
     TIMINGS["engine_restart_night"] = time.monotonic() - started
     assert restarted, "the job was never seen IN_PROGRESS"
     (job,) = jobs_of(dstack, recording_id).values()
@@ -229,6 +269,7 @@ def test_engine_restart_mid_job_completes_or_fails_with_a_reason(dstack):
 
 
 # -- 4. S3 unreachable for 30 s ------------------------------------------------------------------------
+
 
 def test_s3_unreachable_for_30s_tasks_retry_and_succeed(dstack):
     night = "2026-11-14"
@@ -247,7 +288,9 @@ def test_s3_unreachable_for_30s_tasks_retry_and_succeed(dstack):
             outage["restored"] = time.monotonic()
 
     try:
-        run = dstack.api.wait_for_run("medscribe_nightly", run_id, 900, on_poll=cut_when_discovery_runs, interval=0.3)
+        run = dstack.api.wait_for_run(
+            "medscribe_nightly", run_id, 900, on_poll=cut_when_discovery_runs, interval=0.3
+        )
     finally:
         dstack.relay.restore()
     TIMINGS["s3_outage_night"] = time.monotonic() - started
@@ -265,9 +308,12 @@ def test_s3_unreachable_for_30s_tasks_retry_and_succeed(dstack):
 
 # -- 5. shutdown -----------------------------------------------------------------------------------------
 
+
 def test_shutdown_leaves_no_process(dstack):
     pids = [s.process.pid for s in dstack.services()]
-    assert len(pids) >= 10  # postgres, redis, moto, engine, api-server, scheduler, dag-processor, triggerer, 2 workers
+    assert (
+        len(pids) >= 10
+    )  # postgres, redis, moto, engine, api-server, scheduler, dag-processor, triggerer, 2 workers
     assert dstack.leftover_processes(), "the stack's processes should carry its id"
     started = time.monotonic()
     dstack.close()

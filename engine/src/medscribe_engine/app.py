@@ -222,7 +222,7 @@ class EngineApp:
         except TranscribeError as error:
             log.info("%s -> %s", logged_action, error.code)
             return error_response(error)
-        except Exception as error:  # noqa: BLE001 - never leak internals, never die
+        except Exception as error:
             log.error("%s -> internal error %s", logged_action, type(error).__name__)
             return error_response(
                 InternalFailureException("An internal failure occurred. Try your request again.")

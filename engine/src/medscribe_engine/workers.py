@@ -204,7 +204,7 @@ class WorkerPool:
             self.store.finish(job.id, FAILED, failure_reason=failure.reason, **_media_fields(doc))
             log.info("job %s FAILED after %.1fs: %s", job.name, time.monotonic() - started, failure.reason)
             return
-        except Exception as error:  # noqa: BLE001 - never let a job take the engine down
+        except Exception as error:
             self._internal_failure(job, error, doc)
             return
         finally:

@@ -18,6 +18,7 @@ from engine_helpers import (
     media_uri,
     unique,
 )
+
 from medscribe_harness import hypothesis_profile
 from medscribe_harness.devstack import LocalStack, engine_python, local_credentials_env
 

@@ -19,6 +19,7 @@ from engine_helpers import (
     wait_scribe,
     wait_transcription,
 )
+
 from medscribe_harness.devstack import free_port, offline_engine
 
 pytestmark = pytest.mark.engine

@@ -13,6 +13,7 @@ import botocore.auth
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
 from medscribe_harness.devstack import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
 
 pytestmark = pytest.mark.engine

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+
 from medscribe_harness.devstack import local_credentials_env
 
 pytestmark = pytest.mark.engine

@@ -21,8 +21,9 @@ from engine_helpers import (
     unique,
     wait_transcription,
 )
-from medscribe_harness.devstack import REPO_ROOT, engine_python, free_port, offline_engine
 from test_engine_transcription import word_error_rate
+
+from medscribe_harness.devstack import REPO_ROOT, engine_python, free_port, offline_engine
 
 pytestmark = pytest.mark.engine
 
@@ -38,8 +39,14 @@ def run_engine(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDSCRIBE_ENGINE_MODEL")}
     return subprocess.run(
         [
-            str(engine_python()), "-m", "medscribe_engine",
-            "--port", str(free_port()), "--data-dir", str(tmp_path / "data"), *args,
+            str(engine_python()),
+            "-m",
+            "medscribe_engine",
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path / "data"),
+            *args,
         ],  # fmt: skip
         capture_output=True,
         text=True,

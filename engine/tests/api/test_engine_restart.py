@@ -19,6 +19,7 @@ from engine_helpers import (
     wait_scribe,
     wait_transcription,
 )
+
 from medscribe_harness.devstack import engine_python, free_port, offline_engine, port_in_use
 
 pytestmark = pytest.mark.engine

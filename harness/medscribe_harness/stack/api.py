@@ -86,7 +86,8 @@ class AirflowApi:
     def trigger(self, dag_id: str, run_id: str, logical_date: str, conf: dict | None = None) -> dict:
         """Create a manual run (``logical_date`` in ISO 8601, e.g. ``2026-11-23T02:00:00Z``)."""
         return self.request(
-            "POST", f"/api/v2/dags/{quote(dag_id)}/dagRuns",
+            "POST",
+            f"/api/v2/dags/{quote(dag_id)}/dagRuns",
             {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf or {}},
         )
 
@@ -97,7 +98,9 @@ class AirflowApi:
         body = self.get(f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances?limit=100")
         return body["task_instances"]
 
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float, on_poll=None, interval: float = 2.0) -> dict:
+    def wait_for_run(
+        self, dag_id: str, run_id: str, timeout: float, on_poll=None, interval: float = 2.0
+    ) -> dict:
         """Poll until the run is ``success`` or ``failed``; ``on_poll(run)`` is called on each poll."""
         deadline = time.monotonic() + timeout
         while True:

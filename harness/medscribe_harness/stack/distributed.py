@@ -142,9 +142,13 @@ class DistributedStack:
             # the metadata schema is created while the engine loads its models
             migration = threading.Thread(target=stack._prepare_airflow, args=(marker,), daemon=True)
             migration.start()
-            with LocalStack.start(run_dir=run_dir, engine_workers=engine_workers, s3_front=front, env=marker) as local:
+            with LocalStack.start(
+                run_dir=run_dir, engine_workers=engine_workers, s3_front=front, env=marker
+            ) as local:
                 stack.local = local
-                log(f"S3 (moto) at {local.s3.endpoint} behind {local.s3_endpoint}, engine at {local.engine_endpoint}")
+                log(
+                    f"S3 (moto) at {local.s3.endpoint} behind {local.s3_endpoint}, engine at {local.engine_endpoint}"
+                )
                 migration.join()
                 if stack._migration_error:
                     raise stack._migration_error
@@ -154,8 +158,10 @@ class DistributedStack:
                     stack.api = AirflowApi(services.api.endpoint, ADMIN_USER, stack.admin_password)
                     stack.api.wait_for_dag(DAG_ID)
                     stack.api.set_paused(DAG_ID, False)
-                    log(f"Airflow api-server at {services.api.endpoint} (user {ADMIN_USER}), "
-                        f"{celery_workers} celery workers; up in {time.monotonic() - started:.0f}s")
+                    log(
+                        f"Airflow api-server at {services.api.endpoint} (user {ADMIN_USER}), "
+                        f"{celery_workers} celery workers; up in {time.monotonic() - started:.0f}s"
+                    )
                     yield stack
         finally:
             stack.stop()
@@ -199,7 +205,9 @@ class DistributedStack:
         airflow = str(Path(sys.executable).with_name("airflow"))
         result = subprocess.run([airflow, *args], env=self.env, capture_output=True, text=True)
         if result.returncode != 0:
-            raise ServiceError(f"airflow {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+            raise ServiceError(
+                f"airflow {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+            )
         return result.stdout
 
     def _prepare_airflow(self, marker: dict[str, str]) -> None:
@@ -207,9 +215,10 @@ class DistributedStack:
         try:
             self.env = self._airflow_env(marker, connection_json="{}")
             self._airflow_cli("db", "migrate")
-            self._airflow_cli("pools", "set", "transcribe_jobs", "20", "concurrent transcription jobs",
-                              "--include-deferred")
-        except Exception as error:  # noqa: BLE001 - re-raised in the starting thread
+            self._airflow_cli(
+                "pools", "set", "transcribe_jobs", "20", "concurrent transcription jobs", "--include-deferred"
+            )
+        except Exception as error:
             self._migration_error = error
 
     # -- operating it ------------------------------------------------------------------------------
@@ -259,8 +268,10 @@ class DistributedStack:
         """Raise ServiceError naming a service that exited (with the tail of its log)."""
         for service in self.services():
             if not service.running and service.name not in self.down_on_purpose:
-                raise ServiceError(f"{service.name} exited (code {service.process.returncode if service.process else None}); "
-                                   f"see {service.log_path}:\n{service._log_tail()}")
+                raise ServiceError(
+                    f"{service.name} exited (code {service.process.returncode if service.process else None}); "
+                    f"see {service.log_path}:\n{service._log_tail()}"
+                )
 
     def run_night(self, night: str, timeout: float = 900, conf: dict | None = None) -> dict:
         """Trigger ``night`` and wait until its run ends; returns the run (``state`` success|failed)."""
@@ -280,14 +291,18 @@ class DistributedStack:
         """Stop whatever runs, in reverse order; the context manager calls it."""
         for step in (
             lambda: self.airflow and self._airflow.stop(),
-            lambda: self.local and stop_all([s for s in (self._local.engine, self._local.s3) if s], timeout=15),
+            lambda: (
+                self.local and stop_all([s for s in (self._local.engine, self._local.s3) if s], timeout=15)
+            ),
             lambda: self.relay and self.relay.cut(),
-            lambda: stop_all([self.redis] + ([self.postgres.service] if self.postgres.service else []), timeout=30),
+            lambda: stop_all(
+                [self.redis] + ([self.postgres.service] if self.postgres.service else []), timeout=30
+            ),
             self.postgres.cleanup,
         ):
             try:
                 step()
-            except Exception as error:  # noqa: BLE001 - keep stopping the rest
+            except Exception as error:
                 self.log(f"while stopping: {type(error).__name__}: {error}")
 
     def leftover_processes(self) -> list[int]:

@@ -80,7 +80,9 @@ class TcpRelay:
             with self._lock:
                 self._connections.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), name="relay-pipe", daemon=True).start()
+                threading.Thread(
+                    target=self._pipe, args=(source, sink), name="relay-pipe", daemon=True
+                ).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:

@@ -26,9 +26,15 @@ DEBIAN_PACKAGES = {"postgresql": "initdb", "redis-server": "redis-server"}
 
 def postgres_bin_dir() -> Path | None:
     """The newest ``/usr/lib/postgresql/<version>/bin`` holding initdb (Debian keeps it off the PATH)."""
-    candidates = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name), reverse=True
-    ) if Path("/usr/lib/postgresql").is_dir() else []
+    candidates = (
+        sorted(
+            Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+            key=lambda p: int(p.parent.parent.name),
+            reverse=True,
+        )
+        if Path("/usr/lib/postgresql").is_dir()
+        else []
+    )
     if candidates:
         return candidates[0].parent
     initdb = shutil.which("initdb")
@@ -98,11 +104,17 @@ class Postgres:
 
     def _run(self, argv: list[str]) -> None:
         result = subprocess.run(
-            argv, capture_output=True, text=True, user="postgres" if self.as_root else None,
-            cwd="/", env={**os.environ, "LC_ALL": "C.UTF-8"},
+            argv,
+            capture_output=True,
+            text=True,
+            user="postgres" if self.as_root else None,
+            cwd="/",
+            env={**os.environ, "LC_ALL": "C.UTF-8"},
         )
         if result.returncode != 0:
-            raise ServiceError(f"{Path(argv[0]).name} failed:\n{result.stdout[-1500:]}{result.stderr[-1500:]}")
+            raise ServiceError(
+                f"{Path(argv[0]).name} failed:\n{result.stdout[-1500:]}{result.stderr[-1500:]}"
+            )
 
     def init(self) -> None:
         """Create the cluster (password authentication on loopback) unless it exists."""
@@ -121,8 +133,21 @@ class Postgres:
             for path in (self.data_dir, pwfile, *([self._temporary] if self._temporary else [])):
                 os.chown(path, postgres.pw_uid, postgres.pw_gid)
         try:
-            self._run([str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.user, "--pwfile", str(pwfile),
-                       "--auth=scram-sha-256", "-E", "UTF8", "--no-instructions"])
+            self._run(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    self.user,
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                ]
+            )
         finally:
             pwfile.unlink(missing_ok=True)
 
@@ -142,11 +167,33 @@ class Postgres:
         socket_dir = self.data_dir  # the unix socket stays inside the private cluster folder
         self.service = Service(
             name="postgres",
-            argv=[str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", self.host, "-p", str(self.port),
-                  "-k", str(socket_dir), "-c", "max_connections=200", "-c", "fsync=off",
-                  "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-            host=self.host, port=self.port, health_path="", log_path=self.log_dir / "postgres.log",
-            env=dict(self.env), ready=self._accepts_login, stop_signal=signal.SIGINT, user="postgres",
+            argv=[
+                str(bin_dir / "postgres"),
+                "-D",
+                str(self.data_dir),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-k",
+                str(socket_dir),
+                "-c",
+                "max_connections=200",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
+            host=self.host,
+            port=self.port,
+            health_path="",
+            log_path=self.log_dir / "postgres.log",
+            env=dict(self.env),
+            ready=self._accepts_login,
+            stop_signal=signal.SIGINT,
+            user="postgres",
         )
         self.service.start(timeout=60)
         self._create_database()
@@ -155,8 +202,14 @@ class Postgres:
     def _connect(self, database: str):
         import psycopg2
 
-        return psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
-                                dbname=database, connect_timeout=3)
+        return psycopg2.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=database,
+            connect_timeout=3,
+        )
 
     def _accepts_login(self) -> bool:
         if not tcp_ready(self.host, self.port)():
@@ -164,7 +217,7 @@ class Postgres:
         try:
             self._connect("postgres").close()
             return True
-        except Exception:  # noqa: BLE001 - "the database system is starting up" and the like
+        except Exception:
             return False
 
     def _create_database(self) -> None:
@@ -206,8 +259,28 @@ def redis_server(port: int, run_dir: Path, log_dir: Path, host: str = "127.0.0.1
     run_dir.mkdir(parents=True, exist_ok=True)
     return Service(
         name="redis",
-        argv=[binary, "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no",
-              "--dir", str(run_dir), "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning"],
-        host=host, port=port, health_path="", log_path=log_dir / "redis.log",
+        argv=[
+            binary,
+            "--bind",
+            host,
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(run_dir),
+            "--protected-mode",
+            "yes",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
+        host=host,
+        port=port,
+        health_path="",
+        log_path=log_dir / "redis.log",
         ready=lambda: redis_ping(host, port),
     )

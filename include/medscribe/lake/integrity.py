@@ -85,7 +85,9 @@ def _span_rows(table: pa.Table, source: str) -> pa.Table:
     )
     table = table.filter(pc.invert(placeholder))
     attribute_index = (
-        table["attribute_index"] if "attribute_index" in table.column_names else pa.nulls(table.num_rows, pa.int32())
+        table["attribute_index"]
+        if "attribute_index" in table.column_names
+        else pa.nulls(table.num_rows, pa.int32())
     )
     return pa.table(
         {
@@ -101,7 +103,9 @@ def _span_rows(table: pa.Table, source: str) -> pa.Table:
     )
 
 
-def dangling_insight_spans(lake_uri: str, night: str, *, filesystem: pafs.FileSystem | None = None) -> pa.Table:
+def dangling_insight_spans(
+    lake_uri: str, night: str, *, filesystem: pafs.FileSystem | None = None
+) -> pa.Table:
     """Spans of ``clinical_insights`` and ``insight_attributes`` whose segment is missing.
 
     :param lake_uri: lake root (local path, ``file://`` or ``s3://``).

@@ -381,7 +381,12 @@ def healthscribe_clinical_document_tables(
             )
             for evidence_index, link in enumerate(_list(sentence.get("EvidenceLinks"))):
                 evidence.append(
-                    {**ids, **where, "evidence_index": evidence_index, "segment_id": _obj(link).get("SegmentId")}
+                    {
+                        **ids,
+                        **where,
+                        "evidence_index": evidence_index,
+                        "segment_id": _obj(link).get("SegmentId"),
+                    }
                 )
     return {
         "note_sentences": pa.Table.from_pylist(sentences, schema=NOTE_SENTENCES),

@@ -99,7 +99,9 @@ RECORDINGS = pa.schema(
         _field("recording_id", pa.string(), "Id of the recording (content hash).", nullable=False),
         _field("kind", pa.string(), "conversation | dictation."),
         _field("service", pa.string(), "healthscribe | transcribe_medical."),
-        _field("state", pa.string(), "discovered | submitted | succeeded | failed | quarantined.", nullable=False),
+        _field(
+            "state", pa.string(), "discovered | submitted | succeeded | failed | quarantined.", nullable=False
+        ),
         _field("reason", pa.string(), "Why failed or quarantined (no patient data); null otherwise."),
         _field("job_name", pa.string(), "Job started for the recording; null if none was."),
         _field("attempts", pa.int32(), "Jobs started for the recording so far."),
@@ -123,19 +125,49 @@ CLINICAL_INSIGHTS = pa.schema(
         _field("recording_id", pa.string(), "Id of the source recording.", nullable=False),
         _field("job_name", pa.string(), "Job that produced the transcript file.", nullable=False),
         _field("insight_id", pa.string(), "InsightId (unique within the file).", nullable=False),
-        _field("span_index", pa.int32(), "Position of the span in the insight's Spans (0-based).", nullable=False),
+        _field(
+            "span_index", pa.int32(), "Position of the span in the insight's Spans (0-based).", nullable=False
+        ),
         _field("insight_index", pa.int32(), "Position of the insight in ClinicalInsights.", nullable=False),
         _field("insight_type", pa.string(), "InsightType, e.g. ClinicalEntity."),
-        _field("category", pa.string(), "MEDICAL_CONDITION | MEDICATION | ANATOMY | TEST_TREATMENT_PROCEDURE | ..."),
-        _field("type", pa.string(), "Entity type within the category, e.g. DX_NAME, GENERIC_NAME, TEST_NAME."),
-        _field("segment_id", pa.string(), "TranscriptSegments SegmentId the span lies in (joins transcript_segments)."),
-        _field("begin_character_offset", pa.int32(), "AWS BeginCharacterOffset (first character)." + _OFFSET_DOC),
-        _field("end_character_offset", pa.int32(), "AWS EndCharacterOffset as given: the LAST character (inclusive)."),
+        _field(
+            "category",
+            pa.string(),
+            "MEDICAL_CONDITION | MEDICATION | ANATOMY | TEST_TREATMENT_PROCEDURE | ...",
+        ),
+        _field(
+            "type", pa.string(), "Entity type within the category, e.g. DX_NAME, GENERIC_NAME, TEST_NAME."
+        ),
+        _field(
+            "segment_id",
+            pa.string(),
+            "TranscriptSegments SegmentId the span lies in (joins transcript_segments).",
+        ),
+        _field(
+            "begin_character_offset", pa.int32(), "AWS BeginCharacterOffset (first character)." + _OFFSET_DOC
+        ),
+        _field(
+            "end_character_offset",
+            pa.int32(),
+            "AWS EndCharacterOffset as given: the LAST character (inclusive).",
+        ),
         _field("end_exclusive", pa.int32(), "end_character_offset + 1: a Python-slice / half-open end."),
         _field("content", pa.string(), "Text of the span."),
-        _field("confidence", pa.float64(), "Insight Confidence if the file has one (not in AWS's published example)."),
-        _field("traits", pa.string(), "Comma-joined Traits[].Name if the file has Traits (e.g. NEGATION); else null."),
-        _field("negated", pa.bool_(), "True if a NEGATION trait is present, False if Traits exist without it, else null."),
+        _field(
+            "confidence",
+            pa.float64(),
+            "Insight Confidence if the file has one (not in AWS's published example).",
+        ),
+        _field(
+            "traits",
+            pa.string(),
+            "Comma-joined Traits[].Name if the file has Traits (e.g. NEGATION); else null.",
+        ),
+        _field(
+            "negated",
+            pa.bool_(),
+            "True if a NEGATION trait is present, False if Traits exist without it, else null.",
+        ),
     ]
 )
 
@@ -143,9 +175,21 @@ INSIGHT_ATTRIBUTES = pa.schema(
     [
         _field("recording_id", pa.string(), "Id of the source recording.", nullable=False),
         _field("job_name", pa.string(), "Job that produced the transcript file.", nullable=False),
-        _field("insight_id", pa.string(), "InsightId of the insight the attribute belongs to.", nullable=False),
-        _field("attribute_index", pa.int32(), "Position of the attribute in the insight's Attributes.", nullable=False),
-        _field("span_index", pa.int32(), "Position of the span in the attribute's Spans (0-based).", nullable=False),
+        _field(
+            "insight_id", pa.string(), "InsightId of the insight the attribute belongs to.", nullable=False
+        ),
+        _field(
+            "attribute_index",
+            pa.int32(),
+            "Position of the attribute in the insight's Attributes.",
+            nullable=False,
+        ),
+        _field(
+            "span_index",
+            pa.int32(),
+            "Position of the span in the attribute's Spans (0-based).",
+            nullable=False,
+        ),
         _field("attribute_id", pa.string(), "AttributeId."),
         _field("type", pa.string(), "Attribute type, e.g. TEST_VALUE, DOSAGE, FREQUENCY."),
         _field("segment_id", pa.string(), "TranscriptSegments SegmentId the span lies in."),
@@ -160,11 +204,22 @@ INSIGHT_ATTRIBUTES = pa.schema(
 NOTE_SENTENCES = pa.schema(
     [
         _field("recording_id", pa.string(), "Id of the source recording.", nullable=False),
-        _field("job_name", pa.string(), "Job (or streaming SessionId) that produced the note.", nullable=False),
-        _field("note_template", pa.string(), "NoteTemplate of the job (HISTORY_AND_PHYSICAL, GIRPP, ...); null if unknown."),
+        _field(
+            "job_name", pa.string(), "Job (or streaming SessionId) that produced the note.", nullable=False
+        ),
+        _field(
+            "note_template",
+            pa.string(),
+            "NoteTemplate of the job (HISTORY_AND_PHYSICAL, GIRPP, ...); null if unknown.",
+        ),
         _field("section_name", pa.string(), "SectionName, e.g. CHIEF_COMPLAINT, PLAN."),
         _field("section_index", pa.int32(), "Position of the section in the note (0-based).", nullable=False),
-        _field("sentence_index", pa.int32(), "Position of the sentence within its section (0-based).", nullable=False),
+        _field(
+            "sentence_index",
+            pa.int32(),
+            "Position of the sentence within its section (0-based).",
+            nullable=False,
+        ),
         _field("text", pa.string(), "SummarizedSegment: one sentence of the generated note."),
         _field(
             "source",
@@ -178,7 +233,9 @@ NOTE_SENTENCES = pa.schema(
 NOTE_EVIDENCE = pa.schema(
     [
         _field("recording_id", pa.string(), "Id of the source recording.", nullable=False),
-        _field("job_name", pa.string(), "Job (or streaming SessionId) that produced the note.", nullable=False),
+        _field(
+            "job_name", pa.string(), "Job (or streaming SessionId) that produced the note.", nullable=False
+        ),
         _field("section_name", pa.string(), "SectionName of the sentence."),
         _field("section_index", pa.int32(), "Position of the section in the note.", nullable=False),
         _field("sentence_index", pa.int32(), "Position of the sentence within its section.", nullable=False),
@@ -189,9 +246,19 @@ NOTE_EVIDENCE = pa.schema(
 
 REVIEW_QUEUE = pa.schema(
     [
-        _field("recording_id", pa.string(), "Id of the recording whose transcript is under a bar.", nullable=False),
+        _field(
+            "recording_id",
+            pa.string(),
+            "Id of the recording whose transcript is under a bar.",
+            nullable=False,
+        ),
         _field("job_name", pa.string(), "Job that produced the transcript."),
-        _field("metric", pa.string(), "mean_confidence | low_word_share | segment_coverage | note_sentences.", nullable=False),
+        _field(
+            "metric",
+            pa.string(),
+            "mean_confidence | low_word_share | segment_coverage | note_sentences.",
+            nullable=False,
+        ),
         _field("value", pa.float64(), "The transcript's value of the metric."),
         _field("threshold", pa.float64(), "The bar it was held to (the night's configuration)."),
         _field("bound", pa.string(), "min (value must be >= threshold) | max (value must be <= threshold)."),
@@ -211,10 +278,25 @@ REVIEW_DECISIONS = pa.schema(
         _field("recording_id", pa.string(), "Id of the recording reviewed.", nullable=False),
         _field("job_name", pa.string(), "Job whose output was reviewed.", nullable=False),
         _field("item_kind", pa.string(), "word | sentence | recording.", nullable=False),
-        _field("item_key", pa.string(), "word: transcript_words.item_index; sentence: section_index.sentence_index; recording: null."),
-        _field("before", pa.string(), "The word or sentence as it was (the service's); null for recording decisions."),
-        _field("after", pa.string(), "The reviewer's text (correct); null for wrong, accept, reject, sign_off."),
-        _field("decision", pa.string(), "word: correct; sentence: correct | wrong; recording: accept | reject | sign_off.", nullable=False),
+        _field(
+            "item_key",
+            pa.string(),
+            "word: transcript_words.item_index; sentence: section_index.sentence_index; recording: null.",
+        ),
+        _field(
+            "before",
+            pa.string(),
+            "The word or sentence as it was (the service's); null for recording decisions.",
+        ),
+        _field(
+            "after", pa.string(), "The reviewer's text (correct); null for wrong, accept, reject, sign_off."
+        ),
+        _field(
+            "decision",
+            pa.string(),
+            "word: correct; sentence: correct | wrong; recording: accept | reject | sign_off.",
+            nullable=False,
+        ),
         _field("reviewer", pa.string(), "Airflow user name of the reviewer.", nullable=False),
         _field("decided_at", _UTC_US, "When the decision was recorded.", nullable=False),
     ]
@@ -223,18 +305,42 @@ REVIEW_DECISIONS = pa.schema(
 GOVERNANCE_AUDIT = pa.schema(
     [
         _field("action", pa.string(), "forget | retention.", nullable=False),
-        _field("outcome", pa.string(), "removed | nothing_found | input_not_found (an original key that no longer exists).", nullable=False),
-        _field("recording_id", pa.string(), "Id of the recording acted on; null when the input named no recording found."),
+        _field(
+            "outcome",
+            pa.string(),
+            "removed | nothing_found | input_not_found (an original key that no longer exists).",
+            nullable=False,
+        ),
+        _field(
+            "recording_id",
+            pa.string(),
+            "Id of the recording acted on; null when the input named no recording found.",
+        ),
         _field("recording_nights", pa.string(), "Nights the recording was found in, comma-separated."),
         _field("originals", pa.int64(), "Original uploads (and their sidecars) deleted.", nullable=False),
         _field("staged", pa.int64(), "Staged audio copies deleted.", nullable=False),
         _field("quarantined", pa.int64(), "Quarantine copies deleted.", nullable=False),
-        _field("service_outputs", pa.int64(), "Service output files (transcripts, clinical documents) deleted.", nullable=False),
-        _field("service_jobs", pa.int64(), "Job records deleted on the service or engine (DeleteMedical*Job).", nullable=False),
+        _field(
+            "service_outputs",
+            pa.int64(),
+            "Service output files (transcripts, clinical documents) deleted.",
+            nullable=False,
+        ),
+        _field(
+            "service_jobs",
+            pa.int64(),
+            "Job records deleted on the service or engine (DeleteMedical*Job).",
+            nullable=False,
+        ),
         _field("ledger_entries", pa.int64(), "Ledger entries deleted.", nullable=False),
         _field("lake_rows", pa.int64(), "Lake rows removed, all tables and nights.", nullable=False),
         _field("lake_rows_by_table", pa.string(), "Lake rows removed per table, as JSON."),
-        _field("quality_reports", pa.int64(), "Nights whose quality report and data docs were regenerated without it.", nullable=False),
+        _field(
+            "quality_reports",
+            pa.int64(),
+            "Nights whose quality report and data docs were regenerated without it.",
+            nullable=False,
+        ),
         _field("requested_by", pa.string(), "The user who triggered the DAG run (null for scheduled runs)."),
         _field("run_id", pa.string(), "The DAG run that acted.", nullable=False),
         _field("acted_at", _UTC_US, "When the action finished.", nullable=False),
@@ -269,7 +375,9 @@ def schema_snapshot(tables: dict[str, pa.Schema] | None = None) -> dict[str, lis
     }
 
 
-def evolution_violations(snapshot: dict[str, list[dict]], tables: dict[str, pa.Schema] | None = None) -> list[str]:
+def evolution_violations(
+    snapshot: dict[str, list[dict]], tables: dict[str, pa.Schema] | None = None
+) -> list[str]:
     """Breaches of the schema-evolution rule between a snapshot and the current schemas.
 
     Allowed: new tables; new columns appended after the snapshot's columns if nullable; a non-nullable
@@ -301,7 +409,7 @@ def evolution_violations(snapshot: dict[str, list[dict]], tables: dict[str, pa.S
                 problems.append(f"{table}.{old['name']}: type changed from {old['type']} to {new['type']}")
             elif old["nullable"] and not new["nullable"]:
                 problems.append(f"{table}.{old['name']}: made non-nullable")
-        for new in new_columns[len(old_columns):]:
+        for new in new_columns[len(old_columns) :]:
             if not new["nullable"]:
                 problems.append(f"{table}.{new['name']}: new column must be nullable")
     return problems

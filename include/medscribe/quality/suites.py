@@ -174,7 +174,6 @@ def table_expectations(gx, name: str) -> list:
     return expectations
 
 
-
 def check_expectations(gx, config: QualityConfig) -> dict[str, list]:
     """The expectations of each cross-table check (keys are the check names)."""
     E = gx.expectations
@@ -276,4 +275,3 @@ CHECK_INDEX_COLUMNS = {
     "insight_spans": ["source", "recording_id", "job_name", "insight_id", "attribute_index", "span_index"],
     "note_presence": ["recording_id", "job_name"],
 }
-

@@ -43,8 +43,7 @@ def split_segments(tokens: list[Token]) -> list[list[Token]]:
             words = [t for t in current if t.is_word]
             last = words[-1] if words else current[-1]
             if (
-                current[-1].content in ".?!"
-                and not current[-1].is_word
+                (current[-1].content in ".?!" and not current[-1].is_word)
                 or token.start - last.end >= PAUSE_S
                 or token.channel != last.channel
                 or token.speaker != last.speaker

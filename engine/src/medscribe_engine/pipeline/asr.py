@@ -80,7 +80,9 @@ class Recognizer(Decoder):
         self.hotwords = hotwords
         self.vocabulary_tried = 0  # clips decoded again with the hotwords (a count for the benchmark)
         self.vocabulary_kept = 0  # of those, clips whose new words were kept
-        self.lexicon_repaired = 0  # words joined or respelled by the medical lexicon (a count for the benchmark)
+        self.lexicon_repaired = (
+            0  # words joined or respelled by the medical lexicon (a count for the benchmark)
+        )
 
     def with_vad(self, vad: dict) -> Recognizer:
         """The same recognizer with other voice activity options."""

@@ -98,9 +98,8 @@ class ClinicalNLP:
     """
 
     def __init__(self, terms: dict[str, tuple[str, str, str | None]], max_words: int = 6):
-        import spacy
-
         import medspacy  # noqa: F401 - registers the medspacy_context factory
+        import spacy
 
         self.nlp = spacy.blank("en")
         self.sentencizer = self.nlp.add_pipe("sentencizer")

@@ -130,7 +130,7 @@ def _package_pickle(package: str, name: str) -> dict:
     if spec is None or spec.origin is None:
         raise ImportError(f"{package} is not installed")
     with bz2.open(Path(spec.origin).parent / name, "rb") as handle:
-        return pickle.load(handle)  # noqa: S301 - the installed package's own data file
+        return pickle.load(handle)
 
 
 def medication_terms() -> dict[str, str]:

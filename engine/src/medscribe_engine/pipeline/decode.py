@@ -145,7 +145,7 @@ def probe(path: Path) -> MediaInfo:
             container_name = container.format.name
     except JobFailed:
         raise
-    except Exception:  # noqa: BLE001 - any demuxer error means the file can't be read
+    except Exception:
         raise JobFailed(PARSE_FAILED) from None
     if rate <= 0 or channels <= 0:
         raise JobFailed(PARSE_FAILED)
@@ -244,7 +244,7 @@ def load_audio(
                     filled = end
     except JobFailed:
         raise
-    except Exception:  # noqa: BLE001 - a decoder error mid-file is a broken file
+    except Exception:
         raise JobFailed(PARSE_FAILED) from None
     finally:
         del resampler
@@ -282,7 +282,7 @@ class Decode:
             self.s3.download_file(location.bucket, location.key, str(target))
         except JobFailed:
             raise
-        except Exception:  # noqa: BLE001 - missing object, bucket or permission: same answer as AWS
+        except Exception:
             raise JobFailed(MEDIA_NOT_ACCESSIBLE) from None
         return target
 

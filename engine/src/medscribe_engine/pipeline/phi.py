@@ -248,9 +248,7 @@ def find_names(tokens: list[Token]) -> list[tuple[int, int]]:
         lower = core.lower()
         is_name = False
         if capitalized(core) and lower not in calendar_names and core not in TITLES:
-            if cue_before(index):
-                is_name = True
-            elif lower in known and not sentence_initial(index):
+            if cue_before(index) or (lower in known and not sentence_initial(index)):
                 is_name = True
             elif lower in known and lower in first_names and lower not in written_lower:
                 is_name = True  # sentence-initial, never written in lower case in this transcript

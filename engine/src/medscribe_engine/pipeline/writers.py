@@ -243,7 +243,7 @@ def put_json(s3_client, bucket: str, key: str, document: dict, request: dict | N
             ContentType="application/json",
             **encryption_arguments(request or {}),
         )
-    except Exception:  # noqa: BLE001 - a job failure whose reason carries no key
+    except Exception:
         raise JobFailed(
             "The output bucket can't be written to. Make sure the bucket exists and that you have write "
             "permission, then try your request again."

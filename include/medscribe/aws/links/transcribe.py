@@ -26,7 +26,9 @@ class MedicalScribeJobLink(_TranscribeJobLink):
     name = "HealthScribe Job"
     key = "medscribe_medical_scribe_job"
     engine_path = "medical-scribe"
-    format_str = BASE_AWS_CONSOLE_LINK + "/transcribe/home?region={region_name}#/medical-scribe-jobs/{job_name}"
+    format_str = (
+        BASE_AWS_CONSOLE_LINK + "/transcribe/home?region={region_name}#/medical-scribe-jobs/{job_name}"
+    )
 
 
 class MedicalTranscriptionJobLink(_TranscribeJobLink):

@@ -39,7 +39,10 @@ class StartMedicalJobsFromManifestOperator(StartMedicalJobsBatchOperator):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         return S3Hook(
-            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
         ).conn
 
     def execute(self, context: Context) -> dict[str, Any]:

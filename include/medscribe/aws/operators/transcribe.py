@@ -84,7 +84,9 @@ class _StartMedicalJobOperator(AwsBaseOperator[TranscribeHook]):
             endpoint_url=self.hook.conn_config.get_service_endpoint_url("transcribe"),
         )
         status = self.hook.job_status(job)
-        self.log.info("%s job %s is %s%s", self.job_kind, self.job_name, status, " (adopted)" if adopted else "")
+        self.log.info(
+            "%s job %s is %s%s", self.job_kind, self.job_name, status, " (adopted)" if adopted else ""
+        )
         if status in ("COMPLETED", "FAILED"):
             return self._result(job)
         if self.deferrable:
@@ -115,7 +117,9 @@ class _StartMedicalJobOperator(AwsBaseOperator[TranscribeHook]):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         validated_event = validate_execute_complete_event(event)
         if validated_event["status"] != "success":
-            raise AirflowException(f"Error while waiting for {self.job_kind} job: {validated_event['message']}")
+            raise AirflowException(
+                f"Error while waiting for {self.job_kind} job: {validated_event['message']}"
+            )
         return self._result(self.describe())
 
     def _result(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -302,7 +306,7 @@ class StartMedicalTranscriptionJobOperator(_StartMedicalJobOperator):
         media_file_uri: str,
         output_bucket_name: str,
         specialty: str = "PRIMARYCARE",
-        type: str = "DICTATION",  # noqa: A002 - the service model's name
+        type: str = "DICTATION",
         language_code: str = "en-US",
         media_format: str | None = None,
         media_sample_rate_hertz: int | None = None,

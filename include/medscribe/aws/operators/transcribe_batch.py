@@ -53,8 +53,11 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
     # Raised (the task retries) instead of being recorded as the recording's failure. ServiceUnavailable*:
     # the endpoint answered 503 (an engine loading its models after a restart, an AWS brownout).
     RETRYABLE_ERRORS = (
-        "LimitExceededException", "InternalFailureException", "ThrottlingException",
-        "ServiceUnavailableException", "ServiceUnavailable",
+        "LimitExceededException",
+        "InternalFailureException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "ServiceUnavailable",
     )
 
     def __init__(
@@ -93,7 +96,12 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
                 outcomes[name] = {"status": status, "failure_reason": described.get("FailureReason")}
             else:
                 pending[name] = service
-        self.log.info("Batch of %d jobs: %d running, %d already finished or refused", len(self.jobs), len(pending), len(outcomes))
+        self.log.info(
+            "Batch of %d jobs: %d running, %d already finished or refused",
+            len(self.jobs),
+            len(pending),
+            len(outcomes),
+        )
         if pending and self.deferrable:
             self.defer(
                 trigger=MedicalJobsCompletedTrigger(
@@ -113,13 +121,18 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
                 for name, service in list(pending.items()):
                     described = self.hook.get_job(service, name)
                     if self.hook.job_status(described) in ("COMPLETED", "FAILED"):
-                        outcomes[name] = {"status": self.hook.job_status(described), "failure_reason": described.get("FailureReason")}
+                        outcomes[name] = {
+                            "status": self.hook.job_status(described),
+                            "failure_reason": described.get("FailureReason"),
+                        }
                         del pending[name]
                 if not pending:
                     break
                 time.sleep(self.waiter_delay)
             else:
-                raise AirflowException(f"{len(pending)} jobs still running after {self.waiter_max_attempts} checks")
+                raise AirflowException(
+                    f"{len(pending)} jobs still running after {self.waiter_max_attempts} checks"
+                )
         for name in pending:
             outcomes[name] = {"status": "IN_PROGRESS", "failure_reason": None}
         return self._result(outcomes)

@@ -73,7 +73,9 @@ class _MedicalJobCompletedSensor(AwsBaseSensor[TranscribeHook]):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         validated_event = validate_execute_complete_event(event)
         if validated_event["status"] != "success":
-            raise AirflowException(f"Error while waiting for {self.job_kind} job: {validated_event['message']}")
+            raise AirflowException(
+                f"Error while waiting for {self.job_kind} job: {validated_event['message']}"
+            )
         self.log.info("%s job %s is COMPLETED", self.job_kind, self.job_name)
 
 

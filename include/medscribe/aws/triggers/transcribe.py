@@ -164,7 +164,10 @@ class MedicalJobsCompletedTrigger(BaseTrigger):
 
     def hook(self) -> TranscribeHook:
         return TranscribeHook(
-            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -173,7 +176,9 @@ class MedicalJobsCompletedTrigger(BaseTrigger):
             for _ in range(self.waiter_max_attempts):
                 for name, service in list(pending.items()):
                     if service == Service.HEALTHSCRIBE:
-                        job = (await client.get_medical_scribe_job(MedicalScribeJobName=name))["MedicalScribeJob"]
+                        job = (await client.get_medical_scribe_job(MedicalScribeJobName=name))[
+                            "MedicalScribeJob"
+                        ]
                     else:
                         job = (await client.get_medical_transcription_job(MedicalTranscriptionJobName=name))[
                             "MedicalTranscriptionJob"

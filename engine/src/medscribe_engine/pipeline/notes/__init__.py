@@ -19,10 +19,10 @@ from medscribe_engine.pipeline.notes.templates import DEFAULT_TEMPLATE, TEMPLATE
 from medscribe_engine.pipeline.writers import put_json
 
 __all__ = [
+    "TEMPLATES",
     "BuildClinicalDocument",
     "NoteBuilder",
     "NoteParams",
-    "TEMPLATES",
     "WriteClinicalDocument",
     "clinical_document_key",
     "render_text",

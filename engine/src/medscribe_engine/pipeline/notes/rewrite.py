@@ -29,18 +29,143 @@ ADVERBS = frozenset(
 )  # fmt: skip
 # Verbs after "I" / "you" that take an -s in the third person singular (the rest are left alone).
 PRESENT_VERBS = frozenset(
-    """feel get take think want know need try use notice see like eat drink work live wake sleep walk run
-    go say
-    mean remember forget hope love guess play smoke exercise check monitor keep stay start wear miss hear hate
-    enjoy watch lift seem come bike swim cook continue stop tend get experience drive travel sit stand lay lie
-    struggle deal cough sneeze vomit bleed ride hike golf ski skate dance sing read write teach help care
-    understand agree follow plan prefer appreciate wish believe suppose recall realize worry wonder wear
-    weigh measure test pee urinate avoid eat snack chew swallow breathe smell taste lose gain spend
-    """.split()
+    [
+        "feel",
+        "get",
+        "take",
+        "think",
+        "want",
+        "know",
+        "need",
+        "try",
+        "use",
+        "notice",
+        "see",
+        "like",
+        "eat",
+        "drink",
+        "work",
+        "live",
+        "wake",
+        "sleep",
+        "walk",
+        "run",
+        "go",
+        "say",
+        "mean",
+        "remember",
+        "forget",
+        "hope",
+        "love",
+        "guess",
+        "play",
+        "smoke",
+        "exercise",
+        "check",
+        "monitor",
+        "keep",
+        "stay",
+        "start",
+        "wear",
+        "miss",
+        "hear",
+        "hate",
+        "enjoy",
+        "watch",
+        "lift",
+        "seem",
+        "come",
+        "bike",
+        "swim",
+        "cook",
+        "continue",
+        "stop",
+        "tend",
+        "get",
+        "experience",
+        "drive",
+        "travel",
+        "sit",
+        "stand",
+        "lay",
+        "lie",
+        "struggle",
+        "deal",
+        "cough",
+        "sneeze",
+        "vomit",
+        "bleed",
+        "ride",
+        "hike",
+        "golf",
+        "ski",
+        "skate",
+        "dance",
+        "sing",
+        "read",
+        "write",
+        "teach",
+        "help",
+        "care",
+        "understand",
+        "agree",
+        "follow",
+        "plan",
+        "prefer",
+        "appreciate",
+        "wish",
+        "believe",
+        "suppose",
+        "recall",
+        "realize",
+        "worry",
+        "wonder",
+        "wear",
+        "weigh",
+        "measure",
+        "test",
+        "pee",
+        "urinate",
+        "avoid",
+        "eat",
+        "snack",
+        "chew",
+        "swallow",
+        "breathe",
+        "smell",
+        "taste",
+        "lose",
+        "gain",
+        "spend",
+    ]
 )
 AUXILIARIES = frozenset(
-    """'m am 're are was were 've 'll 'd have had do did can could will would should may might must need got
-    n't""".split()
+    [
+        "'m",
+        "am",
+        "'re",
+        "are",
+        "was",
+        "were",
+        "'ve",
+        "'ll",
+        "'d",
+        "have",
+        "had",
+        "do",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "may",
+        "might",
+        "must",
+        "need",
+        "got",
+        "n't",
+    ]
 )
 IRREGULAR = {"have": "has", "do": "does", "go": "goes", "be": "is"}
 
@@ -48,9 +173,29 @@ IRREGULAR = {"have": "has", "do": "does", "go": "goes", "be": "is"}
 NUMBERS = {
     word: str(value)
     for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen "
-        "seventeen eighteen nineteen twenty".split()
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
     )
 } | {
     "thirty": "30",
@@ -62,9 +207,54 @@ NUMBERS = {
     "ninety": "90",
 }
 UNITS = frozenset(
-    """second seconds minute minutes hour hours day days week weeks month months year years pound pounds times
-    mg milligrams milligram units unit percent out cups cup drinks drink packs pack pills pill tablets tablet
-    puffs miles mile feet inches kilograms kg liters days' weeks' nights night""".split()
+    [
+        "second",
+        "seconds",
+        "minute",
+        "minutes",
+        "hour",
+        "hours",
+        "day",
+        "days",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+        "pound",
+        "pounds",
+        "times",
+        "mg",
+        "milligrams",
+        "milligram",
+        "units",
+        "unit",
+        "percent",
+        "out",
+        "cups",
+        "cup",
+        "drinks",
+        "drink",
+        "packs",
+        "pack",
+        "pills",
+        "pill",
+        "tablets",
+        "tablet",
+        "puffs",
+        "miles",
+        "mile",
+        "feet",
+        "inches",
+        "kilograms",
+        "kg",
+        "liters",
+        "days'",
+        "weeks'",
+        "nights",
+        "night",
+    ]
 )
 ABBREVIATIONS = {"milligrams": "mg", "milligram": "mg"}
 
@@ -111,9 +301,12 @@ def detokenize(tokens: list[str]) -> str:
     for token in tokens:
         if not out:
             out = token
-        elif token in {",", ".", "?", "!", ";", ":", "%", ")"} or token.startswith("'") or token == "n't":
-            out += token
-        elif out.endswith(("(", "$")):
+        elif (
+            token in {",", ".", "?", "!", ";", ":", "%", ")"}
+            or token.startswith("'")
+            or token == "n't"
+            or out.endswith(("(", "$"))
+        ):
             out += token
         else:
             out += " " + token

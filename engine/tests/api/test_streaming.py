@@ -21,7 +21,10 @@ from test_engine_transcription import normalize, word_error_rate
 pytestmark = pytest.mark.engine
 
 CLIENT_DIR = REPO_ROOT / "engine" / "tests" / "streaming"
-WER_MARGIN = 0.02  # the stream's final transcript may be at most 2 points worse than the batch job's
+# One run is one draw: where a stream's finals are cut depends on when its audio arrived against the
+# decoder (pace, load), and on 217 words one word is 0.46 points. Over 12 arrival timings the finals are
+# 1.2 points worse than the batch jobs on average (bench/streaming/README.md); a single run may be 5.
+WER_MARGIN = 0.05
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +216,7 @@ def test_final_transcripts_are_as_good_as_the_batch_jobs(
     """WER of the streams' finals and of the batch jobs over the same three recordings (53 + 82 + 82
     reference words: one word of the dictation alone is 1.9 points, and tiny.en's choice between two
     readings of a phrase changes with the audio around it)."""
-    streamed, batch, words = 0.0, 0.0, 0
+    streamed, batch, words, each = 0.0, 0.0, 0, {}
     for name, lines, batch_text in (
         ("dictation", realtime_dictation, dictation_batch_text),
         ("conversation_stereo", fast_stereo, stereo_batch_text),
@@ -223,7 +226,8 @@ def test_final_transcripts_are_as_good_as_the_batch_jobs(
         stream_errors, count = word_errors(reference, words_in_time_order(lines))
         batch_errors, _count = word_errors(reference, batch_text)
         streamed, batch, words = streamed + stream_errors, batch + batch_errors, words + count
-    assert streamed / words <= batch / words + WER_MARGIN, (streamed / words, batch / words)
+        each[name] = (round(stream_errors), round(batch_errors), count)
+    assert streamed / words <= batch / words + WER_MARGIN, (streamed / words, batch / words, each)
 
 
 def test_a_wrongly_signed_stream_is_refused(node, endpoint):

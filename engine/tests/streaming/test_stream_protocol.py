@@ -188,3 +188,41 @@ def test_silence_gives_no_result_and_is_not_kept(whisper_model):
     assert stream.decodes == 0  # voice activity found nothing to decode
     assert len(stream._window) <= StreamParams().keep_silence_s * 16000
     assert stream.step(end_of_stream=True) == []
+
+
+def test_words_missed_at_a_finals_end_are_given_with_the_next_final():
+    """The context's words after the last final's words (Whisper dropped them before the end of its audio)
+    are kept; a context word heard otherwise than it was said is not given twice."""
+    from medscribe_engine.pipeline.asr import RawWord
+    from medscribe_engine.streaming.recognition import ChannelStream
+
+    def words(*spans):
+        return [RawWord(text, start, end, 0.9) for text, start, end in spans]
+
+    stream = ChannelStream(model=None)
+    stream._said = ["assessment", "and", "plan", "hypertension"]
+    heard = words(
+        ("plan,", 0.6, 1.4),
+        ("hypertension,", 2.1, 2.1),
+        ("not", 2.6, 2.9),
+        ("controlled,", 2.9, 3.6),
+        ("start", 4.3, 4.5),
+    )
+    assert [w.text for w in stream._not_said(heard, shift=4.0)] == ["not", "controlled,", "start"]
+
+    stream._said = ["tell", "me", "about", "your", "cough"]
+    heard = words(("about", 1.0, 1.3), ("your", 1.3, 1.6), ("car.", 1.6, 1.9), ("It", 2.3, 2.4))
+    assert [w.text for w in stream._not_said(heard, shift=2.0)] == ["It"]
+
+    stream._said = []  # nothing final yet: the times decide
+    assert [w.text for w in stream._not_said(heard, shift=2.0)] == ["It"]
+
+
+def test_silence_does_not_become_a_finals_context(whisper_model):
+    from medscribe_engine.streaming.recognition import ChannelStream
+
+    stream = ChannelStream(whisper_model)
+    for _ in range(3):
+        stream.add(np.zeros(16000, dtype=np.float32))
+        stream.step()
+    assert len(stream._context) == 0  # the other side's turn on a channel: its silence misplaced times

@@ -5,11 +5,11 @@ looks at the audio not yet finalised (the *window*), with Silero VAD (faster-whi
 
 * no speech in it: the window is dropped but for its last ``keep_silence_s``;
 * its speech ended, ``final_silence_ms`` of silence after it (or the stream ended), or utterances of
-  ``min_final_s`` or more ended before the one still being spoken: the window up to the end of the last
-  ended utterance is decoded with the batch path's recognizer (:class:`~medscribe_engine.pipeline.
-  asr.Recognizer`: beam 5, failed windows and skipped speech decoded again, the vocabulary's hotwords)
-  together with the ``context_s`` of audio before it, and given as a **final** result; the window starts
-  after it (a short final is not cut out of continuing speech: tiny.en decodes a clip of a second or
+  ``min_final_s`` or more ended before the one still being spoken, and ``lookahead_s`` of audio after that
+  end has arrived: the window up to the end of the last ended utterance is decoded with the batch path's
+  recognizer (:class:`~medscribe_engine.pipeline.asr.Recognizer`: beam 5, failed windows and skipped
+  speech decoded again, the vocabulary's hotwords) together with the ``context_s`` of speech finalised
+  before it and the lookahead after it, and given as a **final** result; the window starts after it (a short final is not cut out of continuing speech: tiny.en decodes a clip of a second or
   two, without the sentence around it, much worse);
 * the speech runs on past ``max_segment_s``: the same decode, and the words that end ``hold_s`` or more
   before the window's end are given as a final result (cut between two words);
@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -42,6 +43,8 @@ from medscribe_engine.pipeline.asr import (
 )
 from medscribe_engine.pipeline.document import SAMPLE_RATE, Token
 
+SAID_WORDS = 12  # the last final's words that the next final's context is matched against
+
 
 @dataclass(frozen=True)
 class StreamParams:
@@ -55,9 +58,12 @@ class StreamParams:
     :param max_segment_s: speech longer than this without such a silence is finalised in pieces.
     :param hold_s: in such a piece, the words this close to the window's end stay partial.
     :param keep_silence_s: silence kept at the start of a window without speech.
-    :param context_s: audio before a final, decoded with it for context (its words are not repeated).
-        Not the previous final's text as Whisper's prompt: on the dictation fixture tiny.en wrote the
-        prompt's sentence again into the next final.
+    :param context_s: speech finalised before a final, decoded with it for context (its words are not
+        repeated). Speech only: silence in it (the other side's turn on a channel) misplaced the first
+        word's time into the context. Not the previous final's text as Whisper's prompt: on the dictation
+        fixture tiny.en wrote the prompt's sentence again into the next final.
+    :param lookahead_s: audio after a final's end decoded with it, then left out: without it tiny.en
+        dropped or garbled the last words before the end of its audio. Finals come this much later.
     """
 
     step_s: float = 1.0
@@ -68,6 +74,7 @@ class StreamParams:
     hold_s: float = 2.0
     keep_silence_s: float = 0.5
     context_s: float = 5.0
+    lookahead_s: float = 1.0
 
 
 @dataclass
@@ -122,6 +129,7 @@ class ChannelStream:
         self._stepped = 0  # samples received when the last step began
         self._result_id = str(uuid.uuid4())
         self._speaking = False  # the window held speech at the last look
+        self._said: list[str] = []  # the last words given in a final (plain text)
         self.decodes = 0  # decodes run (a count for the benchmark)
 
     def add(self, samples: np.ndarray) -> None:
@@ -151,7 +159,7 @@ class ChannelStream:
             if cut is None:
                 break
             if final_words is None:
-                final_words = self._final_words(self._window[:cut])
+                final_words = self._final_words(self._window[: cut + self._ahead()], until=cut)
             final = self._finalise(cut, final_words)
             if final is not None:
                 results.append(final)
@@ -180,15 +188,20 @@ class ChannelStream:
         if not speech:
             keep = int(self.params.keep_silence_s * SAMPLE_RATE)
             if length > keep:
-                self._drop(length - keep)
+                self._drop(length - keep, context=False)
             return None, None
         if speech[0][0] > 0:  # silence before the speech: not part of any result
-            self._drop(speech[0][0])
+            self._drop(speech[0][0], context=False)
             speech = [(start - speech[0][0], end - speech[0][0]) for start, end in speech]
             length = len(self._window)
-        if speech[-1][1] < length - int(0.05 * SAMPLE_RATE):  # the speech ended: silence after it
+        ahead = max(self._ahead(), int(0.05 * SAMPLE_RATE))
+        if speech[-1][1] <= length - ahead:  # the speech ended, and the audio after it is here
             return speech[-1][1], None
-        if len(speech) > 1 and speech[-2][1] >= self.params.min_final_s * SAMPLE_RATE:
+        if (
+            len(speech) > 1
+            and speech[-2][1] >= self.params.min_final_s * SAMPLE_RATE
+            and speech[-2][1] + ahead <= length
+        ):
             return speech[-2][1], None  # utterances ended before the one still spoken
         if length <= self.params.max_segment_s * SAMPLE_RATE:
             return None, None
@@ -203,10 +216,14 @@ class ChannelStream:
         cut_s = (kept[-1].end + following.start) / 2 if following else kept[-1].end
         return max(1, int(min(cut_s, limit) * SAMPLE_RATE)), kept
 
-    def _final_words(self, audio: np.ndarray) -> list[RawWord]:
-        """The words of ``audio`` decoded with the ``context_s`` of audio before it (what was finalised
-        last), as the batch job decodes a sentence with the sentences around it; words whose middle lies
-        in that context are left out (they were final already)."""
+    def _ahead(self) -> int:
+        return int(self.params.lookahead_s * SAMPLE_RATE)
+
+    def _final_words(self, audio: np.ndarray, until: int | None = None) -> list[RawWord]:
+        """The words of ``audio`` decoded with the ``context_s`` of speech finalised before it, as the batch
+        job decodes a sentence with the sentences around it. Words already given in a final are left out
+        (:meth:`_not_said`), and with ``until`` (samples) the words whose middle lies past it: the audio
+        after ``until`` is only the right context that keeps Whisper from garbling a final's last words."""
         recognizer = Recognizer(
             self.model, hotwords=self.hotwords, vad=self._final_vad, options=self._final_options
         )
@@ -214,11 +231,29 @@ class ChannelStream:
         context = self._context
         words = recognizer.words(np.concatenate([context, audio]) if len(context) else audio)
         shift = len(context) / SAMPLE_RATE
+        limit = float("inf") if until is None else until / SAMPLE_RATE
         return [
             RawWord(word.text, word.start - shift, word.end - shift, word.probability)
-            for word in words
-            if (word.start + word.end) / 2 >= shift
+            for word in self._not_said(words, shift)
+            if (word.start + word.end) / 2 - shift < limit
         ]
+
+    def _not_said(self, words: list[RawWord], shift: float) -> list[RawWord]:
+        """``words`` without those already given in a final. The words heard in the context are matched
+        against the last final's words: the ones after the last match were missed at that final's end
+        (Whisper drops words just before the end of its audio) or drawn into the context by an early
+        start time, and are kept; without a match, the words whose middle lies in the context go."""
+        head = [word for word in words if (word.start + word.end) / 2 < shift]
+        rest = words[len(head) :]
+        if not head or not self._said:
+            return rest
+        heard = [_plain(word.text) for word in head]
+        matcher = SequenceMatcher(a=heard, b=self._said, autojunk=False)
+        blocks = [block for block in matcher.get_matching_blocks() if block.size]
+        if not blocks or blocks[-1].b + blocks[-1].size < len(self._said):
+            return rest  # the context was heard otherwise than it was said: trust the times
+        missed = head[blocks[-1].a + blocks[-1].size :]
+        return missed + rest
 
     def _finalise(self, cut: int, words: list[RawWord]) -> Result | None:
         audio = self._window[:cut]
@@ -229,6 +264,7 @@ class ChannelStream:
         tokens = _shifted(tokens_from_words(words, channel=self.channel), offset)
         if not any(token.is_word for token in tokens):
             return None
+        self._said = [_plain(word.text) for word in words][-SAID_WORDS:]
         return Result(result_id, tokens[0].start, tokens[-1].end, False, tokens, self.channel, audio, offset)
 
     def _partial(self) -> Result | None:
@@ -242,13 +278,16 @@ class ChannelStream:
             return None
         return Result(self._result_id, tokens[0].start, tokens[-1].end, True, tokens, self.channel)
 
-    def _drop(self, samples: int) -> None:
+    def _drop(self, samples: int, context: bool = True) -> None:
         keep = int(self.params.context_s * SAMPLE_RATE)
-        self._context = (
-            np.concatenate([self._context, self._window[:samples]])[-keep:] if keep else self._context
-        )
+        if context and keep:
+            self._context = np.concatenate([self._context, self._window[:samples]])[-keep:]
         self._window = self._window[samples:]
         self._offset += samples / SAMPLE_RATE
+
+
+def _plain(text: str) -> str:
+    return "".join(character for character in text.lower() if character.isalnum())
 
 
 def _shifted(tokens: list[Token], seconds: float) -> list[Token]:

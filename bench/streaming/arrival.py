@@ -1,0 +1,130 @@
+"""Finals' WER against arrival timing: the streaming recognizer fed without a network or a clock.
+
+A stream's finals are cut where its audio stood when the decoder got to it, so one run through the SDK
+is one draw. This feeds :class:`~medscribe_engine.streaming.recognition.ChannelStream` each fixture with
+a step after every ``lag`` seconds of new audio (1 s: the decoder keeps up; 2.5 s: it lags), starting at
+several phases, and prints the finals' word errors per timing beside the batch recognizer's on the whole
+recording (the same model, beam and vocabulary: the baseline a stream is held to).
+
+    .venv-engine/bin/python bench/streaming/arrival.py [--lags 1 2.5] [--phases 0 0.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+from pathlib import Path
+
+import soundfile as sf
+
+from medscribe_engine.pipeline.asr import CHANNEL_OPTIONS, CHANNEL_VAD, DECODE_OPTIONS, MIXED_VAD, Recognizer
+from medscribe_engine.pipeline.document import SAMPLE_RATE
+from medscribe_engine.resources import load_whisper
+from medscribe_engine.streaming.recognition import ChannelStream
+
+FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "audio"
+RECORDINGS = ("dictation", "conversation_stereo", "conversation_mono")
+NUMBER_WORDS = {
+    word: str(n)
+    for n, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        ]
+    )
+}
+
+
+def normalize(text: str) -> list[str]:
+    """As the tests' WER: lower case, hyphens to spaces, punctuation out, small number words as digits."""
+    text = re.sub(r"[^a-z0-9' ]", " ", text.lower().replace("-", " "))
+    return [NUMBER_WORDS.get(word, word) for word in text.replace("'", "").split()]
+
+
+def errors(reference: str, hypothesis: str) -> int:
+    ref, hyp = normalize(reference), normalize(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, 1):
+        current = [i] + [0] * len(hyp)
+        for j, hyp_word in enumerate(hyp, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
+        previous = current
+    return previous[-1]
+
+
+def streamed(model, audio, lag: float, phase: float) -> str:
+    """The finals' words in time order, the audio arriving in steps of ``lag`` seconds."""
+    channels = audio.shape[1]
+    streams = [ChannelStream(model, channel=c if channels > 1 else None) for c in range(channels)]
+    words, position, step = [], 0, int(lag * SAMPLE_RATE)
+    edge = int((lag * phase + 0.1) * SAMPLE_RATE)
+    while position < len(audio):
+        end = min(len(audio), edge)
+        for c, stream in enumerate(streams):
+            stream.add(audio[position:end, c])
+        position, edge = end, edge + step
+        for stream in streams:
+            for result in stream.step(end_of_stream=position >= len(audio)):
+                if not result.is_partial:
+                    words += [token for token in result.tokens if token.is_word]
+    return " ".join(token.content for token in sorted(words, key=lambda token: token.start))
+
+
+def batch(model, audio) -> str:
+    """The batch recognizer over each whole channel, words merged by time."""
+    channels = audio.shape[1]
+    words = []
+    for c in range(channels):
+        vad, options = (CHANNEL_VAD, CHANNEL_OPTIONS) if channels > 1 else (MIXED_VAD, {})
+        recognizer = Recognizer(model, vad=vad, options={**DECODE_OPTIONS, **options})
+        words += recognizer.words(audio[:, c])
+    return " ".join(word.text for word in sorted(words, key=lambda word: word.start))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lags", type=float, nargs="+", default=[1.0, 2.5])
+    parser.add_argument("--phases", type=float, nargs="+", default=[0.0, 0.5])
+    parser.add_argument("--recordings", nargs="+", default=list(RECORDINGS))
+    args = parser.parse_args()
+    model = load_whisper()
+    totals = {"stream": [], "batch": 0, "words": 0}
+    for name in args.recordings:
+        audio, rate = sf.read(FIXTURES / f"{name}.wav", dtype="float32", always_2d=True)
+        assert rate == SAMPLE_RATE, rate
+        reference = json.loads((FIXTURES / f"{name}.json").read_text())["text"]
+        count = len(normalize(reference))
+        baseline = errors(reference, batch(model, audio))
+        draws = [
+            errors(reference, streamed(model, audio, lag, phase))
+            for lag in args.lags
+            for phase in args.phases
+        ]
+        print(f"{name:22} words {count:3}  batch {baseline:2}  stream per (lag, phase) {draws}", flush=True)
+        totals["stream"].append(draws)
+        totals["batch"] += baseline
+        totals["words"] += count
+    per_draw = [sum(draw) for draw in zip(*totals["stream"], strict=True)]
+    words = totals["words"]
+    print(
+        f"WER over {words} words: batch {totals['batch'] / words:.3f}; stream mean "
+        f"{statistics.mean(per_draw) / words:.3f}, best {min(per_draw) / words:.3f}, "
+        f"worst {max(per_draw) / words:.3f} ({len(per_draw)} timings)"
+    )
+
+
+if __name__ == "__main__":
+    main()

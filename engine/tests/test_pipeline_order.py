@@ -65,7 +65,7 @@ def test_every_pipeline_the_engine_builds_is_in_order(kind, settings, options):
 def test_every_stage_declares_what_it_reads_and_writes():
     for kind, settings in (("transcription", SPEAKERS), ("scribe", SPEAKERS), ("scribe", CHANNELS)):
         for stage in build_pipeline(kind, settings, RESOURCES, None):
-            requires, assigns = contract(stage)
+            _requires, assigns = contract(stage)
             assert assigns, f"stage {stage.name!r} declares nothing it assigns"
 
 

@@ -3,6 +3,7 @@ fixture's reference turns."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -46,7 +47,7 @@ def test_silero_segments_split_the_mono_fixture_at_every_turn_change(fixtures_di
     reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
     segments = silero_segments(decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000))
     turns = reference["turns"]
-    for before, after in zip(turns, turns[1:], strict=False):
+    for before, after in itertools.pairwise(turns):
         gap = (before["end_s"] + after["start_s"]) / 2
         assert not any(start < gap < end for start, end in segments), (gap, segments)
     for turn in turns:  # and every turn holds speech

@@ -80,7 +80,8 @@ def test_the_schema_rejects_what_compose_rejects(compose):
 
 def test_the_services_of_the_stack(compose):
     assert (
-        set(compose["services"]) == {"postgres", "redis", "s3", "engine", "airflow-init"} | AIRFLOW_SERVICES
+        set(compose["services"])
+        == {"postgres", "redis", "s3", "engine-db", "engine", "airflow-init"} | AIRFLOW_SERVICES
     )
     commands = {name: compose["services"][name]["command"] for name in AIRFLOW_SERVICES}
     assert commands["airflow-apiserver"][0] == "api-server"
@@ -94,7 +95,7 @@ def test_the_services_of_the_stack(compose):
 
 def test_every_long_running_service_has_a_healthcheck(compose):
     for name, service in compose["services"].items():
-        if name == "airflow-init":
+        if name in ("airflow-init", "engine-db"):
             assert service["restart"] == "no"  # a one-shot job
             continue
         check = service.get("healthcheck")
@@ -150,7 +151,7 @@ def test_the_default_connection_points_at_the_s3_and_engine_services(compose, en
 
 def test_local_services_are_a_profile_that_aws_deployments_leave_out(compose, env_example):
     services = compose["services"]
-    assert services["s3"]["profiles"] == ["local"] and services["engine"]["profiles"] == ["local"]
+    assert all(services[name]["profiles"] == ["local"] for name in ("s3", "engine-db", "engine"))
     assert env_example["COMPOSE_PROFILES"] == "local"
     for name, service in services.items():
         if "profiles" in service:
@@ -163,13 +164,29 @@ def test_local_services_are_a_profile_that_aws_deployments_leave_out(compose, en
     )
 
 
-def test_engine_replicas_share_one_job_state_volume(compose):
-    engine = compose["services"]["engine"]
-    command = engine["command"]
-    data_dir = command[command.index("--data-dir") + 1]
-    assert engine["volumes"] == [f"engine-data:{data_dir}"]
-    assert "engine-data" in compose["volumes"]
+def test_engine_replicas_share_their_own_postgres_database_and_no_volume(compose, env_example):
+    services = compose["services"]
+    engine, engine_db = services["engine"], services["engine-db"]
+    assert "volumes" not in engine and "engine-data" not in compose["volumes"]  # each replica's own disk
     assert "ports" not in engine  # replicas cannot share a host port; clients use the service name
+    store = urlsplit(interpolate(engine["environment"]["MEDSCRIBE_ENGINE_STORE"], env_example))
+    assert (store.scheme, store.hostname, store.port, store.path) == (
+        "postgresql",
+        "postgres",
+        5432,
+        "/medscribe_engine",
+    )
+    assert (store.username, store.password) == ("airflow", env_example["POSTGRES_PASSWORD"])
+    # engine-db makes exactly that database on the same server, as the same role, before any replica starts
+    db_env = {k: interpolate(str(v), env_example) for k, v in engine_db["environment"].items()}
+    assert (db_env["PGHOST"], db_env["PGUSER"], db_env["PGPASSWORD"]) == (
+        store.hostname,
+        store.username,
+        store.password,
+    )
+    assert "CREATE DATABASE medscribe_engine" in "\n".join(engine_db["command"])
+    assert engine_db["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert engine["depends_on"]["engine-db"]["condition"] == "service_completed_successfully"
 
 
 def test_dependencies_wait_for_health_and_for_the_init_job(compose):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from medscribe_engine.exceptions import JOB_NOT_FOUND, BadRequestException, NotFoundException
 from medscribe_engine.pagination import decode_token, encode_token
-from medscribe_engine.store import IN_PROGRESS, Job, JobStore
+from medscribe_engine.store import IN_PROGRESS, Job, JobStoreBase
 
 if TYPE_CHECKING:
     from medscribe_engine.workers import WorkerPool
@@ -21,11 +21,11 @@ DEFAULT_MAX_RESULTS = 5  # AWS's default page size for the List*Jobs operations
 class TranscribeBackend:
     """The service operations, over the job store and the worker pool (requests already validated).
 
-    :param store: the :class:`JobStore`.
+    :param store: the job store (SQLite or PostgreSQL).
     :param pool: the :class:`WorkerPool`, notified of new jobs (None: jobs only queue).
     """
 
-    def __init__(self, store: JobStore, pool: WorkerPool | None = None):
+    def __init__(self, store: JobStoreBase, pool: WorkerPool | None = None):
         self.store = store
         self.pool = pool
 
@@ -58,7 +58,7 @@ class TranscribeBackend:
         next_token: str | None,
         max_results: int | None,
     ) -> tuple[list[Job], str | None]:
-        listing, data_dir = ("jobs", kind, status, name_contains), self.store.path.parent
+        listing, data_dir = ("jobs", kind, status, name_contains), self.store.data_dir
         after = decode_token(next_token, listing, data_dir) if next_token else None
         jobs, more = self.store.list(kind, status, name_contains, after, max_results or DEFAULT_MAX_RESULTS)
         return jobs, (encode_token(jobs[-1].id, listing, data_dir) if more and jobs else None)

@@ -53,6 +53,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--data-dir", type=Path, required=True, help="directory for the job database and scratch files"
     )
     parser.add_argument("--workers", type=int, default=1, help="jobs processed at once (default: 1)")
+    from medscribe_engine.store import STORE_ENV
+
+    parser.add_argument(
+        "--store",
+        type=_store_url,
+        default=os.environ.get(STORE_ENV) or None,
+        help=f"where jobs live: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB, shared by "
+        f"replicas on many hosts (default: ${STORE_ENV}, else sqlite:///<data-dir>/jobs.sqlite3)",
+    )
     parser.add_argument(
         "--access-key-id",
         default=None,
@@ -125,6 +134,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.cpu_threads < 1:
         parser.error("--cpu-threads must be at least 1")
     return args
+
+
+def _store_url(value: str) -> str:
+    """``value`` as a job store URL, for argparse."""
+    from medscribe_engine.store import store_url
+
+    try:
+        return store_url(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def sha256_hex(value: str) -> str:
@@ -246,15 +265,25 @@ def main(argv: list[str] | None = None) -> int:
 
     from medscribe_engine.jobs import TranscribeBackend
     from medscribe_engine.responses import TranscribeResponse
-    from medscribe_engine.store import JobStore
+    from medscribe_engine.store import describe_store, open_store, redact
     from medscribe_engine.workers import WorkerPool
 
     data_dir = args.data_dir.resolve()
     from medscribe_engine.pipeline.s3 import make_s3_client
     from medscribe_engine.vocabularies import VocabularyBackend, VocabularyStore
 
-    store = JobStore(data_dir, max_queued=args.max_queued)
-    resumed = store.recover()
+    try:
+        store = open_store(args.store, data_dir, max_queued=args.max_queued)
+        resumed = store.recover()
+    except Exception as error:  # the database is unreachable, refuses us, or has a newer schema
+        where = describe_store(args.store) if args.store else "sqlite"
+        log.error("cannot open the job store (%s): %s", where, type(error).__name__)
+        print(
+            f"medscribe engine: cannot open the job store ({where}): {redact(args.store, str(error))}",
+            file=sys.stderr,
+        )
+        server.close()
+        return EXIT_ERROR
     from medscribe_engine.tagging import TagService
     from medscribe_engine.vocabulary_filters import VocabularyFilterBackend
 
@@ -275,7 +304,14 @@ def main(argv: list[str] | None = None) -> int:
         from medscribe_engine.streaming.app import StreamingApp, StreamingService
         from medscribe_engine.streaming.listener import StreamListener
 
-        service = StreamingService(verifier, resources, vocabularies, max_streams=args.max_streams)
+        service = StreamingService(
+            verifier,
+            resources,
+            vocabularies,
+            max_streams=args.max_streams,
+            data_dir=data_dir,
+            filters=filters,
+        )
         streams = StreamListener(sockets[1], StreamingApp(service))
         streams.start()
         log.info(
@@ -287,8 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     state.ready = True
     counts = store.count_by_status()
     log.info(
-        "engine ready: %d worker(s), %d job(s) queued (%d resumed), diarization %s",
+        "engine ready: %d worker(s), store %s, %d job(s) queued (%d resumed), diarization %s",
         args.workers,
+        describe_store(args.store) if args.store else "sqlite (data dir)",
         counts.get("QUEUED", 0),
         resumed,
         "on" if resources.diarization_available else "off",
@@ -304,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     if streams is not None:
         streams.stop()
     clean = pool.stop(timeout=WORKER_STOP_TIMEOUT_S)
+    with contextlib.suppress(Exception):
+        store.close()  # PostgreSQL: the lease is given up, so another replica may resume a job cut short
     log.info(
         "engine stopped in %.1fs%s",
         time.monotonic() - started,

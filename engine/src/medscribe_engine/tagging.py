@@ -10,6 +10,7 @@ takes the new value); at most 200 tags per resource. Tag values are never logged
 
 from __future__ import annotations
 
+import builtins
 import re
 
 from medscribe_engine.exceptions import BadRequestException, NotFoundException
@@ -79,14 +80,14 @@ class TagService:
             raise NotFoundException(RESOURCE_NOT_FOUND)
         return tags
 
-    def tag(self, arn: str, tags: list[dict]) -> None:
+    def tag(self, arn: str, tags: builtins.list[dict]) -> None:
         store, name = self._store(arn)
         current = store.get_tags(name)
         if current is None:
             raise NotFoundException(RESOURCE_NOT_FOUND)
         store.set_tags(name, merge_tags(current, tags))
 
-    def untag(self, arn: str, keys: list[str]) -> None:
+    def untag(self, arn: str, keys: builtins.list[str]) -> None:
         store, name = self._store(arn)
         current = store.get_tags(name)
         if current is None:

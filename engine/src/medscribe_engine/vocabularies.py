@@ -16,6 +16,7 @@ and sizes are logged: never phrases, keys or URIs.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import queue
@@ -98,10 +99,7 @@ def parse_vocabulary(data: bytes) -> list[VocabularyEntry]:
     if not lines:
         raise VocabularyFormatError("The vocabulary file is empty. Add at least one phrase and try again.")
     first = lines[0][1]
-    if "\t" in first or first.strip() in COLUMNS:
-        entries = _parse_table(lines)
-    else:
-        entries = _parse_list(lines)
+    entries = _parse_table(lines) if "\t" in first or first.strip() in COLUMNS else _parse_list(lines)
     if not entries:
         raise VocabularyFormatError(
             "The vocabulary file has no entries. Add at least one phrase and try again."
@@ -288,7 +286,7 @@ class VocabularyStore:
         self, state: str | None, name_contains: str | None, after_id: int | None, limit: int
     ) -> tuple[list[Vocabulary], bool]:
         """Newest first; the page and whether more follow."""
-        clauses, params = ["1=1"], []
+        clauses, params = ["1=1"], builtins.list[str | int]()
         if state:
             clauses.append("state=?")
             params.append(state)
@@ -303,7 +301,7 @@ class VocabularyStore:
             rows = self._db.execute(query, (*params, limit + 1)).fetchall()
         return [Vocabulary.from_row(row) for row in rows[:limit]], len(rows) > limit
 
-    def pending(self) -> list[Vocabulary]:
+    def pending(self) -> builtins.list[Vocabulary]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM vocabularies WHERE state=? ORDER BY id", (PENDING,)
@@ -431,7 +429,7 @@ class VocabularyBackend:
         items, more = self.store.list(state, name_contains, after, max_results or DEFAULT_MAX_RESULTS)
         return items, (encode_token(items[-1].id, listing, data_dir) if more and items else None)
 
-    def ready_entries(self, name: str) -> list[VocabularyEntry]:
+    def ready_entries(self, name: str) -> builtins.list[VocabularyEntry]:
         """The entries of a READY vocabulary; BadRequestException when it is missing or not ready."""
         vocabulary = self.store.get(name)
         if vocabulary is None:

@@ -12,6 +12,7 @@ Only names and counts are logged, never the words.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import re
@@ -146,13 +147,13 @@ class VocabularyFilterBackend:
                     self._db.execute(statement)
 
     def _words(self, words: list[str] | None, file_uri: str | None) -> list[str]:
-        if bool(words) == bool(file_uri):
-            raise BadRequestException("Specify either Words or VocabularyFilterFileUri, but not both.")
-        if words:
+        if words and not file_uri:
             return check_words(words)
-        if self._s3 is None:
-            self._s3 = self._s3_factory()
-        return read_filter_file(self._s3, file_uri)
+        if file_uri and not words:
+            if self._s3 is None:
+                self._s3 = self._s3_factory()
+            return read_filter_file(self._s3, file_uri)
+        raise BadRequestException("Specify either Words or VocabularyFilterFileUri, but not both.")
 
     def _row(self, name: str):
         return self._db.execute("SELECT * FROM vocabulary_filters WHERE name=?", (name,)).fetchone()
@@ -255,16 +256,16 @@ class VocabularyFilterBackend:
         more = len(rows) > limit and items
         return items, (encode_token(items[-1].id, listing, self.data_dir) if more else None)
 
-    def get_tags(self, name: str) -> list[dict] | None:
+    def get_tags(self, name: str) -> builtins.list[dict] | None:
         with self._lock:
             row = self._row(name)
         return None if row is None else json.loads(row["tags"] or "[]")
 
-    def set_tags(self, name: str, tags: list[dict]) -> None:
+    def set_tags(self, name: str, tags: builtins.list[dict]) -> None:
         with self._lock:
             self._db.execute("UPDATE vocabulary_filters SET tags=? WHERE name=?", (json.dumps(tags), name))
 
-    def words_of(self, name: str) -> list[str]:
+    def words_of(self, name: str) -> builtins.list[str]:
         """The words of an existing filter; BadRequestException when it does not exist."""
         with self._lock:
             row = self._row(name)

@@ -4,10 +4,8 @@ meanwhile) before recording it FAILED."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
@@ -18,12 +16,13 @@ from medscribe_engine import pipeline
 from medscribe_engine.exceptions import TranscribeError
 from medscribe_engine.pipeline import Interrupted, JobDocument, JobFailed
 from medscribe_engine.pipeline.s3 import make_s3_client
-from medscribe_engine.store import COMPLETED, FAILED, Job, JobStore
+from medscribe_engine.store import COMPLETED, FAILED, Job, JobStoreBase
 
 log = logging.getLogger("medscribe_engine")
 
 INTERNAL_FAILURE = "An internal failure occurred while processing the job. Try your request again."
 RECOVERY_INTERVAL_S = 30.0  # how often an idle worker looks for jobs of engine processes that are gone
+STORE_RETRY_S = 2.0  # the wait before a worker asks the job store again after it failed to answer
 # An internal failure puts the job back in the queue after these delays; once they are used up the job
 # is FAILED.
 RETRY_DELAYS_S = (5.0, 20.0)
@@ -32,7 +31,7 @@ RETRY_DELAYS_S = (5.0, 20.0)
 class WorkerPool:
     """Background threads that take QUEUED jobs in order and run the pipeline on them.
 
-    :param store: the :class:`JobStore`.
+    :param store: the job store (SQLite or PostgreSQL).
     :param resources: the loaded models.
     :param data_dir: the engine's data directory; jobs get a scratch directory under ``work/``.
     :param workers: how many jobs run at once.
@@ -44,7 +43,7 @@ class WorkerPool:
 
     def __init__(
         self,
-        store: JobStore,
+        store: JobStoreBase,
         resources,
         data_dir: Path,
         workers: int = 1,
@@ -57,7 +56,7 @@ class WorkerPool:
         self.vocabularies = vocabularies
         self.filters = filters
         self.resources = resources
-        self.workdir = data_dir / "work" / store.owner  # per process: replicas share data_dir
+        self.workdir = data_dir / "work" / store.owner  # per process: replicas may share data_dir
         self.workers = max(1, workers)
         self.stopping = threading.Event()
         self._wake = threading.Condition()
@@ -83,8 +82,7 @@ class WorkerPool:
                     entry.unlink(missing_ok=True)  # the single scratch folder of engines before replicas
                 elif not self.store.owner_alive(entry.name):
                     shutil.rmtree(entry, ignore_errors=True)
-        for lock in self.store.owners_dir.glob("*.lock"):
-            self.store.owner_alive(lock.stem)  # removes the file of a dead owner
+        self.store.prune_owners()
 
     def notify(self) -> None:
         with self._wake:
@@ -109,14 +107,18 @@ class WorkerPool:
         s3_client = make_s3_client()
         next_recovery = time.monotonic() + RECOVERY_INTERVAL_S
         while not self.stopping.is_set():
-            job = self.store.claim_next()
-            if job is None:
-                if time.monotonic() >= next_recovery:  # take over the jobs of a replica that died
+            try:
+                job = self.store.claim_next()
+                if job is None and time.monotonic() >= next_recovery:  # take over a dead replica's jobs
                     next_recovery = time.monotonic() + RECOVERY_INTERVAL_S
-                    with contextlib.suppress(sqlite3.Error):
-                        if self.store.recover():
-                            log.info("queued again the jobs of an engine process that is gone")
-                            continue
+                    if self.store.recover():
+                        log.info("queued again the jobs of an engine process that is gone")
+                        continue
+            except Exception as error:  # the store is away for a moment (a database restart): try again
+                log.warning("job store unavailable (%s); retrying", type(error).__name__)
+                self.stopping.wait(STORE_RETRY_S)
+                continue
+            if job is None:
                 with self._wake:
                     self._wake.wait(timeout=1.0)
                 continue

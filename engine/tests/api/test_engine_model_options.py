@@ -47,7 +47,7 @@ def run_engine(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
             "--data-dir",
             str(tmp_path / "data"),
             *args,
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         timeout=120,

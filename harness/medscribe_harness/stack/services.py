@@ -20,6 +20,7 @@ from pathlib import Path
 
 from medscribe_harness.devstack import Service, ServiceError, port_in_use, tcp_ready
 
+ENGINE_DATABASE = "medscribe_engine"  # the engine's job store: its own database on the stack's server
 # Debian package -> a command it provides (how we tell it is installed)
 DEBIAN_PACKAGES = {"postgresql": "initdb", "redis-server": "redis-server"}
 
@@ -101,6 +102,10 @@ class Postgres:
     def uri(self) -> str:
         """The SQLAlchemy URI Airflow uses (psycopg2 driver)."""
         return f"postgresql+psycopg2://{self.user}:{self.password}@{self.host}:{self.port}/{self.database}"
+
+    def libpq_url(self, database: str = ENGINE_DATABASE) -> str:
+        """The libpq URL of ``database`` on this server (the engine's ``--store``), with this role."""
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
 
     def _run(self, argv: list[str]) -> None:
         result = subprocess.run(
@@ -200,9 +205,12 @@ class Postgres:
         return self.service
 
     def _connect(self, database: str):
-        import psycopg2
+        try:
+            import psycopg2 as driver
+        except ImportError:  # the engine's environment has psycopg 3 only
+            import psycopg as driver
 
-        return psycopg2.connect(
+        return driver.connect(
             host=self.host,
             port=self.port,
             user=self.user,
@@ -221,13 +229,17 @@ class Postgres:
             return False
 
     def _create_database(self) -> None:
+        self.create_database(self.database)
+
+    def create_database(self, database: str) -> None:
+        """Create ``database`` (owned by this role) unless it exists."""
         connection = self._connect("postgres")
         connection.autocommit = True
         try:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,))
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
                 if cursor.fetchone() is None:
-                    cursor.execute(f'CREATE DATABASE "{self.database}"')
+                    cursor.execute(f'CREATE DATABASE "{database}"')
         finally:
             connection.close()
 

@@ -169,7 +169,7 @@ def sounds_like_phrase(
     words: list,
     index: int,
     spellings: list[str],
-    heard: set[int] = frozenset(),
+    heard: set[int] | frozenset[int] = frozenset(),
     run: int = VOCABULARY_RUN,
     similarity: float = VOCABULARY_SIMILARITY,
 ) -> tuple[int, int] | None:

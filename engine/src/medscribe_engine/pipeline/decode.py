@@ -238,8 +238,8 @@ def load_audio(
                         capacity = min(limit, max(end, capacity + capacity // 2))
                         for channel in channels:
                             channel.resize(capacity, refcheck=False)
-                    for channel, source in zip(channels, samples, strict=True):
-                        channel[filled:end] = source
+                    for row, channel in enumerate(channels):  # samples has one row per channel
+                        channel[filled:end] = samples[row]
                         channel[filled:end] /= 32768.0
                     filled = end
     except JobFailed:

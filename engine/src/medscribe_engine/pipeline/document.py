@@ -150,6 +150,7 @@ class JobDocument:
     insights: list[dict[str, Any]] = field(default_factory=list)  # HealthScribe ClinicalInsights (AWS format)
     clinical_document: dict[str, Any] | None = None  # HealthScribe ClinicalDocumentation (AWS format)
     phi_entities: list[Any] | None = None  # ContentIdentificationType=PHI: phi.Entity per PHI run of words
+    segment_embeddings: Any = None  # normalized sentence embeddings of segments (roles.segment_embeddings)
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -171,11 +171,10 @@ class Text:
         owners: list[int] = []
         previous: Token | None = None
         for index, token in enumerate(tokens):
-            if previous is not None:
-                if token.is_word:
-                    voice_changed = (token.channel, token.speaker) != (previous.channel, previous.speaker)
-                    parts.append("\n" if voice_changed else " ")
-                    owners.append(-1)
+            if previous is not None and token.is_word:
+                voice_changed = (token.channel, token.speaker) != (previous.channel, previous.speaker)
+                parts.append("\n" if voice_changed else " ")
+                owners.append(-1)
             parts.append(token.content)
             owners.extend([index] * len(token.content))
             previous = token

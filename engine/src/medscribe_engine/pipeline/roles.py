@@ -214,7 +214,7 @@ def roles_from_channels(channel_definitions: list[dict]) -> dict[str, str]:
 
 def segment_embeddings(doc: JobDocument, encoder):
     """Normalized sentence embeddings of ``doc.segments``, computed once per document (sections reuse them)."""
-    cached = getattr(doc, "_segment_embeddings", None)
+    cached = doc.segment_embeddings
     if cached is not None and len(cached) == len(doc.segments):
         return cached
     texts = [segment.content for segment in doc.segments]
@@ -222,7 +222,7 @@ def segment_embeddings(doc: JobDocument, encoder):
         encoder.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False),
         dtype=np.float32,
     )
-    doc._segment_embeddings = embeddings
+    doc.segment_embeddings = embeddings
     return embeddings
 
 
@@ -246,7 +246,7 @@ class AssignRoles:
     def __call__(self, doc: JobDocument) -> None:
         if doc.channel_identification:
             doc.roles = roles_from_channels(doc.request.get("ChannelDefinitions") or [])
-        elif self.encoder is not None and doc.segments:
+        elif self.encoder is not None and self.model is not None and doc.segments:
             log_odds = self.model.log_odds(segment_embeddings(doc, self.encoder))
             doc.roles = roles_from_speech(doc.segments, log_odds, self.params)
         else:

@@ -1,4 +1,5 @@
-"""Real-time streams: StartMedicalStreamTranscription over HTTP/2 with AWS event-stream framing.
+"""Real-time streams over HTTP/2 with AWS event-stream framing: StartMedicalStreamTranscription, and
+HealthScribe's StartMedicalScribeStream / GetMedicalScribeStream.
 
 ==================  ====================================================================================
 module              does
@@ -9,6 +10,12 @@ module              does
 ``recognition``     incremental recognition of one channel: partials of a growing window, then finals
 ``results``         vocabulary, online speaker labels, PHI, and the ``MedicalResult`` JSON
 ``app``             the application (ASGI-style): routes, both directions of a stream, limits, timeouts
+``wire``            what the operations share: restJson1 errors and JSON responses, how a stream ends
+``scribe_settings`` StartMedicalScribeStream's headers and ConfigurationEvent, checked
+``sessions``        HealthScribe streaming sessions (SQLite) and their audio, for pause / resume
+``scribe``          StartMedicalScribeStream: a session's stream, both directions
+``scribe_details``  GetMedicalScribeStream: plain SigV4 over HTTP/2, the session's details
+``analytics``       post-stream analytics: the session's audio through the batch HealthScribe pipeline
 ``listener``        cleartext HTTP/2 (prior knowledge) on its own port, with the ``h2`` library on asyncio
 ==================  ====================================================================================
 

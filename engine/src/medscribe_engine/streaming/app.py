@@ -13,18 +13,22 @@ A setting the engine refuses, a stream past ``max_streams``, a bad chunk or sign
 sends nothing for ``idle_timeout_s`` end the stream with the model's exception event
 (``BadRequestException``, ``LimitExceededException``, ...). Recognition runs in a thread pool, one step
 at a time per stream. The log has session ids, counts and durations: never audio or text.
+
+HealthScribe's streams are routed here too: ``POST /medical-scribe-stream`` (:mod:`.scribe`) and
+``GET /medical-scribe-stream/{SessionId}`` (:mod:`.scribe_details`); they share the stream limit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from medscribe_engine.auth import SigV4Verifier
 from medscribe_engine.exceptions import (
     BadRequestException,
     InternalFailureException,
@@ -34,27 +38,39 @@ from medscribe_engine.exceptions import (
 from medscribe_engine.pipeline.diarize import ResemblyzerEmbedder
 from medscribe_engine.pipeline.phi import detect
 from medscribe_engine.pipeline.vocabulary import ApplyVocabulary, hotwords
+from medscribe_engine.resources import Resources
 from medscribe_engine.streaming import eventstream
+from medscribe_engine.streaming.analytics import PostStreamAnalytics
 from medscribe_engine.streaming.recognition import ChannelStream, StreamParams
 from medscribe_engine.streaming.results import OnlineSpeakers, medical_result
+from medscribe_engine.streaming.scribe import SCRIBE_STREAM_PATH, ScribeStream, get_scribe_stream
+from medscribe_engine.streaming.sessions import SessionStore
 from medscribe_engine.streaming.settings import MedicalStreamSettings, PcmDecoder, parse_settings
 from medscribe_engine.streaming.signing import ChunkVerifier, verify_request
+from medscribe_engine.streaming.wire import (
+    IDLE_MESSAGE,
+    IDLE_TIMEOUT_S,
+    MAX_AUDIO_CHUNK,
+    Disconnected,
+    StreamError,
+    error_response,
+)
+from medscribe_engine.vocabularies import VocabularyBackend
+from medscribe_engine.vocabulary_filters import VocabularyFilterBackend
+
+__all__ = [
+    "IDLE_MESSAGE",
+    "MAX_AUDIO_CHUNK",
+    "StreamError",
+    "StreamingApp",
+    "StreamingService",
+    "error_response",
+]
 
 log = logging.getLogger("medscribe_engine.streaming")
 
 MEDICAL_STREAM_PATH = "/medical-stream-transcription"
 MAX_STREAMS = 2  # concurrent streams; 2 real-time tiny.en streams fit 2 cores (bench/streaming)
-IDLE_TIMEOUT_S = 15.0  # AWS ends a stream that sends no audio for 15 s
-MAX_AUDIO_CHUNK = 256 * 1024  # bytes of one AudioEvent
-IDLE_MESSAGE = "Your request timed out because no new audio was received for {:g} seconds."
-
-
-class StreamError(Exception):
-    """Ends a stream with an exception event."""
-
-    def __init__(self, error: TranscribeError):
-        super().__init__(error.message)
-        self.error = error
 
 
 @dataclass
@@ -67,18 +83,36 @@ class StreamingService:
     :param max_streams: concurrent streams; past them LimitExceededException.
     :param idle_timeout_s: a stream with no event for this long is ended.
     :param params: :class:`~medscribe_engine.streaming.recognition.StreamParams`.
+    :param data_dir: the engine's data directory, where HealthScribe stream sessions are kept (None: no
+        StartMedicalScribeStream).
+    :param filters: the :class:`~medscribe_engine.vocabulary_filters.VocabularyFilterBackend` (None: none).
     """
 
-    verifier: object
-    resources: object
-    vocabularies: object | None = None
+    verifier: SigV4Verifier
+    resources: Resources
+    vocabularies: VocabularyBackend | None = None
     max_streams: int = MAX_STREAMS
     idle_timeout_s: float = IDLE_TIMEOUT_S
     params: StreamParams = field(default_factory=StreamParams)
     active: int = 0
+    data_dir: Path | None = None
+    filters: VocabularyFilterBackend | None = None
 
     def __post_init__(self):
         self.executor = ThreadPoolExecutor(max_workers=max(1, self.max_streams), thread_name_prefix="stream")
+        self.sessions: SessionStore | None = None
+        self.analytics: PostStreamAnalytics | None = None
+        if self.data_dir is not None:
+            self.sessions = SessionStore(self.data_dir)
+            paused = self.sessions.recover()
+            self.analytics = PostStreamAnalytics(
+                self.sessions, self.resources, self.vocabularies, self.filters
+            )
+            resumed = self.analytics.resume_pending()
+            if paused or resumed:
+                log.info(
+                    "scribe streams: %d paused at start-up, %d post-stream analytics resumed", paused, resumed
+                )
 
 
 class StreamingApp:
@@ -90,26 +124,15 @@ class StreamingApp:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
-        if scope["path"] == MEDICAL_STREAM_PATH and scope["method"] == "POST":
+        path, method = scope["path"], scope["method"]
+        if path == MEDICAL_STREAM_PATH and method == "POST":
             await MedicalStream(self.service, scope, receive, send).run()
+        elif path == SCRIBE_STREAM_PATH and method == "POST":
+            await ScribeStream(self.service, scope, receive, send).run()
+        elif path.startswith(SCRIBE_STREAM_PATH + "/") and method == "GET":
+            await get_scribe_stream(self.service, scope, send)
         else:
             await error_response(send, 404, "UnknownOperationException", "Unknown operation.")
-
-
-async def error_response(send, status: int, code: str, message: str) -> None:
-    """An HTTP error in restJson1's shape (the SDK raises ``code``)."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"x-amzn-errortype", code.encode()),
-                (b"x-amzn-requestid", str(uuid.uuid4()).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": json.dumps({"Message": message}).encode()})
 
 
 class MedicalStream:
@@ -167,6 +190,8 @@ class MedicalStream:
             log.info("stream refused: %s", failure.code)
             await self._finish(eventstream.exception_event(failure.code, failure.message))
             return
+        if settings is None:  # parse_settings returned them, or raised the failure answered above
+            raise RuntimeError("a stream's settings are missing although it was not refused")
         self.service.active += 1
         started = time.monotonic()
         try:
@@ -304,10 +329,6 @@ class MedicalStream:
                     await self.send({"type": "http.response.body", "body": message, "more_body": True})
             if end:
                 return
-
-
-class Disconnected(Exception):
-    """The client went away: nothing more can be sent."""
 
 
 class _Finisher:

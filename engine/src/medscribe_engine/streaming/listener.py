@@ -23,6 +23,7 @@ import contextlib
 import logging
 import socket
 import threading
+from typing import cast
 
 import h2.config
 import h2.connection
@@ -84,6 +85,8 @@ class StreamListener:
 
         async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
+            if task is None:  # asyncio.start_server runs each client callback as a task of its own
+                raise RuntimeError("a connection is accepted outside an asyncio task")
             connections.add(task)
             try:
                 await Connection(self.app, reader, writer).run()
@@ -152,6 +155,7 @@ class Connection:
                 self.writer.close()
 
     def _handle(self, event) -> None:
+        stream: Stream | None
         if isinstance(event, h2.events.RequestReceived):
             if self.going_away:
                 self.h2.reset_stream(event.stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
@@ -278,4 +282,9 @@ class Stream:
                 await self.connection.flush()
             self.connection.finished(self.stream_id)
             if self.connection.going_away and not self.connection.streams:
-                self.connection.reader.feed_eof()  # wake the read loop so the connection closes
+                # wake the read loop so the connection closes; bytes the client still sends are not read
+                # (asyncio's reader takes no data after its end)
+                # the writer's transport is the socket's, which reads too (typeshed types it as write-only)
+                transport = cast(asyncio.Transport, self.connection.writer.transport)
+                transport.pause_reading()
+                self.connection.reader.feed_eof()

@@ -6,6 +6,10 @@ Entities: [{StartTime, EndTime, Category, Content, Confidence}]}], ChannelId}``.
 the stream's start; ``ChannelId`` is ``ch_0`` / ``ch_1`` with channel identification; ``Speaker`` is
 ``"0"``, ``"1"``, ... with ShowSpeakerLabel; PHI entities are found on final results only (a partial
 changes under them).
+
+HealthScribe's ``MedicalScribeTranscriptSegment`` (:class:`ScribeSegments`): ``{SegmentId,
+BeginAudioTime, EndAudioTime, Content, Items: [{BeginAudioTime, EndAudioTime, Type, Confidence, Content,
+VocabularyFilterMatch}], IsPartial, ChannelId}``, times in seconds from the session's start.
 """
 
 from __future__ import annotations
@@ -17,8 +21,17 @@ import numpy as np
 # Online speaker labels: a clip of a final whose voice embedding is at least MERGE_SIMILARITY close
 # (cosine) to a known speaker's centroid is that speaker (the batch diarizer's threshold); a clip at
 # least ANCHOR_S long that is close to none is a new speaker; a shorter one goes to the nearest.
-from medscribe_engine.pipeline.diarize import ANCHOR_S, MERGE_SIMILARITY, segment_index, silero_segments
+from medscribe_engine.pipeline.diarize import (
+    ANCHOR_S,
+    MERGE_SIMILARITY,
+    Embedder,
+    segment_index,
+    silero_segments,
+)
 from medscribe_engine.pipeline.document import SAMPLE_RATE, Token
+from medscribe_engine.pipeline.filtering import FilterWords
+from medscribe_engine.pipeline.vocabulary import ApplyVocabulary
+from medscribe_engine.streaming import eventstream
 from medscribe_engine.streaming.recognition import Result
 
 MAX_SPEAKERS = 10  # past this many voices, a new voice goes to the nearest known one
@@ -32,7 +45,7 @@ class OnlineSpeakers:
         one speaker (Type=DICTATION: one person speaks).
     """
 
-    embedder: object | None
+    embedder: Embedder | None
     centroids: list[np.ndarray] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
 
@@ -48,7 +61,7 @@ class OnlineSpeakers:
 
     def _voices(self, result: Result, words: list[int]) -> dict[int, str]:
         audio = result.audio
-        if audio is None or not len(audio):
+        if self.embedder is None or audio is None or not len(audio):
             return {}
         segments = silero_segments(audio)
         groups: dict[int, list[int]] = {}
@@ -132,3 +145,62 @@ def medical_result(result: Result, channel_identification: bool, entities: list 
     if channel_identification and result.channel is not None:
         body["ChannelId"] = f"ch_{result.channel}"
     return body
+
+
+class ScribeSegments:
+    """Runs a channel's step and turns its results into scribe TranscriptEvent messages (in a pool
+    thread): the custom vocabulary's DisplayAs, the filter, the session's time offset, the JSON shape.
+
+    :param offset_s: seconds of session audio before this stream.
+    :param channel_ids: whether segments carry ``ChannelId`` (ChannelDefinitions).
+    :param entries: the custom vocabulary's entries, or None.
+    :param filter_words: the vocabulary filter's words, or None.
+    :param filter_method: ``remove``, ``mask`` or ``tag`` (with ``filter_words``).
+    """
+
+    def __init__(
+        self, offset_s: float, channel_ids: bool, entries=None, filter_words=None, filter_method=None
+    ):
+        self.offset_s = offset_s
+        self.channel_ids = channel_ids
+        self.rewrite = ApplyVocabulary(entries).rewrite if entries else None
+        self.filter = FilterWords(filter_words, filter_method) if filter_words else None
+
+    def step(self, channel, end: bool) -> list[tuple[str, bytes]]:
+        """The TranscriptEvent messages of one step of ``channel`` (a ChannelStream), with their kind
+        (``"partial"`` / ``"final"``)."""
+        messages = []
+        for result in channel.step(end):
+            tokens = result.tokens
+            if self.rewrite is not None:
+                tokens, _count = self.rewrite(tokens)
+            if self.filter is not None:
+                tokens, _count = self.filter.apply(tokens)
+            if not tokens:
+                continue
+            segment = {
+                "SegmentId": result.result_id,
+                "BeginAudioTime": round(result.start + self.offset_s, 3),
+                "EndAudioTime": round(result.end + self.offset_s, 3),
+                "Content": transcript_text(tokens),
+                "Items": [self._item(token) for token in tokens],
+                "IsPartial": result.is_partial,
+            }
+            if self.channel_ids and result.channel is not None:
+                segment["ChannelId"] = f"ch_{result.channel}"
+            kind = "partial" if result.is_partial else "final"
+            messages.append((kind, eventstream.event("TranscriptEvent", {"TranscriptSegment": segment})))
+        return messages
+
+    def _item(self, token) -> dict:
+        item = {
+            "BeginAudioTime": round(token.start + self.offset_s, 3),
+            "EndAudioTime": round(token.end + self.offset_s, 3),
+            "Type": token.type,
+            "Content": token.content,
+        }
+        if token.is_word:
+            item["Confidence"] = round(token.confidence, 4)
+        if token.filter_match:
+            item["VocabularyFilterMatch"] = True
+        return item

@@ -52,7 +52,7 @@ def verify_request(verifier: SigV4Verifier, method: str, path: str, headers: dic
     authorization = headers.get("authorization", "")
     match = _SIGNED_HEADERS.search(authorization)
     names = match.group(1).split(";") if match else []
-    if ":authority" in names:  # HTTP/2: the host is signed as :authority
+    if match is not None and ":authority" in names:  # HTTP/2: the host is signed as :authority
         host_names = ";".join("host" if name == ":authority" else name for name in names)
         checked["authorization"] = authorization.replace(match.group(0), f"SignedHeaders={host_names}")
         checked["host"] = headers.get(":authority", "")

@@ -240,10 +240,10 @@ class NoteBuilder:
         insights = list(insights or ())
         negated_spans = negated_insight_spans(insights)
         self._insight_segments = {
-            span.get("SegmentId")
+            segment_id
             for insight in insights
             for span in insight.get("Spans") or []
-            if isinstance(span, dict)
+            if isinstance(span, dict) and (segment_id := span.get("SegmentId")) is not None
         }
         out: list[NoteSentence] = []
         seen: set[str] = set()

@@ -1,0 +1,365 @@
+"""StartMedicalScribeStream (``POST /medical-scribe-stream``): one stream of a HealthScribe session.
+
+The request is signed as StartMedicalStreamTranscription's (SigV4, then every event chunk). The response
+headers go out at once (200, the headers echoed, the SessionId); then, in order:
+
+* the first event must be the ``ConfigurationEvent`` (:func:`~.scribe_settings.parse_configuration`);
+  it opens the session (:meth:`~.sessions.SessionStore.open`: a new one, or a PAUSED one resumed with
+  the same configuration);
+* ``AudioEvent``: PCM, interleaved when ChannelDefinitions name two channels; recognised as it arrives
+  by :class:`~.recognition.ChannelStream` (one per channel) and stored with the session;
+* ``SessionControlEvent`` END_OF_SESSION: the last finals, the end of the body, the session COMPLETED
+  and its post-stream analytics queued (:mod:`.analytics`). The end of the input without it pauses the
+  session (PAUSED), as does a client that goes away or stops sending for ``idle_timeout_s``.
+
+Out: ``TranscriptEvent`` ``{"TranscriptSegment": {SegmentId, BeginAudioTime, EndAudioTime, Content,
+Items: [{BeginAudioTime, EndAudioTime, Type, Confidence, Content, VocabularyFilterMatch}], IsPartial,
+ChannelId}}``: partials of an utterance share its final's SegmentId; times are seconds from the start of
+the session (a resumed stream goes on from the audio before it), as in the post-stream transcript;
+``ChannelId`` (``ch_0`` / ``ch_1``) only with ChannelDefinitions. Errors are the model's exception events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from medscribe_engine.exceptions import (
+    BadRequestException,
+    InternalFailureException,
+    LimitExceededException,
+    TranscribeError,
+)
+from medscribe_engine.pipeline.vocabulary import hotwords
+from medscribe_engine.streaming import eventstream
+from medscribe_engine.streaming.recognition import ChannelStream
+from medscribe_engine.streaming.results import ScribeSegments
+from medscribe_engine.streaming.scribe_details import get_scribe_stream
+from medscribe_engine.streaming.scribe_settings import (
+    ScribeStreamSettings,
+    channel_count,
+    parse_configuration,
+    parse_scribe_headers,
+)
+from medscribe_engine.streaming.sessions import MAX_AUDIO_S, Session, SessionStore
+from medscribe_engine.streaming.settings import PcmDecoder
+from medscribe_engine.streaming.signing import ChunkVerifier, verify_request
+from medscribe_engine.streaming.wire import (
+    IDLE_MESSAGE,
+    MAX_AUDIO_CHUNK,
+    Disconnected,
+    StreamError,
+    error_response,
+)
+
+if TYPE_CHECKING:
+    from medscribe_engine.streaming.app import StreamingService
+
+__all__ = ["SCRIBE_STREAM_PATH", "ScribeStream", "get_scribe_stream"]
+
+log = logging.getLogger("medscribe_engine.streaming")
+
+SCRIBE_STREAM_PATH = "/medical-scribe-stream"
+END_OF_SESSION = "END_OF_SESSION"
+DRAIN_S = 2.0  # how long the rest of the input is waited for once the last event was read
+
+
+class ScribeStream:
+    """One StartMedicalScribeStream stream."""
+
+    def __init__(self, service: StreamingService, scope, receive, send):
+        self.service = service
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        if scope.get("http_version") == "2":  # the listener gives :authority as host
+            self.headers[":authority"] = self.headers.get("host", "")
+        self.messages = eventstream.MessageReader()
+        self.pending: list = []  # signed messages read but not yet opened
+        self.input_ended = False  # the empty chunk (or the body's end) was read
+        self.body_complete = False  # the request body's end was read
+        self.ended = asyncio.Event()
+        self.audio_arrived = asyncio.Event()
+        self.end_of_session = False
+        self.opened = False  # the session was opened (or resumed) by this stream
+        self.audio_bytes = 0  # the session's stored audio, this stream's included
+        self.events = 0
+        self.results = {"partial": 0, "final": 0}
+
+    async def run(self) -> None:
+        try:
+            signed = verify_request(self.service.verifier, "POST", self.scope["path"], self.headers)
+        except TranscribeError as error:
+            await error_response(self.send, error.status, error.code, error.message)
+            return
+        settings, failure = None, None
+        try:
+            settings = parse_scribe_headers(self.headers)
+            if self.service.sessions is None:
+                raise BadRequestException("HealthScribe streams are not available in this engine.")
+            if self.service.active >= self.service.max_streams:
+                raise LimitExceededException(
+                    f"You have reached your limit of {self.service.max_streams} concurrent streams. Wait "
+                    "for a stream to end and try your request again."
+                )
+        except TranscribeError as error:
+            failure = error
+        echo = settings.response_headers() if settings else []
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/vnd.amazon.eventstream"),
+                    (b"x-amzn-request-id", str(uuid.uuid4()).encode()),
+                    *[(name.encode(), value.encode()) for name, value in echo],
+                ],
+            }
+        )
+        if failure is not None:
+            log.info("scribe stream refused: %s", failure.code)
+            await self._finish(eventstream.exception_event(failure.code, failure.message))
+            return
+        if settings is None:  # parse_scribe_headers returned them, or raised the failure answered above
+            raise RuntimeError("a scribe stream's settings are missing although it was not refused")
+        self.service.active += 1
+        started = time.monotonic()
+        try:
+            await self._session(settings, ChunkVerifier(signed, self.service.verifier))
+        finally:
+            self.service.active -= 1
+            log.info(
+                "scribe stream %s ended after %.1fs (%s): %d event(s) in, %d partial and %d final segment(s) out",
+                settings.session_id, time.monotonic() - started,
+                "end of session" if self.end_of_session else "paused" if self.opened else "refused", self.events,
+                self.results["partial"], self.results["final"],
+            )  # fmt: skip
+
+    def _sessions(self) -> SessionStore:
+        """The engine's session store (:meth:`run` refuses the stream when there is none)."""
+        sessions = self.service.sessions
+        if sessions is None:
+            raise RuntimeError("HealthScribe streams are not available in this engine.")
+        return sessions
+
+    async def _finish(self, last: bytes = b"") -> None:
+        await self.send({"type": "http.response.body", "body": last, "more_body": False})
+
+    async def _session(self, settings: ScribeStreamSettings, chunks: ChunkVerifier) -> None:
+        """Configure (or resume) the session from the first event, then stream."""
+        try:
+            kind, payload = await self._next_event(chunks)
+            if kind != "ConfigurationEvent":
+                raise StreamError(
+                    BadRequestException("The first event of a stream must be a ConfigurationEvent.")
+                )
+            configuration = parse_configuration(payload)
+            entries = self._vocabulary(configuration)
+            words = self._filter(configuration)
+            session = self._sessions().open(settings, configuration, channel_count(configuration))
+        except TranscribeError as error:
+            log.info("scribe stream refused: %s", error.code)
+            await self._finish(eventstream.exception_event(error.code, error.message))
+            return
+        except StreamError as stop:
+            log.info("scribe stream refused: %s", stop.error.code)
+            await self._finish(eventstream.exception_event(stop.error.code, stop.error.message))
+            return
+        except Disconnected:
+            return
+        self.opened, self.audio_bytes = True, session.audio_bytes
+        log.info(
+            "scribe stream %s started (stream %d of the session, %.1fs of audio before): %d Hz, %d channel(s), "
+            "vocabulary %s, filter %s",
+            session.session_id, session.streams, session.audio_seconds, session.sample_rate, session.channels,
+            "on" if entries else "off", "on" if words else "off",
+        )  # fmt: skip
+        failed = False
+        try:
+            await self._stream(session, chunks, entries, words, configuration)
+        except Exception:
+            failed = True
+            raise
+        finally:
+            self._sessions().close_stream(session, self.audio_bytes, self.end_of_session, failed=failed)
+            if self.end_of_session and not failed and self.service.analytics is not None:
+                self.service.analytics.submit(session.session_id)
+
+    def _vocabulary(self, configuration: dict):
+        name = configuration.get("VocabularyName")
+        if not name:
+            return None
+        if self.service.vocabularies is None:
+            raise BadRequestException("Custom vocabularies are not available in this engine.")
+        return self.service.vocabularies.ready_entries(name)
+
+    def _filter(self, configuration: dict):
+        name = configuration.get("VocabularyFilterName")
+        if not name:
+            return None
+        if self.service.filters is None:
+            raise BadRequestException("Vocabulary filters are not available in this engine.")
+        return self.service.filters.words_of(name)
+
+    async def _next_event(self, chunks: ChunkVerifier) -> tuple[str | None, bytes]:
+        """The next event of the input (its ``:event-type`` and payload); ``(None, b"")`` at its end."""
+        while not self.pending:
+            if self.input_ended:
+                return None, b""
+            try:
+                message = await asyncio.wait_for(self.receive(), self.service.idle_timeout_s)
+            except TimeoutError:
+                raise StreamError(
+                    BadRequestException(IDLE_MESSAGE.format(self.service.idle_timeout_s))
+                ) from None
+            if message["type"] == "http.disconnect":
+                raise Disconnected()
+            try:
+                self.pending.extend(self.messages.feed(message.get("body", b"")))
+            except eventstream.ParserError:
+                raise StreamError(BadRequestException("The event stream is malformed.")) from None
+            if not message.get("more_body", False):
+                self.input_ended = self.body_complete = True
+        try:
+            payload = chunks.open(self.pending.pop(0))
+        except TranscribeError as error:
+            raise StreamError(error) from None
+        if not payload:  # the empty chunk: the end of the input
+            self.input_ended, self.pending = True, []
+            return None, b""
+        try:
+            inner = eventstream.MessageReader().feed(payload)
+        except eventstream.ParserError:
+            inner = []
+        if len(inner) != 1 or inner[0].headers.get(":message-type") != "event":
+            raise StreamError(BadRequestException("Each signed chunk must hold exactly one event message."))
+        self.events += 1
+        return inner[0].headers.get(":event-type"), inner[0].payload
+
+    async def _stream(self, session: Session, chunks: ChunkVerifier, entries, words, configuration) -> None:
+        model = self.service.resources.whisper
+        two = session.channels == 2
+        channels = [
+            ChannelStream(
+                model, index if two else None, hotwords(entries) if entries else None, self.service.params
+            )
+            for index in range(session.channels)
+        ]
+        decoder = PcmDecoder(session.sample_rate, session.channels)
+        shaper = ScribeSegments(
+            session.audio_seconds, two, entries, words, configuration.get("VocabularyFilterMethod")
+        )
+        reader = asyncio.create_task(self._read(session, chunks, decoder, channels))
+        recognizer = asyncio.create_task(self._recognize(channels, shaper))
+        try:
+            done, _pending = await asyncio.wait({reader, recognizer}, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+            await recognizer
+        except StreamError as stop:
+            await self._stop(reader, recognizer, stop.error)
+        except Disconnected:
+            await self._stop(reader, recognizer, None)
+        except Exception as error:
+            log.error("scribe stream %s: internal %s", session.session_id, type(error).__name__)
+            await self._stop(reader, recognizer, InternalFailureException("An internal error occurred."))
+            raise
+        else:
+            await self._finish()
+
+    async def _stop(self, reader, recognizer, error: TranscribeError | None) -> None:
+        for task in (reader, recognizer):
+            task.cancel()
+        self.end_of_session = False
+        if error is not None:
+            log.info("scribe stream ended with %s", error.code)
+            await self._finish(eventstream.exception_event(error.code, error.message))
+
+    async def _read(self, session: Session, chunks: ChunkVerifier, decoder: PcmDecoder, channels) -> None:
+        limit = int(MAX_AUDIO_S * session.sample_rate) * session.frame_bytes
+        path = self._sessions().audio_path(session.session_id)
+        with open(path, "ab") as audio_file:
+            audio_file.truncate(self.audio_bytes)  # whole frames, as recorded when the last stream ended
+            while True:
+                kind, payload = await self._next_event(chunks)
+                if kind is None:
+                    break
+                if kind == "SessionControlEvent":
+                    if _control_type(payload) != END_OF_SESSION:
+                        raise StreamError(
+                            BadRequestException("The SessionControlEvent Type must be END_OF_SESSION.")
+                        )
+                    self.end_of_session = True
+                    break
+                if kind == "ConfigurationEvent":
+                    raise StreamError(
+                        BadRequestException("Only the first event of a stream can be a ConfigurationEvent.")
+                    )
+                if kind != "AudioEvent":
+                    raise StreamError(
+                        BadRequestException(f"The event type {kind} isn't valid in this stream.")
+                    )
+                if len(payload) > MAX_AUDIO_CHUNK:
+                    raise StreamError(
+                        BadRequestException("An audio event is larger than the engine accepts (256 KiB).")
+                    )
+                if self.audio_bytes + len(payload) > limit:
+                    raise StreamError(BadRequestException("A session can have at most 2 hours of audio."))
+                audio_file.write(payload)
+                self.audio_bytes += len(payload)
+                for channel, samples in zip(channels, decoder.decode(payload), strict=True):
+                    channel.add(samples)
+                self.audio_arrived.set()
+        for channel, samples in zip(channels, decoder.flush(), strict=True):
+            channel.add(samples)
+        self.ended.set()
+        await self._drain()
+
+    async def _drain(self) -> None:
+        """Read what the client still sends after the last event (the empty chunk, the body's end), so
+        the connection closes with nothing unread."""
+        while not self.body_complete:
+            try:
+                message = await asyncio.wait_for(self.receive(), DRAIN_S)
+            except TimeoutError:
+                return
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                return
+
+    async def _recognize(self, channels: list[ChannelStream], shaper: ScribeSegments) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            end = self.ended.is_set()
+            due = [channel for channel in channels if end or channel.due()]
+            if not due:
+                self.audio_arrived.clear()
+                waits = {
+                    asyncio.ensure_future(self.audio_arrived.wait()),
+                    asyncio.ensure_future(self.ended.wait()),
+                }
+                _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+                continue
+            for channel in due:
+                messages = await loop.run_in_executor(self.service.executor, shaper.step, channel, end)
+                for kind, message in messages:
+                    self.results[kind] += 1
+                    await self.send({"type": "http.response.body", "body": message, "more_body": True})
+            if end:
+                return
+
+
+def _control_type(payload: bytes) -> str | None:
+    try:
+        body = json.loads(payload or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body.get("Type") if isinstance(body, dict) else None

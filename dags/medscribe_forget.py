@@ -12,16 +12,20 @@ ids, nights and counts only. The logic is in ``medscribe.governance``.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
 
 from medscribe.dag_params import places_params
 
+if TYPE_CHECKING:
+    from airflow.sdk.types import DagRunProtocol
+
 AWS_CONN_ID = "aws_default"
 
 
-def _places(params: dict):
+def _places(params: dict[str, Any]):
     from medscribe.governance import Places
 
     return Places.from_params(params)
@@ -49,7 +53,7 @@ def _places(params: dict):
 )
 def medscribe_forget():
     @task
-    def resolve(params: dict | None = None) -> dict:
+    def resolve(params: dict[str, Any]) -> dict:
         """Recording ids of the inputs (keys are hashed to ids); returns ids and a count of missing keys."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
         from airflow.providers.common.compat.sdk import AirflowFailException
@@ -65,7 +69,7 @@ def medscribe_forget():
         return {"recording_ids": ids, "missing_inputs": missing}
 
     @task
-    def forget(resolved: dict, params: dict | None = None) -> list[dict]:
+    def forget(resolved: dict, params: dict[str, Any]) -> list[dict]:
         """Delete each recording everywhere; returns ids, nights and counts per place."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -77,7 +81,7 @@ def medscribe_forget():
         return [forget_recording(s3, transcribe, _places(params), rid) for rid in resolved["recording_ids"]]
 
     @task
-    def audit(resolved: dict, results: list[dict], params: dict | None = None, dag_run=None) -> dict:
+    def audit(resolved: dict, results: list[dict], params: dict[str, Any], dag_run: DagRunProtocol) -> dict:
         """Append one governance_audit row per recording (and per missing key); returns the counts."""
         from medscribe.governance import append_audit, audit_rows
 

@@ -5,13 +5,15 @@ night is over (02:00 UTC on D+1). Only wiring lives here; the logic is in the ``
 Services are reached through the ``aws_default`` connection: plain AWS, or the offline engine when its
 extra sets ``service_config.transcribe.endpoint_url`` (see README.md). Tasks pass manifest keys and
 counts through XCom, never per-recording lists (``medscribe.manifests``); flatten and the gate update
-the lake tables' assets (``medscribe.assets``) with the night in each event's extra.
+the lake tables' assets (``medscribe.assets``) with the night in each event's extra. Discovery is mapped
+over a fixed number of shards of the night's keys (``discover_shard``), merged by ``discover``.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
@@ -21,12 +23,18 @@ from medscribe.assets import FLATTENED, GATED, LAKE_ASSETS, event_extra
 from medscribe.aws.operators.manifest import StartMedicalJobsFromManifestOperator
 from medscribe.dag_params import places_params
 
+if TYPE_CHECKING:
+    from airflow.sdk.types import OutletEventAccessorsProtocol
+
 AWS_CONN_ID = "aws_default"
 # Jobs per mapped task, and the pool that bounds concurrent jobs: create it with
 #   airflow pools set transcribe_jobs <service quota> "concurrent transcription jobs" --include-deferred
 # Each batch task takes BATCH_SIZE slots, so the pool must have at least BATCH_SIZE slots.
 BATCH_SIZE = int(os.environ.get("MEDSCRIBE_BATCH_SIZE", "10"))
 JOBS_POOL = os.environ.get("MEDSCRIBE_JOBS_POOL", "transcribe_jobs")
+# Discovery tasks per night, run in parallel (one XCom each, whatever the night's size): about the worker
+# slots free at 02:00; each may spool one recording of up to 2 GB under TMPDIR at a time.
+DISCOVERY_SHARDS = int(os.environ.get("MEDSCRIBE_DISCOVERY_SHARDS", "4"))
 
 
 def _ledger(params: dict):
@@ -67,12 +75,12 @@ def _ledger(params: dict):
 )
 def medscribe_nightly():
     @task
-    def discover(params: dict | None = None, ds: str | None = None) -> dict:
-        """Find, check, stage or quarantine the night's recordings; returns their manifest's key and counts."""
+    def discover_shard(shard: int, shards: int, params: dict[str, Any], ds: str) -> dict:
+        """Find, check, stage or quarantine one shard of the night's recordings; returns its part's key and counts."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from medscribe.discovery import discover_night
-        from medscribe.nightly import save_discovery
+        from medscribe.nightly import save_discovery_part
 
         recordings, rejected = discover_night(
             S3Hook(aws_conn_id=AWS_CONN_ID).conn,
@@ -85,11 +93,20 @@ def medscribe_nightly():
             quarantine_prefix=params["quarantine_prefix"],
             ledger=_ledger(params),
             retry_failed=params["retry_failed"],
+            shard=shard,
+            shards=shards,
         )
-        return save_discovery(_ledger(params), ds, recordings, rejected)
+        return save_discovery_part(_ledger(params), ds, shard, recordings, rejected)
 
     @task
-    def plan(discovery: dict, params: dict | None = None, ds: str | None = None) -> list[str]:
+    def discover(parts: list, params: dict[str, Any], ds: str) -> dict:
+        """The night's discover manifest from the shards' parts; returns its key and counts."""
+        from medscribe.nightly import merge_discovery
+
+        return merge_discovery(_ledger(params), ds, list(parts))
+
+    @task
+    def plan(discovery: dict, params: dict[str, Any], ds: str) -> list[str]:
         """Bounded batches of job requests (recordings already done get none), one manifest key each."""
         from medscribe.nightly import night_recordings, plan_batch_manifests
 
@@ -104,7 +121,7 @@ def medscribe_nightly():
         )
 
     @task(trigger_rule="all_done")
-    def settle(discovery: dict, batches: list, params: dict | None = None, ds: str | None = None) -> dict:
+    def settle(discovery: dict, batches: list, params: dict[str, Any], ds: str) -> dict:
         """Every submitted recording ends succeeded or failed (with the reason) in the ledger."""
         from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -125,7 +142,7 @@ def medscribe_nightly():
 
     @task(outlets=[LAKE_ASSETS[table] for table in FLATTENED])
     def flatten(
-        discovery: dict, params: dict | None = None, ds: str | None = None, outlet_events=None
+        discovery: dict, params: dict[str, Any], ds: str, outlet_events: OutletEventAccessorsProtocol
     ) -> dict:
         """Replace the night's partitions of the lake's tables; each table's asset event carries the night."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -148,7 +165,9 @@ def medscribe_nightly():
         return counts
 
     @task(outlets=[LAKE_ASSETS[table] for table in GATED])
-    def word_confidence_gate(params: dict | None = None, ds: str | None = None, outlet_events=None) -> dict:
+    def word_confidence_gate(
+        params: dict[str, Any], ds: str, outlet_events: OutletEventAccessorsProtocol
+    ) -> dict:
         """GX suites over the night's tables; transcripts under a bar go to review_queue; structural errors fail."""
         from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -180,7 +199,7 @@ def medscribe_nightly():
         return result
 
     @task(trigger_rule="all_done")
-    def summary(states: dict, counts: dict, quality: dict | None, ds: str | None = None) -> dict:
+    def summary(states: dict, counts: dict, quality: dict | None, ds: str) -> dict:
         """Counts only; fails the run when a recording failed (the ledger and tables are already written)."""
         from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -196,7 +215,9 @@ def medscribe_nightly():
             raise AirflowFailException(f"{states['failed']} recordings failed on {ds}: {result}")
         return result
 
-    found = discover()
+    found = discover(
+        discover_shard.partial(shards=DISCOVERY_SHARDS).expand(shard=list(range(DISCOVERY_SHARDS)))
+    )
     batches = StartMedicalJobsFromManifestOperator.partial(
         task_id="jobs",
         pool=JOBS_POOL,

@@ -12,6 +12,7 @@ prefix (originals, for one) is cheaper as an S3 lifecycle rule: see the README. 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
@@ -19,8 +20,12 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from medscribe.dag_params import places_params
 
+if TYPE_CHECKING:
+    from airflow.sdk.types import DagRunProtocol
+    from pendulum import DateTime
+
 AWS_CONN_ID = "aws_default"
-_DAYS = {"type": ["integer", "null"], "minimum": 1}
+_DAYS: dict[str, Any] = {"type": ["integer", "null"], "minimum": 1}
 
 
 @dag(
@@ -46,7 +51,7 @@ _DAYS = {"type": ["integer", "null"], "minimum": 1}
 )
 def medscribe_retention():
     @task
-    def retain(params: dict | None = None, logical_date=None) -> dict:
+    def retain(params: dict[str, Any], logical_date: DateTime | None) -> dict:
         """Delete (or, in a dry run, count) what is older than the policy; returns ids and counts."""
         from datetime import UTC, datetime
 
@@ -70,7 +75,7 @@ def medscribe_retention():
         )
 
     @task
-    def audit(retention: dict, params: dict | None = None, dag_run=None) -> dict:
+    def audit(retention: dict, params: dict[str, Any], dag_run: DagRunProtocol) -> dict:
         """Append the run's governance_audit rows (none for a dry run); returns the totals."""
         from medscribe.governance import append_audit, retention_audit_rows
 

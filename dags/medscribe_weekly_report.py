@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
 
 from medscribe.assets import LAKE_ASSETS
+
+if TYPE_CHECKING:
+    from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
 
 
 @dag(
@@ -32,17 +36,19 @@ from medscribe.assets import LAKE_ASSETS
 )
 def medscribe_weekly_report():
     @task
-    def clinical_terms_per_week(params: dict | None = None, triggering_asset_events=None) -> dict:
+    def clinical_terms_per_week(
+        params: dict[str, Any], triggering_asset_events: TriggeringAssetEventsAccessor | None
+    ) -> dict:
         """Rebuild the report over every night; logs and returns counts and the nights that triggered it."""
         from medscribe.weekly_report import write_weekly_report
 
         nights = sorted(
             {
-                event.extra.get("night")
+                night
                 for events in (triggering_asset_events or {}).values()
                 for event in events
+                if isinstance(night := event.extra.get("night"), str)
             }
-            - {None}
         )
         return {**write_weekly_report(params["lake_uri"]), "triggered_by_nights": nights}
 

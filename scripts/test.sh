@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Command 2 of the README: set up what is missing, then run the whole suite.
+# Command 2 of the README: set up what is missing, check style and types (scripts/lint.sh: it stops here
+# when ruff or mypy finds something, before any test runs), then run the whole suite.
 # Two distributions, two environments, two pytest runs: the engine's own tests (engine/tests: stages,
 # store, resources) inside .venv-engine; then the pipelines' suite (tests/) and the engine's API tests
 # (engine/tests/api: boto3 against a running engine, with the harness's moto S3) from .venv. pytest's exit code 5 (no tests collected) is a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh --test || exit $?
+scripts/lint.sh || exit $?
 
 status=0
 run() {

@@ -13,6 +13,7 @@ import csv
 import importlib.util
 import json
 import sqlite3
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -97,12 +98,12 @@ def test_weekly_report_rows_from_a_lake(tmp_path):
         ("2026-W46", "MEDICAL_CONDITION", "2", "1", "1"),
     ]
     assert result == {"path": f"{lake}/{REPORT_PATH}", "rows": 3, "weeks": 2}
-    assert "metformin" not in open(f"{lake}/{REPORT_PATH}").read()
+    assert "metformin" not in Path(f"{lake}/{REPORT_PATH}").read_text()
 
 
 def test_weekly_report_of_an_empty_lake_has_the_header_only(tmp_path):
     assert write_weekly_report(str(tmp_path / "lake"))["rows"] == 0
-    assert open(tmp_path / "lake" / REPORT_PATH).read().splitlines() == [
+    assert (tmp_path / "lake" / REPORT_PATH).read_text().splitlines() == [
         '"iso_week","category","mentions","recordings","nights"'
     ]
 

@@ -15,9 +15,11 @@ def test_port_in_use_gives_a_clear_message(tmp_path):
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        with pytest.raises(ServiceError, match=f"port {port} on 127.0.0.1 is already in use"):
-            with LocalStack.start(s3_port=port, with_engine=False, run_dir=tmp_path):
-                pass
+        with (
+            pytest.raises(ServiceError, match=f"port {port} on 127.0.0.1 is already in use"),
+            LocalStack.start(s3_port=port, with_engine=False, run_dir=tmp_path),
+        ):
+            pass
 
 
 def test_stop_leaves_no_process(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 
@@ -78,7 +79,9 @@ def test_request_validation_is_botocores():
         "DataAccessRoleArn": "arn:aws:iam::000000000000:role/r",
         "Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 0},
     }
-    with pytest.raises(RefusedInput, match="Settings.MaxSpeakerLabels, value: 0, valid min value: 2"):
+    with pytest.raises(
+        RefusedInput, match=re.escape("Settings.MaxSpeakerLabels, value: 0, valid min value: 2")
+    ):
         check_request("healthscribe", request)
     check_request("healthscribe", {**request, "Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}})
 

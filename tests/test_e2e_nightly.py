@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 from medwer import Scorer
@@ -123,7 +124,7 @@ def test_jobs_really_deferred(night):
 
 
 def test_quality_report_written(night):
-    report = json.loads(open(f"{night['lake']}/_quality/night={NIGHT}/word_confidence.json").read())
+    report = json.loads(Path(f"{night['lake']}/_quality/night={NIGHT}/word_confidence.json").read_text())
     assert report["structural_ok"] is True
     assert sorted(t["recording_id"] for t in report["transcripts"]) == sorted(
         recording_id(f) for f in SAMPLES

@@ -156,7 +156,7 @@ def test_busy_night_ends_in_exactly_one_final_state_each(busy_night, workdir):
 
 def test_quarantine_copies_with_reason_and_originals_untouched(stack, busy_night):
     s3 = s3_client(stack.s3_endpoint)
-    for key, data in busy_night["bad"].items():
+    for data in busy_night["bad"].values():
         head = s3.head_object(Bucket=RECORDINGS_BUCKET, Key=f"quarantine/{BUSY_NIGHT}/{rid(data)}")
         assert head["ContentLength"] == len(data) and head["Metadata"]["reason"]
     for key, data in busy_night["originals"].items():

@@ -51,7 +51,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "bench" / "corpus"))
 sys.path.insert(0, str(REPO_ROOT / "include"))
 
-import build as corpus
+import build as corpus  # noqa: E402 -- bench/corpus is on sys.path only from the line above
 
 MEDIA_BUCKET, OUTPUT_BUCKET = "bench-media", "bench-output"
 METADATA = corpus.ACI_BENCH.with_name(corpus.ACI_BENCH.stem + "_metadata.csv")

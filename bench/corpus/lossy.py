@@ -110,6 +110,6 @@ CODEC_PARAMS = {
         "codec": "AMR-NB (libopencore_amrnb), 8 kHz; substitute for AMR-WB",
         "bit_rate": AMR_NB_BIT_RATE,
         "per": "channel",
-    },  # fmt: skip
+    },
     "telephone": {"band_hz": list(TELEPHONE_BAND_HZ), "rate": 8000, "companding": "G.711 mu-law"},
 }

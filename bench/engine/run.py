@@ -25,6 +25,7 @@ older commit) to compare two revisions on the same load.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -41,8 +42,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "include"))
-
-import contextlib
 
 from medscribe_harness.devstack import LocalStack, engine_python, local_credentials_env  # noqa: E402
 
@@ -165,10 +164,8 @@ def readers(client, jobs: list[tuple[str, dict]], timings: Timings, stop: thread
     while not stop.is_set():
         service, request = rng.choice(jobs)
         name = request.get("MedicalScribeJobName") or request["MedicalTranscriptionJobName"]
-        try:
+        with contextlib.suppress(client.exceptions.NotFoundException):  # not started yet
             job_status(client, service, name, timings, "Get (load)")
-        except client.exceptions.NotFoundException:
-            pass  # not started yet
         timings.timed(
             "List (load)", client.list_medical_transcription_jobs, Status="IN_PROGRESS", MaxResults=20
         )

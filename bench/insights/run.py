@@ -146,7 +146,7 @@ def role_figures(encounters, encoder) -> dict:
                     counts[segment.speaker] += 1
             sub = [segments[i] for i in picked]
             key = f"first_{n}" if n else "all"
-            for name, odds in (("lexical", None), ("embeddings", "e"), ("both", "b")):
+            for name in ("lexical", "embeddings", "both"):
                 if name == "lexical":
                     roles = roles_from_speech(sub)
                 else:

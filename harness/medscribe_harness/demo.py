@@ -10,6 +10,7 @@ and their triggers run), prints what it produced, and stops everything it starte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -52,10 +53,8 @@ def s3_client(endpoint: str):
 def seed_night(client, night: str, samples: dict | None = None, fixtures: Path = FIXTURES) -> int:
     """Create the buckets and upload the sample recordings (and sidecars) under the night's prefix."""
     for bucket in (RECORDINGS_BUCKET, OUTPUT_BUCKET):
-        try:
+        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
             client.create_bucket(Bucket=bucket)
-        except client.exceptions.BucketAlreadyOwnedByYou:
-            pass
     count = 0
     for name, (relative_key, sidecar) in (SAMPLES if samples is None else samples).items():
         key = f"incoming/{night}/{relative_key}"

@@ -18,6 +18,13 @@ Every recording is identified by the SHA-256 of its bytes, never by its key (key
 names): the audio is copied server-side to ``s3://<bucket>/<staging_prefix>/<sha256>.<ext>`` and jobs
 read that copy, so job names, task parameters, XCom and logs never see the original key. Job names
 derive from the content hash and the job settings, so a rerun finds the same names.
+
+Parallel discovery: the nightly DAG maps one task per shard of the night's keys (``shard``/``shards``,
+a fixed count): dynamic task mapping over a bounded list is how Airflow fans work out across workers
+(retried, logged and seen per shard, one XCom per shard), where a thread pool would hide it inside one
+worker slot. A key's shard comes from its object's size (:func:`shard_of`), so the same bytes under two
+keys always meet in one shard: each recording id is handled, and its ledger entry written, by exactly one
+shard, and the first-key rule for duplicates holds as in one pass.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ from medscribe.spool import S3Object
 
 log = logging.getLogger(__name__)
 
+#: AWS's documented input limits (``audio.Limits``' defaults)
+DEFAULT_LIMITS = Limits()
 #: the service of each kind of recording (plain strings: they travel in manifests and the ledger)
 SERVICE_BY_KIND = {"conversation": Service.HEALTHSCRIBE.value, "dictation": Service.TRANSCRIBE_MEDICAL.value}
 
@@ -87,6 +96,28 @@ def night_prefix(prefix: str, night: str) -> str:
     return posixpath.join(prefix.strip("/"), night) + "/"
 
 
+def night_objects(s3_client, bucket: str, prefix: str, night: str) -> dict[str, int]:
+    """The night's objects (folder markers left out) and their sizes, from the listing alone."""
+    objects: dict[str, int] = {}
+    paginator = s3_client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=night_prefix(prefix, night)):
+        objects.update(
+            (item["Key"], item["Size"]) for item in page.get("Contents", []) if not item["Key"].endswith("/")
+        )
+    return objects
+
+
+def shard_of(size_bytes: int, shards: int) -> int:
+    """
+    The shard (``0 <= shard < shards``) that discovers an object of ``size_bytes``.
+
+    Identical bytes have the same size, so duplicates (and a sidecar equal to an audio file) never
+    straddle two shards; the size is hashed because audio sizes share factors (PCM16 sizes are even).
+    """
+    digest = hashlib.sha256(str(size_bytes).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % shards
+
+
 def list_recording_keys(
     s3_client, bucket: str, prefix: str, night: str
 ) -> tuple[list[str], dict[str, str], list[str]]:
@@ -95,10 +126,17 @@ def list_recording_keys(
 
     :return: (audio keys sorted, {audio key: sidecar key}, sidecar keys without their audio, sorted)
     """
-    keys: list[str] = []
-    paginator = s3_client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=night_prefix(prefix, night)):
-        keys.extend(item["Key"] for item in page.get("Contents", []) if not item["Key"].endswith("/"))
+    return split_keys(night_objects(s3_client, bucket, prefix, night))
+
+
+def split_keys(keys) -> tuple[list[str], dict[str, str], list[str]]:
+    """
+    Audio keys, their sidecars, and sidecars without their audio, of the night's keys.
+
+    :param keys: the night's keys (any iterable; a :func:`night_objects` dict is fine).
+    :return: (audio keys sorted, {audio key: sidecar key}, sidecar keys without their audio, sorted)
+    """
+    keys = list(keys)
     key_set = set(keys)
     audio = sorted(key for key in keys if not key.endswith(".json"))
     sidecars = {key: f"{key}.json" for key in audio if f"{key}.json" in key_set}
@@ -187,13 +225,17 @@ def discover_night(
     quarantine_prefix: str = "quarantine",
     ledger=None,
     retry_failed: bool = False,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
+    shard: int = 0,
+    shards: int = 1,
 ) -> tuple[list[Recording], list[Rejected]]:
     """
-    Find, check and stage one night's recordings.
+    Find, check and stage one night's recordings (or one shard of them).
 
     A recording whose bytes, sidecar or planned job request the service would refuse is quarantined with
-    the reason; so is a sidecar without its audio. Nothing about one recording stops another.
+    the reason; so is a sidecar without its audio. Nothing about one recording stops another. The
+    ``shards`` calls of one night (any order, in parallel) together do what one call with ``shards=1``
+    does, each recording in exactly one of them (:func:`shard_of`).
 
     :param s3_client: a boto3 S3 client.
     :param bucket: the recordings bucket.
@@ -206,15 +248,23 @@ def discover_night(
     :param ledger: a :class:`medscribe.ledger.Ledger`; entries are created or read back (reruns).
     :param retry_failed: give recordings whose job failed on an earlier run a new job (a new name).
     :param limits: acceptance limits.
+    :param shard: which shard of the night's keys to discover, ``0 <= shard < shards``.
+    :param shards: how many shards the night's keys are split into (1: the whole night).
     :return: the valid recordings and the rejected ones (each with its reason).
     :raises ValueError: ``output_bucket`` or ``data_access_role_arn`` is one the service would refuse
-        (before anything is read or recorded).
+        (before anything is read or recorded), or ``shard`` is not one of ``shards``.
     """
     from medscribe.nightly import job_request  # the very request the plan task will send
 
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is not one of {shards} shards")
     destination = {"output_bucket": output_bucket, "data_access_role_arn": data_access_role_arn}
     _check_destination(job_request, destination)
-    audio_keys, sidecars, orphans = list_recording_keys(s3_client, bucket, prefix, night)
+    objects = night_objects(s3_client, bucket, prefix, night)
+    audio_keys, sidecars, orphans = split_keys(objects)
+    if shards > 1:
+        audio_keys = [key for key in audio_keys if shard_of(objects[key], shards) == shard]
+        orphans = [key for key in orphans if shard_of(objects[key], shards) == shard]
     recordings: dict[str, Recording] = {}
     rejected: dict[str, Rejected] = {}
     routes: dict[str, str] = {}  # recording id -> routing of its first key, compared with later keys'
@@ -225,6 +275,7 @@ def discover_night(
         _quarantine(s3_client, bucket, key, quarantine_prefix, night, recording_id, reason)
         if ledger is not None:
             previous = ledger.get(night, recording_id) or {}
+            again = previous.get("state") == "quarantined" and previous.get("reason") == reason
             ledger.put(
                 {
                     "night": night,
@@ -234,6 +285,7 @@ def discover_night(
                     "size_bytes": size_bytes,
                     "attempts": 0,
                     "discovered_at": previous.get("discovered_at") or _now(),
+                    "finished_at": previous.get("finished_at") if again else None,  # a rerun changes nothing
                 }
             )
 
@@ -242,20 +294,21 @@ def discover_night(
         with S3Object(s3_client, bucket, key, spool_limit=limits.max_size_bytes) as source:
             sha256 = source.sha256
             recording_id = sha256[:32]
+            refused: InvalidRecording | None = None
             try:
                 sidecar = read_sidecar(s3_client, bucket, sidecars[key]) if key in sidecars else None
                 options = routing_options(key, sidecar)
                 route = json.dumps(options, sort_keys=True)
             except InvalidRecording as error:
-                options, route = error, "a refused sidecar"
+                options, route, refused = {}, "a refused sidecar", error
             first = recordings.get(recording_id) or rejected.get(recording_id)
             if first is not None:
                 _note_duplicate(first, routes[recording_id], route, ledger)
                 continue
             routes[recording_id] = route
             try:
-                if isinstance(options, InvalidRecording):
-                    raise options
+                if refused is not None:
+                    raise refused
                 check_size(source.size_bytes, limits)  # an empty or oversize file is never spooled
                 audio = probe_audio(source.open(), limits)
                 kind = options.pop("kind")
@@ -291,7 +344,14 @@ def discover_night(
             log.info("Sidecar %s has the bytes of another object of the night; recorded once", recording_id)
             continue
         refuse(key, recording_id, response["ContentLength"], ORPHAN_SIDECAR)
-    log.info("Night %s: %d recordings valid, %d quarantined", night, len(recordings), len(rejected))
+    log.info(
+        "Night %s, shard %d of %d: %d recordings valid, %d quarantined",
+        night,
+        shard,
+        shards,
+        len(recordings),
+        len(rejected),
+    )
     return list(recordings.values()), list(rejected.values())
 
 

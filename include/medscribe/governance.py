@@ -323,7 +323,7 @@ def _regenerate_quality(lake_uri: str, recording_id: str, nights: set[str]) -> i
         from medscribe.quality.gate import gate_night
 
         report = f"{directory}/word_confidence.json"
-        saved = {}
+        saved: dict[str, Any] = {}
         if filesystem.get_file_info(report).type == pafs.FileType.File:
             with filesystem.open_input_stream(report) as stream:
                 saved = json.loads(stream.read()).get("config") or {}
@@ -532,6 +532,12 @@ def _old_keys(s3, bucket: str, prefix: str, cutoff: datetime) -> list[str]:
     return sorted(i["Key"] for i in _keys(s3, bucket, prefix) if i["LastModified"] < cutoff)
 
 
+def _job_recording_id(name: str) -> str | None:
+    """The recording id (the first 32 hex digits of the hash) that a job name, or a key under it, embeds."""
+    match = _JOB_NAME.search(name)
+    return match.group(1)[:32] if match else None
+
+
 def _old_jobs(transcribe, cutoff: datetime, name_contains: str) -> list[tuple[str, str, str]]:
     """(delete operation, name key, name) of ended jobs created before the cutoff whose names contain
     ``name_contains`` and embed a recording's hash."""
@@ -633,11 +639,11 @@ def apply_retention(
             if _JOB_NAME.search(k)
         ]
         for key in keys:
-            _recording(results, _JOB_NAME.search(key).group(1)[:32])["service_outputs"] += 1
+            _recording(results, _job_recording_id(key))["service_outputs"] += 1
         deletions.append((places.output_bucket, keys))
         jobs = _old_jobs(transcribe, cutoff(policy.service_outputs_days), job_name_contains)
         for _, _, name in jobs:
-            _recording(results, _JOB_NAME.search(name).group(1)[:32])["service_jobs"] += 1
+            _recording(results, _job_recording_id(name))["service_jobs"] += 1
     lake_text: dict[str, dict[str, pa.Table]] = {}
     superseded_files = 0
     if policy.lake_text_days:
@@ -663,7 +669,7 @@ def apply_retention(
             try:
                 getattr(transcribe, delete_op)(**{name_key: name})
             except (transcribe.exceptions.NotFoundException, transcribe.exceptions.BadRequestException):
-                recording = _recording(results, _JOB_NAME.search(name).group(1)[:32])
+                recording = _recording(results, _job_recording_id(name))
                 recording["service_jobs"] -= 1  # gone meanwhile (AWS expires job records itself)
     totals = {p: sum(r[p] for r in results.values()) for p in PLACES}
     log.info(

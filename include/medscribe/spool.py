@@ -92,7 +92,7 @@ class S3Object:
         body = response["Body"]
         spool = None
         if self.size_bytes <= self._spool_limit:
-            spool = tempfile.SpooledTemporaryFile(MEMORY_SPOOL_BYTES)
+            spool = tempfile.SpooledTemporaryFile(MEMORY_SPOOL_BYTES)  # noqa: SIM115 (closed in __exit__)
         try:
             for chunk in body.iter_chunks(CHUNK_BYTES):
                 if digest is not None:

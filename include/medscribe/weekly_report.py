@@ -61,7 +61,7 @@ def write_weekly_report(lake_uri: str) -> dict[str, Any]:
     finally:
         con.close()
     table = pa.Table.from_pylist(
-        [dict(zip(COLUMNS, row)) for row in rows],
+        [dict(zip(COLUMNS, row, strict=True)) for row in rows],
         schema=pa.schema(
             [
                 ("iso_week", pa.string()),

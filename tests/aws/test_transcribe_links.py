@@ -75,8 +75,10 @@ def test_persist_stores_what_the_link_needs():
 
 
 def test_operators_declare_their_links():
-    assert [type(l) for l in StartMedicalScribeJobOperator.operator_extra_links] == [MedicalScribeJobLink]
-    assert [type(l) for l in StartMedicalTranscriptionJobOperator.operator_extra_links] == [
+    assert [type(link) for link in StartMedicalScribeJobOperator.operator_extra_links] == [
+        MedicalScribeJobLink
+    ]
+    assert [type(link) for link in StartMedicalTranscriptionJobOperator.operator_extra_links] == [
         MedicalTranscriptionJobLink
     ]
 
@@ -88,7 +90,7 @@ def test_plugin_registers_the_links():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.MedscribePlugin.name == "medscribe"
-    assert {type(l) for l in module.MedscribePlugin.operator_extra_links} == {
+    assert {type(link) for link in module.MedscribePlugin.operator_extra_links} == {
         MedicalScribeJobLink,
         MedicalTranscriptionJobLink,
     }

@@ -19,7 +19,7 @@ NIGHT = "2026-03-02"
 def rows(table: pa.Table, *columns: str) -> list[tuple]:
     """Return the given columns of a table as a list of tuples."""
     data = table.select(list(columns)).to_pydict()
-    return list(zip(*(data[c] for c in columns)))
+    return list(zip(*(data[c] for c in columns), strict=True))
 
 
 @pytest.fixture

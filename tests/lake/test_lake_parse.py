@@ -17,7 +17,7 @@ IDS = {"recording_id": "rec-1", "job_name": "job-1"}
 def rows(table: pa.Table, *columns: str) -> list[tuple]:
     """Return the given columns of a table as a list of tuples."""
     data = table.select(list(columns)).to_pydict()
-    return list(zip(*(data[c] for c in columns)))
+    return list(zip(*(data[c] for c in columns), strict=True))
 
 
 # --- HealthScribe transcript -------------------------------------------------------------------

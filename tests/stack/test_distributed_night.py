@@ -130,6 +130,7 @@ def test_night_succeeds_through_the_rest_api_on_celery(dstack, night):
     assert night["state"] == "success", states(dstack, night["dag_run_id"])
     tis = states(dstack, night["dag_run_id"])
     assert {task for task, _ in tis} == {
+        "discover_shard",
         "discover",
         "plan",
         "jobs",

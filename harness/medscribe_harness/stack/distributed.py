@@ -240,7 +240,7 @@ class DistributedStack:
         return self._local.s3_endpoint
 
     @property
-    def engine_endpoint(self) -> str:
+    def engine_endpoint(self) -> str | None:
         return self._local.engine_endpoint
 
     def trigger_night(self, night: str, conf: dict | None = None, run_id: str | None = None) -> str:
@@ -283,18 +283,29 @@ class DistributedStack:
     def worker_of(self, pid: int) -> Service | None:
         """The celery worker that runs the task process ``pid`` (it descends from the worker), if any."""
         for worker in self._airflow.workers:
-            if worker.running and pid in process_tree(worker.process.pid):
+            if worker.running and worker.process is not None and pid in process_tree(worker.process.pid):
                 return worker
         return None
 
     def stop(self) -> None:
         """Stop whatever runs, in reverse order; the context manager calls it."""
+
+        def stop_airflow() -> None:
+            if self.airflow:
+                self._airflow.stop()
+
+        def stop_local() -> None:
+            if self.local:
+                stop_all([s for s in (self._local.engine, self._local.s3) if s], timeout=15)
+
+        def cut_relay() -> None:
+            if self.relay:
+                self.relay.cut()
+
         for step in (
-            lambda: self.airflow and self._airflow.stop(),
-            lambda: (
-                self.local and stop_all([s for s in (self._local.engine, self._local.s3) if s], timeout=15)
-            ),
-            lambda: self.relay and self.relay.cut(),
+            stop_airflow,
+            stop_local,
+            cut_relay,
             lambda: stop_all(
                 [self.redis] + ([self.postgres.service] if self.postgres.service else []), timeout=30
             ),

@@ -36,6 +36,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -610,7 +611,7 @@ def _ids(array: pa.Array | None, n: int) -> pa.Array:
     return _strings(array, n)
 
 
-def _label_entries(containers: pa.Array | None, container_doc: np.ndarray, key: str) -> dict[str, object]:
+def _label_entries(containers: pa.Array | None, container_doc: np.ndarray, key: str) -> dict[str, Any]:
     """parse._label_index as columns: every item of every container with its label (item's own, else the
     container's), in insertion order, dropping items without either."""
     c = len(container_doc)
@@ -677,7 +678,7 @@ def _transcribe(results: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Arra
         mask = pa.array(from_channels)
         container = _labels(_child(channels, "channel_label"), len(channel_doc)).take(ch_parent)
         parts.append((ch_items.filter(mask), ch_item_doc[from_channels], container.filter(mask)))
-    columns = {
+    columns: dict[str, list[Any]] = {
         "doc": [],
         "type": [],
         "start": [],
@@ -817,6 +818,11 @@ def _transcribe(results: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Arra
     }
 
 
+# a column of :func:`_words`: numpy values per row, or (values, index of each row's value; -1 = null), or
+# None (all null)
+_Column = np.ndarray | tuple[pa.Array, np.ndarray] | None
+
+
 def _words(
     *,
     service,
@@ -835,7 +841,7 @@ def _words(
     channel=None,
     role=None,
     segment=None,
-) -> tuple[np.ndarray, dict[str, object]]:
+) -> tuple[np.ndarray, dict[str, _Column]]:
     """``transcript_words`` (both services) from item columns: one row per item alternative, one row with
     null content and confidence for an item without any. Items are in file order, their alternatives
     flattened in item order; ``speaker`` .. ``segment`` are per item, as (labels, index of each item's
@@ -873,7 +879,7 @@ def _words(
     }
 
 
-def _assemble(schema: pa.Schema, pieces: list[tuple[np.ndarray, dict[str, object]]]) -> pa.Table:
+def _assemble(schema: pa.Schema, pieces: list[tuple[np.ndarray, dict[str, _Column]]]) -> pa.Table:
     """One table from the columns of :func:`_words` pieces (one per service), rows in file order (stable:
     a file's rows keep their order). Float columns: NaN -> null; (values, index) pairs: index -1 -> null."""
     files = np.concatenate([files for files, _ in pieces])
@@ -973,6 +979,7 @@ def _columnar(batch: Sequence[tuple[str, str, bytes]], use_threads: bool) -> dic
         if (has_results == is_tm).all():
             own, docs = results, np.arange(len(batch))
         else:
+            assert results is not None  # is_tm is all False without a results struct
             own, docs = results.filter(pa.array(is_tm)), tm_docs
         for name, part in _transcribe(own, docs, rec, job).items():
             parts[name].append(part)

@@ -69,7 +69,7 @@ def _expect(doc: Any, kind: str, recording_id: str, job_name: str) -> None:
             raise ValueError(f"{name} must be a non-empty string")
     found = document_kind(doc)
     if found != kind:
-        got = _KIND_NAMES.get(found, f"a {type(doc).__name__} without a known top-level key")
+        got = _KIND_NAMES[found] if found else f"a {type(doc).__name__} without a known top-level key"
         raise ValueError(f"expected {_KIND_NAMES[kind]}, got {got}")
 
 
@@ -265,7 +265,7 @@ def healthscribe_transcript_tables(
     _expect(doc, "healthscribe_transcript", recording_id, job_name)
     conversation = doc["Conversation"]
 
-    segments = []
+    segments: list[dict[str, Any]] = []
     for index, raw in enumerate(_list(conversation.get("TranscriptSegments"))):
         seg = _obj(raw)
         where = f"TranscriptSegments[{index}]"
@@ -452,11 +452,12 @@ def transcribe_medical_words_table(doc: dict, *, recording_id: str, job_name: st
     speaker_segments = [_obj(s) for s in _list(_obj(results.get("speaker_labels")).get("segments"))]
     channels = [_obj(c) for c in _list(_obj(results.get("channel_labels")).get("channels"))]
     speakers = _label_index(speaker_segments, "speaker_label")
-    spans = [
-        (_seconds(seg.get("start_time")), _seconds(seg.get("end_time")), seg.get("speaker_label"))
-        for seg in speaker_segments
-    ]
-    speaker_at = _interval_lookup([span for span in spans if span[0] is not None and span[1] is not None])
+    spans = []
+    for seg in speaker_segments:
+        begin, finish = _seconds(seg.get("start_time")), _seconds(seg.get("end_time"))
+        if begin is not None and finish is not None:
+            spans.append((begin, finish, seg.get("speaker_label")))
+    speaker_at = _interval_lookup(spans)
     items = [(_obj(raw), None) for raw in _list(results.get("items"))]
     if items:
         channel_index = _label_index(channels, "channel_label")
@@ -477,8 +478,8 @@ def transcribe_medical_words_table(doc: dict, *, recording_id: str, job_name: st
             speaker = speaker or previous_speaker
             channel = channel or previous_channel
         else:
-            if speaker is None and _mid(start, end) is not None:
-                speaker = speaker_at(_mid(start, end))
+            if speaker is None and (mid := _mid(start, end)) is not None:
+                speaker = speaker_at(mid)
             previous_speaker, previous_channel = speaker, channel
         for rank, alt in enumerate(_list(item.get("alternatives")) or [{}]):
             alt = _obj(alt)

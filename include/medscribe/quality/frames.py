@@ -86,16 +86,16 @@ def segment_coverage(
     """
     durations = {
         r: (None if pd.isna(d) else float(d))
-        for r, d in zip(recordings["recording_id"], recordings["duration_s"])
+        for r, d in zip(recordings["recording_id"], recordings["duration_s"], strict=True)
     }
     keys = set()
     scribe = jobs[(jobs["service"] == Service.HEALTHSCRIBE.value) & (jobs["status"] == "COMPLETED")]
-    keys |= set(zip(scribe["recording_id"].astype(str), scribe["job_name"].astype(str)))
-    keys |= set(zip(segments["recording_id"].astype(str), segments["job_name"].astype(str)))
+    keys |= set(zip(scribe["recording_id"].astype(str), scribe["job_name"].astype(str), strict=True))
+    keys |= set(zip(segments["recording_id"].astype(str), segments["job_name"].astype(str), strict=True))
     timed = segments[segments["begin_time"].notna() & segments["end_time"].notna()]
     spans: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for rid, job, begin, end in zip(
-        timed["recording_id"], timed["job_name"], timed["begin_time"], timed["end_time"]
+        timed["recording_id"], timed["job_name"], timed["begin_time"], timed["end_time"], strict=True
     ):
         spans.setdefault((str(rid), str(job)), []).append((float(begin), float(end)))
     rows = []
@@ -145,7 +145,7 @@ def evidence_links(evidence: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFra
     joined = evidence[columns].merge(
         _segment_lookup(segments), on=["recording_id", "job_name", "segment_id"], how="left"
     )
-    frame = joined[columns[:5] + ["resolved_segment_index"]].copy()
+    frame = joined[[*columns[:5], "resolved_segment_index"]].copy()
     frame["resolved_segment_index"] = frame["resolved_segment_index"].astype(float)
     for column in columns[2:5]:
         frame[column] = pd.Series(
@@ -188,8 +188,8 @@ def insight_spans(insights: pd.DataFrame, attributes: pd.DataFrame, segments: pd
 
     begin, end = as_number(joined["begin_character_offset"]), as_number(joined["end_exclusive"])
     length = [float(len(text)) if isinstance(text, str) else None for text in joined["segment_content"]]
-    matches = []
-    for text, b, e, content in zip(joined["segment_content"], begin, end, joined["content"]):
+    matches: list[bool | None] = []
+    for text, b, e, content in zip(joined["segment_content"], begin, end, joined["content"], strict=True):
         if not isinstance(text, str) or not isinstance(content, str) or pd.isna(b) or pd.isna(e):
             matches.append(None)
         else:
@@ -230,7 +230,9 @@ def note_presence(jobs: pd.DataFrame, words: pd.DataFrame, sentences: pd.DataFra
             "words": int(spoken.get((rid, job), 0)),
             "note_sentences": int(written.get((rid, job), 0)),
         }
-        for rid, job, uri in zip(scribe["recording_id"], scribe["job_name"], scribe["clinical_document_uri"])
+        for rid, job, uri in zip(
+            scribe["recording_id"], scribe["job_name"], scribe["clinical_document_uri"], strict=True
+        )
     ]
     frame = pd.DataFrame(
         rows, columns=["recording_id", "job_name", "has_document", "words", "note_sentences"]

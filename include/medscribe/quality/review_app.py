@@ -397,7 +397,8 @@ def create_app() -> FastAPI:
         if not user.may_edit:
             raise HTTPException(status_code=403, detail="you may not record review decisions")
         form = await request.form()
-        if not csrf.valid(form.get("csrf"), user.user_id):
+        token = form.get("csrf")  # a file posted in its place is no token
+        if not csrf.valid(token if isinstance(token, str) else None, user.user_id):
             raise HTTPException(status_code=403, detail="the form's token is missing, expired or not yours")
         kind, key = str(form.get("item_kind", "")), form.get("item_key")
         key = None if kind == "recording" else str(key or "")

@@ -62,9 +62,10 @@ class Decision:
         if (self.item_kind == "recording") != (self.item_key is None):
             raise DecisionRefused("a recording decision has no item key; a word or sentence has one")
         if self.decision == "correct":
-            if not (self.after or "").strip():
+            after = self.after or ""
+            if not after.strip():
                 raise DecisionRefused("a correction needs the corrected text")
-            if len(self.after) > MAX_TEXT:
+            if len(after) > MAX_TEXT:
                 raise DecisionRefused(f"a correction is at most {MAX_TEXT} characters")
 
 
@@ -90,11 +91,11 @@ def status(decisions: list[dict[str, Any]]) -> str:
     return "in_review"
 
 
-def latest(decisions: list[dict[str, Any]], item_kind: str) -> dict[str | None, dict[str, Any]]:
-    """The latest decision per item key of one kind."""
-    out: dict[str | None, dict[str, Any]] = {}
+def latest(decisions: list[dict[str, Any]], item_kind: str) -> dict[str, dict[str, Any]]:
+    """The latest decision per item key of one kind of keyed item (a word or a sentence)."""
+    out: dict[str, dict[str, Any]] = {}
     for row in decisions:
-        if row["item_kind"] == item_kind:
+        if row["item_kind"] == item_kind and row["item_key"] is not None:
             out[row["item_key"]] = row
     return out
 

@@ -39,7 +39,7 @@ def _run(
     low: float,
     segment: dict[str, Any] | None = None,
     insights: list[dict[str, Any]] | None = None,
-    corrections: dict[str | None, dict[str, Any]] | None = None,
+    corrections: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The words as the page shows them.
 
@@ -95,7 +95,7 @@ def transcript(
     segments: list[dict[str, Any]],
     low: float,
     insights: list[dict[str, Any]] | None = None,
-    corrections: dict[str | None, dict[str, Any]] | None = None,
+    corrections: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Segments with roles and times (HealthScribe), else runs of one speaker or channel (Transcribe
     Medical); none when there are no words.
@@ -160,7 +160,7 @@ def note(
     sentences: list[dict[str, Any]],
     evidence: list[dict[str, Any]],
     segments: list[dict[str, Any]],
-    decisions: dict[str | None, dict[str, Any]] | None = None,
+    decisions: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The service's note by section (consecutive sentences of one section name), each sentence with its
     key, its evidence segments (role, content and times, or ``missing`` when the segment is not in the

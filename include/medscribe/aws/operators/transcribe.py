@@ -23,6 +23,7 @@ from medscribe.aws.triggers.transcribe import (
 from medscribe.services import Service
 
 if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.links.base_aws import BaseAwsLink
     from airflow.sdk import Context
 
 
@@ -43,7 +44,7 @@ class _StartMedicalJobOperator(AwsBaseOperator[TranscribeHook]):
     waiter_name: ClassVar[str]
     name_field: ClassVar[str]
     trigger_class: ClassVar[type]
-    link_class: ClassVar[type]
+    link_class: ClassVar[type[BaseAwsLink]]
 
     def __init__(
         self,

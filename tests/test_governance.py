@@ -222,15 +222,15 @@ def test_audit_row_counts_every_place(forgotten):
             "quality_reports",
         )
     }
-    # a HealthScribe job: transcript and clinical document; the ledger entry and the night's three
-    # manifests that name it (discover, its batch, the batch's outcomes)
+    # a HealthScribe job: transcript and clinical document; the ledger entry and the night's four
+    # manifests that name it (its discovery shard's part, discover, its batch, the batch's outcomes)
     assert counts == {
         "originals": 1,
         "staged": 1,
         "quarantined": 0,
         "service_outputs": 2,
         "service_jobs": 1,
-        "ledger_entries": 4,
+        "ledger_entries": 5,
         "quality_reports": 1,
     }
     by_table = json.loads(row["lake_rows_by_table"])

@@ -30,8 +30,11 @@ from test_engine_transcription import normalize, word_error_rate
 pytestmark = pytest.mark.engine
 
 CLIENT_DIR = REPO_ROOT / "engine" / "tests" / "streaming"
-WER_MARGIN = 0.02  # the session's final segments may be at most 2 points worse than the batch job
-MONO_STREAM_MARGIN = 0.06  # mono live finals under load (see test_the_resumed_session_is_transcribed_...)
+WER_MARGIN = 0.02  # the post-stream transcript (one batch pipeline run) against the batch job
+# Live finals are cut where the audio stood when the decoder reached it, so one run is one draw: over four
+# arrival timings a recording's finals had 4 to 7 (stereo) and 5 to 10 (mono) errors in 82 words
+# (bench/streaming/README.md), the batch recognizer 8 and 5.
+LIVE_MARGIN = 0.07
 CONFIGURATION = {
     "ResourceAccessRoleArn": ROLE_ARN,
     "PostStreamAnalyticsSettings": {"ClinicalNoteGenerationSettings": {"OutputBucketName": OUTPUT_BUCKET}},
@@ -240,7 +243,7 @@ def test_end_of_session_writes_the_transcript_and_clinical_document(fast_stereo,
 
 def test_final_segments_are_as_good_as_the_batch_job(fast_stereo, stereo_batch_text, s3, stack):
     """WER of the stereo session's final segments, of its post-stream transcript and of the batch job
-    on the same recording (82 reference words: one word is 1.2 points)."""
+    on the same recording (82 reference words: one word is 1.2 points); live finals get LIVE_MARGIN."""
     reference = load_reference("conversation_stereo")["text"]
     count = len(normalize(reference))
     streamed = word_errors(reference, final_words(fast_stereo)) / count
@@ -249,15 +252,13 @@ def test_final_segments_are_as_good_as_the_batch_job(fast_stereo, stereo_batch_t
     print(
         f"\nWER conversation_stereo: stream finals {streamed:.3f}, post-stream {analytics:.3f}, batch {batch:.3f}"
     )
-    assert streamed <= batch + WER_MARGIN, (streamed, batch)
+    assert streamed <= batch + LIVE_MARGIN, (streamed, batch)
     assert analytics <= batch + WER_MARGIN, (analytics, batch)
 
 
 def test_the_resumed_session_is_transcribed_as_the_batch_job(paused_and_resumed, mono_batch_text, s3, stack):
     """The mono session, paused and resumed: its post-stream transcript (all of its audio, one batch
-    pipeline run) is within 2 points of the batch job's. Its live finals are recognition.py's on mono
-    audio in real time, which vary with the machine's load (6 to 9 errors in 82 words here, as in
-    test_streaming.py's mono stream, against the batch job's 5): they are held to a looser bound."""
+    pipeline run) is within 2 points of the batch job's; its live finals get LIVE_MARGIN."""
     first, second = paused_and_resumed
     reference = load_reference("conversation_mono")["text"]
     count = len(normalize(reference))
@@ -268,7 +269,7 @@ def test_the_resumed_session_is_transcribed_as_the_batch_job(paused_and_resumed,
         f"\nWER conversation_mono: stream finals {streamed:.3f}, post-stream {analytics:.3f}, batch {batch:.3f}"
     )
     assert analytics <= batch + WER_MARGIN, (analytics, batch)
-    assert streamed <= batch + MONO_STREAM_MARGIN, (streamed, batch)
+    assert streamed <= batch + LIVE_MARGIN, (streamed, batch)
 
 
 def test_pause_and_resume_with_the_same_session_id(paused_and_resumed, s3, stack):

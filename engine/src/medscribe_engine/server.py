@@ -265,16 +265,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from medscribe_engine.jobs import TranscribeBackend
     from medscribe_engine.responses import TranscribeResponse
-    from medscribe_engine.store import describe_store, open_store, redact
+    from medscribe_engine.store import describe_store, open_resource_stores, open_store, redact
     from medscribe_engine.workers import WorkerPool
 
     data_dir = args.data_dir.resolve()
     from medscribe_engine.pipeline.s3 import make_s3_client
-    from medscribe_engine.vocabularies import VocabularyBackend, VocabularyStore
+    from medscribe_engine.vocabularies import VocabularyBackend
 
     try:
         store = open_store(args.store, data_dir, max_queued=args.max_queued)
         resumed = store.recover()
+        resource_stores = open_resource_stores(store)
     except Exception as error:  # the database is unreachable, refuses us, or has a newer schema
         where = describe_store(args.store) if args.store else "sqlite"
         log.error("cannot open the job store (%s): %s", where, type(error).__name__)
@@ -287,10 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     from medscribe_engine.tagging import TagService
     from medscribe_engine.vocabulary_filters import VocabularyFilterBackend
 
-    vocabulary_store = VocabularyStore(data_dir)
-    vocabularies = VocabularyBackend(vocabulary_store, make_s3_client)
-    filters = VocabularyFilterBackend(data_dir, make_s3_client)
-    tags = TagService(store, vocabulary_store, filters)
+    vocabularies = VocabularyBackend(resource_stores.vocabularies, make_s3_client)
+    filters = VocabularyFilterBackend(resource_stores.filters, make_s3_client)
+    tags = TagService(store, resource_stores.vocabularies, resource_stores.filters)
     pool = WorkerPool(
         store, resources, data_dir, workers=args.workers, vocabularies=vocabularies, filters=filters
     )

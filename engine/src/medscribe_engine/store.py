@@ -1,14 +1,19 @@
-"""The job store: which one ``--store`` names, and the names the service and the workers use.
+"""The store: which one ``--store`` names, and the names the service and the workers use.
 
 ``sqlite:///PATH`` (the default, ``<data-dir>/jobs.sqlite3``): replicas on one host share the file
 (:mod:`medscribe_engine.store_sqlite`). ``postgresql://USER:PASSWORD@HOST:PORT/DB``: replicas on many
 hosts share the database, each with its own data directory (:mod:`medscribe_engine.store_postgres`).
 Both implement :class:`~medscribe_engine.store_model.JobStoreBase`.
+
+Vocabularies and vocabulary filters (with their tags) follow the job store (:func:`open_resource_stores`):
+beside a SQLite job store they stay in ``<data-dir>/vocabularies.sqlite3``, as they always were; beside a
+PostgreSQL one they are tables of the same database, on the job store's connection.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from medscribe_engine.store_model import (
@@ -24,6 +29,12 @@ from medscribe_engine.store_model import (
 )
 from medscribe_engine.store_postgres import PostgresJobStore
 from medscribe_engine.store_sqlite import SCHEMA_VERSION, SqliteJobStore
+from medscribe_engine.vocabulary_filter_store import VocabularyFilterStoreBase
+from medscribe_engine.vocabulary_filter_store_postgres import PostgresVocabularyFilterStore
+from medscribe_engine.vocabulary_filter_store_sqlite import SqliteVocabularyFilterStore
+from medscribe_engine.vocabulary_store import VocabularyStoreBase
+from medscribe_engine.vocabulary_store_postgres import PostgresVocabularyStore
+from medscribe_engine.vocabulary_store_sqlite import SqliteVocabularyStore
 
 __all__ = [
     "COMPLETED",
@@ -39,8 +50,10 @@ __all__ = [
     "JobStore",
     "JobStoreBase",
     "PostgresJobStore",
+    "ResourceStores",
     "SqliteJobStore",
     "describe_store",
+    "open_resource_stores",
     "open_store",
     "redact",
     "store_url",
@@ -89,3 +102,23 @@ def open_store(url: str | None, data_dir: Path, max_queued: int = MAX_QUEUED_JOB
         path = Path("/" + urlsplit(url).path.lstrip("/"))  # sqlite:///tmp/j.db and sqlite:////tmp/j.db alike
         return SqliteJobStore(data_dir, max_queued=max_queued, path=path)
     return PostgresJobStore(url, data_dir, max_queued=max_queued)
+
+
+class ResourceStores(NamedTuple):
+    """The stores of the resources other than jobs, beside a job store."""
+
+    vocabularies: VocabularyStoreBase
+    filters: VocabularyFilterStoreBase
+
+
+def open_resource_stores(job_store: JobStoreBase) -> ResourceStores:
+    """The vocabulary and vocabulary filter stores that go with ``job_store``: tables of its PostgreSQL
+    database (on its connection, so close only the job store), else ``<data-dir>/vocabularies.sqlite3``.
+
+    :param job_store: the open job store (:func:`open_store`).
+    """
+    if isinstance(job_store, PostgresJobStore):
+        return ResourceStores(PostgresVocabularyStore(job_store), PostgresVocabularyFilterStore(job_store))
+    return ResourceStores(
+        SqliteVocabularyStore(job_store.data_dir), SqliteVocabularyFilterStore(job_store.data_dir)
+    )

@@ -57,6 +57,34 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         "settings shared by the replicas (the NextToken key)",
         "CREATE TABLE settings (name TEXT PRIMARY KEY, value BYTEA NOT NULL)",
     ),
+    (
+        3,
+        "custom vocabularies and vocabulary filters, with their tags",
+        """
+        CREATE TABLE vocabularies (
+            id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            name               TEXT NOT NULL UNIQUE,
+            language_code      TEXT NOT NULL,
+            file_uri           TEXT NOT NULL,
+            state              TEXT NOT NULL,
+            last_modified_time DOUBLE PRECISION NOT NULL,
+            failure_reason     TEXT,
+            entries            TEXT,
+            tags               TEXT
+        );
+        CREATE INDEX vocabularies_pending ON vocabularies (id) WHERE state = 'PENDING';
+        CREATE TABLE vocabulary_filters (
+            id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            name               TEXT NOT NULL UNIQUE,
+            language_code      TEXT NOT NULL,
+            words              TEXT NOT NULL,
+            file_uri           TEXT,
+            last_modified_time DOUBLE PRECISION NOT NULL,
+            tags               TEXT,
+            data_access_role   TEXT
+        );
+        """,
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

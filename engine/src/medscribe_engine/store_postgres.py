@@ -26,6 +26,7 @@ import secrets
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ def _replica_identity(data_dir: Path):
     return replica, lock
 
 
-def _value(connection: psycopg.Connection[DictRow], sql: str, params: tuple) -> Any:
+def value_of(connection: psycopg.Connection[DictRow], sql: str, params: tuple) -> Any:
     """The one value of a query that always answers one row (a count, a setting that exists)."""
     row = connection.execute(sql, params).fetchone()
     assert row is not None
@@ -137,6 +138,14 @@ class PostgresJobStore(JobStoreBase):
         if self._db.closed or self._db.broken:
             self._db = self._connect()
         return self._db
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[psycopg.Connection[DictRow]]:
+        """The shared connection, this thread's alone for the block: how the vocabulary and filter
+        stores on this database (:mod:`medscribe_engine.vocabulary_store_postgres`,
+        :mod:`medscribe_engine.vocabulary_filter_store_postgres`) run their statements."""
+        with self._lock:
+            yield self._connection()
 
     def _renew(self, connection) -> None:
         connection.execute(
@@ -225,7 +234,7 @@ class PostgresJobStore(JobStoreBase):
                 "INSERT INTO settings (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
                 (PAGINATION_SETTING, secrets.token_bytes(KEY_BYTES)),
             )
-            key = bytes(_value(db, "SELECT value FROM settings WHERE name=%s", (PAGINATION_SETTING,)))
+            key = bytes(value_of(db, "SELECT value FROM settings WHERE name=%s", (PAGINATION_SETTING,)))
         path = self.data_dir / KEY_FILE
         if path.exists() and path.read_bytes() == key:
             return
@@ -251,7 +260,7 @@ class PostgresJobStore(JobStoreBase):
                 db = self._connection()
                 with db.transaction():
                     db.execute("SELECT pg_advisory_xact_lock(%s)", (QUOTA_LOCK,))
-                    queued = _value(
+                    queued = value_of(
                         db, "SELECT COUNT(*) FROM jobs WHERE status IN (%s, %s)", (QUEUED, IN_PROGRESS)
                     )
                     if queued >= self.max_queued:

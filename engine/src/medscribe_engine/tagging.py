@@ -4,7 +4,8 @@ and vocabulary filters.
 Resources are named by ARN, ``arn:aws:transcribe:<region>:<account>:<type>/<name>``, with the types
 AWS uses: ``medical-transcription-job``, ``medical-scribe-job``, ``medical-vocabulary`` and
 ``vocabulary-filter``; any region and account are accepted. A job's tags live in its stored request (so
-Get*Job shows them), a vocabulary's or filter's in its row. Tagging merges by key (a key given again
+Get*Job shows them), a vocabulary's or filter's in its row: all in the store ``--store`` names, so with
+PostgreSQL every replica reads and writes the same tags. Tagging merges by key (a key given again
 takes the new value); at most 200 tags per resource. Tag values are never logged.
 """
 
@@ -51,9 +52,11 @@ def remove_tags(current: list[dict], keys: list[str]) -> list[dict]:
 class TagService:
     """Reads and writes the tags of the engine's resources.
 
-    :param job_store: the :class:`~medscribe_engine.store.JobStore`.
-    :param vocabulary_store: the :class:`~medscribe_engine.vocabularies.VocabularyStore` (or None).
-    :param filters: the :class:`~medscribe_engine.vocabulary_filters.VocabularyFilterBackend` (or None).
+    :param job_store: the job store (:class:`~medscribe_engine.store_model.JobStoreBase`).
+    :param vocabulary_store: the vocabulary store
+        (:class:`~medscribe_engine.vocabulary_store.VocabularyStoreBase`), or None.
+    :param filters: the vocabulary filter store
+        (:class:`~medscribe_engine.vocabulary_filter_store.VocabularyFilterStoreBase`), or None.
     """
 
     def __init__(self, job_store, vocabulary_store=None, filters=None):

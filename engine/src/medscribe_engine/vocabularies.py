@@ -1,4 +1,4 @@
-"""Custom medical vocabularies: the file format, a durable store, and the service operations.
+"""Custom medical vocabularies: the file format and the service operations over a vocabulary store.
 
 A vocabulary file is read from S3 (``VocabularyFileUri``) right after Create/Update, in a background
 thread: PENDING -> READY, or FAILED with a FailureReason (the file can't be read, is too large, is not
@@ -12,51 +12,41 @@ UTF-8, or breaks the format). Two formats are accepted:
 Phrases and SoundsLike use AWS's Transcribe Medical character set (a-z, A-Z, apostrophe, hyphen,
 period); entries are shorter than 256 characters and the file at most 50 KB. Only names, states, counts
 and sizes are logged: never phrases, keys or URIs.
+
+Vocabularies live where ``--store`` says (:func:`medscribe_engine.store.open_resource_stores`): in
+``<data-dir>/vocabularies.sqlite3`` beside a SQLite job store, in the shared database beside a PostgreSQL
+one. Any replica may process a PENDING vocabulary; the first outcome recorded for a file wins.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
 import logging
 import queue
 import re
-import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from medscribe_engine.exceptions import BadRequestException, ConflictException, NotFoundException
+from medscribe_engine.exceptions import BadRequestException, NotFoundException
+from medscribe_engine.pagination import decode_token, encode_token
 from medscribe_engine.pipeline.document import VocabularyEntry
+from medscribe_engine.pipeline.s3 import parse_media_uri
+from medscribe_engine.vocabulary_store import (
+    FAILED,
+    PENDING,
+    READY,
+    VOCABULARY_NOT_FOUND,
+    Vocabulary,
+    VocabularyStoreBase,
+)
 
 log = logging.getLogger("medscribe_engine")
 
-PENDING, READY, FAILED = "PENDING", "READY", "FAILED"
 COLUMNS = ("Phrase", "IPA", "SoundsLike", "DisplayAs")
 MAX_FILE_BYTES = 50 * 1024
 MAX_ENTRY_CHARS = 256
-MAX_VOCABULARIES = 100
 DEFAULT_MAX_RESULTS = 5
 PHRASE_RE = re.compile(r"[A-Za-z'.\-]+")
-VOCABULARY_NOT_FOUND = (
-    "The requested vocabulary couldn't be found. Check the vocabulary name and try your request again."
-)
-VOCABULARY_EXISTS = "The requested vocabulary name already exists. Use a different vocabulary name."
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS vocabularies (
-    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
-    name               TEXT NOT NULL UNIQUE,
-    language_code      TEXT NOT NULL,
-    file_uri           TEXT NOT NULL,
-    state              TEXT NOT NULL,
-    last_modified_time REAL NOT NULL,
-    failure_reason     TEXT,
-    entries            TEXT,
-    tags               TEXT
-);
-"""
 
 
 class VocabularyFormatError(Exception):
@@ -156,163 +146,8 @@ def _parse_list(lines: list[tuple[int, str]]) -> list[VocabularyEntry]:
     return entries
 
 
-@dataclass
-class Vocabulary:
-    """One row of the vocabulary table."""
-
-    id: int
-    name: str
-    language_code: str
-    file_uri: str
-    state: str
-    last_modified_time: float
-    failure_reason: str | None
-    entries: list[VocabularyEntry]
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Vocabulary:
-        entries = [VocabularyEntry(**entry) for entry in json.loads(row["entries"] or "[]")]
-        return cls(
-            row["id"],
-            row["name"],
-            row["language_code"],
-            row["file_uri"],
-            row["state"],
-            row["last_modified_time"],
-            row["failure_reason"],
-            entries,
-        )
-
-
-class VocabularyStore:
-    """The vocabulary table in ``<data_dir>/vocabularies.sqlite3``; safe to share between threads.
-
-    :param data_dir: the engine's data directory.
-    """
-
-    def __init__(self, data_dir: Path):
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir = data_dir
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            data_dir / "vocabularies.sqlite3", check_same_thread=False, isolation_level=None, timeout=30
-        )
-        self._db.row_factory = sqlite3.Row
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
-
-    def insert(self, name: str, language_code: str, file_uri: str, tags: list | None) -> Vocabulary:
-        with self._lock:
-            (count,) = self._db.execute("SELECT COUNT(*) FROM vocabularies").fetchone()
-            if count >= MAX_VOCABULARIES:
-                from medscribe_engine.exceptions import LimitExceededException
-
-                raise LimitExceededException(
-                    f"You have reached the limit of {MAX_VOCABULARIES} custom vocabularies. Delete one and "
-                    "try your request again."
-                )
-            try:
-                cursor = self._db.execute(
-                    "INSERT INTO vocabularies (name, language_code, file_uri, state, last_modified_time, tags) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, language_code, file_uri, PENDING, time.time(), json.dumps(tags or [])),
-                )
-            except sqlite3.IntegrityError:
-                raise ConflictException(VOCABULARY_EXISTS) from None
-            row = self._db.execute("SELECT * FROM vocabularies WHERE id=?", (cursor.lastrowid,)).fetchone()
-        return Vocabulary.from_row(row)
-
-    def get(self, name: str) -> Vocabulary | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM vocabularies WHERE name=?", (name,)).fetchone()
-        return Vocabulary.from_row(row) if row else None
-
-    def get_by_id(self, vocabulary_id: int) -> Vocabulary | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM vocabularies WHERE id=?", (vocabulary_id,)).fetchone()
-        return Vocabulary.from_row(row) if row else None
-
-    def update(self, name: str, language_code: str, file_uri: str) -> Vocabulary:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM vocabularies WHERE name=?", (name,)).fetchone()
-            if row is None:
-                raise NotFoundException(VOCABULARY_NOT_FOUND)
-            if row["state"] == PENDING:
-                raise ConflictException(
-                    "The vocabulary is being processed. Wait until it is READY or FAILED and try your "
-                    "request again."
-                )
-            self._db.execute(
-                "UPDATE vocabularies SET language_code=?, file_uri=?, state=?, last_modified_time=?, "
-                "failure_reason=NULL, entries=NULL WHERE id=?",
-                (language_code, file_uri, PENDING, time.time(), row["id"]),
-            )
-            row = self._db.execute("SELECT * FROM vocabularies WHERE id=?", (row["id"],)).fetchone()
-        return Vocabulary.from_row(row)
-
-    def finish(self, vocabulary_id: int, file_uri: str, state: str, *, entries=None, reason=None) -> bool:
-        """Record the outcome of processing, unless the vocabulary was deleted or updated meanwhile."""
-        with self._lock:
-            cursor = self._db.execute(
-                "UPDATE vocabularies SET state=?, failure_reason=?, entries=?, last_modified_time=? "
-                "WHERE id=? AND file_uri=? AND state=?",
-                (
-                    state,
-                    reason,
-                    json.dumps([asdict(entry) for entry in entries]) if entries is not None else None,
-                    time.time(),
-                    vocabulary_id,
-                    file_uri,
-                    PENDING,
-                ),
-            )
-            return cursor.rowcount == 1
-
-    def delete(self, name: str) -> bool:
-        with self._lock:
-            return self._db.execute("DELETE FROM vocabularies WHERE name=?", (name,)).rowcount == 1
-
-    def get_tags(self, name: str) -> list[dict] | None:
-        with self._lock:
-            row = self._db.execute("SELECT tags FROM vocabularies WHERE name=?", (name,)).fetchone()
-        return None if row is None else json.loads(row["tags"] or "[]")
-
-    def set_tags(self, name: str, tags: list[dict]) -> None:
-        with self._lock:
-            self._db.execute("UPDATE vocabularies SET tags=? WHERE name=?", (json.dumps(tags), name))
-
-    def list(
-        self, state: str | None, name_contains: str | None, after_id: int | None, limit: int
-    ) -> tuple[list[Vocabulary], bool]:
-        """Newest first; the page and whether more follow."""
-        clauses, params = ["1=1"], builtins.list[str | int]()
-        if state:
-            clauses.append("state=?")
-            params.append(state)
-        if name_contains:
-            clauses.append("instr(lower(name), lower(?)) > 0")
-            params.append(name_contains)
-        if after_id is not None:
-            clauses.append("id<?")
-            params.append(after_id)
-        query = f"SELECT * FROM vocabularies WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?"
-        with self._lock:
-            rows = self._db.execute(query, (*params, limit + 1)).fetchall()
-        return [Vocabulary.from_row(row) for row in rows[:limit]], len(rows) > limit
-
-    def pending(self) -> builtins.list[Vocabulary]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM vocabularies WHERE state=? ORDER BY id", (PENDING,)
-            ).fetchall()
-        return [Vocabulary.from_row(row) for row in rows]
-
-
 def read_vocabulary_file(s3_client, file_uri: str) -> list[VocabularyEntry]:
     """Fetch and parse the file at ``file_uri``; :class:`VocabularyFormatError` on any problem."""
-    from medscribe_engine.pipeline.s3 import parse_media_uri
-
     location = parse_media_uri(file_uri)
     if location is None:
         raise VocabularyFormatError("The VocabularyFileUri is not a valid Amazon S3 URI.")
@@ -337,11 +172,11 @@ def read_vocabulary_file(s3_client, file_uri: str) -> list[VocabularyEntry]:
 class VocabularyBackend:
     """The vocabulary operations, and the thread that processes PENDING vocabularies.
 
-    :param store: the :class:`VocabularyStore`.
+    :param store: the vocabulary store (SQLite or PostgreSQL: :func:`medscribe_engine.store.open_resource_stores`).
     :param s3_client_factory: makes the S3 client the processing thread reads files with.
     """
 
-    def __init__(self, store: VocabularyStore, s3_client_factory):
+    def __init__(self, store: VocabularyStoreBase, s3_client_factory):
         self.store = store
         self._s3_factory = s3_client_factory
         self._queue: queue.Queue[int | None] = queue.Queue()
@@ -387,8 +222,6 @@ class VocabularyBackend:
         )
 
     def _check(self, language_code: str, file_uri: str) -> None:
-        from medscribe_engine.pipeline.s3 import parse_media_uri
-
         if language_code != "en-US":
             raise BadRequestException("Amazon Transcribe Medical supports only the en-US language code.")
         if parse_media_uri(file_uri) is None:
@@ -406,6 +239,8 @@ class VocabularyBackend:
     def update(self, name: str, language_code: str, file_uri: str) -> Vocabulary:
         self._check(language_code, file_uri)
         vocabulary = self.store.update(name, language_code, file_uri)
+        if vocabulary is None:
+            raise NotFoundException(VOCABULARY_NOT_FOUND)
         self._queue.put(vocabulary.id)
         log.info("vocabulary %s updated", name)
         return vocabulary
@@ -422,8 +257,6 @@ class VocabularyBackend:
         log.info("vocabulary %s deleted", name)
 
     def list(self, state, name_contains, next_token, max_results) -> tuple[list[Vocabulary], str | None]:
-        from medscribe_engine.pagination import decode_token, encode_token
-
         listing, data_dir = ("vocabularies", state, name_contains), self.store.data_dir
         after = decode_token(next_token, listing, data_dir) if next_token else None
         items, more = self.store.list(state, name_contains, after, max_results or DEFAULT_MAX_RESULTS)

@@ -4,80 +4,33 @@
 file in S3 (``VocabularyFilterFileUri``, one word per line, UTF-8, at most 50 KB) - exactly one of the two.
 Unlike vocabularies, filters have no state: the file is read during the request, and a file that can't
 be read or used is a ``BadRequestException``. Words use the Transcribe character set for en-US (letters,
-apostrophe, hyphen, period), one word each, shorter than 256 characters. They are stored in
-``<data-dir>/vocabularies.sqlite3``, with the request's ``DataAccessRoleArn`` (kept and returned by
-GetVocabularyFilter; the file is read with the engine's own S3 credentials, the role is not assumed).
-Only names and counts are logged, never the words.
+apostrophe, hyphen, period), one word each, shorter than 256 characters. They are stored where
+``--store`` says (:func:`medscribe_engine.store.open_resource_stores`: ``<data-dir>/vocabularies.sqlite3``
+beside a SQLite job store, the shared database beside a PostgreSQL one), with the request's
+``DataAccessRoleArn`` (kept and returned by GetVocabularyFilter; the file is read with the engine's own S3
+credentials, the role is not assumed). Only names and counts are logged, never the words.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
 import logging
 import re
-import sqlite3
-import threading
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
-from medscribe_engine.exceptions import (
-    BadRequestException,
-    ConflictException,
-    LimitExceededException,
-    NotFoundException,
+from medscribe_engine.exceptions import BadRequestException, NotFoundException
+from medscribe_engine.pagination import decode_token, encode_token
+from medscribe_engine.pipeline.s3 import parse_media_uri
+from medscribe_engine.vocabulary_filter_store import (
+    FILTER_NOT_FOUND,
+    VocabularyFilter,
+    VocabularyFilterStoreBase,
 )
 
 log = logging.getLogger("medscribe_engine")
 
 MAX_FILE_BYTES = 50 * 1024
-MAX_FILTERS = 100
 DEFAULT_MAX_RESULTS = 5
 WORD_RE = re.compile(r"[A-Za-z'.\-]{1,255}")
-FILTER_NOT_FOUND = (
-    "The requested vocabulary filter couldn't be found. Check the vocabulary filter name and try your "
-    "request again."
-)
-FILTER_EXISTS = "The requested vocabulary filter name already exists. Use a different name."
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS vocabulary_filters (
-    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
-    name               TEXT NOT NULL UNIQUE,
-    language_code      TEXT NOT NULL,
-    words              TEXT NOT NULL,
-    file_uri           TEXT,
-    last_modified_time REAL NOT NULL,
-    tags               TEXT,
-    data_access_role   TEXT
-);
-"""
-# data dirs made before the column existed
-MIGRATIONS = {"data_access_role": "ALTER TABLE vocabulary_filters ADD COLUMN data_access_role TEXT"}
-
-
-@dataclass
-class VocabularyFilter:
-    id: int
-    name: str
-    language_code: str
-    words: list[str]
-    file_uri: str | None
-    last_modified_time: float
-    data_access_role_arn: str | None = None
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> VocabularyFilter:
-        return cls(
-            row["id"],
-            row["name"],
-            row["language_code"],
-            json.loads(row["words"]),
-            row["file_uri"],
-            row["last_modified_time"],
-            row["data_access_role"],
-        )
 
 
 def check_words(words: list[str]) -> list[str]:
@@ -100,8 +53,6 @@ def check_words(words: list[str]) -> list[str]:
 
 
 def read_filter_file(s3_client, file_uri: str) -> list[str]:
-    from medscribe_engine.pipeline.s3 import parse_media_uri
-
     location = parse_media_uri(file_uri)
     if location is None:
         raise BadRequestException("The VocabularyFilterFileUri is not a valid Amazon S3 URI.")
@@ -122,29 +73,16 @@ def read_filter_file(s3_client, file_uri: str) -> list[str]:
 
 
 class VocabularyFilterBackend:
-    """The five vocabulary filter operations over a SQLite table.
+    """The five vocabulary filter operations over a filter store.
 
-    :param data_dir: the engine's data directory.
+    :param store: the filter store (SQLite or PostgreSQL: :func:`medscribe_engine.store.open_resource_stores`).
     :param s3_client_factory: makes the S3 client filter files are read with.
     """
 
-    def __init__(self, data_dir: Path, s3_client_factory):
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir = data_dir
+    def __init__(self, store: VocabularyFilterStoreBase, s3_client_factory):
+        self.store = store
         self._s3_factory = s3_client_factory
         self._s3 = None
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            data_dir / "vocabularies.sqlite3", check_same_thread=False, isolation_level=None, timeout=30
-        )
-        self._db.row_factory = sqlite3.Row
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
-            columns = {row["name"] for row in self._db.execute("PRAGMA table_info(vocabulary_filters)")}
-            for column, statement in MIGRATIONS.items():
-                if column not in columns:
-                    self._db.execute(statement)
 
     def _words(self, words: list[str] | None, file_uri: str | None) -> list[str]:
         if words and not file_uri:
@@ -154,9 +92,6 @@ class VocabularyFilterBackend:
                 self._s3 = self._s3_factory()
             return read_filter_file(self._s3, file_uri)
         raise BadRequestException("Specify either Words or VocabularyFilterFileUri, but not both.")
-
-    def _row(self, name: str):
-        return self._db.execute("SELECT * FROM vocabulary_filters WHERE name=?", (name,)).fetchone()
 
     def create(self, name, language_code, words, file_uri, tags, role_arn=None) -> VocabularyFilter:
         """A new filter.
@@ -171,32 +106,9 @@ class VocabularyFilterBackend:
         if language_code != "en-US":
             raise BadRequestException("The engine supports vocabulary filters for en-US only.")
         checked = self._words(words, file_uri)
-        with self._lock:
-            (count,) = self._db.execute("SELECT COUNT(*) FROM vocabulary_filters").fetchone()
-            if count >= MAX_FILTERS:
-                raise LimitExceededException(
-                    f"You have reached the limit of {MAX_FILTERS} vocabulary filters. Delete one and try again."
-                )
-            try:
-                self._db.execute(
-                    "INSERT INTO vocabulary_filters "
-                    "(name, language_code, words, file_uri, last_modified_time, tags, data_access_role) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        name,
-                        language_code,
-                        json.dumps(checked),
-                        file_uri,
-                        time.time(),
-                        json.dumps(tags or []),
-                        role_arn,
-                    ),
-                )
-            except sqlite3.IntegrityError:
-                raise ConflictException(FILTER_EXISTS) from None
-            row = self._row(name)
+        created = self.store.insert(name, language_code, checked, file_uri, tags, role_arn)
         log.info("vocabulary filter %s created: %d words", name, len(checked))
-        return VocabularyFilter.from_row(row)
+        return created
 
     def update(self, name, words, file_uri, role_arn=None) -> VocabularyFilter:
         """New words for an existing filter.
@@ -206,69 +118,35 @@ class VocabularyFilterBackend:
         :param file_uri: VocabularyFilterFileUri, or None.
         :param role_arn: DataAccessRoleArn, or None to keep the stored one.
         """
-        with self._lock:
-            if self._row(name) is None:
-                raise NotFoundException(FILTER_NOT_FOUND)
+        if self.store.get(name) is None:
+            raise NotFoundException(FILTER_NOT_FOUND)
         checked = self._words(words, file_uri)
-        with self._lock:
-            cursor = self._db.execute(
-                "UPDATE vocabulary_filters SET words=?, file_uri=?, last_modified_time=?, "
-                "data_access_role=coalesce(?, data_access_role) WHERE name=?",
-                (json.dumps(checked), file_uri, time.time(), role_arn, name),
-            )
-            if cursor.rowcount != 1:
-                raise NotFoundException(FILTER_NOT_FOUND)
-            row = self._row(name)
+        updated = self.store.update(name, checked, file_uri, role_arn)
+        if updated is None:
+            raise NotFoundException(FILTER_NOT_FOUND)
         log.info("vocabulary filter %s updated: %d words", name, len(checked))
-        return VocabularyFilter.from_row(row)
+        return updated
 
     def get(self, name: str) -> VocabularyFilter:
-        with self._lock:
-            row = self._row(name)
-        if row is None:
+        found = self.store.get(name)
+        if found is None:
             raise NotFoundException(FILTER_NOT_FOUND)
-        return VocabularyFilter.from_row(row)
+        return found
 
     def delete(self, name: str) -> None:
-        with self._lock:
-            deleted = self._db.execute("DELETE FROM vocabulary_filters WHERE name=?", (name,)).rowcount
-        if not deleted:
+        if not self.store.delete(name):
             raise NotFoundException(FILTER_NOT_FOUND)
         log.info("vocabulary filter %s deleted", name)
 
     def list(self, name_contains, next_token, max_results) -> tuple[list[VocabularyFilter], str | None]:
-        from medscribe_engine.pagination import decode_token, encode_token
-
-        listing = ("vocabulary-filters", name_contains)
-        after = decode_token(next_token, listing, self.data_dir) if next_token else None
-        clauses, params = ["1=1"], []
-        if name_contains:
-            clauses.append("instr(lower(name), lower(?)) > 0")
-            params.append(name_contains)
-        if after is not None:
-            clauses.append("id<?")
-            params.append(after)
-        limit = max_results or DEFAULT_MAX_RESULTS
-        query = f"SELECT * FROM vocabulary_filters WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?"
-        with self._lock:
-            rows = self._db.execute(query, (*params, limit + 1)).fetchall()
-        items = [VocabularyFilter.from_row(row) for row in rows[:limit]]
-        more = len(rows) > limit and items
-        return items, (encode_token(items[-1].id, listing, self.data_dir) if more else None)
-
-    def get_tags(self, name: str) -> builtins.list[dict] | None:
-        with self._lock:
-            row = self._row(name)
-        return None if row is None else json.loads(row["tags"] or "[]")
-
-    def set_tags(self, name: str, tags: builtins.list[dict]) -> None:
-        with self._lock:
-            self._db.execute("UPDATE vocabulary_filters SET tags=? WHERE name=?", (json.dumps(tags), name))
+        listing, data_dir = ("vocabulary-filters", name_contains), self.store.data_dir
+        after = decode_token(next_token, listing, data_dir) if next_token else None
+        items, more = self.store.list(name_contains, after, max_results or DEFAULT_MAX_RESULTS)
+        return items, (encode_token(items[-1].id, listing, data_dir) if more and items else None)
 
     def words_of(self, name: str) -> builtins.list[str]:
         """The words of an existing filter; BadRequestException when it does not exist."""
-        with self._lock:
-            row = self._row(name)
-        if row is None:
+        found = self.store.get(name)
+        if found is None:
             raise BadRequestException(FILTER_NOT_FOUND)
-        return json.loads(row["words"])
+        return found.words

@@ -181,6 +181,25 @@ def test_leftovers_of_killed_writers_are_invisible_and_collected(lake, words):
     assert row_counts(lake)["transcript_words"] == 18
 
 
+def test_times_in_the_pointers_second_are_told_apart_by_the_superseded_mark(lake, words):
+    """S3 keeps whole seconds: a dead writer's files and a superseded generation can both carry the
+    pointer's time. The unmarked one (perhaps never named) stays; the one the writer marked goes."""
+    first = write_partition("transcript_words", words, lake, NIGHT)
+    second = write_partition("transcript_words", words, lake, NIGHT)
+    assert (Path(first) / generations.SUPERSEDED).exists()
+    assert not (Path(second) / generations.SUPERSEDED).exists()
+    dead = Path(lake) / "transcript_words" / f"night={NIGHT}" / generations.new_generation()
+    dead.mkdir()
+    pq.write_table(words.slice(0, 2), dead / "part-0.parquet")
+    _, root = store.resolve(lake)
+    pointer_time = os.stat(generations.pointer_path(root, "transcript_words", NIGHT)).st_mtime_ns
+    for path in [*Path(first).iterdir(), *dead.iterdir()]:
+        os.utime(path, ns=(pointer_time, pointer_time))
+    assert store.collect_garbage(lake, grace=dt.timedelta(0)) == 1
+    assert not Path(first).exists() and (dead / "part-0.parquet").exists()
+    assert without_night(read_table("transcript_words", lake, NIGHT)).equals(words)
+
+
 def test_a_pointer_naming_files_outside_its_night_is_refused(lake, words):
     write_partition("transcript_words", words, lake, NIGHT)
     write_partition("transcript_words", words, lake, OTHER_NIGHT)
@@ -354,10 +373,11 @@ def test_s3_lake_write_rewrite_read(s3_endpoint, words, tm_speakers, monkeypatch
     assert row_counts(lake, filesystem=s3)["transcript_words"] == 12
     assert without_night(read_table("transcript_words", lake, NIGHT, filesystem=s3)).equals(words)
     files = s3.get_file_info(fs.FileSelector("lake-bucket/lake/transcript_words", recursive=True))
-    data = sorted(f.path for f in files if f.type == fs.FileType.File)
+    data = sorted(f.path for f in files if f.type == fs.FileType.File and f.path.endswith(".parquet"))
     assert (
         len(data) == 3 and f"{first[len('s3://') :]}/part-0.parquet" in data
     )  # superseded, kept for the grace
+    assert f"{first[len('s3://') :]}/{generations.SUPERSEDED}" in [f.path for f in files]
     # the pointer is an Athena symlink manifest: the s3:// URIs of the current files, one a line
     with s3.open_input_stream(
         f"lake-bucket/lake/_symlink_format_manifest/transcript_words/night={NIGHT}/manifest"

@@ -23,14 +23,16 @@ Athena).
 Superseded generations, and those of writers that died, are garbage. Every superseded generation was
 superseded at or before the current pointer's last write, so the pointer's modification time bounds
 them all: ``collect_garbage`` deletes those of a night once that is ``grace`` ago, and generations
-written after the pointer (never named: a writer that died, or one still writing) once their files are
-``GRACE`` old. ``store.write_partition`` collects the night it replaces with ``GRACE`` before it writes;
+not older than the pointer (never named: a writer that died, or one still writing) once their files are
+``GRACE`` old. S3 times have whole seconds, so the writer that replaces a pointer also puts an empty
+``_superseded`` object in the generation it replaced: marked, it counts as superseded whatever its time. ``store.write_partition`` collects the night it replaces with ``GRACE`` before it writes;
 the retention DAG sweeps the whole lake daily; forgetting a recording collects its nights at once
 (grace 0), so no superseded copy keeps its rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -52,6 +54,10 @@ GRACE = dt.timedelta(hours=1)
 
 # Pointers read at once when a reader lists every night of a table on S3 (each read is a round trip).
 POINTER_READERS = 16
+
+# An empty object a writer puts in each generation its new pointer replaced: S3 modification times have
+# whole seconds, so a generation written in the pointer's second is superseded only if marked.
+SUPERSEDED = "_superseded"
 
 _GENERATION = re.compile(r"gen-\d{8}T\d{6}Z-[0-9a-f]{12}")
 _FILE = re.compile(r"[^/]+\.parquet")
@@ -173,6 +179,24 @@ def write_pointer(fs: pafs.FileSystem, root: str, table_name: str, night: str, p
         out.write(body)
 
 
+def replace_pointer(
+    fs: pafs.FileSystem, root: str, table_name: str, night: str, paths: Iterable[str]
+) -> None:
+    """``write_pointer``, then mark the generations the previous pointer named as superseded (best effort:
+    an unmarked one is collected by its modification time)."""
+    paths = list(paths)
+    base = night_dir(root, table_name, night)
+    try:
+        previous = read_pointer(fs, root, table_name, night) or []
+    except ValueError:  # a damaged pointer: the new one replaces it, nothing is known to be superseded
+        previous = []
+    write_pointer(fs, root, table_name, night, paths)
+    named = {_generation_of(base, path) for path in paths}
+    for generation in {_generation_of(base, path) for path in previous} - named - {""}:
+        with contextlib.suppress(OSError), fs.open_output_stream(f"{base}/{generation}/{SUPERSEDED}") as out:
+            out.write(b"")
+
+
 def _listing(fs: pafs.FileSystem, path: str, recursive: bool) -> list[pafs.FileInfo]:
     return fs.get_file_info(pafs.FileSelector(path, recursive=recursive, allow_not_found=True))
 
@@ -285,9 +309,11 @@ def collect_garbage(
     deleted = 0
     unnamed_grace = max(grace, GRACE)
     for name, entries in generations.items():
-        files = [i for i in entries if i.type == pafs.FileType.File]
+        files = [i for i in entries if i.type == pafs.FileType.File and i.base_name != SUPERSEDED]
+        marked = len(files) < sum(i.type == pafs.FileType.File for i in entries)
         newest = max((i.mtime for i in files), default=pointer.mtime)
-        if name in keep or (newest > pointer.mtime and now - newest < unnamed_grace):
+        # unmarked and not older than the pointer (same second on S3 included): perhaps never named
+        if name in keep or (not marked and newest >= pointer.mtime and now - newest < unnamed_grace):
             continue
         if name:
             fs.delete_dir(f"{base}/{name}")

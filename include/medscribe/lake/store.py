@@ -184,7 +184,7 @@ def write_partition(
         raise
     # A failure here keeps the files: the pointer may name them already (an upload whose answer was
     # lost); if it does not, they are garbage like any unnamed generation.
-    generations.write_pointer(fs, root, table_name, night, paths)
+    generations.replace_pointer(fs, root, table_name, night, paths)
     return directory if isinstance(fs, pafs.LocalFileSystem) else f"{fs.type_name}://{directory}"
 
 

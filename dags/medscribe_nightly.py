@@ -7,6 +7,9 @@ extra sets ``service_config.transcribe.endpoint_url`` (see README.md). Tasks pas
 counts through XCom, never per-recording lists (``medscribe.manifests``); flatten and the gate update
 the lake tables' assets (``medscribe.assets``) with the night in each event's extra. Discovery is mapped
 over a fixed number of shards of the night's keys (``discover_shard``), merged by ``discover``.
+HealthScribe streaming sessions whose post-stream analytics landed in the outputs bucket within the data
+interval of the night's scheduled run are listed, checked and recorded by ``streaming_sessions``
+(``medscribe.streaming_sessions``) and flattened with the night's jobs.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ JOBS_POOL = os.environ.get("MEDSCRIBE_JOBS_POOL", "transcribe_jobs")
 DISCOVERY_SHARDS = int(os.environ.get("MEDSCRIBE_DISCOVERY_SHARDS", "4"))
 
 
+# The schedule's hour (UTC): night D's scheduled run has the data interval [D 02:00, D+1 02:00).
+NIGHT_STARTS_AT_HOUR = 2
+
+
 def _ledger(params: dict):
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -47,7 +54,7 @@ def _ledger(params: dict):
 
 @dag(
     dag_id="medscribe_nightly",
-    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
+    schedule=CronDataIntervalTimetable(f"0 {NIGHT_STARTS_AT_HOUR} * * *", timezone="UTC"),
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -63,6 +70,12 @@ def _ledger(params: dict):
         ),
         "retry_failed": Param(
             False, type="boolean", description="give recordings that failed earlier a new job"
+        ),
+        "streaming_prefix": Param(
+            os.environ.get("MEDSCRIBE_STREAMING_PREFIX", "healthscribe-streaming"),
+            type="string",
+            description="HealthScribe streaming sessions' folder in the outputs bucket (AWS writes "
+            "<prefix>/<SessionId>/post-stream-analytics/clinical-notes/)",
         ),
         "quality": Param(
             {},
@@ -120,6 +133,25 @@ def medscribe_nightly():
             data_access_role_arn=params["data_access_role_arn"],
         )
 
+    @task
+    def streaming_sessions(params: dict[str, Any], ds: str) -> dict:
+        """HealthScribe streams whose transcript landed in night ds's scheduled data interval: checked,
+        recorded in the ledger and listed in a manifest (a manual rerun of ds takes the same window)."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from medscribe.streaming_sessions import night_window, save_night_sessions
+
+        start, end = night_window(ds, NIGHT_STARTS_AT_HOUR)
+        return save_night_sessions(
+            S3Hook(aws_conn_id=AWS_CONN_ID).conn,
+            _ledger(params),
+            bucket=params["output_bucket"],
+            prefix=params["streaming_prefix"],
+            night=ds,
+            start=start,
+            end=end,
+        )
+
     @task(trigger_rule="all_done")
     def settle(discovery: dict, batches: list, params: dict[str, Any], ds: str) -> dict:
         """Every submitted recording ends succeeded or failed (with the reason) in the ledger."""
@@ -142,13 +174,18 @@ def medscribe_nightly():
 
     @task(outlets=[LAKE_ASSETS[table] for table in FLATTENED])
     def flatten(
-        discovery: dict, params: dict[str, Any], ds: str, outlet_events: OutletEventAccessorsProtocol
+        discovery: dict,
+        streaming: dict,
+        params: dict[str, Any],
+        ds: str,
+        outlet_events: OutletEventAccessorsProtocol,
     ) -> dict:
         """Replace the night's partitions of the lake's tables; each table's asset event carries the night."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from medscribe.aws.hooks.transcribe import TranscribeHook
         from medscribe.nightly import flatten_night, night_recordings
+        from medscribe.streaming_sessions import night_sessions
 
         hook = TranscribeHook(aws_conn_id=AWS_CONN_ID)
         ledger = _ledger(params)
@@ -159,6 +196,7 @@ def medscribe_nightly():
             lake_uri=params["lake_uri"],
             night=ds,
             ledger=ledger,
+            streaming=night_sessions(ledger, streaming),
         )
         for table in FLATTENED:
             outlet_events[LAKE_ASSETS[table]].extra = event_extra(ds, counts.get(table))
@@ -227,8 +265,10 @@ def medscribe_nightly():
         waiter_max_attempts=720,
         manifest_bucket="{{ params.recordings_bucket }}",
     ).expand(manifest_key=plan(found))
+    sessions = streaming_sessions()
     states = settle(found, batches.output)
-    counts = flatten(found)
+    sessions >> states  # the night's states count the sessions' ledger entries
+    counts = flatten(found, sessions)
     states >> counts
     quality = word_confidence_gate()
     counts >> quality

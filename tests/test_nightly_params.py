@@ -13,10 +13,14 @@ from medscribe.services import Service
 
 def test_service_values_are_the_lake_values():
     assert tuple(Service) == SERVICES  # data unchanged: the lake's service columns keep their strings
-    assert [s.label for s in Service] == ["HealthScribe", "Transcribe Medical"]
+    assert [s.label for s in Service] == ["HealthScribe", "Transcribe Medical", "HealthScribe streaming"]
     assert Service("healthscribe") is Service.HEALTHSCRIBE and Service.HEALTHSCRIBE == "healthscribe"
     assert json.dumps({"service": Service.TRANSCRIBE_MEDICAL}) == '{"service": "transcribe_medical"}'
-    assert [s.job_name_field for s in Service] == ["MedicalScribeJobName", "MedicalTranscriptionJobName"]
+    assert [s.job_name_field for s in Service] == [
+        "MedicalScribeJobName",
+        "MedicalTranscriptionJobName",
+        "SessionId",
+    ]
 
 
 def test_places_params_are_what_places_reads(monkeypatch):

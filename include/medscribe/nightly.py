@@ -24,6 +24,8 @@ from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
 from medscribe.review.notes import reviewed_uri
 from medscribe.services import Service
+from medscribe.streaming_sessions import job_row as streaming_job_row
+from medscribe.streaming_sessions import mark_service
 
 log = logging.getLogger(__name__)
 
@@ -401,6 +403,7 @@ def flatten_night(
     lake_uri: str,
     night: str,
     ledger=None,
+    streaming: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, int]:
     """
     Flatten the night's job outputs into the lake, replacing the night's partition of each table.
@@ -419,6 +422,9 @@ def flatten_night(
     :param lake_uri: root of the Parquet lake (local path or s3:// URI).
     :param night: the night, YYYY-MM-DD (the partition).
     :param ledger: the :class:`medscribe.ledger.Ledger`, exported as the ``recordings`` table.
+    :param streaming: the night's HealthScribe streaming sessions (``streaming_sessions.night_sessions``):
+        the valid ones are flattened like HealthScribe jobs (service ``healthscribe_streaming``, job name
+        and recording id = the SessionId), the failed ones get a FAILED ``jobs`` row.
     :return: rows written per table.
     :raises ValueError: an output that is not JSON or not a transcript file, or a value ``lake.parse``
         refuses (the message names the job, never the file's content or key).
@@ -466,6 +472,22 @@ def flatten_night(
                     reviewed, **ids, note_template=template, source="reviewed"
                 )
                 parts["note_sentences"].append(tables["note_sentences"])
+    streaming = streaming or {}
+    for session in streaming.get("sessions", []):
+        row = streaming_job_row(session)
+        job_rows.append(row)
+        transcripts.append((row["recording_id"], row["job_name"], row["transcript_uri"]))
+        if row["clinical_document_uri"]:
+            ids = {"recording_id": row["recording_id"], "job_name": row["job_name"]}
+            note = read_json_object(s3_client, row["clinical_document_uri"])
+            # no note_template: a session's files do not say which template made the note
+            for name, table in healthscribe_clinical_document_tables(note, **ids).items():
+                parts[name].append(table)
+            reviewed = _reviewed_note(s3_client, row["clinical_document_uri"])
+            if reviewed is not None:
+                tables = healthscribe_clinical_document_tables(reviewed, **ids, source="reviewed")
+                parts["note_sentences"].append(tables["note_sentences"])
+    job_rows += [streaming_job_row(s, s["reason"]) for s in streaming.get("failed", [])]
     counts: dict[str, int] = {}
     paths = {"columnar": 0, "reference": 0}
     files = ((r, j, read_object_bytes(s3_client, uri)) for r, j, uri in transcripts)
@@ -473,6 +495,8 @@ def flatten_night(
         flattened = flatten_transcripts(files, counts=paths)
     except ValueError as error:
         raise _transcript_error(error, transcripts) from None
+    sessions = {s["session_id"] for s in streaming.get("sessions", [])}
+    flattened["transcript_words"] = mark_service(flattened["transcript_words"], sessions)
     for name, table in flattened.items():
         parts[name].append(table)
     parts["jobs"].append(pa.Table.from_pylist(job_rows, schema=TABLES["jobs"]))

@@ -20,6 +20,7 @@ print(json.dumps({{
     "seconds": elapsed,
     "errors": {{k: str(v)[:500] for k, v in bag.import_errors.items()}},
     "dags": {{d.dag_id: {{"tags": sorted(d.tags), "tasks": {{t.task_id: t.retries for t in d.tasks}},
+                         "upstream": {{t.task_id: sorted(t.upstream_task_ids) for t in d.tasks}},
                          "schedule": str(getattr(d.timetable, "summary", None) or type(d.timetable).__name__)}}
               for d in bag.dags.values()}},
 }}))
@@ -51,6 +52,9 @@ def test_every_task_has_retries_and_every_dag_tags(dagbag):
 def test_nightly_wiring(dagbag):
     tasks = set(dagbag["dags"]["medscribe_nightly"]["tasks"])
     assert {"discover", "plan", "jobs", "settle", "flatten", "word_confidence_gate", "summary"} <= tasks
+    # the night's streaming sessions are recorded before settle counts the states, and flattened
+    upstream = dagbag["dags"]["medscribe_nightly"]["upstream"]
+    assert "streaming_sessions" in upstream["settle"] and "streaming_sessions" in upstream["flatten"]
     assert "0 2 * * *" in dagbag["dags"]["medscribe_nightly"]["schedule"]
 
 

@@ -132,6 +132,7 @@ def test_night_succeeds_through_the_rest_api_on_celery(dstack, night):
     assert {task for task, _ in tis} == {
         "discover_shard",
         "discover",
+        "streaming_sessions",
         "plan",
         "jobs",
         "settle",

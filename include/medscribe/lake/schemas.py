@@ -16,7 +16,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 PARTITION_COLUMN = "night"
-SERVICES = ("healthscribe", "transcribe_medical")
+SERVICES = ("healthscribe", "transcribe_medical", "healthscribe_streaming")
 
 
 def _field(name: str, type_: pa.DataType, description: str, *, nullable: bool = True) -> pa.Field:

@@ -22,7 +22,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from medscribe.governance import AUDIT_TABLE, RECORDING_TABLES
+from medscribe.governance.audit import AUDIT_TABLE
+from medscribe.governance.forget import RECORDING_TABLES
 from medscribe.lake.store import read_table
 from medscribe_harness.demo import run_night, s3_client
 from medscribe_harness.devstack import airflow_env

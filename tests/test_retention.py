@@ -26,14 +26,14 @@ import pyarrow as pa
 import pytest
 
 from medscribe.governance import (
-    AUDIT_TABLE,
-    PLACES,
     Places,
     RetentionPolicy,
     append_audit,
     apply_retention,
     retention_audit_rows,
 )
+from medscribe.governance.audit import AUDIT_TABLE
+from medscribe.governance.places import PLACES
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import read_table, write_partition
 from medscribe_harness.devstack import airflow_env

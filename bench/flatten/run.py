@@ -287,7 +287,8 @@ def phase_arrow(inputs: Path) -> dict:
     the floor of the column-wise flattener."""
     import pyarrow as pa
 
-    from medscribe.lake.columnar import BATCH_BYTES, _read
+    from medscribe.lake.columnar import BATCH_BYTES
+    from medscribe.lake.columnar.reader import _read
 
     pa.set_cpu_count(1)
     started, cpu = time.perf_counter(), time.process_time()

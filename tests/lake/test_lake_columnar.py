@@ -1,4 +1,4 @@
-"""The column-wise flattener (lake/columnar.py) gives exactly parse.py's rows: on AWS's examples, on the
+"""The column-wise flattener (lake/columnar/) gives exactly parse.py's rows: on AWS's examples, on the
 offline engine's outputs, on derived variants that exercise each rule, and through its fallbacks."""
 
 from __future__ import annotations

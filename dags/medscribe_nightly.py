@@ -38,6 +38,8 @@ JOBS_POOL = os.environ.get("MEDSCRIBE_JOBS_POOL", "transcribe_jobs")
 # Discovery tasks per night, run in parallel (one XCom each, whatever the night's size): about the worker
 # slots free at 02:00; each may spool one recording of up to 2 GB under TMPDIR at a time.
 DISCOVERY_SHARDS = int(os.environ.get("MEDSCRIBE_DISCOVERY_SHARDS", "4"))
+# Wait before a failed task's next try (a lost worker, S3 or the service briefly unreachable).
+RETRY_DELAY = timedelta(seconds=int(os.environ.get("MEDSCRIBE_TASK_RETRY_DELAY_S", "30")))
 
 
 # The schedule's hour (UTC): night D's scheduled run has the data interval [D 02:00, D+1 02:00).
@@ -59,7 +61,7 @@ def _ledger(params: dict):
     catchup=False,
     max_active_runs=1,
     tags=["medscribe", "nightly"],
-    default_args={"retries": 3, "retry_delay": timedelta(seconds=30), "aws_conn_id": AWS_CONN_ID},
+    default_args={"retries": 3, "retry_delay": RETRY_DELAY, "aws_conn_id": AWS_CONN_ID},
     params={
         **places_params(),
         "data_access_role_arn": Param(

@@ -1,5 +1,6 @@
-"""An Airflow 3 backfill over three nights, run by the real scheduler, triggerer and dag-processor
-(LocalExecutor, SQLite), processes each night once: three partitions, one job per recording."""
+"""An Airflow 3 backfill over two nights, run by the real scheduler, triggerer and dag-processor
+(LocalExecutor, SQLite), processes each night once: two partitions, one job per recording. Discovery
+runs as one shard here (sharding has its own tests): each task is a process start on 2 cores."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tests.conftest import boto3_client
 from tests.test_nightly_operations import rid, wav_slice
 
 pytestmark = pytest.mark.e2e
-NIGHTS = ["2026-11-05", "2026-11-06", "2026-11-07"]
+NIGHTS = ["2026-11-05", "2026-11-06"]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
@@ -41,7 +42,7 @@ def wait_for(condition, timeout: float, what: str, interval: float = 3.0):
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def test_backfill_three_nights(tmp_path):
+def test_backfill_two_nights(tmp_path):
     recordings = {night: wav_slice("dictation.wav", 3.0 * i, 5.0) for i, night in enumerate(NIGHTS)}
     with LocalStack.start(run_dir=tmp_path / "stack") as stack:
         s3 = s3_client(stack.s3_endpoint)
@@ -57,6 +58,7 @@ def test_backfill_three_nights(tmp_path):
             "MEDSCRIBE_LAKE_URI": str(lake),
             "MEDSCRIBE_RECORDINGS_BUCKET": RECORDINGS_BUCKET,
             "MEDSCRIBE_OUTPUT_BUCKET": OUTPUT_BUCKET,
+            "MEDSCRIBE_DISCOVERY_SHARDS": "1",
         }
         home.mkdir()
         airflow(env, "db", "migrate")
@@ -112,19 +114,23 @@ def test_backfill_three_nights(tmp_path):
 
             def finished():
                 runs = query("select state from dag_run where run_type = 'backfill'")
-                return len(runs) == 3 and all(state in ("success", "failed") for (state,) in runs) and runs
+                return (
+                    len(runs) == len(NIGHTS)
+                    and all(state in ("success", "failed") for (state,) in runs)
+                    and runs
+                )
 
-            runs = wait_for(finished, 900, "the three backfill runs", interval=5)
-        assert [state for (state,) in runs] == ["success"] * 3
+            runs = wait_for(finished, 900, "the backfill runs", interval=5)
+        assert [state for (state,) in runs] == ["success"] * len(NIGHTS)
         # each night's flatten task (Airflow's task logs under AIRFLOW_HOME/logs) flattened its transcript
         flatten_logs = [
             p.read_text(errors="replace")
             for p in (home / "logs").rglob("*")
             if "task_id=flatten" in str(p) and p.is_file()
         ]
-        assert sum("transcripts column-wise 1, through parse.py 0" in text for text in flatten_logs) == 3, (
-            len(flatten_logs)
-        )
+        assert sum("transcripts column-wise 1, through parse.py 0" in text for text in flatten_logs) == len(
+            NIGHTS
+        ), len(flatten_logs)
         for night in NIGHTS:
             (entry,) = read_table("recordings", str(lake), night=night).to_pylist()
             assert (entry["recording_id"], entry["state"], entry["attempts"]) == (
@@ -144,4 +150,4 @@ def test_backfill_three_nights(tmp_path):
                 "MedicalTranscriptionJobSummaries"
             ]
         ]
-        assert len(names) == len(set(names)) == 3  # each night's recording got exactly one job
+        assert len(names) == len(set(names)) == len(NIGHTS)  # each night's recording got exactly one job

@@ -4,17 +4,14 @@ the night's keys, each writing its own part of the ``discover`` manifest, and ``
 A night of 60 recordings (plus duplicates under other keys, invalid files and a sidecar without its
 audio) is discovered by 4 shards at once and by one pass: the same recordings and reasons, each
 recording discovered by exactly one shard, one ledger object per recording, XCom one small value per
-shard; a rerun changes no ledger object or manifest and starts no job. The wall time of one pass and of
-4 shards in 4 processes (as 4 worker slots run them) is measured on the same night.
+shard; a rerun changes no ledger object or manifest and starts no job. Discovery's wall time on real
+nights is measured by bench/night.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -30,7 +27,6 @@ from medscribe.nightly import (
     save_discovery_part,
     settle_night,
 )
-from medscribe_harness.devstack import local_credentials_env
 from tests.conftest import boto3_client
 from tests.test_discovery import DESTINATION, tone_wav
 
@@ -295,69 +291,3 @@ def test_merge_refuses_a_recording_found_by_two_shards(s3):
 def test_a_shard_outside_the_shards_is_refused(s3):
     with pytest.raises(ValueError, match="shard 4 is not one of 4 shards"):
         discover_night(s3, **PLACES, staging_prefix="staging/media", shard=4, shards=4)
-
-
-CHILD = """
-import json, sys, time
-import av, boto3, jsonschema
-from medscribe.admission import service_model
-from medscribe.discovery import discover_night
-from medscribe.ledger import Ledger
-from medscribe.nightly import save_discovery_part
-
-args = json.loads(sys.argv[1])
-s3 = boto3.client("s3", endpoint_url=args["endpoint"])
-ledger = Ledger(s3, args["bucket"], args["ledger"])
-s3.list_buckets(), service_model()  # the connection and botocore's model, before the clock
-print("ready", flush=True)
-sys.stdin.readline()  # every child is ready: go
-started = time.time()
-recordings, rejected = discover_night(s3, **args["places"], staging_prefix=args["ledger"] + "-staging",
-                                      quarantine_prefix=args["ledger"] + "-quarantine", ledger=ledger,
-                                      shard=args["shard"], shards=args["shards"])
-save_discovery_part(ledger, args["places"]["night"], args["shard"], recordings, rejected)
-print(json.dumps({"started": started, "ended": time.time(), "found": len(recordings) + len(rejected)}))
-"""
-
-
-def timed_discovery(s3_only, ledger_prefix: str, shards: int) -> dict:
-    """``shards`` child processes (one per mapped task), let go together once all are ready; the wall time
-    from the first start to the last end of their discovery."""
-    env = {**os.environ, **local_credentials_env(), "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    args = {"endpoint": s3_only.s3_endpoint, "bucket": BUCKET, "ledger": ledger_prefix, "places": PLACES}
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", CHILD, json.dumps({**args, "shard": shard, "shards": shards})],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for shard in range(shards)
-    ]
-    for child in children:
-        assert child.stdout.readline().strip() == "ready", child.stderr.read()[-2000:]
-    results = []
-    for child in children:
-        child.stdin.write("go\n")
-        child.stdin.flush()
-    for child in children:
-        out, err = child.communicate(timeout=300)
-        assert child.returncode == 0, err[-2000:]
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return {
-        "seconds": max(r["ended"] for r in results) - min(r["started"] for r in results),
-        "found": sum(r["found"] for r in results),
-    }
-
-
-def test_wall_time_of_one_pass_and_of_four_shards_on_the_same_night(s3, s3_only, night, record_property):
-    """Measured, not asserted (2 shared cores): both discover every recording of the night."""
-    one = timed_discovery(s3_only, "timed-one", shards=1)
-    four = timed_discovery(s3_only, "timed-four", shards=SHARDS)
-    assert one["found"] == four["found"] == N + 5
-    figures = {"recordings": N + 5, "one_pass_s": round(one["seconds"], 2), "shards": SHARDS}
-    figures["sharded_s"] = round(four["seconds"], 2)
-    record_property("discovery_wall_time", figures)
-    print(f"\ndiscovery wall time: {figures}")

@@ -41,7 +41,10 @@ def dstack(tmp_path_factory):
     if not engine_python().exists():
         pytest.fail("the engine environment .venv-engine is missing: run `make test`, which creates it")
     started = time.monotonic()
-    manager = DistributedStack.start(tmp_path_factory.mktemp("dstack"))
+    # retries after 5 s instead of 30: the fault nights wait for them (the DAG's default stays 30 s)
+    manager = DistributedStack.start(
+        tmp_path_factory.mktemp("dstack"), airflow_extra_env={"MEDSCRIBE_TASK_RETRY_DELAY_S": "5"}
+    )
     stack = manager.__enter__()
     stack.close = lambda: manager.__exit__(None, None, None)
     TIMINGS["start"] = time.monotonic() - started

@@ -100,6 +100,7 @@ class DistributedStack:
     env: dict[str, str] = field(default_factory=dict)
     lake: Path | None = None
     down_on_purpose: set[str] = field(default_factory=set)  # services a fault test stopped
+    airflow_extra_env: dict[str, str] = field(default_factory=dict)
     _migration_error: Exception | None = None
     log: Callable[[str], object] = print
 
@@ -112,9 +113,14 @@ class DistributedStack:
         celery_workers: int = 2,
         engine_workers: int = 2,
         install_missing: bool = True,
+        airflow_extra_env: dict[str, str] | None = None,
         log=print,
     ):
-        """Start the whole stack; stop all of it when the block ends (also on errors)."""
+        """Start the whole stack; stop all of it when the block ends (also on errors).
+
+        :param airflow_extra_env: variables added to every Airflow process's environment (e.g. a shorter
+            ``MEDSCRIBE_TASK_RETRY_DELAY_S`` for fault tests).
+        """
         run_dir = Path(run_dir or REPO_ROOT / ".run" / "stack").resolve()
         logs = run_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -127,6 +133,7 @@ class DistributedStack:
         redis = redis_server(redis_port, run_dir / "redis", logs)
         redis.env.update(marker)
         stack = cls(run_dir=run_dir, stack_id=stack_id, postgres=postgres, redis=redis, lake=run_dir / "lake")
+        stack.airflow_extra_env = dict(airflow_extra_env or {})
         stack.log = log
         started = time.monotonic()
         try:
@@ -198,6 +205,7 @@ class DistributedStack:
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
             "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
             "AIRFLOW__CELERY__SYNC_PARALLELISM": "1",
+            **self.airflow_extra_env,
         }
         return env
 

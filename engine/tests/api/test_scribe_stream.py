@@ -295,6 +295,32 @@ def test_pause_and_resume_with_the_same_session_id(paused_and_resumed, s3, stack
     assert min(times)[0] < 1.0 and max(end for _begin, end in times) > duration - 3
 
 
+def test_an_ogg_opus_session_is_kept_decoded_and_transcribed_as_the_pcm_one(
+    node, endpoint, fast_stereo, s3, stack, tmp_path
+):
+    """The stereo visit streamed as Ogg-Opus at four times real time: the session keeps its audio
+    decoded (16 kHz PCM), and its post-stream transcript is as good as the PCM session's (82 reference
+    words: one word is 1.2 points; Opus is lossy)."""
+    from test_streaming import encoded_copy
+
+    encoded = encoded_copy("conversation_stereo", "ogg-opus", tmp_path)
+    lines = scribe(
+        node, endpoint, "conversation_stereo", pace=4, configuration=STEREO_CONFIGURATION,
+        waitAnalyticsS=240, encoded=encoded,
+    )  # fmt: skip
+    assert not errors(lines), errors(lines)
+    details = last_details(lines)
+    assert details["MediaEncoding"] == "ogg-opus" and details["MediaSampleRateHertz"] == encoded["rate"]
+    result = details["PostStreamAnalyticsResult"]["ClinicalNoteGenerationResult"]
+    assert result["Status"] == "COMPLETED", result
+    check_partials_then_finals(lines, min_partials=1)
+    reference = load_reference("conversation_stereo")["text"]
+    count = len(normalize(reference))
+    opus = word_errors(reference, post_stream_text(s3, stack, details)) / count
+    pcm = word_errors(reference, post_stream_text(s3, stack, last_details(fast_stereo))) / count
+    assert opus <= pcm + 0.05, (opus, pcm)
+
+
 def test_a_completed_session_cannot_be_resumed(node, endpoint, fast_stereo):
     session_id = last_details(fast_stereo)["SessionId"]
     lines = scribe(

@@ -11,7 +11,8 @@
 //   settings: extra command input (MediaSampleRateHertz, ...); secret: the secret key to sign with
 //   waitAnalyticsS: after the stream, poll GetMedicalScribeStream until the analytics end (0: once)
 //   getOnly: only GetMedicalScribeStream of sessionId
-import { readFileSync } from "node:fs";
+//   encoded: send an encoded file's bytes instead of the WAV's samples (audio.mjs; not with startS / stopAfterS)
+import { mediaInput, readAudio } from "./audio.mjs";
 import {
   TranscribeStreamingClient,
   StartMedicalScribeStreamCommand,
@@ -23,23 +24,6 @@ const started = Date.now();
 const elapsed = () => (Date.now() - started) / 1000;
 const emit = (line) => process.stdout.write(JSON.stringify({ t: elapsed(), ...line }) + "\n");
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function readWav(path) {
-  const data = readFileSync(path);
-  let offset = 12;
-  let format = null;
-  while (offset + 8 <= data.length) {
-    const id = data.toString("ascii", offset, offset + 4);
-    const size = data.readUInt32LE(offset + 4);
-    if (id === "fmt ") {
-      format = { channels: data.readUInt16LE(offset + 10), rate: data.readUInt32LE(offset + 12) };
-    } else if (id === "data") {
-      return { ...format, pcm: data.subarray(offset + 8, offset + 8 + size) };
-    }
-    offset += 8 + size + (size % 2);
-  }
-  throw new Error("no data chunk");
-}
 
 const client = new TranscribeStreamingClient({
   endpoint: options.endpoint,
@@ -71,7 +55,7 @@ async function waitAnalytics(sessionId, seconds) {
 }
 
 async function stream() {
-  const wav = readWav(options.file);
+  const wav = readAudio(options);
   const chunkMs = options.chunkMs ?? 100;
   const frame = 2 * wav.channels;
   const bytesPerChunk = Math.round((wav.rate * chunkMs) / 1000) * frame;
@@ -97,8 +81,7 @@ async function stream() {
   const response = await client.send(
     new StartMedicalScribeStreamCommand({
       LanguageCode: "en-US",
-      MediaSampleRateHertz: wav.rate,
-      MediaEncoding: "pcm",
+      ...mediaInput(options, wav),
       ...(options.sessionId ? { SessionId: options.sessionId } : {}),
       ...(options.settings ?? {}),
       InputStream: input(),

@@ -6,7 +6,9 @@
 //   pace: 1 = real time, 4 = four times faster, 0 = as fast as the connection takes it
 //   chunkMs: audio per AudioEvent (default 100); stopAfterS: stop sending (without ending) after this
 //   much audio; secret: the secret key to sign with; settings: extra command input (ShowSpeakerLabel, ...)
-import { readFileSync } from "node:fs";
+//   encoded: {"file": "x.ogg", "encoding": "ogg-opus" | "flac", "rate": 48000, "channels": 1, "durationS": 9.5}:
+//   send that file's bytes instead of the WAV's samples, paced by their share of durationS
+import { mediaInput, readAudio } from "./audio.mjs";
 import {
   TranscribeStreamingClient,
   StartMedicalStreamTranscriptionCommand,
@@ -16,29 +18,11 @@ const options = JSON.parse(process.argv[2]);
 const started = Date.now();
 const elapsed = () => (Date.now() - started) / 1000;
 const emit = (line) => process.stdout.write(JSON.stringify({ t: elapsed(), ...line }) + "\n");
-
-function readWav(path) {
-  const data = readFileSync(path);
-  let offset = 12;
-  let format = null;
-  while (offset + 8 <= data.length) {
-    const id = data.toString("ascii", offset, offset + 4);
-    const size = data.readUInt32LE(offset + 4);
-    if (id === "fmt ") {
-      format = { channels: data.readUInt16LE(offset + 10), rate: data.readUInt32LE(offset + 12) };
-    } else if (id === "data") {
-      return { ...format, pcm: data.subarray(offset + 8, offset + 8 + size) };
-    }
-    offset += 8 + size + (size % 2);
-  }
-  throw new Error("no data chunk");
-}
-
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const wav = readWav(options.file);
+const wav = readAudio(options);
 const chunkMs = options.chunkMs ?? 100;
-const bytesPerChunk = Math.round((wav.rate * chunkMs) / 1000) * 2 * wav.channels;
+const bytesPerChunk = Math.max(2, Math.round((wav.rate * chunkMs) / 1000)) * 2 * wav.channels;
 
 async function* audio() {
   const audioStart = Date.now();
@@ -75,8 +59,7 @@ try {
   const response = await client.send(
     new StartMedicalStreamTranscriptionCommand({
       LanguageCode: "en-US",
-      MediaSampleRateHertz: wav.rate,
-      MediaEncoding: "pcm",
+      ...mediaInput(options, wav),
       Specialty: "PRIMARYCARE",
       Type: "CONVERSATION",
       ...(wav.channels === 2 ? { EnableChannelIdentification: true, NumberOfChannels: 2 } : {}),

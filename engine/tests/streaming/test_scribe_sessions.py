@@ -46,10 +46,11 @@ def configuration(**extra) -> bytes:
 def test_headers_are_checked_as_healthscribe_streams_take_them():
     settings = parse_scribe_headers(headers())
     assert (settings.sample_rate, settings.session_id) == (16000, SESSION)
+    assert parse_scribe_headers(headers(**{"media-encoding": "flac"})).media_encoding == "flac"
     assert ("x-amzn-transcribe-session-id", SESSION) in settings.response_headers()
     for bad in (
         {"sample-rate": "8000"},
-        {"media-encoding": "flac"},
+        {"media-encoding": "mp3"},
         {"language-code": "de-DE"},
         {"session-id": "x"},
     ):

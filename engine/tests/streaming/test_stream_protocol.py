@@ -1,5 +1,5 @@
 """The streaming API's pieces on fixed inputs: event-stream framing, the chain of event signatures, the
-request headers, PCM decoding (engine environment; the end-to-end test with the AWS SDK for JavaScript is
+request headers, PCM, FLAC and Ogg-Opus decoding (engine environment; the end-to-end test with the AWS SDK for JavaScript is
 engine/tests/api/test_streaming.py)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import struct
+import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -18,7 +19,7 @@ pytest.importorskip("botocore", reason="needs the engine environment (.venv-engi
 from medscribe_engine.auth import SignedHeaders, SigningKey, SigV4Verifier
 from medscribe_engine.exceptions import BadRequestException, InvalidSignatureException
 from medscribe_engine.streaming import eventstream
-from medscribe_engine.streaming.settings import PcmDecoder, parse_settings
+from medscribe_engine.streaming.settings import PcmDecoder, audio_decoder, parse_settings
 from medscribe_engine.streaming.signing import ChunkVerifier, signing_key
 
 SECRET = "medscribe-local-secret"
@@ -147,7 +148,6 @@ def test_settings_from_headers():
     [
         {"x-amzn-transcribe-sample-rate": "7999"},
         {"x-amzn-transcribe-sample-rate": "48001"},
-        {"x-amzn-transcribe-media-encoding": "ogg-opus"},
         {"x-amzn-transcribe-media-encoding": "mp3"},
         {"x-amzn-transcribe-specialty": "DERMATOLOGY"},
         {"x-amzn-transcribe-type": None},
@@ -175,6 +175,63 @@ def test_pcm_channels_split_and_resampled():
     total = sum(len(narrow.decode(np.zeros(800, dtype="<i2").tobytes())[0]) for _ in range(10))
     total += len(narrow.flush()[0])  # what the resampler held back
     assert abs(total - 16000) <= 2  # one second at 8 kHz is one second at 16 kHz
+
+
+def encoded(encoding: str, rate: int, channels: int, seconds: float = 3.0) -> bytes:
+    """A tone (a different one per channel: 300 Hz, 500 Hz) encoded as FLAC or Ogg-Opus."""
+    import io
+
+    import av
+
+    t = np.arange(int(rate * seconds)) / rate
+    tones = np.stack([np.sin(2 * np.pi * (300 + 200 * k) * t) * 0.3 for k in range(channels)])
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="ogg" if encoding == "ogg-opus" else "flac") as container:
+        stream = container.add_stream("libopus" if encoding == "ogg-opus" else "flac", rate=rate)
+        stream.layout = "mono" if channels == 1 else "stereo"
+        samples = (tones.T.reshape(1, -1) * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout=stream.layout)
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("encoding", "rate"), [("flac", 44100), ("ogg-opus", 48000)])
+def test_flac_and_ogg_opus_arrive_in_pieces_and_come_out_at_16_khz(encoding, rate):
+    data = encoded(encoding, rate, 2)
+    decoder = audio_decoder(encoding, rate, 2)
+    cut = len(data) * 2 // 3 // 700 * 700
+    parts = [decoder.decode(data[i : i + 700]) for i in range(0, cut, 700)]
+    waited = time.monotonic()
+    while sum(len(part[0]) for part in parts) < 8000 and time.monotonic() - waited < 10:
+        parts.append(decoder.decode(b""))  # the decoder thread catching up
+        time.sleep(0.01)
+    # 2 s sent: FFmpeg holds about a second while it reads the container's start; the rest comes out
+    assert sum(len(part[0]) for part in parts) >= 8000
+    parts += [decoder.decode(data[i : i + 700]) for i in range(cut, len(data), 700)]
+    parts.append(decoder.flush())
+    left, right = (np.concatenate([part[k] for part in parts]) for k in (0, 1))
+    assert abs(len(left) - 3 * 16000) <= 400 and len(left) == len(right)  # 3 s (Opus adds its pre-skip)
+    for channel, tone in ((left, 300), (right, 500)):  # each channel its own tone
+        spectrum = np.abs(np.fft.rfft(channel[8000:40000]))
+        assert abs(np.argmax(spectrum) * 16000 / 32000 - tone) <= 2
+
+
+@pytest.mark.parametrize(
+    ("data", "channels", "wording"),
+    [
+        (np.zeros(8000, dtype="<i2").tobytes(), 1, "isn't valid flac"),  # PCM said to be FLAC
+        (encoded("flac", 16000, 1, 0.5), 2, "has 1 channel(s); the stream was started for 2"),
+    ],
+)
+def test_audio_that_is_not_what_the_stream_said_is_a_bad_request(data, channels, wording):
+    decoder = audio_decoder("flac", 16000, channels)
+    with pytest.raises(BadRequestException, match=wording.replace("(", r"\(").replace(")", r"\)")):
+        for i in range(0, len(data), 1000):
+            decoder.decode(data[i : i + 1000])
+        decoder.flush()
+    decoder.close()
 
 
 def test_silence_gives_no_result_and_is_not_kept(whisper_model):

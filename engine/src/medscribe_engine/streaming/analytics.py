@@ -50,7 +50,7 @@ class SessionAudio:
     ChannelDefinitions, else the single channel.
 
     :param path: the session's PCM file.
-    :param sample_rate: its MediaSampleRateHertz.
+    :param sample_rate: samples per second in the file (:attr:`Session.stored_rate`).
     :param channels: 1 or 2 (interleaved).
     """
 
@@ -220,7 +220,7 @@ class PostStreamAnalytics:
         )
         swapped: dict[str, pipeline.Stage] = {
             "decode": SessionAudio(
-                self.store.audio_path(session.session_id), session.sample_rate, session.channels
+                self.store.audio_path(session.session_id), session.stored_rate, session.channels
             ),
             "writers": WriteStreamingTranscript(s3),
             "summary": WriteStreamingNote(s3),

@@ -45,7 +45,12 @@ from medscribe_engine.streaming.recognition import ChannelStream, StreamParams
 from medscribe_engine.streaming.results import OnlineSpeakers, medical_result
 from medscribe_engine.streaming.scribe import SCRIBE_STREAM_PATH, ScribeStream, get_scribe_stream
 from medscribe_engine.streaming.sessions import SessionStore
-from medscribe_engine.streaming.settings import MedicalStreamSettings, PcmDecoder, parse_settings
+from medscribe_engine.streaming.settings import (
+    AudioDecoder,
+    MedicalStreamSettings,
+    audio_decoder,
+    parse_settings,
+)
 from medscribe_engine.streaming.signing import ChunkVerifier, verify_request
 from medscribe_engine.streaming.wire import (
     IDLE_MESSAGE,
@@ -53,6 +58,7 @@ from medscribe_engine.streaming.wire import (
     MAX_AUDIO_CHUNK,
     Disconnected,
     StreamError,
+    decoded,
     error_response,
 )
 from medscribe_engine.vocabularies import VocabularyBackend
@@ -229,7 +235,7 @@ class MedicalStream:
             )
             for index in range(settings.number_of_channels)
         ]
-        decoder = PcmDecoder(settings.sample_rate, settings.number_of_channels)
+        decoder = audio_decoder(settings.media_encoding, settings.sample_rate, settings.number_of_channels)
         finisher = _Finisher(settings, entries, self.service.resources)
         reader = asyncio.create_task(self._read(chunks, decoder, channels))
         recognizer = asyncio.create_task(self._recognize(channels, finisher))
@@ -247,6 +253,8 @@ class MedicalStream:
             await self._stop(reader, recognizer, InternalFailureException("An internal error occurred."))
         else:
             await self._finish()
+        finally:
+            decoder.close()
 
     async def _stop(self, reader, recognizer, error: TranscribeError | None) -> None:
         for task in (reader, recognizer):
@@ -255,7 +263,9 @@ class MedicalStream:
             log.info("stream ended with %s", error.code)
             await self._finish(eventstream.exception_event(error.code, error.message))
 
-    async def _read(self, chunks: ChunkVerifier, decoder: PcmDecoder, channels: list[ChannelStream]) -> None:
+    async def _read(
+        self, chunks: ChunkVerifier, decoder: AudioDecoder, channels: list[ChannelStream]
+    ) -> None:
         messages = eventstream.MessageReader()
         while True:
             try:
@@ -281,12 +291,12 @@ class MedicalStream:
             if not message.get("more_body", False):
                 return self._end(decoder, channels)
 
-    def _end(self, decoder: PcmDecoder, channels: list[ChannelStream]) -> None:
-        for channel, samples in zip(channels, decoder.flush(), strict=True):
+    def _end(self, decoder: AudioDecoder, channels: list[ChannelStream]) -> None:
+        for channel, samples in zip(channels, decoded(decoder.flush), strict=True):
             channel.add(samples)
         self.ended.set()
 
-    def _event(self, payload: bytes, decoder: PcmDecoder, channels: list[ChannelStream]) -> None:
+    def _event(self, payload: bytes, decoder: AudioDecoder, channels: list[ChannelStream]) -> None:
         try:
             inner = eventstream.MessageReader().feed(payload)
         except eventstream.ParserError:
@@ -303,7 +313,7 @@ class MedicalStream:
             raise StreamError(
                 BadRequestException("An audio event is larger than the engine accepts (256 KiB).")
             )
-        for channel, samples in zip(channels, decoder.decode(inner[0].payload), strict=True):
+        for channel, samples in zip(channels, decoded(decoder.decode, inner[0].payload), strict=True):
             channel.add(samples)
         self.audio_arrived.set()
 

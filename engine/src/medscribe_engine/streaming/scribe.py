@@ -46,13 +46,14 @@ from medscribe_engine.streaming.scribe_settings import (
     parse_scribe_headers,
 )
 from medscribe_engine.streaming.sessions import MAX_AUDIO_S, Session, SessionStore
-from medscribe_engine.streaming.settings import PcmDecoder
+from medscribe_engine.streaming.settings import AudioDecoder, audio_decoder, pcm16
 from medscribe_engine.streaming.signing import ChunkVerifier, verify_request
 from medscribe_engine.streaming.wire import (
     IDLE_MESSAGE,
     MAX_AUDIO_CHUNK,
     Disconnected,
     StreamError,
+    decoded,
     error_response,
 )
 
@@ -252,7 +253,7 @@ class ScribeStream:
             )
             for index in range(session.channels)
         ]
-        decoder = PcmDecoder(session.sample_rate, session.channels)
+        decoder = audio_decoder(session.media_encoding, session.sample_rate, session.channels)
         shaper = ScribeSegments(
             session.audio_seconds, two, entries, words, configuration.get("VocabularyFilterMethod")
         )
@@ -273,6 +274,8 @@ class ScribeStream:
             raise
         else:
             await self._finish()
+        finally:
+            decoder.close()
 
     async def _stop(self, reader, recognizer, error: TranscribeError | None) -> None:
         for task in (reader, recognizer):
@@ -282,8 +285,9 @@ class ScribeStream:
             log.info("scribe stream ended with %s", error.code)
             await self._finish(eventstream.exception_event(error.code, error.message))
 
-    async def _read(self, session: Session, chunks: ChunkVerifier, decoder: PcmDecoder, channels) -> None:
-        limit = int(MAX_AUDIO_S * session.sample_rate) * session.frame_bytes
+    async def _read(self, session: Session, chunks: ChunkVerifier, decoder: AudioDecoder, channels) -> None:
+        limit = int(MAX_AUDIO_S * session.stored_rate) * session.frame_bytes
+        as_sent = session.media_encoding == "pcm"  # PCM is kept as sent, encoded audio decoded (16 kHz)
         path = self._sessions().audio_path(session.session_id)
         with open(path, "ab") as audio_file:
             audio_file.truncate(self.audio_bytes)  # whole frames, as recorded when the last stream ended
@@ -310,14 +314,21 @@ class ScribeStream:
                     raise StreamError(
                         BadRequestException("An audio event is larger than the engine accepts (256 KiB).")
                     )
-                if self.audio_bytes + len(payload) > limit:
+                decoded_audio = decoded(decoder.decode, payload)
+                kept = payload if as_sent else pcm16(decoded_audio)
+                if self.audio_bytes + len(kept) > limit:
                     raise StreamError(BadRequestException("A session can have at most 2 hours of audio."))
-                audio_file.write(payload)
-                self.audio_bytes += len(payload)
-                for channel, samples in zip(channels, decoder.decode(payload), strict=True):
+                audio_file.write(kept)
+                self.audio_bytes += len(kept)
+                for channel, samples in zip(channels, decoded_audio, strict=True):
                     channel.add(samples)
                 self.audio_arrived.set()
-        for channel, samples in zip(channels, decoder.flush(), strict=True):
+            decoded_audio = decoded(decoder.flush)
+            if not as_sent:
+                kept = pcm16(decoded_audio)
+                audio_file.write(kept)
+                self.audio_bytes += len(kept)
+        for channel, samples in zip(channels, decoded_audio, strict=True):
             channel.add(samples)
         self.ended.set()
         await self._drain()

@@ -21,7 +21,6 @@ from medscribe_engine.streaming.settings import (
     MAX_RATE,
     PREFIX,
     SESSION_ID,
-    SUPPORTED_ENCODINGS,
     _one_of,
     _required,
 )
@@ -76,11 +75,6 @@ def parse_scribe_headers(headers: dict[str, str]) -> ScribeStreamSettings:
             f"{MAX_RATE} Hz."
         )
     encoding = _one_of(_required(headers, "media-encoding"), ENCODINGS, "mediaEncoding")
-    if encoding not in SUPPORTED_ENCODINGS:
-        raise BadRequestException(
-            f"The media encoding {encoding} is not supported by the engine yet: send pcm (signed 16-bit "
-            "little-endian samples)."
-        )
     session_id = headers.get(PREFIX + "session-id") or str(uuid.uuid4())
     if not SESSION_ID.match(session_id):
         raise BadRequestException("The session id must be a UUID (36 characters).")

@@ -3,8 +3,9 @@ audio, kept until its post-stream analytics have run.
 
 A row holds what GetMedicalScribeStream returns (status, times, the accepted headers and
 ConfigurationEvent, the analytics' status and output URIs) and how much audio the session has; never
-audio or text. The audio is the client's PCM exactly as it arrived (all streams of the session, one
-after the other) in ``<data_dir>/scribe-streams/<SessionId>.pcm``; it is deleted once the analytics end.
+audio or text. The audio is the client's PCM exactly as it arrived (FLAC and Ogg-Opus decoded to 16 kHz
+PCM; all streams of the session, one after the other) in ``<data_dir>/scribe-streams/<SessionId>.pcm``; it
+is deleted once the analytics end.
 
 Statuses follow the service: a stream is IN_PROGRESS while it runs, PAUSED when its client ended it
 without END_OF_SESSION (or went away), COMPLETED after END_OF_SESSION, FAILED when the engine could not
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medscribe_engine.exceptions import BadRequestException, ConflictException
+from medscribe_engine.pipeline.document import SAMPLE_RATE
 from medscribe_engine.streaming.scribe_settings import ScribeStreamSettings
 
 IN_PROGRESS, PAUSED, COMPLETED, FAILED = "IN_PROGRESS", "PAUSED", "COMPLETED", "FAILED"
@@ -88,8 +90,14 @@ class Session:
         return 2 * self.channels
 
     @property
+    def stored_rate(self) -> int:
+        """Samples per second in the session's audio file: the stream's rate for PCM (kept as sent), 16 kHz
+        for FLAC and Ogg-Opus (kept decoded)."""
+        return self.sample_rate if self.media_encoding == "pcm" else SAMPLE_RATE
+
+    @property
     def audio_seconds(self) -> float:
-        return self.audio_bytes / (self.frame_bytes * self.sample_rate)
+        return self.audio_bytes / (self.frame_bytes * self.stored_rate)
 
 
 class SessionStore:

@@ -12,12 +12,12 @@ import soxr
 
 from medscribe_engine.exceptions import BadRequestException
 from medscribe_engine.pipeline.document import SAMPLE_RATE
+from medscribe_engine.streaming.encoded import EncodedDecoder
 
 PREFIX = "x-amzn-transcribe-"
 SPECIALTIES = ("PRIMARYCARE", "CARDIOLOGY", "NEUROLOGY", "ONCOLOGY", "RADIOLOGY", "UROLOGY")
 TYPES = ("CONVERSATION", "DICTATION")
 ENCODINGS = ("pcm", "ogg-opus", "flac")
-SUPPORTED_ENCODINGS = ("pcm",)
 MIN_RATE, MAX_RATE = 8000, 48000
 SESSION_ID = re.compile(r"^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$")
 
@@ -95,11 +95,6 @@ def parse_settings(headers: dict[str, str]) -> MedicalStreamSettings:
             f"The sample rate {rate_text} isn't valid. The sample rate must be between {MIN_RATE} and {MAX_RATE} Hz."
         )
     encoding = _one_of(_required(headers, "media-encoding"), ENCODINGS, "mediaEncoding")
-    if encoding not in SUPPORTED_ENCODINGS:
-        raise BadRequestException(
-            f"The media encoding {encoding} is not supported by the engine yet: send pcm (signed 16-bit "
-            "little-endian samples)."
-        )
     specialty = _one_of(_required(headers, "specialty"), SPECIALTIES, "specialty")
     speech_type = _one_of(_required(headers, "type"), TYPES, "type")
     speakers = _boolean(headers, "show-speaker-label")
@@ -166,3 +161,22 @@ class PcmDecoder:
     def _split(self, frames: np.ndarray) -> list[np.ndarray]:
         self.samples += len(frames)
         return [np.ascontiguousarray(frames[:, channel]) for channel in range(self.channels)]
+
+    def close(self) -> None:
+        """Nothing to stop (:class:`~medscribe_engine.streaming.encoded.EncodedDecoder` has a thread)."""
+
+
+AudioDecoder = PcmDecoder | EncodedDecoder
+
+
+def pcm16(channels: list[np.ndarray]) -> bytes:
+    """Float32 arrays, one per channel, as interleaved signed 16-bit little-endian PCM."""
+    frames = np.stack(channels, axis=1) if channels else np.zeros((0, 1), dtype=np.float32)
+    return (np.clip(frames, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
+
+
+def audio_decoder(encoding: str, sample_rate: int, channels: int) -> AudioDecoder:
+    """The decoder of a stream's ``MediaEncoding``: 16 kHz float32 arrays, one per channel, either way."""
+    if encoding == "pcm":
+        return PcmDecoder(sample_rate, channels)
+    return EncodedDecoder(encoding, channels)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from medscribe_engine.exceptions import TranscribeError
+from medscribe_engine.exceptions import BadRequestException, TranscribeError
 
 IDLE_TIMEOUT_S = 15.0  # AWS ends a stream that sends no audio for 15 s
 MAX_AUDIO_CHUNK = 256 * 1024  # bytes of one AudioEvent
@@ -24,6 +25,15 @@ class StreamError(Exception):
 
 class Disconnected(Exception):
     """The client went away: nothing more can be sent."""
+
+
+def decoded(call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)`` of an audio decoder; audio that is not what the stream said it is
+    (BadRequestException) ends the stream."""
+    try:
+        return call(*args)
+    except BadRequestException as error:
+        raise StreamError(error) from None
 
 
 async def json_response(send, status: int, body: dict, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:

@@ -270,9 +270,11 @@ def offline_engine(
     host: str = "127.0.0.1",
     workers: int = 1,
     stream_port: int | None = None,
+    websocket_port: int | None = None,
 ) -> Service:
     """The offline engine (``python -m medscribe_engine``) in its own environment; with ``stream_port``,
-    its real-time streaming API (HTTP/2) listens there too."""
+    its real-time streaming API (HTTP/2) listens there too, and with ``websocket_port`` the WebSocket form
+    of the medical stream."""
     python = engine_python()
     if not python.exists():
         raise ServiceError(f"the engine environment is missing ({python}); run `make install` first")
@@ -291,6 +293,7 @@ def offline_engine(
             "--workers",
             str(workers),
             *(["--stream-port", str(stream_port)] if stream_port is not None else []),
+            *(["--websocket-port", str(websocket_port)] if websocket_port is not None else []),
         ],
         host=host,
         port=port,
@@ -312,6 +315,7 @@ class LocalStack:
     engine: Service | None
     s3_front_endpoint: str | None = None
     engine_stream_port: int | None = None  # the engine's streaming API (HTTP/2)
+    engine_websocket_port: int | None = None  # its WebSocket form of the medical stream
 
     @classmethod
     @contextlib.contextmanager
@@ -337,6 +341,7 @@ class LocalStack:
                 stack.s3_front_endpoint = s3_front(s3.endpoint)
             if with_engine:
                 stack.engine_stream_port = free_port()
+                stack.engine_websocket_port = free_port()
                 stack.engine = offline_engine(
                     engine_port or free_port(),
                     stack.s3_endpoint,
@@ -344,6 +349,7 @@ class LocalStack:
                     run_dir / "logs",
                     workers=engine_workers,
                     stream_port=stack.engine_stream_port,
+                    websocket_port=stack.engine_websocket_port,
                 )
                 stack.engine.env.update(env or {})
                 stack.engine.start(timeout=300)
@@ -365,6 +371,13 @@ class LocalStack:
         if self.engine is None or self.engine_stream_port is None:
             return None
         return f"http://{self.engine.host}:{self.engine_stream_port}"
+
+    @property
+    def engine_websocket_endpoint(self) -> str | None:
+        """``http://host:port`` of the WebSocket form (``ws://`` on that port)."""
+        if self.engine is None or self.engine_websocket_port is None:
+            return None
+        return f"http://{self.engine.host}:{self.engine_websocket_port}"
 
     def restart_engine(self, crash: bool = False, timeout: float = 300) -> None:
         """Stop the engine (SIGTERM, or SIGKILL when ``crash``) and start it again on the same port and

@@ -122,11 +122,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="TCP port of the real-time streaming API (HTTP/2, StartMedicalStreamTranscription); none: off",
     )
     parser.add_argument(
+        "--websocket-port",
+        type=int,
+        default=None,
+        help="TCP port of the WebSocket form of the medical stream (ws://, presigned URLs); needs --stream-port",
+    )
+    parser.add_argument(
         "--max-streams", type=int, default=2, help="concurrent streams; past them LimitExceededException"
     )
     args = parser.parse_args(argv)
     if args.max_streams < 1:
         parser.error("--max-streams must be at least 1")
+    if args.websocket_port is not None and args.stream_port is None:
+        parser.error("--websocket-port needs --stream-port (both forms share the streams' limit)")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.max_queued < 1:
@@ -190,7 +198,7 @@ def bind(host: str, port: int) -> socket.socket:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
-    ports = [args.port] + ([args.stream_port] if args.stream_port is not None else [])
+    ports = [args.port] + [port for port in (args.stream_port, args.websocket_port) if port is not None]
     sockets = []
     for port in ports:
         try:
@@ -312,12 +320,13 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=data_dir,
             filters=filters,
         )
-        streams = StreamListener(sockets[1], StreamingApp(service))
+        streams = StreamListener(sockets[1], StreamingApp(service), sockets[2] if len(sockets) > 2 else None)
         streams.start()
         log.info(
-            "streaming API on %s:%d (HTTP/2), at most %d stream(s)",
+            "streaming API on %s:%d (HTTP/2)%s, at most %d stream(s)",
             args.host,
             args.stream_port,
+            f" and {args.websocket_port} (WebSocket)" if args.websocket_port is not None else "",
             args.max_streams,
         )
     state.ready = True

@@ -46,8 +46,9 @@ def endpoint(stack):
 def stream(node: str, endpoint: str, name: str, timeout: float = 240, **options) -> list[dict]:
     """The lines stream.mjs printed for the recording ``name`` with ``options``."""
     options = {"endpoint": endpoint, "file": str(FIXTURES / f"{name}.wav"), "pace": 1, **options}
+    flags = ["--experimental-websocket"] if options.get("websocket") else []  # Node 20's WebSocket
     done = subprocess.run(
-        [node, str(CLIENT_DIR / "stream.mjs"), json.dumps(options)],
+        [node, *flags, str(CLIENT_DIR / "stream.mjs"), json.dumps(options)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -272,6 +273,39 @@ def test_a_flac_stream_is_transcribed_as_the_pcm_one(node, endpoint, tmp_path, r
     encoded_errors, words = word_errors(reference, final_text(lines))
     pcm_errors, _words = word_errors(reference, final_text(realtime_dictation))
     assert encoded_errors / words <= pcm_errors / words + WER_MARGIN, (final_text(lines), encoded_errors)
+
+
+def test_the_websocket_form_gives_partials_then_finals_as_the_http2_form(node, stack, realtime_dictation):
+    """The dictation through the SDK's WebSocket handler (presigned URL, one signed event per message) at
+    four times real time, the microphone left open until the last final (the handler closes the socket
+    after its last event): the same kind of results as over HTTP/2, finals as good (53 reference words)."""
+    lines = stream(
+        node, stack.engine_websocket_endpoint, "dictation", pace=4, websocket=True, holdOpenS=30,
+        settings={"Type": "DICTATION"},
+    )  # fmt: skip
+    assert not errors(lines), errors(lines)
+    seen = results(lines)
+    assert seen[0]["IsPartial"] is True and seen[-1]["IsPartial"] is False
+    assert lines[-1]["type"] == "done"
+    reference = load_reference("dictation")["text"]
+    socket_errors, words = word_errors(reference, final_text(lines))
+    http2_errors, _words = word_errors(reference, final_text(realtime_dictation))
+    assert socket_errors / words <= http2_errors / words + WER_MARGIN, (final_text(lines), socket_errors)
+
+
+def test_a_websocket_stream_with_a_bad_presigned_url_or_settings_is_refused(node, stack):
+    lines = stream(
+        node, stack.engine_websocket_endpoint, "dictation", websocket=True, secret="not-the-secret"
+    )
+    assert errors(lines) and not results(lines)  # the upgrade was answered 403: no socket
+    log = stack.engine.log_path.read_text()
+    assert "websocket stream refused: InvalidSignatureException" in log
+    lines = stream(
+        node, stack.engine_websocket_endpoint, "dictation", pace=0, websocket=True,
+        settings={"MediaSampleRateHertz": 7000},
+    )  # fmt: skip
+    (error,) = errors(lines)
+    assert error["name"] == "BadRequestException" and "sample rate" in error["message"]
 
 
 def test_a_wrongly_signed_stream_is_refused(node, endpoint):

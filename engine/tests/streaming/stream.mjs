@@ -8,11 +8,15 @@
 //   much audio; secret: the secret key to sign with; settings: extra command input (ShowSpeakerLabel, ...)
 //   encoded: {"file": "x.ogg", "encoding": "ogg-opus" | "flac", "rate": 48000, "channels": 1, "durationS": 9.5}:
 //   send that file's bytes instead of the WAV's samples, paced by their share of durationS
+//   websocket: true: the WebSocket form (the SDK's WebSocketFetchHandler: a presigned URL, each event a
+//   message) against the endpoint's port in cleartext; needs `node --experimental-websocket` on Node 20
+//   holdOpenS: after the recording, send silence until its last final arrives, for at most this long
 import { mediaInput, readAudio } from "./audio.mjs";
 import {
   TranscribeStreamingClient,
   StartMedicalStreamTranscriptionCommand,
 } from "@aws-sdk/client-transcribe-streaming";
+import { WebSocketFetchHandler } from "@aws-sdk/middleware-websocket";
 
 const options = JSON.parse(process.argv[2]);
 const started = Date.now();
@@ -21,6 +25,7 @@ const emit = (line) => process.stdout.write(JSON.stringify({ t: elapsed(), ...li
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const wav = readAudio(options);
+let lastFinalEnd = 0; // the end time of the latest final result, for holdOpenS
 const chunkMs = options.chunkMs ?? 100;
 const bytesPerChunk = Math.max(2, Math.round((wav.rate * chunkMs) / 1000)) * 2 * wav.channels;
 
@@ -44,6 +49,16 @@ async function* audio() {
     yield { AudioEvent: { AudioChunk: chunk } };
   }
   emit({ type: "sent", audioS: sent / (wav.rate * 2 * wav.channels) });
+  // With holdOpenS: PCM silence after the recording, in real time (a microphone left open), until a final
+  // result reaches the recording's last second or holdOpenS pass. The SDK's WebSocket handler closes the
+  // socket right after the last event, so the last utterance's final must come while audio still flows.
+  const audioS = sent / (wav.rate * 2 * wav.channels);
+  const silence = new Uint8Array(bytesPerChunk);
+  const holdUntil = Date.now() + (options.holdOpenS ?? 0) * 1000;
+  while (Date.now() < holdUntil && lastFinalEnd < audioS - 1) {
+    await sleep(chunkMs);
+    yield { AudioEvent: { AudioChunk: silence } };
+  }
 }
 
 const client = new TranscribeStreamingClient({
@@ -53,7 +68,22 @@ const client = new TranscribeStreamingClient({
     accessKeyId: options.accessKeyId ?? "medscribe-local",
     secretAccessKey: options.secret ?? "medscribe-local-secret",
   },
+  ...(options.websocket ? { requestHandler: new WebSocketFetchHandler() } : {}),
 });
+if (options.websocket) {
+  // The SDK's WebSocket form goes to wss:// on port 8443 (AWS's); the engine's is ws:// on its own port.
+  // Before signing, since the presigned URL signs the host header (host and port).
+  client.middlewareStack.addRelativeTo(
+    (next) => (args) => {
+      const { request } = args;
+      request.protocol = "ws:";
+      request.hostname = request.hostname.replace(/:8443$/, "");
+      request.headers.host = request.port ? `${request.hostname}:${request.port}` : request.hostname;
+      return next(args);
+    },
+    { relation: "after", toMiddleware: "websocketEndpointMiddleware", name: "engineWebSocketEndpoint" },
+  );
+}
 
 try {
   const response = await client.send(
@@ -70,7 +100,10 @@ try {
   emit({ type: "started", sessionId: response.SessionId, sampleRate: response.MediaSampleRateHertz });
   for await (const event of response.TranscriptResultStream) {
     if (event.TranscriptEvent) {
-      for (const result of event.TranscriptEvent.Transcript.Results ?? []) emit({ type: "result", result });
+      for (const result of event.TranscriptEvent.Transcript.Results ?? []) {
+        if (!result.IsPartial) lastFinalEnd = Math.max(lastFinalEnd, result.EndTime);
+        emit({ type: "result", result });
+      }
     } else {
       const [name, value] = Object.entries(event)[0];
       emit({ type: "error", name, message: value?.Message ?? value?.message });

@@ -20,7 +20,7 @@ from medscribe_engine.auth import SignedHeaders, SigningKey, SigV4Verifier
 from medscribe_engine.exceptions import BadRequestException, InvalidSignatureException
 from medscribe_engine.streaming import eventstream
 from medscribe_engine.streaming.settings import PcmDecoder, audio_decoder, parse_settings
-from medscribe_engine.streaming.signing import ChunkVerifier, signing_key
+from medscribe_engine.streaming.signing import ChunkVerifier, signing_key, verify_presigned
 
 SECRET = "medscribe-local-secret"
 NOW = datetime(2026, 12, 6, 0, 30, tzinfo=UTC)
@@ -175,6 +175,53 @@ def test_pcm_channels_split_and_resampled():
     total = sum(len(narrow.decode(np.zeros(800, dtype="<i2").tobytes())[0]) for _ in range(10))
     total += len(narrow.flush()[0])  # what the resampler held back
     assert abs(total - 16000) <= 2  # one second at 8 kHz is one second at 16 kHz
+
+
+@pytest.mark.parametrize(
+    ("change", "wording"),
+    [
+        ({"X-Amz-Signature": None}, "needs a presigned URL"),
+        ({"X-Amz-SignedHeaders": "host;x-amz-date"}, "host header only"),
+        ({"X-Amz-Expires": "301"}, "between 1 and 300"),
+        ({"X-Amz-Date": (NOW - timedelta(seconds=61)).strftime("%Y%m%dT%H%M%SZ")}, "has expired"),
+        ({"language-code": "de-DE"}, "signature we calculated does not match"),  # changed after signing
+    ],
+)
+def test_presigned_websocket_urls_are_checked_before_the_upgrade(change, wording):
+    """A URL presigned as the AWS SDKs do (query authentication, host signed, the empty body's hash)
+    passes; one missing a part, expired, or changed after signing is refused."""
+    from urllib.parse import quote
+
+    from medscribe_engine.streaming.signing import EMPTY_PAYLOAD
+
+    verifier = SigV4Verifier([SigningKey("medscribe-local", SECRET)], now=lambda: NOW, region=REGION)
+    path, host = "/medical-stream-transcription-websocket", "127.0.0.1:5058"
+
+    def presigned(date: datetime) -> dict:
+        amz_date = date.strftime("%Y%m%dT%H%M%SZ")
+        query = {
+            "language-code": "en-US", "media-encoding": "pcm", "sample-rate": "16000",
+            "X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Date": amz_date, "X-Amz-Expires": "60",
+            "X-Amz-Credential": f"medscribe-local/{amz_date[:8]}/{REGION}/transcribe/aws4_request",
+            "X-Amz-SignedHeaders": "host",
+        }  # fmt: skip
+        canonical_query = "&".join(
+            sorted(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in query.items())
+        )
+        canonical = f"GET\n{path}\n{canonical_query}\nhost:{host}\n\nhost\n{EMPTY_PAYLOAD}"
+        scope = f"{amz_date[:8]}/{REGION}/transcribe/aws4_request"
+        to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        key = signing_key(SECRET, amz_date[:8], REGION)
+        return {**query, "X-Amz-Signature": hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()}
+
+    query = presigned(NOW - timedelta(seconds=30))
+    assert verify_presigned(verifier, path, query, host).access_key_id == "medscribe-local"
+    if "X-Amz-Date" in change:  # signed then, so only its age is wrong
+        query = presigned(NOW - timedelta(seconds=61))
+    else:
+        query = {name: value for name, value in (query | change).items() if value is not None}
+    with pytest.raises(InvalidSignatureException, match=wording):
+        verify_presigned(verifier, path, query, host)
 
 
 def encoded(encoding: str, rate: int, channels: int, seconds: float = 3.0) -> bytes:

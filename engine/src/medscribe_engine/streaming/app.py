@@ -76,6 +76,7 @@ __all__ = [
 log = logging.getLogger("medscribe_engine.streaming")
 
 MEDICAL_STREAM_PATH = "/medical-stream-transcription"
+MEDICAL_WEBSOCKET_PATH = MEDICAL_STREAM_PATH + "-websocket"  # the WebSocket form (streaming/websocket.py)
 MAX_STREAMS = 2  # concurrent streams; 2 real-time tiny.en streams fit 2 cores (bench/streaming)
 
 
@@ -128,6 +129,10 @@ class StreamingApp:
         self.service = service
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket":  # its presigned URL was checked before the upgrade
+            if scope["path"] == MEDICAL_WEBSOCKET_PATH:
+                await MedicalStream(self.service, scope, receive, send).run()
+            return
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
@@ -160,11 +165,13 @@ class MedicalStream:
         self.results = {"partial": 0, "final": 0}
 
     async def run(self) -> None:
-        try:
-            signed = verify_request(self.service.verifier, "POST", self.scope["path"], self.headers)
-        except TranscribeError as error:
-            await error_response(self.send, error.status, error.code, error.message)
-            return
+        signed = self.scope.get("signed")  # the WebSocket form's presigned URL, checked already
+        if signed is None:
+            try:
+                signed = verify_request(self.service.verifier, "POST", self.scope["path"], self.headers)
+            except TranscribeError as error:
+                await error_response(self.send, error.status, error.code, error.message)
+                return
         settings, failure = None, None
         try:
             settings = parse_settings(self.headers)

@@ -56,11 +56,14 @@ class StreamListener:
 
     :param sock: a bound, listening TCP socket.
     :param app: the ASGI-style application.
+    :param websocket_sock: another, for the WebSocket form (:mod:`~medscribe_engine.streaming.websocket`),
+        or None.
     """
 
-    def __init__(self, sock: socket.socket, app):
+    def __init__(self, sock: socket.socket, app, websocket_sock: socket.socket | None = None):
         self.sock = sock
         self.app = app
+        self.websocket_sock = websocket_sock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._started = threading.Event()
@@ -95,9 +98,17 @@ class StreamListener:
 
         self.sock.setblocking(False)
         server = await asyncio.start_server(accept, sock=self.sock)
+        websockets = None
+        if self.websocket_sock is not None:
+            from medscribe_engine.streaming.websocket import WebSocketStreams
+
+            self.websocket_sock.setblocking(False)
+            websockets = await WebSocketStreams(self.app).serve(self.websocket_sock)
         self._started.set()
         await self._stop.wait()
         server.close()
+        if websockets is not None:
+            websockets.close()
         for task in list(connections):
             task.cancel()
         await asyncio.gather(*connections, return_exceptions=True)

@@ -14,7 +14,8 @@ payload. Its signature is SigV4's HMAC chain over::
     <sha256 hex of the payload>
 
 with the signing key of the chunk's own date, as the AWS SDKs sign it (``signEvent`` of
-``@smithy/signature-v4``). An empty payload ends the stream. Nothing of a request, and no key, is logged.
+``@smithy/signature-v4``). An empty payload ends the stream. The WebSocket form is the same, except that
+the request is a presigned URL (:func:`verify_presigned`), whose signature seeds the chain. Nothing of a request, and no key, is logged.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from medscribe_engine.streaming.eventstream import Message
 
 STREAMING_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-EVENTS"
 EVENT_ALGORITHM = "AWS4-HMAC-SHA256-PAYLOAD"
+MAX_PRESIGNED_S = 300
 _SIGNED_HEADERS = re.compile(r"SignedHeaders=([^,\s]+)")
 
 
@@ -70,6 +72,58 @@ def verify_request(verifier: SigV4Verifier, method: str, path: str, headers: dic
     key = signing_key(signed.secret, signed.amz_date[:8], verifier.region)
     expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
     if names != sorted(names) or not hmac.compare_digest(expected, signed.signature):
+        raise InvalidSignatureException(SIGNATURE_MISMATCH)
+    return signed
+
+
+EMPTY_PAYLOAD = hashlib.sha256(b"").hexdigest()  # a presigned WebSocket URL signs an empty body
+
+
+def verify_presigned(verifier: SigV4Verifier, path: str, query: dict[str, str], host: str) -> SignedHeaders:
+    """The checked signature of a presigned WebSocket URL (``GET``, query authentication: ``X-Amz-*``
+    parameters, only ``host`` signed, the empty body's hash), as the AWS SDKs' ``presign`` makes it; the
+    AWS error otherwise. Key, scope and date skew are checked as for a header-signed request, and the URL
+    must not have expired (``X-Amz-Expires``, at most 300 s as AWS allows for streams).
+
+    :param verifier: the engine's verifier (its keys, region and clock).
+    :param path: the URL's path.
+    :param query: its query parameters, decoded.
+    :param host: the Host header.
+    """
+    credential, signature = query.get("X-Amz-Credential", ""), query.get("X-Amz-Signature", "")
+    if query.get("X-Amz-Algorithm") != ALGORITHM or not credential or not signature:
+        raise InvalidSignatureException(
+            "A WebSocket stream needs a presigned URL: X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, "
+            "X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature."
+        )
+    if query.get("X-Amz-SignedHeaders") != "host":
+        raise InvalidSignatureException("A presigned stream URL must sign the host header only.")
+    expires = query.get("X-Amz-Expires", "")
+    if not expires.isdigit() or not 1 <= int(expires) <= MAX_PRESIGNED_S:
+        raise InvalidSignatureException(f"X-Amz-Expires must be between 1 and {MAX_PRESIGNED_S} seconds.")
+    amz_date = query.get("X-Amz-Date", "")
+    authorization = (
+        f"{ALGORITHM} Credential={credential}, SignedHeaders=host;x-amz-date, Signature={signature}"
+    )
+    signed = verifier.check_headers({"authorization": authorization, "x-amz-date": amz_date, "host": host})
+    signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    if (verifier.now() - signed_at).total_seconds() > int(expires):
+        raise InvalidSignatureException("The presigned URL has expired.")
+    canonical_query = "&".join(
+        sorted(
+            f"{quote(name, safe='-_.~')}={quote(value, safe='-_.~')}"
+            for name, value in query.items()
+            if name != "X-Amz-Signature"
+        )
+    )
+    canonical = "\n".join(
+        ["GET", quote(path, safe="/~"), canonical_query, f"host:{host.strip()}\n", "host", EMPTY_PAYLOAD]
+    )
+    scope = f"{amz_date[:8]}/{verifier.region}/{SERVICE}/aws4_request"
+    to_sign = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = signing_key(signed.secret, amz_date[:8], verifier.region)
+    expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
         raise InvalidSignatureException(SIGNATURE_MISMATCH)
     return signed
 
@@ -126,4 +180,11 @@ def signing_key(secret: str, short_date: str, region: str) -> bytes:
     return key
 
 
-__all__ = ["ALGORITHM", "STREAMING_PAYLOAD", "ChunkVerifier", "signing_key", "verify_request"]
+__all__ = [
+    "ALGORITHM",
+    "STREAMING_PAYLOAD",
+    "ChunkVerifier",
+    "signing_key",
+    "verify_presigned",
+    "verify_request",
+]

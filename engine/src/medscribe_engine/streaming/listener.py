@@ -31,6 +31,8 @@ import h2.errors
 import h2.events
 import h2.exceptions
 
+from medscribe_engine.streaming.websocket import WebSocketStreams
+
 log = logging.getLogger("medscribe_engine.streaming")
 
 READ_BYTES = 65536
@@ -100,8 +102,6 @@ class StreamListener:
         server = await asyncio.start_server(accept, sock=self.sock)
         websockets = None
         if self.websocket_sock is not None:
-            from medscribe_engine.streaming.websocket import WebSocketStreams
-
             self.websocket_sock.setblocking(False)
             websockets = await WebSocketStreams(self.app).serve(self.websocket_sock)
         self._started.set()

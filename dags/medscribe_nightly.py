@@ -73,12 +73,6 @@ def _ledger(params: dict):
         "retry_failed": Param(
             False, type="boolean", description="give recordings that failed earlier a new job"
         ),
-        "streaming_prefix": Param(
-            os.environ.get("MEDSCRIBE_STREAMING_PREFIX", "healthscribe-streaming"),
-            type="string",
-            description="HealthScribe streaming sessions' folder in the outputs bucket (AWS writes "
-            "<prefix>/<SessionId>/post-stream-analytics/clinical-notes/)",
-        ),
         "quality": Param(
             {},
             type="object",

@@ -16,6 +16,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from medscribe.governance import Places
+from medscribe.governance.forget import forget_recording, resolve_inputs
+from medscribe.governance.places import PLACES
+from medscribe.governance.retention import RetentionPolicy, apply_retention
 from medscribe.lake.parse import healthscribe_transcript_tables
 from medscribe.lake.store import read_table
 from medscribe.ledger import Ledger
@@ -272,3 +276,45 @@ def test_a_failed_session_is_counted_in_the_nights_states(night):
         recordings=[], outcomes={}, describe_job=lambda s, n: {}, ledger=night["ledger"], night=NIGHT
     )
     assert states == {"succeeded": 2, "failed": 1}
+
+
+def output_keys(s3) -> set[str]:
+    return {
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=OUTPUTS)
+        for item in page.get("Contents", [])
+    }
+
+
+def test_a_session_is_forgotten_everywhere_and_retention_deletes_old_sessions(night, tmp_path, stack):
+    """Forget takes a SessionId (its recording id) and deletes the session's rows, ledger entry and every
+    output AWS wrote under its folder; retention deletes old sessions' outputs, and nothing else there."""
+    earlier, first, second, malformed = night["ids"]
+    s3, lake = night["s3"], tmp_path / "lake"
+    flatten(night, save(night), lake)
+    places = Places(
+        recordings_bucket=RECORDINGS, recordings_prefix="incoming", staging_prefix="staging/media",
+        quarantine_prefix="quarantine", ledger_prefix="ledger", output_bucket=OUTPUTS, lake_uri=str(lake),
+    )  # fmt: skip
+    transcribe = boto3_client("transcribe", stack.engine_endpoint)
+    assert resolve_inputs(s3, places, [first.upper()]) == ([first], 0)
+
+    counts = forget_recording(s3, transcribe, places, first)
+    assert counts["service_outputs"] == 3  # transcript.json, summary.json, and the other file in its folder
+    assert counts["ledger_entries"] >= 1 and counts["lake_rows"] > 0 and counts["nights"] == [NIGHT]
+    assert not [key for key in output_keys(s3) if first in key]
+    for table in ("jobs", "recordings", "transcript_words", "transcript_segments", "note_sentences"):
+        ids = set(read_table(table, str(lake), night=NIGHT)["recording_id"].to_pylist())
+        assert first not in ids and second in ids, table
+    assert night["ledger"].get(NIGHT, first) is None and night["ledger"].get(NIGHT, second) is not None
+    again = forget_recording(s3, transcribe, places, first)
+    assert all(again[place] == 0 for place in PLACES), again
+
+    policy = RetentionPolicy(staged_days=None, quarantined_days=None, service_outputs_days=1)
+    retained = apply_retention(
+        s3, transcribe, places, policy, datetime.now(UTC) + timedelta(days=2),
+        job_name_contains="no-job-of-this-test",  # the shared engine's other jobs are not this test's
+    )  # fmt: skip
+    assert output_keys(s3) == {f"healthscribe-streaming/{PHI}/transcript.json"}  # no session: not ours
+    by_recording = {r["recording_id"]: r["service_outputs"] for r in retained["results"]}
+    assert by_recording == {earlier: 2, second: 2, malformed: 1}

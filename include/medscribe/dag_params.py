@@ -12,8 +12,9 @@ from airflow.sdk import Param
 
 def places_params() -> dict[str, Param]:
     """``recordings_bucket``, ``recordings_prefix``, ``staging_prefix``, ``quarantine_prefix``,
-    ``ledger_prefix``, ``output_bucket`` and ``lake_uri``, with their defaults (buckets and lake from
-    ``MEDSCRIBE_RECORDINGS_BUCKET``, ``MEDSCRIBE_OUTPUT_BUCKET``, ``MEDSCRIBE_LAKE_URI`` if set)."""
+    ``ledger_prefix``, ``output_bucket``, ``lake_uri`` and ``streaming_prefix``, with their defaults (buckets,
+    lake and streaming folder from ``MEDSCRIBE_RECORDINGS_BUCKET``, ``MEDSCRIBE_OUTPUT_BUCKET``,
+    ``MEDSCRIBE_LAKE_URI``, ``MEDSCRIBE_STREAMING_PREFIX`` if set)."""
     return {
         "recordings_bucket": Param(
             os.environ.get("MEDSCRIBE_RECORDINGS_BUCKET", "medscribe-recordings"), type="string"
@@ -28,4 +29,10 @@ def places_params() -> dict[str, Param]:
         "ledger_prefix": Param("ledger", type="string", description="one JSON entry per recording and night"),
         "output_bucket": Param(os.environ.get("MEDSCRIBE_OUTPUT_BUCKET", "medscribe-outputs"), type="string"),
         "lake_uri": Param(os.environ.get("MEDSCRIBE_LAKE_URI", "s3://medscribe-lake/lake"), type="string"),
+        "streaming_prefix": Param(
+            os.environ.get("MEDSCRIBE_STREAMING_PREFIX", "healthscribe-streaming"),
+            type="string",
+            description="HealthScribe streaming sessions' folder in the outputs bucket (AWS writes "
+            "<prefix>/<SessionId>/post-stream-analytics/clinical-notes/)",
+        ),
     }

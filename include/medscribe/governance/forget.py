@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow.compute as pc
 
 from medscribe.governance.audit import AUDIT_TABLE
-from medscribe.governance.places import _JOB_APIS, _RECORDING_ID, PLACES, Places, _delete, _keys
+from medscribe.governance.places import _JOB_APIS, _RECORDING_ID, _SESSION_ID, PLACES, Places, _delete, _keys
 from medscribe.lake.schemas import PARTITION_COLUMN, TABLES
 from medscribe.lake.store import collect_garbage, read_table, write_partition
 
@@ -41,8 +41,9 @@ def _manifests(s3, places: Places, recording_id: str, nights: set[str]) -> list[
 
 def resolve_inputs(s3, places: Places, inputs: list[str]) -> tuple[list[str], int]:
     """
-    Recording ids of the DAG's inputs: a recording id (32 hex digits) or full SHA-256 is taken as is;
-    anything else is an original key in the recordings bucket, hashed to its id.
+    Recording ids of the DAG's inputs: a recording id (32 hex digits) or full SHA-256 is taken as is, and so
+    is a streaming session's SessionId (a UUID: its recording id); anything else is an original key in the
+    recordings bucket, hashed to its id.
 
     :param s3: a boto3 S3 client.
     :param places: where the copies live.
@@ -60,6 +61,8 @@ def resolve_inputs(s3, places: Places, inputs: list[str]) -> tuple[list[str], in
     for value in (v.strip() for v in inputs):
         if _RECORDING_ID.fullmatch(value.lower()):
             recording_id = value.lower()[:32]
+        elif _SESSION_ID.fullmatch(value.lower()):
+            recording_id = value.lower()
         else:
             try:
                 body = s3.get_object(Bucket=places.recordings_bucket, Key=value.lstrip("/"))["Body"]
@@ -243,7 +246,7 @@ def forget_recording(s3, transcribe, places: Places, recording_id: str) -> dict[
     :param s3: a boto3 S3 client for the recordings and output buckets.
     :param transcribe: a boto3 ``transcribe`` client (AWS or the engine).
     :param places: where the copies live.
-    :param recording_id: the recording's id (32 hex digits).
+    :param recording_id: the recording's id (32 hex digits, or a streaming session's SessionId).
     :return: ``{"recording_id", "nights", <place>: count, ..., "lake_rows_by_table"}``.
     """
     entries = _ledger_entries(s3, places, recording_id)
@@ -258,6 +261,10 @@ def forget_recording(s3, transcribe, places: Places, recording_id: str) -> dict[
     jobs = _jobs(transcribe, recording_id, known_names)
     job_names = known_names | {name for _, name, _ in jobs}
     outputs = _output_keys(s3, places, jobs, job_rows, job_names)
+    if _SESSION_ID.fullmatch(recording_id):  # a streaming session: what AWS wrote under its folder
+        outputs.setdefault(places.output_bucket, set()).update(
+            i["Key"] for i in _keys(s3, places.output_bucket, places.session_folder(recording_id))
+        )
     staged = [
         i["Key"]
         for i in _keys(

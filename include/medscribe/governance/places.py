@@ -19,6 +19,8 @@ PLACES = (
     "quality_reports",
 )
 _RECORDING_ID = re.compile(r"[0-9a-f]{32}|[0-9a-f]{64}")
+# a HealthScribe streaming session's recording id is its SessionId (medscribe.streaming_sessions)
+_SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # (list operation, summaries key, name key, get operation, delete operation) per service
 _JOB_APIS = (
     (
@@ -50,6 +52,7 @@ class Places:
     :param ledger_prefix: prefix of the ledger entries.
     :param output_bucket: bucket the jobs write their outputs to.
     :param lake_uri: root of the Parquet lake.
+    :param streaming_prefix: folder of the HealthScribe streaming sessions' outputs in the output bucket.
     """
 
     recordings_bucket: str
@@ -59,11 +62,16 @@ class Places:
     ledger_prefix: str
     output_bucket: str
     lake_uri: str
+    streaming_prefix: str = "healthscribe-streaming"
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Places:
         """The places named by a DAG run's params (the nightly DAG's names)."""
-        return cls(**{name: params[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: params[name] for name in cls.__dataclass_fields__ if name in params})
+
+    def session_folder(self, session_id: str) -> str:
+        """The prefix of a streaming session's outputs (``<streaming_prefix>/<SessionId>/``)."""
+        return f"{self.streaming_prefix.strip('/')}/{session_id}/"
 
 
 def _keys(s3, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:

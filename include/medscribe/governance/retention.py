@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from medscribe.governance.audit import audit_rows
-from medscribe.governance.places import _JOB_APIS, _RECORDING_ID, PLACES, Places, _delete, _keys
+from medscribe.governance.places import _JOB_APIS, _RECORDING_ID, _SESSION_ID, PLACES, Places, _delete, _keys
 from medscribe.lake.schemas import PARTITION_COLUMN, TABLES
 from medscribe.lake.store import collect_garbage, read_table, write_partition
 
@@ -94,6 +94,12 @@ def _job_recording_id(name: str) -> str | None:
     return match.group(1)[:32] if match else None
 
 
+def _session_of(key: str, folder: str) -> str | None:
+    """The SessionId of a streaming session's output key (``<folder><SessionId>/...``), else None."""
+    session_id = key[len(folder) :].split("/", 1)[0] if key.startswith(folder) else ""
+    return session_id if _SESSION_ID.fullmatch(session_id) and "/" in key[len(folder) :] else None
+
+
 def _old_jobs(transcribe, cutoff: datetime, name_contains: str) -> list[tuple[str, str, str]]:
     """(delete operation, name key, name) of ended jobs created before the cutoff whose names contain
     ``name_contains`` and embed a recording's hash."""
@@ -145,7 +151,8 @@ def apply_retention(
 ) -> dict[str, Any]:
     """
     Delete what the policy says is too old at ``now``: staged and quarantine copies, the jobs' output
-    files (keys naming a ``medscribe-hs|tm-<hash>`` job) and ended job records, and the text tables'
+    files (keys naming a ``medscribe-hs|tm-<hash>`` job, and streaming sessions' outputs under
+    ``<streaming_prefix>/<SessionId>/``) and ended job records, and the text tables'
     rows of old nights (each partition rewritten empty with ``write_partition``, so the lake stays
     readable, and their superseded generations deleted at once). Originals, the ledger and the lake's
     non-text tables are never touched. Also deletes the lake's superseded generations older than
@@ -189,13 +196,14 @@ def apply_retention(
         deletions.append((places.recordings_bucket, keys))
     jobs: list[tuple[str, str, str]] = []
     if policy.service_outputs_days:
+        sessions = places.streaming_prefix.strip("/") + "/"  # streaming sessions' outputs, by SessionId
         keys = [
             k
             for k in _old_keys(s3, places.output_bucket, "", cutoff(policy.service_outputs_days))
-            if _JOB_NAME.search(k)
+            if _JOB_NAME.search(k) or _session_of(k, sessions)
         ]
         for key in keys:
-            _recording(results, _job_recording_id(key))["service_outputs"] += 1
+            _recording(results, _job_recording_id(key) or _session_of(key, sessions))["service_outputs"] += 1
         deletions.append((places.output_bucket, keys))
         jobs = _old_jobs(transcribe, cutoff(policy.service_outputs_days), job_name_contains)
         for _, _, name in jobs:

@@ -10,26 +10,21 @@ ChannelDefinitions, and the mono visit in real time, paused between two turns an
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-
 import pytest
 from engine_helpers import (
     CHANNEL_DEFINITIONS,
     FIXTURES,
     OUTPUT_BUCKET,
-    REPO_ROOT,
     ROLE_ARN,
     load_reference,
     read_output,
     wait_scribe,
 )
+from streaming_client import node_or_skip, run_client
 from test_engine_transcription import normalize, word_error_rate
 
 pytestmark = pytest.mark.engine
 
-CLIENT_DIR = REPO_ROOT / "engine" / "tests" / "streaming"
 WER_MARGIN = 0.02  # the post-stream transcript (one batch pipeline run) against the batch job
 # Live finals are cut where the audio stood when the decoder reached it, so one run is one draw: over four
 # arrival timings a recording's finals had 4 to 7 (stereo) and 5 to 10 (mono) errors in 82 words
@@ -49,13 +44,7 @@ SEGMENT_KEYS = {"SegmentId", "BeginAudioTime", "EndAudioTime", "Content", "Items
 
 @pytest.fixture(scope="module")
 def node():
-    node = shutil.which("node")
-    if (
-        node is None
-        or not (CLIENT_DIR / "node_modules" / "@aws-sdk" / "client-transcribe-streaming").is_dir()
-    ):
-        pytest.skip("Node.js or the streaming SDK is missing: run scripts/node_deps.sh")
-    return node
+    return node_or_skip()
 
 
 @pytest.fixture(scope="module")
@@ -72,16 +61,7 @@ def scribe(node: str, endpoint: str, name: str = "dictation", timeout: float = 3
         "configuration": CONFIGURATION,
         **options,
     }
-    done = subprocess.run(
-        [node, str(CLIENT_DIR / "scribe.mjs"), json.dumps(options)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    assert lines, done.stderr[-2000:]
-    return lines
+    return run_client(node, "scribe.mjs", options, timeout)
 
 
 def segments(lines: list[dict]) -> list[dict]:

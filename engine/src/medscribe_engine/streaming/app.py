@@ -31,7 +31,6 @@ from pathlib import Path
 from medscribe_engine.auth import SigV4Verifier
 from medscribe_engine.exceptions import (
     BadRequestException,
-    InternalFailureException,
     LimitExceededException,
     TranscribeError,
 )
@@ -57,6 +56,7 @@ from medscribe_engine.streaming.wire import (
     IDLE_TIMEOUT_S,
     MAX_AUDIO_CHUNK,
     Disconnected,
+    EventStream,
     StreamError,
     decoded,
     error_response,
@@ -146,23 +146,8 @@ class StreamingApp:
             await error_response(send, 404, "UnknownOperationException", "Unknown operation.")
 
 
-class MedicalStream:
+class MedicalStream(EventStream):
     """One StartMedicalStreamTranscription stream."""
-
-    def __init__(self, service: StreamingService, scope, receive, send):
-        self.service = service
-        self.scope = scope
-        self.receive = receive
-        self.send = send
-        self.headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
-        }
-        if scope.get("http_version") == "2":  # the listener gives :authority as host
-            self.headers[":authority"] = self.headers.get("host", "")
-        self.ended = asyncio.Event()
-        self.audio_arrived = asyncio.Event()
-        self.events = 0
-        self.results = {"partial": 0, "final": 0}
 
     async def run(self) -> None:
         signed = self.scope.get("signed")  # the WebSocket form's presigned URL, checked already
@@ -224,9 +209,6 @@ class MedicalStream:
             raise BadRequestException("Custom vocabularies are not available in this engine.")
         return self.service.vocabularies.ready_entries(settings.vocabulary_name)
 
-    async def _finish(self, last: bytes = b"") -> None:
-        await self.send({"type": "http.response.body", "body": last, "more_body": False})
-
     async def _stream(self, settings: MedicalStreamSettings, chunks: ChunkVerifier, entries) -> None:
         log.info(
             "stream %s started: %d Hz, %d channel(s), speakers %s, PHI %s, vocabulary %s",
@@ -244,31 +226,8 @@ class MedicalStream:
         ]
         decoder = audio_decoder(settings.media_encoding, settings.sample_rate, settings.number_of_channels)
         finisher = _Finisher(settings, entries, self.service.resources)
-        reader = asyncio.create_task(self._read(chunks, decoder, channels))
-        recognizer = asyncio.create_task(self._recognize(channels, finisher))
-        try:
-            done, _pending = await asyncio.wait({reader, recognizer}, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()
-            await recognizer
-        except StreamError as stop:
-            await self._stop(reader, recognizer, stop.error)
-        except Disconnected:
-            await self._stop(reader, recognizer, None)
-        except Exception as error:
-            log.error("stream %s: internal %s", settings.session_id, type(error).__name__)
-            await self._stop(reader, recognizer, InternalFailureException("An internal error occurred."))
-        else:
-            await self._finish()
-        finally:
-            decoder.close()
-
-    async def _stop(self, reader, recognizer, error: TranscribeError | None) -> None:
-        for task in (reader, recognizer):
-            task.cancel()
-        if error is not None:
-            log.info("stream ended with %s", error.code)
-            await self._finish(eventstream.exception_event(error.code, error.message))
+        reader = self._read(chunks, decoder, channels)
+        await self._run(reader, self._recognize(channels, finisher.step), decoder, settings.session_id)
 
     async def _read(
         self, chunks: ChunkVerifier, decoder: AudioDecoder, channels: list[ChannelStream]
@@ -323,29 +282,6 @@ class MedicalStream:
         for channel, samples in zip(channels, decoded(decoder.decode, inner[0].payload), strict=True):
             channel.add(samples)
         self.audio_arrived.set()
-
-    async def _recognize(self, channels: list[ChannelStream], finisher: _Finisher) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            end = self.ended.is_set()
-            due = [channel for channel in channels if end or channel.due()]
-            if not due:
-                self.audio_arrived.clear()
-                waits = {
-                    asyncio.ensure_future(self.audio_arrived.wait()),
-                    asyncio.ensure_future(self.ended.wait()),
-                }
-                _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                for task in pending:
-                    task.cancel()
-                continue
-            for channel in due:
-                messages = await loop.run_in_executor(self.service.executor, finisher.step, channel, end)
-                for kind, message in messages:
-                    self.results[kind] += 1
-                    await self.send({"type": "http.response.body", "body": message, "more_body": True})
-            if end:
-                return
 
 
 class _Finisher:

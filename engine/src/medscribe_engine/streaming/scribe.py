@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 
 from medscribe_engine.exceptions import (
     BadRequestException,
-    InternalFailureException,
     LimitExceededException,
     TranscribeError,
 )
@@ -52,6 +51,7 @@ from medscribe_engine.streaming.wire import (
     IDLE_MESSAGE,
     MAX_AUDIO_CHUNK,
     Disconnected,
+    EventStream,
     StreamError,
     decoded,
     error_response,
@@ -69,30 +69,21 @@ END_OF_SESSION = "END_OF_SESSION"
 DRAIN_S = 2.0  # how long the rest of the input is waited for once the last event was read
 
 
-class ScribeStream:
+class ScribeStream(EventStream):
     """One StartMedicalScribeStream stream."""
 
+    label = "scribe stream"
+    reraise_internal = True  # the session is then recorded FAILED (run's handler)
+
     def __init__(self, service: StreamingService, scope, receive, send):
-        self.service = service
-        self.scope = scope
-        self.receive = receive
-        self.send = send
-        self.headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
-        }
-        if scope.get("http_version") == "2":  # the listener gives :authority as host
-            self.headers[":authority"] = self.headers.get("host", "")
+        super().__init__(service, scope, receive, send)
         self.messages = eventstream.MessageReader()
         self.pending: list = []  # signed messages read but not yet opened
         self.input_ended = False  # the empty chunk (or the body's end) was read
         self.body_complete = False  # the request body's end was read
-        self.ended = asyncio.Event()
-        self.audio_arrived = asyncio.Event()
         self.end_of_session = False
         self.opened = False  # the session was opened (or resumed) by this stream
         self.audio_bytes = 0  # the session's stored audio, this stream's included
-        self.events = 0
-        self.results = {"partial": 0, "final": 0}
 
     async def run(self) -> None:
         try:
@@ -149,9 +140,6 @@ class ScribeStream:
         if sessions is None:
             raise RuntimeError("HealthScribe streams are not available in this engine.")
         return sessions
-
-    async def _finish(self, last: bytes = b"") -> None:
-        await self.send({"type": "http.response.body", "body": last, "more_body": False})
 
     async def _session(self, settings: ScribeStreamSettings, chunks: ChunkVerifier) -> None:
         """Configure (or resume) the session from the first event, then stream."""
@@ -257,33 +245,12 @@ class ScribeStream:
         shaper = ScribeSegments(
             session.audio_seconds, two, entries, words, configuration.get("VocabularyFilterMethod")
         )
-        reader = asyncio.create_task(self._read(session, chunks, decoder, channels))
-        recognizer = asyncio.create_task(self._recognize(channels, shaper))
-        try:
-            done, _pending = await asyncio.wait({reader, recognizer}, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()
-            await recognizer
-        except StreamError as stop:
-            await self._stop(reader, recognizer, stop.error)
-        except Disconnected:
-            await self._stop(reader, recognizer, None)
-        except Exception as error:
-            log.error("scribe stream %s: internal %s", session.session_id, type(error).__name__)
-            await self._stop(reader, recognizer, InternalFailureException("An internal error occurred."))
-            raise
-        else:
-            await self._finish()
-        finally:
-            decoder.close()
+        reader = self._read(session, chunks, decoder, channels)
+        await self._run(reader, self._recognize(channels, shaper.step), decoder, session.session_id)
 
     async def _stop(self, reader, recognizer, error: TranscribeError | None) -> None:
-        for task in (reader, recognizer):
-            task.cancel()
-        self.end_of_session = False
-        if error is not None:
-            log.info("scribe stream ended with %s", error.code)
-            await self._finish(eventstream.exception_event(error.code, error.message))
+        self.end_of_session = False  # a stream ended early did not end its session
+        await super()._stop(reader, recognizer, error)
 
     async def _read(self, session: Session, chunks: ChunkVerifier, decoder: AudioDecoder, channels) -> None:
         limit = int(MAX_AUDIO_S * session.stored_rate) * session.frame_bytes
@@ -342,29 +309,6 @@ class ScribeStream:
             except TimeoutError:
                 return
             if message["type"] == "http.disconnect" or not message.get("more_body", False):
-                return
-
-    async def _recognize(self, channels: list[ChannelStream], shaper: ScribeSegments) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            end = self.ended.is_set()
-            due = [channel for channel in channels if end or channel.due()]
-            if not due:
-                self.audio_arrived.clear()
-                waits = {
-                    asyncio.ensure_future(self.audio_arrived.wait()),
-                    asyncio.ensure_future(self.ended.wait()),
-                }
-                _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                for task in pending:
-                    task.cancel()
-                continue
-            for channel in due:
-                messages = await loop.run_in_executor(self.service.executor, shaper.step, channel, end)
-                for kind, message in messages:
-                    self.results[kind] += 1
-                    await self.send({"type": "http.response.body", "body": message, "more_body": True})
-            if end:
                 return
 
 

@@ -1,14 +1,23 @@
 """What every operation of the streaming port shares: HTTP errors in restJson1's shape, JSON responses,
-and the two ways a running stream ends early (an exception event, or a client that went away)."""
+the two ways a running stream ends early (an exception event, or a client that went away), and the
+parts of a stream both stream operations have (:class:`EventStream`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
 
-from medscribe_engine.exceptions import BadRequestException, TranscribeError
+from medscribe_engine.exceptions import BadRequestException, InternalFailureException, TranscribeError
+from medscribe_engine.streaming import eventstream
+
+if TYPE_CHECKING:
+    from medscribe_engine.streaming.recognition import ChannelStream
+
+log = logging.getLogger("medscribe_engine.streaming")
 
 IDLE_TIMEOUT_S = 15.0  # AWS ends a stream that sends no audio for 15 s
 MAX_AUDIO_CHUNK = 256 * 1024  # bytes of one AudioEvent
@@ -55,3 +64,94 @@ async def json_response(send, status: int, body: dict, headers: Sequence[tuple[b
 async def error_response(send, status: int, code: str, message: str) -> None:
     """An HTTP error in restJson1's shape (the SDK raises ``code``)."""
     await json_response(send, status, {"Message": message}, [(b"x-amzn-errortype", code.encode())])
+
+
+class EventStream:
+    """One stream of either operation: the request (``scope``, ``receive``, ``send``, its headers), the two
+    events its audio reader and its recognizer meet on, the counts its log line reports, the response's
+    end and the recognition loop (:meth:`_recognize`).
+
+    :param service: the :class:`~medscribe_engine.streaming.app.StreamingService`.
+    """
+
+    def __init__(self, service, scope, receive, send):
+        self.service = service
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        if scope.get("http_version") == "2":  # the listener gives :authority as host
+            self.headers[":authority"] = self.headers.get("host", "")
+        self.ended = asyncio.Event()  # the audio has ended: every channel is finalised
+        self.audio_arrived = asyncio.Event()
+        self.events = 0
+        self.results = {"partial": 0, "final": 0}
+
+    label = "stream"  # how the log names this kind of stream
+    reraise_internal = False  # an internal error propagates after its exception event was sent
+
+    async def _finish(self, last: bytes = b"") -> None:
+        await self.send({"type": "http.response.body", "body": last, "more_body": False})
+
+    async def _run(self, reader: Coroutine, recognizer: Coroutine, decoder, session_id: str) -> None:
+        """Run the audio ``reader`` and the ``recognizer`` together until both end. A StreamError ends the
+        stream with its exception event, a client that went away ends it without one, anything else with
+        InternalFailureException; the audio ``decoder`` is closed whatever happened."""
+        reading, recognizing = asyncio.create_task(reader), asyncio.create_task(recognizer)
+        try:
+            done, _pending = await asyncio.wait({reading, recognizing}, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+            await recognizing
+        except StreamError as stop:
+            await self._stop(reading, recognizing, stop.error)
+        except Disconnected:
+            await self._stop(reading, recognizing, None)
+        except Exception as error:
+            log.error("%s %s: internal %s", self.label, session_id, type(error).__name__)
+            await self._stop(reading, recognizing, InternalFailureException("An internal error occurred."))
+            if self.reraise_internal:
+                raise
+        else:
+            await self._finish()
+        finally:
+            decoder.close()
+
+    async def _stop(
+        self, reader: asyncio.Task, recognizer: asyncio.Task, error: TranscribeError | None
+    ) -> None:
+        for task in (reader, recognizer):
+            task.cancel()
+        if error is not None:
+            log.info("%s ended with %s", self.label, error.code)
+            await self._finish(eventstream.exception_event(error.code, error.message))
+
+    async def _recognize(
+        self, channels: list[ChannelStream], step: Callable[[ChannelStream, bool], list[tuple[str, bytes]]]
+    ) -> None:
+        """Run ``step(channel, end)`` in the service's executor for each channel with a step's worth of new
+        audio (each channel once more after the audio ended) and send the (kind, message) pairs it
+        returns, until the audio has ended."""
+        loop = asyncio.get_running_loop()
+        while True:
+            end = self.ended.is_set()
+            due = [channel for channel in channels if end or channel.due()]
+            if not due:
+                self.audio_arrived.clear()
+                waits = {
+                    asyncio.ensure_future(self.audio_arrived.wait()),
+                    asyncio.ensure_future(self.ended.wait()),
+                }
+                _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+                continue
+            for channel in due:
+                messages = await loop.run_in_executor(self.service.executor, step, channel, end)
+                for kind, message in messages:
+                    self.results[kind] += 1
+                    await self.send({"type": "http.response.body", "body": message, "more_body": True})
+            if end:
+                return

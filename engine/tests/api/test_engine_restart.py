@@ -1,5 +1,5 @@
-"""Durability: jobs survive an engine restart on the same data directory; finished jobs are not rerun;
-SIGTERM stops the engine promptly with exit code 0."""
+"""Durability: jobs, vocabularies and the engine's own key survive a restart on the same data directory;
+finished jobs are not rerun; SIGTERM stops the engine promptly with exit code 0."""
 
 from __future__ import annotations
 
@@ -36,12 +36,46 @@ def dictation_request(name: str) -> dict:
     }
 
 
-def test_jobs_survive_a_restart(tmp_path, stack, s3):
+def test_jobs_vocabularies_and_the_own_key_survive_a_restart(tmp_path, stack, s3):
+    """An engine with its own key (it refuses the stack's): a finished job is not rerun, the running one
+    resumes first, the queued one runs after it, a READY vocabulary stays READY; SIGTERM stops it promptly
+    with exit code 0."""
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    from engine_helpers import MEDIA_BUCKET
+
+    vocabulary_key = media_key("vocabularies/restart", ".txt")
+    s3.put_object(Bucket=MEDIA_BUCKET, Key=vocabulary_key, Body=b"lisinopril\n")
     data_dir, log_dir = tmp_path / "engine-data", tmp_path / "logs"
-    engine = offline_engine(free_port(), stack.s3_endpoint, data_dir, log_dir)
+
+    def own_key_engine():
+        engine = offline_engine(free_port(), stack.s3_endpoint, data_dir, log_dir)
+        engine.argv += ["--access-key-id", "team-key"]
+        engine.env["MEDSCRIBE_ENGINE_SECRET_ACCESS_KEY"] = "team-secret"
+        return engine
+
+    def client_of(engine, access_key_id: str = "team-key", secret: str = "team-secret"):
+        return boto3.client(
+            "transcribe",
+            endpoint_url=engine.endpoint,
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret,
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    engine = own_key_engine()
     engine.start(timeout=300)
     try:
-        client = boto3.client("transcribe", endpoint_url=engine.endpoint)
+        with pytest.raises(ClientError) as refused:
+            client_of(engine, "medscribe-local", "medscribe-local-secret").list_medical_vocabularies()
+        assert refused.value.response["Error"]["Code"] == "UnrecognizedClientException"
+        client = client_of(engine)
+        client.create_medical_vocabulary(
+            VocabularyName="restart-vocab", LanguageCode="en-US", VocabularyFileUri=media_uri(vocabulary_key)
+        )
+        client.get_waiter("medical_vocabulary_ready").wait(
+            VocabularyName="restart-vocab", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        )
         done, running, queued = unique("restart-done"), unique("restart-running"), unique("restart-queued")
         client.start_medical_transcription_job(**dictation_request(done))
         finished = wait_transcription(client, done)
@@ -79,10 +113,12 @@ def test_jobs_survive_a_restart(tmp_path, stack, s3):
     assert stop_seconds < 10, f"SIGTERM took {stop_seconds:.1f}s"
     assert not port_in_use(engine.host, engine.port)
 
-    again = offline_engine(free_port(), stack.s3_endpoint, data_dir, log_dir)
+    again = own_key_engine()
     again.start(timeout=300)
     try:
-        client = boto3.client("transcribe", endpoint_url=again.endpoint)
+        client = client_of(again)
+        vocabulary = client.get_medical_vocabulary(VocabularyName="restart-vocab")
+        assert vocabulary["VocabularyState"] == "READY"
         resumed = wait_scribe(client, running)
         assert resumed["MedicalScribeJobStatus"] == "COMPLETED", resumed.get("FailureReason")
         assert s3.head_object(Bucket=OUTPUT_BUCKET, Key=f"{running}/transcript.json")["ContentLength"] > 0
@@ -152,52 +188,3 @@ def test_model_checksum_is_enforced(tmp_path):
     )
     assert result.returncode == 1
     assert "sha256" in result.stderr and "refusing to load" in result.stderr
-
-
-def test_own_signing_key_and_vocabularies_survive_a_restart(tmp_path, stack, s3):
-    """An engine configured with another key refuses the stack's; READY vocabularies outlive a restart."""
-    from botocore.config import Config
-    from botocore.exceptions import ClientError
-    from engine_helpers import MEDIA_BUCKET
-
-    key = media_key("vocabularies/restart", ".txt")
-    s3.put_object(Bucket=MEDIA_BUCKET, Key=key, Body=b"lisinopril\n")
-    data_dir, log_dir = tmp_path / "engine-data", tmp_path / "logs"
-    port = free_port()
-
-    def start():
-        engine = offline_engine(port, stack.s3_endpoint, data_dir, log_dir)
-        engine.argv += ["--access-key-id", "team-key"]
-        engine.env["MEDSCRIBE_ENGINE_SECRET_ACCESS_KEY"] = "team-secret"
-        engine.start(timeout=300)
-        return engine
-
-    def client(access_key_id: str, secret: str):
-        return boto3.client(
-            "transcribe",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            aws_access_key_id=access_key_id,
-            aws_secret_access_key=secret,
-            config=Config(retries={"max_attempts": 1}),
-        )
-
-    engine = start()
-    try:
-        team = client("team-key", "team-secret")
-        team.create_medical_vocabulary(
-            VocabularyName="restart-vocab", LanguageCode="en-US", VocabularyFileUri=media_uri(key)
-        )
-        team.get_waiter("medical_vocabulary_ready").wait(
-            VocabularyName="restart-vocab", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-        )
-        with pytest.raises(ClientError) as excinfo:
-            client("medscribe-local", "medscribe-local-secret").list_medical_vocabularies()
-        assert excinfo.value.response["Error"]["Code"] == "UnrecognizedClientException"
-    finally:
-        engine.stop()
-    engine = start()
-    try:
-        vocabulary = client("team-key", "team-secret").get_medical_vocabulary(VocabularyName="restart-vocab")
-        assert vocabulary["VocabularyState"] == "READY"
-    finally:
-        engine.stop()

@@ -69,9 +69,14 @@ class Places:
         """The places named by a DAG run's params (the nightly DAG's names)."""
         return cls(**{name: params[name] for name in cls.__dataclass_fields__ if name in params})
 
+    @property
+    def sessions_folder(self) -> str:
+        """The prefix above the streaming sessions' outputs (``<streaming_prefix>/``)."""
+        return self.streaming_prefix.strip("/") + "/"
+
     def session_folder(self, session_id: str) -> str:
         """The prefix of a streaming session's outputs (``<streaming_prefix>/<SessionId>/``)."""
-        return f"{self.streaming_prefix.strip('/')}/{session_id}/"
+        return f"{self.sessions_folder}{session_id}/"
 
 
 def _keys(s3, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:

@@ -196,7 +196,7 @@ def apply_retention(
         deletions.append((places.recordings_bucket, keys))
     jobs: list[tuple[str, str, str]] = []
     if policy.service_outputs_days:
-        sessions = places.streaming_prefix.strip("/") + "/"  # streaming sessions' outputs, by SessionId
+        sessions = places.sessions_folder  # streaming sessions' outputs, by SessionId
         keys = [
             k
             for k in _old_keys(s3, places.output_bucket, "", cutoff(policy.service_outputs_days))

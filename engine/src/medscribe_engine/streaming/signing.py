@@ -37,6 +37,14 @@ MAX_PRESIGNED_S = 300
 _SIGNED_HEADERS = re.compile(r"SignedHeaders=([^,\s]+)")
 
 
+def request_signature(canonical: str, signed: SignedHeaders, region: str) -> str:
+    """SigV4's signature (hex) of a canonical request, with the key and date ``signed`` names."""
+    scope = f"{signed.amz_date[:8]}/{region}/{SERVICE}/aws4_request"
+    to_sign = "\n".join([ALGORITHM, signed.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = signing_key(signed.secret, signed.amz_date[:8], region)
+    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def verify_request(verifier: SigV4Verifier, method: str, path: str, headers: dict[str, str]) -> SignedHeaders:
     """The checked headers of a correctly signed stream request; the AWS error otherwise.
 
@@ -67,10 +75,7 @@ def verify_request(verifier: SigV4Verifier, method: str, path: str, headers: dic
     canonical = "\n".join(
         [method, quote(path, safe="/~"), "", canonical_headers, ";".join(names), STREAMING_PAYLOAD]
     )
-    scope = f"{signed.amz_date[:8]}/{verifier.region}/{SERVICE}/aws4_request"
-    to_sign = "\n".join([ALGORITHM, signed.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = signing_key(signed.secret, signed.amz_date[:8], verifier.region)
-    expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    expected = request_signature(canonical, signed, verifier.region)
     if names != sorted(names) or not hmac.compare_digest(expected, signed.signature):
         raise InvalidSignatureException(SIGNATURE_MISMATCH)
     return signed
@@ -119,10 +124,7 @@ def verify_presigned(verifier: SigV4Verifier, path: str, query: dict[str, str], 
     canonical = "\n".join(
         ["GET", quote(path, safe="/~"), canonical_query, f"host:{host.strip()}\n", "host", EMPTY_PAYLOAD]
     )
-    scope = f"{amz_date[:8]}/{verifier.region}/{SERVICE}/aws4_request"
-    to_sign = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = signing_key(signed.secret, amz_date[:8], verifier.region)
-    expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    expected = request_signature(canonical, signed, verifier.region)
     if not hmac.compare_digest(expected, signature):
         raise InvalidSignatureException(SIGNATURE_MISMATCH)
     return signed

@@ -174,7 +174,7 @@ def test_sessions_are_flattened_with_ledger_entries_and_no_duplicates_on_a_rerun
     assert set(words["job_name"].to_pylist()) == {first, second}
     assert set(words["service"].to_pylist()) == {"healthscribe_streaming"}
     assert set(words["recording_id"].to_pylist()) == {first, second}
-    # the rows are parse.py's for the same files, with only the service renamed
+    # the rows are those of the same file flattened alone (lake.parse), with only the service renamed
     body = (
         night["s3"]
         .get_object(
@@ -200,7 +200,8 @@ def test_sessions_are_flattened_with_ledger_entries_and_no_duplicates_on_a_rerun
         ("succeeded", "healthscribe_streaming", second),
     }
     assert ledger[malformed]["state"] == "failed"
-    assert ledger[malformed]["reason"] == "transcript.json: TranscriptItems[0].Confidence is not a number"
+    reason = "transcript.json: Conversation.TranscriptItems[].Alternatives[].Confidence is not a number"
+    assert ledger[malformed]["reason"] == reason
     recordings = read_table("recordings", str(lake), night=NIGHT).to_pylist()
     assert sorted((r["recording_id"], r["state"]) for r in recordings) == sorted(
         [(first, "succeeded"), (second, "succeeded"), (malformed, "failed")]

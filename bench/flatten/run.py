@@ -1,6 +1,6 @@
 """Benchmark: flatten offline-engine transcript files into the Parquet lake, against a naive baseline.
 
-    .venv/bin/python bench/flatten/run.py [--files 1000] [--scale 15] [--duckdb-rows 10000000] [--skip-reference]
+    .venv/bin/python bench/flatten/run.py [--files 1000] [--scale 15] [--duckdb-rows 10000000]
 
 1. Generates ``--files`` transcript files from the five real engine outputs in tests/fixtures/engine
    (two HealthScribe, three Transcribe Medical: speaker labels, channel identification, alternatives),
@@ -13,10 +13,9 @@
    - ``baseline``: per file ``json.loads`` + ``pandas.json_normalize`` of the items' alternatives
      (times and type as meta, recording_id and job_name added), then the night's frames concatenated
      per service and written with ``DataFrame.to_parquet`` (one file per service);
-   - ``columnar`` (1 thread, then 2): read the bytes, ``lake.columnar.flatten_transcripts``, one
-     ``store.write_partition`` per table (words, segments, insights, attributes);
-   - ``reference``: per file ``json.loads`` + ``lake.parse`` (the column-wise path's reference and
-     fallback), the same four ``write_partition``; must give the same row counts as ``columnar``;
+   - ``columnar`` (1 thread, then 2): read the bytes, ``lake.columnar.flatten_transcripts`` (the lake's
+     one transcript flattener), one ``store.write_partition`` per table (words, segments, insights,
+     attributes);
    - ``nightly``: ``nightly.flatten_night``, the DAG's ``flatten`` call, on the same files as the
      night's completed jobs (S3 replaced by the local files); must give the rows of ``columnar``;
    - ``json`` / ``arrow``: only read and parse the files (``json.loads``; Arrow's reader as the fast
@@ -173,9 +172,8 @@ def phase_columnar(inputs: Path, out: Path, threads: int) -> dict:
     pa.set_io_thread_count(threads)
     rss_before = _rss_mb()
     started, cpu = time.perf_counter(), time.process_time()
-    counts: dict[str, int] = {}
     files = ((p.stem, f"job-{p.stem}", p.read_bytes()) for p in sorted(inputs.glob("*.json")))
-    tables = flatten_transcripts(files, use_threads=threads > 1, counts=counts)
+    tables = flatten_transcripts(files, use_threads=threads > 1)
     flatten_cpu = time.process_time() - cpu
     rows = _write_night({name: [table] for name, table in tables.items()}, out)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
@@ -185,37 +183,7 @@ def phase_columnar(inputs: Path, out: Path, threads: int) -> dict:
         "write_cpu_seconds": cpu_seconds - flatten_cpu,
         "word_rows": rows["transcript_words"],
         "rows": rows,
-        "counts": counts,
         "threads": threads,
-        "rss_before_mb": rss_before,
-        "peak_rss_mb": _rss_mb(),
-    }
-
-
-def phase_reference(inputs: Path, out: Path) -> dict:
-    """The reference path (parse.py per file, what nightly.flatten_night did before the columnar path)."""
-    import medscribe.lake.store  # noqa: F401
-    from medscribe.lake.parse import healthscribe_transcript_tables, transcribe_medical_words_table
-
-    rss_before = _rss_mb()
-    started, cpu = time.perf_counter(), time.process_time()
-    parts: dict[str, list] = {}
-    for path in sorted(inputs.glob("*.json")):
-        doc = json.loads(path.read_bytes())
-        ids = {"recording_id": path.stem, "job_name": f"job-{path.stem}"}
-        if "Conversation" in doc:
-            tables = healthscribe_transcript_tables(doc, **ids, with_insights=True)
-        else:
-            tables = {"transcript_words": transcribe_medical_words_table(doc, **ids)}
-        for name, table in tables.items():
-            parts.setdefault(name, []).append(table)
-    rows = _write_night(parts, out)
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
-    return {
-        "seconds": seconds,
-        "cpu_seconds": cpu_seconds,
-        "word_rows": rows["transcript_words"],
-        "rows": rows,
         "rss_before_mb": rss_before,
         "peak_rss_mb": _rss_mb(),
     }
@@ -424,13 +392,11 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--scale", type=int, default=15, help="copies of each engine output per file")
     parser.add_argument("--duckdb-rows", type=int, default=10_000_000)
-    parser.add_argument("--skip-reference", action="store_true", help="do not time the parse.py path")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     phases = {
         "columnar": lambda a: phase_columnar(Path(a[0]), Path(a[1]), int(a[2])),
-        "reference": lambda a: phase_reference(Path(a[0]), Path(a[1])),
         "baseline": lambda a: phase_baseline(Path(a[0]), Path(a[1])),
         "json": lambda a: phase_json(Path(a[0])),
         "arrow": lambda a: phase_arrow(Path(a[0])),
@@ -470,7 +436,6 @@ def main() -> int:
         }
         for run in fast.values():
             assert run["word_rows"] == base["word_rows"], (run["word_rows"], base["word_rows"])
-            assert run["counts"]["reference"] == 0, run["counts"]
         print(f"word rows: {base['word_rows']:,} (all lake tables: {fast[2]['rows']})")
         print(line("baseline (json.loads + json_normalize + to_parquet)", base, base))
         for threads, label in (
@@ -489,10 +454,6 @@ def main() -> int:
             f"{base['seconds'] / night['seconds']:.1f}x the baseline in wall time; {night['cpu_seconds']:.2f} s CPU, "
             f"{base['cpu_seconds'] / night['cpu_seconds']:.1f}x; peak RSS {night['peak_rss_mb']:.0f} MB; load {night['load']:.1f}"
         )
-        if not args.skip_reference:
-            ref = child("reference", inputs, str(tmp / "lake-reference"))
-            assert ref["rows"] == fast[2]["rows"], (ref["rows"], fast[2]["rows"])
-            print(line("reference (json.loads + parse.py)", ref, base))
         for name, label in (
             ("json", "read + json.loads alone"),
             ("arrow", "read + Arrow JSON reader alone, 1 thread"),

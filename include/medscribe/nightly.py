@@ -408,11 +408,10 @@ def flatten_night(
     """
     Flatten the night's job outputs into the lake, replacing the night's partition of each table.
 
-    Transcripts go through the column-wise flattener (``lake.columnar.flatten_transcripts``: the rows of
-    ``lake.parse``, many files per Arrow batch) in this process, downloaded one batch at a time; the
-    file's own top-level key says which service wrote it. Clinical documents (small) go through
-    ``lake.parse``. Nothing is
-    written until every output is flattened, so a bad output fails the task with the previous
+    Transcripts go through the lake's flattener (``lake.columnar.flatten_transcripts``, many files per
+    Arrow batch) in this process, downloaded one batch at a time; the file's own top-level key says
+    which service wrote it. Clinical documents (small) go through ``lake.parse``. Nothing is written
+    until every output is flattened, so a bad output fails the task with the previous
     partitions intact; each table's partition is then replaced atomically (``store.write_partition``),
     and running the night again gives the same rows.
 
@@ -426,8 +425,8 @@ def flatten_night(
         the valid ones are flattened like HealthScribe jobs (service ``healthscribe_streaming``, job name
         and recording id = the SessionId), the failed ones get a FAILED ``jobs`` row.
     :return: rows written per table.
-    :raises ValueError: an output that is not JSON or not a transcript file, or a value ``lake.parse``
-        refuses (the message names the job, never the file's content or key).
+    :raises ValueError: an output that is not JSON or not a transcript file, or a value the flattener
+        refuses (the message names the job and the field, never the file's content or key).
     """
     started = time.monotonic()
     parts: dict[str, list[pa.Table]] = {name: [] for name in FLATTENED_TABLES}
@@ -489,10 +488,9 @@ def flatten_night(
                 parts["note_sentences"].append(tables["note_sentences"])
     job_rows += [streaming_job_row(s, s["reason"]) for s in streaming.get("failed", [])]
     counts: dict[str, int] = {}
-    paths = {"columnar": 0, "reference": 0}
     files = ((r, j, read_object_bytes(s3_client, uri)) for r, j, uri in transcripts)
     try:
-        flattened = flatten_transcripts(files, counts=paths)
+        flattened = flatten_transcripts(files)
     except ValueError as error:
         raise _transcript_error(error, transcripts) from None
     sessions = {s["session_id"] for s in streaming.get("sessions", [])}
@@ -505,12 +503,11 @@ def flatten_night(
         write_partition(name, table, lake_uri, night)
         counts[name] = table.num_rows
     log.info(
-        "Night %s flattened in %.1f s: %s (transcripts column-wise %d, through parse.py %d)",
+        "Night %s flattened in %.1f s: %s (%d transcripts)",
         night,
         time.monotonic() - started,
         counts,
-        paths["columnar"],
-        paths["reference"],
+        len(transcripts),
     )
     return {name: counts[name] for name in FLATTENED_TABLES}
 

@@ -128,7 +128,7 @@ def _parse_error(name: str, body: bytes) -> str | None:
             healthscribe_transcript_tables(doc, **ids, with_insights=True)
         else:
             healthscribe_clinical_document_tables(doc, **ids)
-    except ValueError as error:  # parse.py's messages name fields and positions, never content
+    except ValueError as error:  # the messages name fields (JSON paths), never content
         return f"{name}: {error}"
     return None
 

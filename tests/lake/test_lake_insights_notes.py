@@ -4,6 +4,8 @@ not cross-reference, see tests/fixtures/aws/SOURCES.md)."""
 
 from __future__ import annotations
 
+import copy
+
 import pyarrow as pa
 import pytest
 
@@ -200,11 +202,20 @@ def test_multi_span_insight_traits_confidence_and_spanless_attribute(hs_transcri
 
 
 def test_bad_offset_names_the_path_not_the_text(hs_transcript):
-    hs_transcript["Conversation"]["ClinicalInsights"][3]["Spans"][0]["EndCharacterOffset"] = "phentermine"
-    with pytest.raises(ValueError) as raised:
-        healthscribe_transcript_tables(hs_transcript, **IDS, with_insights=True)
-    assert "ClinicalInsights[3].Spans[0].EndCharacterOffset" in str(raised.value)
-    assert "phentermine" not in str(raised.value)
+    spans = [s for i in hs_transcript["Conversation"]["ClinicalInsights"] for s in i.get("Spans", [])]
+    path = "Conversation.ClinicalInsights[].Spans[].EndCharacterOffset"
+    for values, reason in (
+        (["phentermine"], "holds both strings and numbers"),  # one span: two JSON types in the column
+        (["phentermine"] * len(spans), "is not a number"),  # every span: strings that are not numbers
+        ([12.5], "is not an integer"),
+    ):
+        changed = copy.deepcopy(hs_transcript)
+        changed_spans = [s for i in changed["Conversation"]["ClinicalInsights"] for s in i.get("Spans", [])]
+        for span, value in zip(changed_spans, values, strict=False):
+            span["EndCharacterOffset"] = value
+        with pytest.raises(ValueError) as raised:
+            healthscribe_transcript_tables(changed, **IDS, with_insights=True)
+        assert str(raised.value) == f"{path} {reason}"
 
 
 # --- clinical document on the AWS example --------------------------------------------------------

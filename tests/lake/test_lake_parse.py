@@ -260,14 +260,26 @@ def test_non_documents_raise_without_leaking_content(doc):
         assert "Professional" not in str(raised.value) and "Okay" not in str(raised.value)
 
 
-def test_non_numeric_time_raises_without_quoting_it(tm_speakers, hs_transcript):
+def test_non_numeric_time_raises_naming_the_field_without_quoting_it(tm_speakers, hs_transcript):
     tm_speakers["results"]["items"][1]["start_time"] = "answer-secret"
-    with pytest.raises(ValueError, match=r"items\[1\]\.start_time is not a number") as raised:
+    with pytest.raises(ValueError) as raised:
         transcribe_medical_words_table(tm_speakers, **IDS)
-    assert "secret" not in str(raised.value) and raised.value.__cause__ is None
+    assert str(raised.value) == "results.items[].start_time is not a number"  # no "file 0: " either
+    assert raised.value.__cause__ is None
     hs_transcript["Conversation"]["TranscriptItems"][0]["Alternatives"][0]["Confidence"] = "high"
-    with pytest.raises(ValueError, match=r"TranscriptItems\[0\]\.Confidence is not a number"):
+    with pytest.raises(ValueError) as raised:
         healthscribe_transcript_tables(hs_transcript, **IDS)
+    assert (
+        str(raised.value)
+        == "Conversation.TranscriptItems[].Alternatives[].Confidence holds both strings and numbers"
+    )
+
+
+def test_insights_are_checked_only_when_asked_for(hs_transcript):
+    hs_transcript["Conversation"]["ClinicalInsights"][0]["Confidence"] = "high"
+    assert healthscribe_transcript_tables(hs_transcript, **IDS)["transcript_words"].num_rows == 9
+    with pytest.raises(ValueError, match=r"^Conversation\.ClinicalInsights\[\]\.Confidence is not a number$"):
+        healthscribe_transcript_tables(hs_transcript, **IDS, with_insights=True)
 
 
 def test_empty_ids_are_refused(tm_speakers):

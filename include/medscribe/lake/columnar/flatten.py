@@ -1,5 +1,6 @@
-"""The column-wise flattener's entry point: :func:`flatten_transcripts` cuts the files into batches, each
-flattened column-wise, else file by file, else through ``json.loads`` and parse.py."""
+"""The flattener's entry point: :func:`flatten_transcripts` cuts the files into batches and flattens each
+column-wise; a batch that cannot be read as one is flattened file by file, and a file that still cannot
+be read raises ``ValueError`` with its position."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from medscribe.lake import parse
 from medscribe.lake.columnar.healthscribe import _healthscribe
 from medscribe.lake.columnar.kernels import _Decline
-from medscribe.lake.columnar.reader import _read, _struct_column
+from medscribe.lake.columnar.reader import _check_column, _read, _struct_column, _Unread
 from medscribe.lake.columnar.transcribe import _transcribe
 from medscribe.lake.columnar.words import _assemble
 from medscribe.lake.schemas import (
@@ -30,25 +30,27 @@ TRANSCRIPT_TABLES = {
     "insight_attributes": INSIGHT_ATTRIBUTES,
 }
 BATCH_BYTES = 16 << 20
+_NOT_A_TRANSCRIPT = "expected a HealthScribe transcript or a Transcribe output, got "
 
 
 def _columnar(batch: Sequence[tuple[str, str, bytes]], use_threads: bool) -> dict[str, pa.Table]:
     """The four tables of a batch, column-wise, or _Decline."""
-    for recording_id, job_name, _ in batch:
-        if (
-            not isinstance(recording_id, str)
-            or not recording_id
-            or not isinstance(job_name, str)
-            or not job_name
-        ):
-            raise _Decline  # parse.py raises its message
+    for ids in batch:
+        for name, value in zip(("recording_id", "job_name"), ids[:2], strict=True):
+            if not isinstance(value, str) or not value:
+                raise _Decline(f"{name} must be a non-empty string")
     table = _read(batch, use_threads)
     conv, is_hs = _struct_column(table, "Conversation")
     _, is_note = _struct_column(table, "ClinicalDocumentation")
     results, is_tm = _struct_column(table, "results")
-    is_tm &= ~is_hs & ~is_note  # parse.document_kind's order
+    is_tm &= ~is_hs & ~is_note  # a Conversation wins, then a clinical document, then results
     if not (is_hs | is_tm).all():
-        raise _Decline  # not a transcript file: parse.py's error
+        other = "a HealthScribe clinical document" if is_note[~(is_hs | is_tm)][0] else "no transcript"
+        raise _Decline(_NOT_A_TRANSCRIPT + other)
+    if is_hs.any():
+        _check_column(conv, "Conversation")
+    if is_tm.any():
+        _check_column(results, "results")
     rec = pa.array([r for r, _, _ in batch], pa.string())
     job = pa.array([j for _, j, _ in batch], pa.string())
     parts: dict[str, list[tuple[np.ndarray, pa.Table]]] = {name: [] for name in TRANSCRIPT_TABLES}
@@ -82,49 +84,45 @@ def _columnar(batch: Sequence[tuple[str, str, bytes]], use_threads: bool) -> dic
     return out
 
 
-def _reference(recording_id: str, job_name: str, data: bytes, position: int) -> dict[str, pa.Table]:
-    """One file through ``json.loads`` and parse.py; ValueError naming the file's position if it is bad."""
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
-        raise ValueError(f"file {position}: not valid JSON ({type(error).__name__})") from None
-    ids = {"recording_id": recording_id, "job_name": job_name}
-    kind = parse.document_kind(doc)
-    try:
-        if kind == "transcribe":
-            tables = {"transcript_words": parse.transcribe_medical_words_table(doc, **ids)}
-        else:  # a HealthScribe transcript, or parse.py's error for anything else
-            tables = parse.healthscribe_transcript_tables(doc, **ids, with_insights=True)
-    except ValueError as error:
-        if kind not in ("transcribe", "healthscribe_transcript"):
-            got = "a HealthScribe clinical document" if kind else "no transcript"
-            raise ValueError(
-                f"file {position}: expected a HealthScribe transcript or a Transcribe output, got {got}"
-            ) from None
-        raise ValueError(f"file {position}: {error}") from None
-    return {name: tables.get(name, schema.empty_table()) for name, schema in TRANSCRIPT_TABLES.items()}
+def _reason(data: bytes, decline: _Decline) -> str:
+    """Why a single file cannot be flattened. For a file Arrow could not read, ``json`` tells whether it
+    is JSON and a transcript at all (Arrow's reason otherwise: NaN, a number beyond float64, a field
+    holding two JSON types)."""
+    if isinstance(decline, _Unread):
+        try:
+            doc = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
+            return f"not valid JSON ({type(error).__name__})"
+        top = doc if isinstance(doc, dict) else {}
+        if not isinstance(top.get("Conversation"), dict):
+            if isinstance(top.get("ClinicalDocumentation"), dict):
+                return _NOT_A_TRANSCRIPT + "a HealthScribe clinical document"
+            if not isinstance(top.get("results"), dict):
+                return _NOT_A_TRANSCRIPT + "no transcript"
+    return decline.reason
 
 
 def _flatten_batch(
-    batch: Sequence[tuple[str, str, bytes]], first: int, use_threads: bool, counts: dict[str, int]
+    batch: Sequence[tuple[str, str, bytes]], first: int, use_threads: bool
 ) -> list[dict[str, pa.Table]]:
-    """Tables of one batch: column-wise if possible, else file by file, else through parse.py.
+    """Tables of one batch, else of each of its files (a field that is a number in one file and a
+    string in another cannot be one Arrow column); ValueError for a single file that cannot be read.
 
-    An Arrow error inside the column-wise code (a kernel refusing a value, such as a cast out of
-    range) is treated as a decline: parse.py then gives the rows or its own error."""
+    An Arrow error inside a kernel (a value it cannot convert) is handled as a _Decline."""
     try:
-        tables = _columnar(batch, use_threads)
-    except (_Decline, pa.ArrowException):
+        return [_columnar(batch, use_threads)]
+    except (_Decline, pa.ArrowException) as error:
         if len(batch) > 1:
             return [
                 part
                 for i, item in enumerate(batch)
-                for part in _flatten_batch([item], first + i, use_threads, counts)
+                for part in _flatten_batch([item], first + i, use_threads)
             ]
-        counts["reference"] += 1
-        return [_reference(*batch[0], first)]
-    counts["columnar"] += len(batch)
-    return [tables]
+        if isinstance(error, _Decline):
+            reason = _reason(batch[0][2], error)
+        else:
+            reason = f"a value Arrow cannot convert ({type(error).__name__})"
+        raise ValueError(f"file {first}: {reason}") from None
 
 
 def flatten_transcripts(
@@ -132,27 +130,21 @@ def flatten_transcripts(
     *,
     batch_bytes: int = BATCH_BYTES,
     use_threads: bool = True,
-    counts: dict[str, int] | None = None,
 ) -> dict[str, pa.Table]:
     """Flatten transcript files (HealthScribe transcripts and Transcribe outputs, mixed) into
-    ``transcript_words``, ``transcript_segments``, ``clinical_insights`` and ``insight_attributes``.
-
-    The rows are those of ``parse.healthscribe_transcript_tables(doc, ..., with_insights=True)`` and
-    ``parse.transcribe_medical_words_table(doc, ...)`` for each file, concatenated in the files' order.
+    ``transcript_words``, ``transcript_segments``, ``clinical_insights`` and ``insight_attributes``,
+    each file's rows in the files' order. The rules of each column are in the package's docstring and
+    :mod:`medscribe.lake.schemas`; a file's top-level key says which service wrote it.
 
     :param files: (recording_id, job_name, raw bytes of the file) per file.
     :param batch_bytes: files are parsed together until a batch holds this many bytes (the JSON reader
         parallelises within a batch; memory grows with it).
     :param use_threads: let Arrow use all cores (``pyarrow.cpu_count()``) for parsing and kernels.
-    :param counts: if given, ``counts["columnar"]`` and ``counts["reference"]`` are increased by the
-        number of files flattened column-wise and through parse.py.
     :return: the four tables, with the schemas of :mod:`medscribe.lake.schemas` (empty if no rows).
-    :raises ValueError: a file that is not JSON or not a transcript file, or that parse.py refuses
-        (the message names the file's position in ``files`` and never quotes its content).
+    :raises ValueError: "file <position in files>: <reason>" for an empty id, a file that is not JSON or
+        not a transcript, or a value the rules do not read (the reason names the field's JSON path, such
+        as ``results.items[].start_time is not a number``, and never quotes the file's content).
     """
-    counts = counts if counts is not None else {}
-    counts.setdefault("columnar", 0)
-    counts.setdefault("reference", 0)
     pieces: list[dict[str, pa.Table]] = []
     batch: list[tuple[str, str, bytes]] = []
     size = first = 0
@@ -160,10 +152,10 @@ def flatten_transcripts(
         batch.append(item)
         size += len(item[2])
         if size >= batch_bytes:
-            pieces += _flatten_batch(batch, first, use_threads, counts)
+            pieces += _flatten_batch(batch, first, use_threads)
             batch, size, first = [], 0, position + 1
     if batch:
-        pieces += _flatten_batch(batch, first, use_threads, counts)
+        pieces += _flatten_batch(batch, first, use_threads)
     return {
         name: pa.concat_tables([p[name] for p in pieces]) if pieces else schema.empty_table()
         for name, schema in TRANSCRIPT_TABLES.items()

@@ -29,15 +29,24 @@ from medscribe.lake.schemas import CLINICAL_INSIGHTS, INSIGHT_ATTRIBUTES, TRANSC
 
 def _healthscribe(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array) -> dict[str, tuple]:
     """The four tables of HealthScribe ``Conversation`` structs (one per file), files in order, as
-    {name: (file of each row, table)}."""
+    {name: (file of each row, table)}. A word gets the segment (and its participant role) whose
+    [BeginAudioTime, EndAudioTime] holds the word's midpoint, the latest begin winning; punctuation gets
+    the word before's, and its 0/0 times (HealthScribe's "no time") become nulls."""
     n = len(conv)
     seg_values, seg_doc, seg_len = _list(_child(conv, "TranscriptSegments"), n)
     m = len(seg_doc)
-    seg_id = _strings(_child(seg_values, "SegmentId"), m)
-    role = _strings(_child(_child(seg_values, "ParticipantDetails"), "ParticipantRole"), m)
-    section = _strings(_child(_child(seg_values, "SectionDetails"), "SectionName"), m)
-    seg_begin = _floats(_child(seg_values, "BeginAudioTime"), m)
-    seg_end = _floats(_child(seg_values, "EndAudioTime"), m)
+    where = "Conversation.TranscriptSegments[]."
+    seg_id = _strings(_child(seg_values, "SegmentId"), m, where + "SegmentId")
+    role = _strings(
+        _child(_child(seg_values, "ParticipantDetails"), "ParticipantRole"),
+        m,
+        where + "ParticipantDetails.ParticipantRole",
+    )
+    section = _strings(
+        _child(_child(seg_values, "SectionDetails"), "SectionName"), m, where + "SectionDetails.SectionName"
+    )
+    seg_begin = _floats(_child(seg_values, "BeginAudioTime"), m, where + "BeginAudioTime")
+    seg_end = _floats(_child(seg_values, "EndAudioTime"), m, where + "EndAudioTime")
     segments = _table(
         TRANSCRIPT_SEGMENTS,
         {
@@ -49,7 +58,7 @@ def _healthscribe(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array
             "section_name": section,
             "begin_time": _float_array(seg_begin),
             "end_time": _float_array(seg_end),
-            "content": _strings(_child(seg_values, "Content"), m),
+            "content": _strings(_child(seg_values, "Content"), m, where + "Content"),
         },
         m,
     )
@@ -60,8 +69,9 @@ def _healthscribe(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array
     punct = (
         _matches(kind, lambda v: str(v).upper() == "PUNCTUATION") if kind is not None else np.zeros(k, bool)
     )
-    start = _floats(_child(items, "BeginAudioTime"), k)
-    end = _floats(_child(items, "EndAudioTime"), k)
+    where = "Conversation.TranscriptItems[]."
+    start = _floats(_child(items, "BeginAudioTime"), k, where + "BeginAudioTime")
+    end = _floats(_child(items, "EndAudioTime"), k, where + "EndAudioTime")
     untimed = punct & (np.isnan(start) | (start == 0)) & (np.isnan(end) | (end == 0))
     start[untimed] = end[untimed] = np.nan  # 0/0 is HealthScribe's "no time" for punctuation
     timed = ~np.isnan(seg_begin) & ~np.isnan(seg_end)
@@ -81,8 +91,8 @@ def _healthscribe(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array
         start=start,
         end=end,
         alt_len=alt_len,
-        alt_content=_strings(_child(alts, "Content"), count),
-        alt_confidence=_floats(_child(alts, "Confidence"), count),
+        alt_content=_strings(_child(alts, "Content"), count, where + "Alternatives[].Content"),
+        alt_confidence=_floats(_child(alts, "Confidence"), count, where + "Alternatives[].Confidence"),
         docs=docs,
         rec=rec,
         job=job,
@@ -96,15 +106,19 @@ def _healthscribe(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array
     }
 
 
-def _spans(owner: pa.Array, owner_len: int) -> tuple[np.ndarray, dict[str, pa.Array]]:
-    """parse._spans for many owners: (owner of each span row, span columns); one null row per owner
-    without spans."""
+def _spans(owner: pa.Array, owner_len: int, where: str) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """The ``Spans`` of many insights or attributes: (owner of each span row, span columns); one row
+    with null span columns for an owner without spans. ``end_exclusive`` = AWS's end-inclusive end + 1.
+
+    :param where: the owners' JSON path, for error messages.
+    """
     values, parent, lengths = _list(_child(owner, "Spans"), owner_len)
     s = len(parent)
-    begin = _ints(_child(values, "BeginCharacterOffset"), s)
-    end = _ints(_child(values, "EndCharacterOffset"), s)
-    segment = _strings(_child(values, "SegmentId"), s)
-    content = _strings(_child(values, "Content"), s)
+    where += ".Spans[]."
+    begin = _ints(_child(values, "BeginCharacterOffset"), s, where + "BeginCharacterOffset")
+    end = _ints(_child(values, "EndCharacterOffset"), s, where + "EndCharacterOffset")
+    segment = _strings(_child(values, "SegmentId"), s, where + "SegmentId")
+    content = _strings(_child(values, "Content"), s, where + "Content")
     rows = np.maximum(lengths, 1)
     row_owner = np.repeat(np.arange(owner_len), rows)
     first = np.cumsum(rows) - rows  # first row of each owner
@@ -122,8 +136,11 @@ def _spans(owner: pa.Array, owner_len: int) -> tuple[np.ndarray, dict[str, pa.Ar
 
 
 def _insights(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array) -> dict[str, tuple]:
-    """``clinical_insights`` and ``insight_attributes`` of the files' ``ClinicalInsights``."""
+    """``clinical_insights`` (one row per insight span) and ``insight_attributes`` (one per attribute
+    span) of the files' ``ClinicalInsights``; an insight without a usable InsightId is keyed
+    ``#<position>``."""
     values, ins_doc, ins_len = _list(_child(conv, "ClinicalInsights"), len(conv))
+    where = "Conversation.ClinicalInsights[]"
     m = len(ins_doc)
     position = _positions(ins_len)
     raw_id = _child(values, "InsightId")
@@ -134,8 +151,8 @@ def _insights(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array) ->
     else:
         insight_id = fallback  # no InsightId that is a string: keyed by position
     traits, negated = _traits(_child(values, "Traits"), m)
-    confidence = _floats(_child(values, "Confidence"), m)
-    owner, span = _spans(values, m)
+    confidence = _floats(_child(values, "Confidence"), m, where + ".Confidence")
+    owner, span = _spans(values, m, where)
     ids = docs[ins_doc]
     insights = _table(
         CLINICAL_INSIGHTS,
@@ -145,9 +162,9 @@ def _insights(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array) ->
             "insight_id": insight_id.take(owner),
             "span_index": span["span_index"],
             "insight_index": pa.array(position[owner].astype(np.int32)),
-            "insight_type": _strings(_child(values, "InsightType"), m).take(owner),
-            "category": _strings(_child(values, "Category"), m).take(owner),
-            "type": _strings(_child(values, "Type"), m).take(owner),
+            "insight_type": _strings(_child(values, "InsightType"), m, where + ".InsightType").take(owner),
+            "category": _strings(_child(values, "Category"), m, where + ".Category").take(owner),
+            "type": _strings(_child(values, "Type"), m, where + ".Type").take(owner),
             "segment_id": span["segment_id"],
             "begin_character_offset": span["begin_character_offset"],
             "end_character_offset": span["end_character_offset"],
@@ -161,8 +178,9 @@ def _insights(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array) ->
     )
     attr_values, attr_insight, attr_len = _list(_child(values, "Attributes"), m)
     a = len(attr_insight)
-    attr_confidence = _floats(_child(attr_values, "Confidence"), a)
-    attr_owner, attr_span = _spans(attr_values, a)
+    where += ".Attributes[]"
+    attr_confidence = _floats(_child(attr_values, "Confidence"), a, where + ".Confidence")
+    attr_owner, attr_span = _spans(attr_values, a, where)
     of = attr_insight[attr_owner]
     attributes = _table(
         INSIGHT_ATTRIBUTES,
@@ -172,8 +190,10 @@ def _insights(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array) ->
             "insight_id": insight_id.take(of),
             "attribute_index": pa.array(_positions(attr_len)[attr_owner].astype(np.int32)),
             "span_index": attr_span["span_index"],
-            "attribute_id": _strings(_child(attr_values, "AttributeId"), a).take(attr_owner),
-            "type": _strings(_child(attr_values, "Type"), a).take(attr_owner),
+            "attribute_id": _strings(_child(attr_values, "AttributeId"), a, where + ".AttributeId").take(
+                attr_owner
+            ),
+            "type": _strings(_child(attr_values, "Type"), a, where + ".Type").take(attr_owner),
             "segment_id": attr_span["segment_id"],
             "begin_character_offset": attr_span["begin_character_offset"],
             "end_character_offset": attr_span["end_character_offset"],
@@ -187,11 +207,14 @@ def _insights(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array) ->
 
 
 def _traits(traits: pa.Array | None, m: int) -> tuple[pa.Array, pa.Array]:
-    """parse._traits per insight: (comma-joined Traits[].Name, NEGATION present); nulls without Traits."""
+    """Per insight: (comma-joined Traits[].Name, NEGATION present), as Comprehend Medical writes traits;
+    nulls for an insight without a Traits list."""
     if traits is None:
         return pa.nulls(m, pa.string()), pa.nulls(m, pa.bool_())
     values, parent, _ = _list(traits, m)
-    names = _strings(_child(values, "Name"), len(parent)).to_pylist()
+    names = _strings(
+        _child(values, "Name"), len(parent), "Conversation.ClinicalInsights[].Traits[].Name"
+    ).to_pylist()
     joined: list[list[str]] = [[] for _ in range(m)]
     for owner, name in zip(parent.tolist(), names, strict=True):
         if name is not None:

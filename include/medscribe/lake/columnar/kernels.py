@@ -1,6 +1,6 @@
-"""The Arrow and numpy helpers the column-wise flattener computes every column with, for a whole batch:
-struct fields and lists flattened with their parents, strings, labels and numbers checked as parse.py
-reads them, interval and key lookups; ``_Decline`` when a column has a shape they do not cover exactly."""
+"""The Arrow and numpy helpers the flattener computes every column with, for a whole batch: struct fields
+and lists flattened with their parents, strings, labels and numbers checked and converted, interval and
+key lookups; ``_Decline`` naming the column when a value is not what the lake's rules read."""
 
 from __future__ import annotations
 
@@ -12,15 +12,20 @@ _INT32 = (-(2**31), 2**31 - 1)
 
 
 class _Decline(Exception):
-    """The batch has a shape the column-wise rules do not cover exactly: use the fallback."""
+    """A batch the flattener cannot read as one: retried file by file, and a single file's reason (a
+    column's JSON path and what is wrong with it, never a value) becomes its ``ValueError``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _child(array: pa.Array | None, name: str) -> pa.Array | None:
     """Field ``name`` of a struct array, parent nulls applied; None if absent or all-null by type."""
     if array is None or pa.types.is_null(array.type):
         return None
-    if not pa.types.is_struct(array.type):
-        raise _Decline
+    if not pa.types.is_struct(array.type):  # the reader's shape check makes this unreachable
+        raise _Decline(f"the field holding {name} is not an object")
     index = array.type.get_field_index(name)
     if index < 0:
         return None
@@ -32,8 +37,8 @@ def _list(array: pa.Array | None, n: int) -> tuple[pa.Array | None, np.ndarray, 
     """(flattened values, parent index of each value, length of each of the n lists; null = 0)."""
     if array is None:
         return None, np.zeros(0, np.int64), np.zeros(n, np.int64)
-    if not pa.types.is_list(array.type):
-        raise _Decline
+    if not pa.types.is_list(array.type):  # the reader's shape check makes this unreachable
+        raise _Decline("a field read as a list is not a list")
     lengths = pc.fill_null(pc.list_value_length(array), 0).to_numpy().astype(np.int64)
     values = array.flatten()
     if pa.types.is_null(values.type):
@@ -48,31 +53,33 @@ def _positions(lengths: np.ndarray) -> np.ndarray:
     return np.arange(total) - starts
 
 
-def _strings(array: pa.Array | None, n: int) -> pa.Array:
-    """A string column; nulls if absent. Other types (numbers as ids or text) are declined."""
+def _strings(array: pa.Array | None, n: int, where: str) -> pa.Array:
+    """A string column; nulls if absent. Other JSON types (numbers as ids or text) are refused.
+
+    :param where: the column's JSON path, for the error message.
+    """
     if array is None:
         return pa.nulls(n, pa.string())
     if pa.types.is_string(array.type):
         return array
     if pa.types.is_large_string(array.type):
         return array.cast(pa.string())
-    raise _Decline
+    raise _Decline(f"{where} is not a string")
 
 
-def _labels(array: pa.Array | None, n: int) -> pa.Array:
-    """A label column (speaker, channel): a string column without empty strings (``or`` treats them
-    as missing in parse.py; left to it)."""
-    labels = _strings(array, n)
+def _labels(array: pa.Array | None, n: int, where: str) -> pa.Array:
+    """A label column (speaker, channel): strings, none of them empty (AWS and the engine never write an
+    empty label, and it would be ambiguous between "no label" and a label)."""
+    labels = _strings(array, n, where)
     if n and pc.any(pc.equal(labels, "")).as_py():
-        raise _Decline
+        raise _Decline(f"{where} is an empty string")
     return labels
 
 
-def _floats(array: pa.Array | None, n: int) -> np.ndarray:
-    """parse._num for a whole column: JSON numbers or numeric strings -> float64, "" and null -> NaN.
-
-    Strings are converted by Arrow's ``cast`` (correctly rounded, as ``float()``); a string it refuses,
-    a non-finite value or a non-numeric type declines the batch, so parse.py gives its value or error.
+def _floats(array: pa.Array | None, n: int, where: str) -> np.ndarray:
+    """A number column: JSON numbers or numeric strings (Transcribe's "0.100") -> float64; "" and null
+    -> NaN. Strings are converted by Arrow's ``cast`` (correctly rounded, as ``float()``); a string it
+    refuses, another JSON type, or a value that is not finite ("nan", "inf") is refused, naming ``where``.
     """
     if array is None:
         return np.full(n, np.nan)
@@ -82,23 +89,26 @@ def _floats(array: pa.Array | None, n: int) -> np.ndarray:
         try:
             array = pc.cast(array, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            raise _Decline from None
+            raise _Decline(f"{where} is not a number") from None
     elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
         array = pc.cast(array, pa.float64(), safe=False)
     else:
-        raise _Decline
+        raise _Decline(f"{where} is not a number")
     values = np.array(array.to_numpy(zero_copy_only=False), dtype=np.float64)  # a writable copy
     if not np.isfinite(values[~np.isnan(values)]).all() or np.isnan(values).sum() != array.null_count:
-        raise _Decline  # inf, or a NaN that is a value (parse.py keeps or refuses those itself)
+        raise _Decline(f"{where} is not a finite number")  # inf, or a NaN that is a value
     return values
 
 
-def _ints(array: pa.Array | None, n: int) -> np.ndarray:
-    """parse._int for a column: integral numbers (or numeric strings) -> float64 holding int32 values."""
-    values = _floats(array, n)
+def _ints(array: pa.Array | None, n: int, where: str) -> np.ndarray:
+    """An integer column (character offsets): integral numbers or numeric strings -> float64 holding
+    int32 values (NaN = null); a fraction, or a value outside int32 even after + 1, is refused."""
+    values = _floats(array, n, where)
     finite = values[~np.isnan(values)]
-    if not (np.floor(finite) == finite).all() or (finite < _INT32[0]).any() or (finite >= _INT32[1]).any():
-        raise _Decline  # fractional (parse.py raises) or outside int32 even after +1 (Arrow refuses)
+    if not (np.floor(finite) == finite).all():
+        raise _Decline(f"{where} is not an integer")
+    if (finite < _INT32[0]).any() or (finite >= _INT32[1]).any():
+        raise _Decline(f"{where} is out of range")
     return values
 
 
@@ -156,8 +166,8 @@ def _last_before(source: np.ndarray, group: np.ndarray) -> np.ndarray:
 def _interval_at(
     q_group: np.ndarray, q_t: np.ndarray, i_group: np.ndarray, i_begin: np.ndarray, i_end: np.ndarray
 ) -> np.ndarray:
-    """parse._interval_lookup for many groups: index of the interval [begin, end] of the query's group
-    containing t, the latest begin winning (ties: the later interval), else -1.
+    """For each query, the index of the interval [begin, end] of its group containing t, the latest
+    begin winning (ties: the later interval), else -1. Intervals may overlap or leave gaps.
 
     :param q_group: group of each query (sorted); q_t its time (NaN = no query).
     :param i_group: group of each interval (sorted), with i_begin, i_end (no NaN).
@@ -202,8 +212,8 @@ def _packed(columns: list[np.ndarray], bits: list[int]) -> np.ndarray | None:
 
 
 def _lookup_last(query: pa.Table, entries: pa.Table, keys: list[str], bits: list[int]) -> np.ndarray:
-    """For each query row, the index of the LAST entry row with equal keys (a dict filled in order,
-    as parse._label_index), else -1. Rows with a null key match nothing.
+    """For each query row, the index of the LAST entry row with equal keys (as a dict filled in order),
+    else -1. Rows with a null key match nothing.
 
     Integer keys that fit ``bits`` are packed into one int64 and matched with a stable sort and
     ``searchsorted``; other keys (string ids, huge values) with an Arrow hash join."""
@@ -230,10 +240,10 @@ def _lookup_last(query: pa.Table, entries: pa.Table, keys: list[str], bits: list
     return result
 
 
-def _ms(seconds: np.ndarray) -> np.ndarray:
-    """parse._ms: round(seconds * 1000), half to even, as int64 (NaN -> a value never used). Times
-    beyond int64 milliseconds' exact range are left to parse.py (Python's int has no overflow)."""
+def _ms(seconds: np.ndarray, where: str) -> np.ndarray:
+    """Times as join keys: round(seconds * 1000), half to even, as int64, so "0.1" and "0.100" match
+    (NaN -> a value never used). A time beyond 2**53 ms (285 years) is refused: no exact key."""
     known = np.where(np.isnan(seconds), 0, seconds)
     if len(known) and np.abs(known).max() >= 2**53 / 1000:
-        raise _Decline
+        raise _Decline(f"{where} is out of range")
     return np.rint(known * 1000).astype(np.int64)

@@ -28,37 +28,46 @@ from medscribe.lake.columnar.words import _words
 from medscribe.lake.schemas import TRANSCRIPT_WORDS
 
 
-def _ids(array: pa.Array | None, n: int) -> pa.Array:
-    """parse._item_id for a column: integer or string ids; other types (float, bool) declined."""
+def _ids(array: pa.Array | None, n: int, where: str) -> pa.Array:
+    """An item id column (newer Transcribe output): integers or strings; other JSON types are refused."""
     if array is None:
         return pa.nulls(n, pa.int64())
     if pa.types.is_integer(array.type):
         return array.cast(pa.int64())
-    return _strings(array, n)
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return _strings(array, n, where)
+    raise _Decline(f"{where} is not an integer or a string")
 
 
-def _label_entries(containers: pa.Array | None, container_doc: np.ndarray, key: str) -> dict[str, Any]:
-    """parse._label_index as columns: every item of every container with its label (item's own, else the
-    container's), in insertion order, dropping items without either."""
+def _label_entries(
+    containers: pa.Array | None, container_doc: np.ndarray, key: str, where: str
+) -> dict[str, Any]:
+    """The items listed under speaker segments or channels, with their labels: every item of every
+    container with its label (the item's own, else the container's), in order, dropping items without
+    either. ``where`` is the containers' JSON path."""
     c = len(container_doc)
     values, parent, _ = _list(_child(containers, "items"), c)
     e = len(parent)
-    own = _labels(_child(values, key), e)
-    label = pc.coalesce(own, _labels(_child(containers, key), c).take(parent)) if e else own
+    label = _labels(_child(values, key), e, f"{where}.items[].{key}")
+    if e:  # the item's own label, else its container's
+        label = pc.coalesce(label, _labels(_child(containers, key), c, f"{where}.{key}").take(parent))
     keep = pc.is_valid(label).to_numpy(zero_copy_only=False)
-    start = _floats(_child(values, "start_time"), e)
-    end = _floats(_child(values, "end_time"), e)
+    start = _floats(_child(values, "start_time"), e, f"{where}.items[].start_time")
+    end = _floats(_child(values, "end_time"), e, f"{where}.items[].end_time")
     return {
         "doc": container_doc[parent][keep],
-        "id": _ids(_child(values, "id"), e).filter(pa.array(keep)),
+        "id": _ids(_child(values, "id"), e, f"{where}.items[].id").filter(pa.array(keep)),
         "start": start[keep],
         "end": end[keep],
         "label": label.filter(pa.array(keep)),
     }
 
 
-def _find(entries: dict, doc: np.ndarray, ids: pa.Array, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """parse._find_label for many items: entry index by (file, id), else by (file, start ms, end ms)."""
+def _find(
+    entries: dict, where: str, doc: np.ndarray, ids: pa.Array, start: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    """For each item, the index of its entry (the last listed) by (file, id), else by (file, start ms,
+    end ms), else -1. ``where`` is the entries' containers' JSON path."""
     found = np.full(len(doc), -1, np.int64)
     if not len(entries["doc"]):
         return found
@@ -74,10 +83,21 @@ def _find(entries: dict, doc: np.ndarray, ids: pa.Array, start: np.ndarray, end:
         found[asked] = _at(listed, by_id)
     timed = np.flatnonzero(~np.isnan(entries["start"]) & ~np.isnan(entries["end"]))
     todo = np.flatnonzero((found < 0) & ~np.isnan(start) & ~np.isnan(end))
+    path = where + ".items[]."
     by_time = _lookup_last(
-        pa.table({"doc": doc[todo], "s": _ms(start[todo]), "e": _ms(end[todo])}),
         pa.table(
-            {"doc": entries["doc"][timed], "s": _ms(entries["start"][timed]), "e": _ms(entries["end"][timed])}
+            {
+                "doc": doc[todo],
+                "s": _ms(start[todo], "an item's start_time"),
+                "e": _ms(end[todo], "an item's end_time"),
+            }
+        ),
+        pa.table(
+            {
+                "doc": entries["doc"][timed],
+                "s": _ms(entries["start"][timed], path + "start_time"),
+                "e": _ms(entries["end"][timed], path + "end_time"),
+            }
         ),
         ["doc", "s", "e"],
         [15, 24, 24],
@@ -88,10 +108,15 @@ def _find(entries: dict, doc: np.ndarray, ids: pa.Array, start: np.ndarray, end:
 
 def _transcribe(results: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array) -> dict[str, tuple]:
     """``transcript_words`` of Transcribe ``results`` structs (one per file), files in order, as
-    {name: (file of each row, table)}."""
+    {name: (file of each row, table)}. The items are ``results.items``, or, in a file without any, the
+    channels' items channel by channel (Transcribe Medical's channel-identification example).
+    ``speaker_label``: the item's own, else its entry under ``speaker_labels.segments[].items`` (by id,
+    else by start and end time), else the speaker segment holding its midpoint. ``channel_label``: the
+    item's own, else its channel's, else its entry under ``channel_labels.channels[].items``.
+    Punctuation without a label takes the word before's."""
     n = len(results)
     top, top_doc, top_len = _list(_child(results, "items"), n)
-    use_top = top_len > 0  # parse.py: results.items if any, else the channels' items
+    use_top = top_len > 0  # results.items if any, else the channels' items
     channels, channel_doc, _ = _list(_child(_child(results, "channel_labels"), "channels"), n)
     ch_items, ch_parent, _ = _list(_child(channels, "items"), len(channel_doc))
     ch_item_doc = channel_doc[ch_parent]
@@ -99,11 +124,15 @@ def _transcribe(results: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Arra
     # the item stream: top-level items of files that have them, channel items (channel by channel) of others
     parts = []
     if top is not None:
-        parts.append((top, top_doc, pa.nulls(len(top_doc), pa.string())))
+        parts.append(("results.items[]", top, top_doc, pa.nulls(len(top_doc), pa.string())))
     if ch_items is not None and from_channels.any():
         mask = pa.array(from_channels)
-        container = _labels(_child(channels, "channel_label"), len(channel_doc)).take(ch_parent)
-        parts.append((ch_items.filter(mask), ch_item_doc[from_channels], container.filter(mask)))
+        where = "results.channel_labels.channels[]"
+        labels = _labels(_child(channels, "channel_label"), len(channel_doc), where + ".channel_label")
+        container = labels.take(ch_parent)
+        parts.append(
+            (where + ".items[]", ch_items.filter(mask), ch_item_doc[from_channels], container.filter(mask))
+        )
     columns: dict[str, list[Any]] = {
         "doc": [],
         "type": [],
@@ -117,7 +146,7 @@ def _transcribe(results: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Arra
         "alt_confidence": [],
         "alt_len": [],
     }
-    for values, doc, container in parts:
+    for where, values, doc, container in parts:
         k = len(doc)
         kind = _child(values, "type")
         columns["doc"].append(doc)
@@ -126,22 +155,26 @@ def _transcribe(results: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Arra
             if kind is not None
             else np.zeros(k, bool)
         )
-        columns["start"].append(_floats(_child(values, "start_time"), k))
-        columns["end"].append(_floats(_child(values, "end_time"), k))
-        columns["id"].append(_ids(_child(values, "id"), k))
-        columns["speaker"].append(_labels(_child(values, "speaker_label"), k))
-        columns["channel"].append(_labels(_child(values, "channel_label"), k))
+        columns["start"].append(_floats(_child(values, "start_time"), k, f"{where}.start_time"))
+        columns["end"].append(_floats(_child(values, "end_time"), k, f"{where}.end_time"))
+        columns["id"].append(_ids(_child(values, "id"), k, f"{where}.id"))
+        columns["speaker"].append(_labels(_child(values, "speaker_label"), k, f"{where}.speaker_label"))
+        columns["channel"].append(_labels(_child(values, "channel_label"), k, f"{where}.channel_label"))
         columns["container"].append(container)
         alts, _, alt_len = _list(_child(values, "alternatives"), k)
         count = len(alts) if alts is not None else 0
-        columns["alt_content"].append(_strings(_child(alts, "content"), count))
-        columns["alt_confidence"].append(_floats(_child(alts, "confidence"), count))
+        columns["alt_content"].append(
+            _strings(_child(alts, "content"), count, f"{where}.alternatives[].content")
+        )
+        columns["alt_confidence"].append(
+            _floats(_child(alts, "confidence"), count, f"{where}.alternatives[].confidence")
+        )
         columns["alt_len"].append(alt_len)
     if not parts:
         return {"transcript_words": (np.zeros(0, np.int64), TRANSCRIPT_WORDS.empty_table())}
     typed = [ids for ids in columns["id"] if ids.null_count < len(ids)]
-    if len({ids.type for ids in typed}) > 1:
-        raise _Decline  # integer ids in one stream, string ids in the other
+    if len({ids.type for ids in typed}) > 1:  # files with integer ids and files with string ids
+        raise _Decline("results.items[].id is an integer in one file and a string in another")
     id_type = typed[0].type if typed else pa.int64()
     columns["id"] = [ids if ids.type == id_type else pa.nulls(len(ids), id_type) for ids in columns["id"]]
     order = np.argsort(
@@ -173,15 +206,16 @@ def _transcribe(results: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Arra
 
     # speaker: own label, else speaker_labels.segments[].items by id / time, else the span at the midpoint
     segs, seg_doc, _ = _list(_child(_child(results, "speaker_labels"), "segments"), n)
-    entries = _label_entries(segs, seg_doc, "speaker_label")
+    where = "results.speaker_labels.segments[]"
+    entries = _label_entries(segs, seg_doc, "speaker_label", where)
     missing = ~pc.is_valid(own_speaker).to_numpy(zero_copy_only=False)
     by_entry = np.full(k, -1, np.int64)
     if missing.any():
         idx = np.flatnonzero(missing)
-        by_entry[idx] = _find(entries, item_doc[idx], ids.take(pa.array(idx)), start[idx], end[idx])
-    seg_begin = _floats(_child(segs, "start_time"), len(seg_doc))
-    seg_end = _floats(_child(segs, "end_time"), len(seg_doc))
-    seg_label = _labels(_child(segs, "speaker_label"), len(seg_doc))
+        by_entry[idx] = _find(entries, where, item_doc[idx], ids.take(pa.array(idx)), start[idx], end[idx])
+    seg_begin = _floats(_child(segs, "start_time"), len(seg_doc), where + ".start_time")
+    seg_end = _floats(_child(segs, "end_time"), len(seg_doc), where + ".end_time")
+    seg_label = _labels(_child(segs, "speaker_label"), len(seg_doc), where + ".speaker_label")
     timed = np.flatnonzero(~np.isnan(seg_begin) & ~np.isnan(seg_end))
     ask = missing & (by_entry < 0) & ~punct
     mid = np.where(ask, (start + end) / 2, np.nan)
@@ -197,7 +231,8 @@ def _transcribe(results: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Arra
     speaker_labels = pa.concat_arrays([own_speaker, entries["label"], seg_label])
 
     # channel: own label, else the channel it was listed under, else channel_labels items by id / time
-    ch_entries = _label_entries(channels, channel_doc, "channel_label")
+    where = "results.channel_labels.channels[]"
+    ch_entries = _label_entries(channels, channel_doc, "channel_label", where)
     ch_entries = {
         key: (
             v[use_top[ch_entries["doc"]]]
@@ -212,7 +247,7 @@ def _transcribe(results: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Arra
     ask = ~has_own & ~has_container & use_top[item_doc]
     if ask.any():
         idx = np.flatnonzero(ask)
-        by_ch[idx] = _find(ch_entries, item_doc[idx], ids.take(pa.array(idx)), start[idx], end[idx])
+        by_ch[idx] = _find(ch_entries, where, item_doc[idx], ids.take(pa.array(idx)), start[idx], end[idx])
     channel = np.where(
         has_own,
         np.arange(k),

@@ -6,7 +6,16 @@ a step after every ``lag`` seconds of new audio (1 s: the decoder keeps up; 2.5 
 several phases, and prints the finals' word errors per timing beside the batch recognizer's on the whole
 recording (the same model, beam and vocabulary: the baseline a stream is held to).
 
+It also prints the finals' latency on a simulated clock: a step starts when its audio has arrived and
+the previous step has finished, and takes the step's measured wall time; a final's word is late by the
+step's end minus the word's end (median, p95; for ``lag`` 1, one stream on free cores). ``--corpus``
+reads the recordings of a bench/corpus directory (``*.wav`` + ``*.json`` with ``text``) instead of the
+test fixtures: choose on a train corpus, report on valid. ``--param name=value`` overrides
+:class:`~medscribe_engine.streaming.recognition.StreamParams`.
+
     .venv-engine/bin/python bench/streaming/arrival.py [--lags 1 2.5] [--phases 0 0.5]
+    .venv-engine/bin/python bench/streaming/arrival.py --lags 1 --corpus bench/out/corpus/piper-train \
+        --param max_segment_s=3 --param hold_s=1
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ import argparse
 import json
 import re
 import statistics
+import time
+from dataclasses import fields
 from pathlib import Path
 
 import soundfile as sf
@@ -22,7 +33,7 @@ import soundfile as sf
 from medscribe_engine.pipeline.asr import CHANNEL_OPTIONS, CHANNEL_VAD, DECODE_OPTIONS, MIXED_VAD, Recognizer
 from medscribe_engine.pipeline.document import SAMPLE_RATE
 from medscribe_engine.resources import load_whisper
-from medscribe_engine.streaming.recognition import ChannelStream
+from medscribe_engine.streaming.recognition import ChannelStream, StreamParams
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "audio"
 RECORDINGS = ("dictation", "conversation_stereo", "conversation_mono")
@@ -65,22 +76,33 @@ def errors(reference: str, hypothesis: str) -> int:
     return previous[-1]
 
 
-def streamed(model, audio, lag: float, phase: float) -> str:
-    """The finals' words in time order, the audio arriving in steps of ``lag`` seconds."""
+def streamed(model, audio, lag: float, phase: float, params: StreamParams) -> tuple[str, list[float]]:
+    """The finals' words in time order, the audio arriving in steps of ``lag`` seconds, and each final
+    word's latency on the simulated clock (see the module)."""
     channels = audio.shape[1]
-    streams = [ChannelStream(model, channel=c if channels > 1 else None) for c in range(channels)]
-    words, position, step = [], 0, int(lag * SAMPLE_RATE)
+    streams = [
+        ChannelStream(model, channel=c if channels > 1 else None, params=params) for c in range(channels)
+    ]
+    words, late, position, step = [], [], 0, int(lag * SAMPLE_RATE)
     edge = int((lag * phase + 0.1) * SAMPLE_RATE)
+    clock = 0.0
     while position < len(audio):
         end = min(len(audio), edge)
         for c, stream in enumerate(streams):
             stream.add(audio[position:end, c])
         position, edge = end, edge + step
+        clock = max(clock, position / SAMPLE_RATE)
         for stream in streams:
-            for result in stream.step(end_of_stream=position >= len(audio)):
+            began = time.perf_counter()
+            results = stream.step(end_of_stream=position >= len(audio))
+            clock += time.perf_counter() - began
+            for result in results:
                 if not result.is_partial:
-                    words += [token for token in result.tokens if token.is_word]
-    return " ".join(token.content for token in sorted(words, key=lambda token: token.start))
+                    final = [token for token in result.tokens if token.is_word]
+                    words += final
+                    late += [clock - token.end for token in final]
+    text = " ".join(token.content for token in sorted(words, key=lambda token: token.start))
+    return text, late
 
 
 def batch(model, audio) -> str:
@@ -94,35 +116,64 @@ def batch(model, audio) -> str:
     return " ".join(word.text for word in sorted(words, key=lambda word: word.start))
 
 
+def recordings(args) -> list[tuple[str, Path, str]]:
+    """(name, wav, reference text) of the fixtures or of ``--corpus``."""
+    if args.corpus is None:
+        return [
+            (name, FIXTURES / f"{name}.wav", json.loads((FIXTURES / f"{name}.json").read_text())["text"])
+            for name in args.recordings
+        ]
+    found = []
+    for wav in sorted(args.corpus.glob("*.wav"))[: args.limit]:
+        found.append((wav.stem, wav, json.loads(wav.with_suffix(".json").read_text())["text"]))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lags", type=float, nargs="+", default=[1.0, 2.5])
     parser.add_argument("--phases", type=float, nargs="+", default=[0.0, 0.5])
     parser.add_argument("--recordings", nargs="+", default=list(RECORDINGS))
+    parser.add_argument("--corpus", type=Path, help="a bench/corpus directory instead of the fixtures")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many recordings of --corpus")
+    parser.add_argument("--param", action="append", default=[], help="a StreamParams field: name=value")
     args = parser.parse_args()
+    types = {f.name: f.type for f in fields(StreamParams)}
+    overrides = {}
+    for item in args.param:
+        name, value = item.split("=", 1)
+        overrides[name] = int(value) if types[name] in (int, "int") else float(value)
+    params = StreamParams(**overrides)
+    print(f"params: {params}", flush=True)
     model = load_whisper()
-    totals = {"stream": [], "batch": 0, "words": 0}
-    for name in args.recordings:
-        audio, rate = sf.read(FIXTURES / f"{name}.wav", dtype="float32", always_2d=True)
+    totals: dict = {"stream": [], "batch": 0, "words": 0, "late": []}
+    for name, wav, reference in recordings(args):
+        audio, rate = sf.read(wav, dtype="float32", always_2d=True)
         assert rate == SAMPLE_RATE, rate
-        reference = json.loads((FIXTURES / f"{name}.json").read_text())["text"]
         count = len(normalize(reference))
         baseline = errors(reference, batch(model, audio))
-        draws = [
-            errors(reference, streamed(model, audio, lag, phase))
-            for lag in args.lags
-            for phase in args.phases
-        ]
-        print(f"{name:22} words {count:3}  batch {baseline:2}  stream per (lag, phase) {draws}", flush=True)
+        draws = []
+        for lag in args.lags:
+            for phase in args.phases:
+                text, late = streamed(model, audio, lag, phase, params)
+                draws.append(errors(reference, text))
+                if lag == args.lags[0]:
+                    totals["late"] += late
+        print(f"{name:22} words {count:4}  batch {baseline:3}  stream per (lag, phase) {draws}", flush=True)
         totals["stream"].append(draws)
         totals["batch"] += baseline
         totals["words"] += count
     per_draw = [sum(draw) for draw in zip(*totals["stream"], strict=True)]
     words = totals["words"]
+    late = sorted(totals["late"])
     print(
         f"WER over {words} words: batch {totals['batch'] / words:.3f}; stream mean "
         f"{statistics.mean(per_draw) / words:.3f}, best {min(per_draw) / words:.3f}, "
         f"worst {max(per_draw) / words:.3f} ({len(per_draw)} timings)"
+    )
+    print(
+        f"final latency at lag {args.lags[0]:g} s (simulated clock, {len(late)} words): median "
+        f"{statistics.median(late):.2f} s, p95 {late[int(0.95 * (len(late) - 1))]:.2f} s"
     )
 
 

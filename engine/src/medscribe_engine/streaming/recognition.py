@@ -11,12 +11,13 @@ looks at the audio not yet finalised (the *window*), with Silero VAD (faster-whi
   speech decoded again, the vocabulary's hotwords) together with the ``context_s`` of speech finalised
   before it and the lookahead after it, and given as a **final** result; the window starts after it (a short final is not cut out of continuing speech: tiny.en decodes a clip of a second or
   two, without the sentence around it, much worse);
-* the speech runs on past ``max_segment_s``: the same decode, and the words that end ``hold_s`` or more
-  before the window's end are given as a final result (cut between two words);
+* the speech runs on past ``max_segment_s``: the same decode, and the words that the previous step's
+  decode of the window began with too (local agreement) and that end ``hold_s`` or more before the
+  window's end are given as a final result (cut between two words);
 * otherwise the window is decoded greedily (beam 1, no fallbacks: a cheap draft) into a **partial**
   result. Partials of one utterance share its ResultId with its final, as AWS's do, and grow with it.
 
-The cost is bounded: one decode per step, of a window of at most ``max_segment_s`` (+ one step), and the
+The cost is bounded: one decode per step, of a window of about ``max_segment_s`` (+ two steps), and the
 caller runs one step at a time per stream, so a stream that arrives faster than it is decoded is simply
 decoded less often (each step sees more new audio). Nothing here knows about HTTP.
 """
@@ -43,7 +44,8 @@ from medscribe_engine.pipeline.asr import (
 )
 from medscribe_engine.pipeline.document import SAMPLE_RATE, Token
 
-SAID_WORDS = 12  # the last final's words that the next final's context is matched against
+SAID_WORDS = 30  # the last words given in finals, that the next final's context (at most context_s of
+# speech, ~15 words) is matched against; across finals, since a final cut inside speech may be short
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,10 @@ class StreamParams:
         apart in the fixtures; a shorter pause inside a sentence stays inside the utterance).
     :param speech_pad_ms: audio kept around the speech when it is cut.
     :param min_final_s: utterances that ended while speech goes on are finalised once they last this long.
-    :param max_segment_s: speech longer than this without such a silence is finalised in pieces.
-    :param hold_s: in such a piece, the words this close to the window's end stay partial.
+    :param max_segment_s: speech longer than this without such a silence is finalised in pieces (2 s
+        with hold_s 0.5 met the 3 s final latency for one stream, at a WER cost: bench/streaming/README.md).
+    :param hold_s: in such a piece, the words this close to the window's end stay partial (they have
+        too little audio after them).
     :param keep_silence_s: silence kept at the start of a window without speech.
     :param context_s: speech finalised before a final, decoded with it for context (its words are not
         repeated). Speech only: silence in it (the other side's turn on a channel) misplaced the first
@@ -129,7 +133,9 @@ class ChannelStream:
         self._stepped = 0  # samples received when the last step began
         self._result_id = str(uuid.uuid4())
         self._speaking = False  # the window held speech at the last look
-        self._said: list[str] = []  # the last words given in a final (plain text)
+        self._said: list[str] = []  # the last words given in finals (plain text)
+        self._previous: tuple[float, list[str]] | None = None  # the last decode of the window (offset, words)
+        self._drafted: tuple[float, list[RawWord]] | None = None  # words left partial by this step's decode
         self.decodes = 0  # decodes run (a count for the benchmark)
 
     def add(self, samples: np.ndarray) -> None:
@@ -154,9 +160,12 @@ class ChannelStream:
                 self._window = np.concatenate([self._window, *self._incoming])
                 self._incoming = []
         results: list[Result] = []
+        self._drafted = None
         while len(self._window):
+            before, self._drafted = self._drafted, None
             cut, final_words = self._plan(end_of_stream)
             if cut is None:
+                self._drafted = self._drafted or before  # no cut since that decode: its words still hold
                 break
             if final_words is None:
                 final_words = self._final_words(self._window[: cut + self._ahead()], until=cut)
@@ -209,12 +218,27 @@ class ChannelStream:
             return speech[-2][1], None
         words = self._final_words(self._window)
         limit = length / SAMPLE_RATE - self.params.hold_s
-        kept = [word for word in words if word.end <= limit]
+        kept = [word for word in self._agreed(words) if word.end <= limit]
+        self._drafted = (self._offset, words[len(kept) :])  # this step's partial, without another decode
         if not kept:
             return None, None
         following = words[len(kept)] if len(kept) < len(words) else None
         cut_s = (kept[-1].end + following.start) / 2 if following else kept[-1].end
         return max(1, int(min(cut_s, limit) * SAMPLE_RATE)), kept
+
+    def _agreed(self, words: list[RawWord]) -> list[RawWord]:
+        """The longest prefix of ``words`` that the previous decode of this window began with too: words
+        two decodes agree on are final (local agreement), so a piece is not cut at a word still changing."""
+        texts = [_plain(word.text) for word in words]
+        previous, self._previous = self._previous, (self._offset, texts)
+        if previous is None or previous[0] != self._offset:
+            return []
+        count = 0
+        for mine, theirs in zip(texts, previous[1], strict=False):
+            if mine != theirs:
+                break
+            count += 1
+        return words[:count]
 
     def _ahead(self) -> int:
         return int(self.params.lookahead_s * SAMPLE_RATE)
@@ -264,16 +288,23 @@ class ChannelStream:
         tokens = _shifted(tokens_from_words(words, channel=self.channel), offset)
         if not any(token.is_word for token in tokens):
             return None
-        self._said = [_plain(word.text) for word in words][-SAID_WORDS:]
+        self._said = (self._said + [_plain(word.text) for word in words])[-SAID_WORDS:]
         return Result(result_id, tokens[0].start, tokens[-1].end, False, tokens, self.channel, audio, offset)
 
     def _partial(self) -> Result | None:
-        self.decodes += 1
-        words = [
-            RawWord(w.word, float(w.start), float(w.end), float(w.probability))
-            for w in words_of(self._draft.decode(self._window, lambda: False))
-        ]
-        tokens = _shifted(tokens_from_words(words, channel=self.channel), self._offset)
+        """The window's words: those a final's decode of this step left partial, else a greedy draft."""
+        if self._drafted is not None:
+            offset, words = self._drafted
+        else:
+            self.decodes += 1
+            offset, words = (
+                self._offset,
+                [
+                    RawWord(w.word, float(w.start), float(w.end), float(w.probability))
+                    for w in words_of(self._draft.decode(self._window, lambda: False))
+                ],
+            )
+        tokens = _shifted(tokens_from_words(words, channel=self.channel), offset)
         if not any(token.is_word for token in tokens):
             return None
         return Result(self._result_id, tokens[0].start, tokens[-1].end, True, tokens, self.channel)

@@ -128,9 +128,7 @@ def test_backfill_two_nights(tmp_path):
             for p in (home / "logs").rglob("*")
             if "task_id=flatten" in str(p) and p.is_file()
         ]
-        assert sum("transcripts column-wise 1, through parse.py 0" in text for text in flatten_logs) == len(
-            NIGHTS
-        ), len(flatten_logs)
+        assert sum("(1 transcripts)" in text for text in flatten_logs) == len(NIGHTS), len(flatten_logs)
         for night in NIGHTS:
             (entry,) = read_table("recordings", str(lake), night=night).to_pylist()
             assert (entry["recording_id"], entry["state"], entry["attempts"]) == (

@@ -10,7 +10,7 @@ only in what it does). ``score`` (Airflow environment, medwer) prints WER and me
 configuration::
 
     .venv-engine/bin/python bench/asr/lexicon.py recognize --corpus bench/out/lex/corpus-train-piper \\
-        --out bench/out/lex/train-piper.json [--variants '[{}, {"LEXICON_RESPELL": 0.7}]']
+        --out bench/out/lex/train-piper.json [--variants '[{}, {"respell": 0.7}]']
     .venv/bin/python bench/asr/lexicon.py score bench/out/lex/train-piper.json
 """
 
@@ -26,6 +26,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def recognize(args) -> int:
+    from dataclasses import replace
+
     from faster_whisper import decode_audio
     from faster_whisper.transcribe import Word
 
@@ -43,7 +45,6 @@ def recognize(args) -> int:
     build_s = time.monotonic() - started
     lexicon = lexicons[args.specialty]
     variants = json.loads(args.variants)
-    defaults = {name: getattr(lexicon_module, name) for v in variants for name in v}
     reused = {}
     if args.reuse:
         for name, rows in json.loads(args.reuse.read_text())["corpora"].items():
@@ -78,10 +79,9 @@ def recognize(args) -> int:
             words = [Word(s, e, text, p) for text, s, e, p in row["first"]]
             row["lexicon"] = []
             for variant in variants:
-                for name, value in {**defaults, **variant}.items():
-                    setattr(lexicon_module, name, value)
+                params = replace(lexicon_module.DEFAULTS, **variant)
                 t0 = time.monotonic()
-                repaired = lexicon_module.apply_lexicon(recognizer, list(words), lexicon)
+                repaired = lexicon_module.apply_lexicon(recognizer, list(words), lexicon, params)
                 seconds = time.monotonic() - t0
                 tokens = tokens_from_words(RawWord(w.word, w.start, w.end, w.probability) for w in repaired)
                 row["lexicon"].append({"text": join_tokens(tokens), "seconds": round(seconds, 1)})
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--corpus", type=Path, action="append", required=True)
     run.add_argument("--out", type=Path, required=True)
     run.add_argument("--specialty", default="PRIMARYCARE")
-    run.add_argument("--variants", default="[{}]", help="JSON list: lexicon module constants per variant")
+    run.add_argument("--variants", default="[{}]", help="JSON list: LexiconParams fields per variant")
     run.add_argument("--no-raw", action="store_true", help="skip the raw model")
     run.add_argument("--reuse", type=Path, help="an earlier output: its raw and first-pass words are reused")
     scored = commands.add_parser("score")

@@ -127,7 +127,10 @@ def run_corpus(args, corpus: Path, out_path: Path, recognizer, diarize, join_tok
 
 
 def main(argv: list[str] | None = None) -> int:
-    from medscribe_engine.pipeline.asr import BEAM_SIZE, Recognizer
+    from dataclasses import replace
+
+    from medscribe_engine.pipeline.asr import Recognizer
+    from medscribe_engine.pipeline.decoding import DEFAULTS as DECODING
     from medscribe_engine.pipeline.document import join_tokens
     from medscribe_engine.resources import WhisperOptions, load_whisper
 
@@ -143,10 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--layouts", default="mono,stereo", help="comma-separated (default mono,stereo)")
     parser.add_argument("--ids", help="comma-separated recording ids (default all of the manifest)")
-    parser.add_argument("--beam", type=int, default=BEAM_SIZE)
-    parser.add_argument("--options", help="JSON: transcribe options replacing the engine's DECODE_OPTIONS")
-    parser.add_argument("--fallbacks", help="JSON list: option sets for failed windows (default FALLBACKS)")
-    parser.add_argument("--channel-vad", help="JSON: VAD options of the two-channel path (CHANNEL_VAD)")
+    parser.add_argument("--beam", type=int, default=DECODING.beam_size)
+    parser.add_argument(
+        "--options", help="JSON: transcribe options replacing the engine's DecodeParams.options"
+    )
+    parser.add_argument(
+        "--fallbacks", help="JSON list: option sets for failed windows (default DecodeParams.fallbacks)"
+    )
+    parser.add_argument(
+        "--channel-vad", help="JSON: VAD options of the two-channel path (DecodeParams.channel_vad)"
+    )
     parser.add_argument("--hotwords", help="a vocabulary's hotwords prompt (comma-separated phrases)")
     parser.add_argument("--compute-type", default="int8", help="CTranslate2 compute type of the model")
     parser.add_argument(
@@ -167,10 +176,6 @@ def main(argv: list[str] | None = None) -> int:
         from medscribe_engine.pipeline import channels
 
         channels.own_speech = list
-    if args.channel_vad:
-        from medscribe_engine.pipeline import channels
-
-        channels.CHANNEL_VAD = json.loads(args.channel_vad)
     recognizer = Recognizer(
         load_whisper(
             options=WhisperOptions(
@@ -181,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         options=None if args.options is None else json.loads(args.options),
         fallbacks=None if args.fallbacks is None else tuple(json.loads(args.fallbacks)),
         hotwords=args.hotwords,
+        params=replace(DECODING, channel_vad=json.loads(args.channel_vad)) if args.channel_vad else None,
     )
     diarize = None
     if args.diarize:

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import soundfile as sf
 
-from medscribe_engine.pipeline.asr import CHANNEL_OPTIONS, CHANNEL_VAD, DECODE_OPTIONS, MIXED_VAD, Recognizer
+from medscribe_engine.pipeline.asr import Recognizer
+from medscribe_engine.pipeline.decoding import DEFAULTS as DECODING
 from medscribe_engine.pipeline.document import SAMPLE_RATE
 from medscribe_engine.resources import load_whisper
 from medscribe_engine.streaming.recognition import ChannelStream, StreamParams
@@ -110,8 +111,10 @@ def batch(model, audio) -> str:
     channels = audio.shape[1]
     words = []
     for c in range(channels):
-        vad, options = (CHANNEL_VAD, CHANNEL_OPTIONS) if channels > 1 else (MIXED_VAD, {})
-        recognizer = Recognizer(model, vad=vad, options={**DECODE_OPTIONS, **options})
+        vad, options = (
+            (DECODING.channel_vad, DECODING.channel_options) if channels > 1 else (DECODING.mixed_vad, {})
+        )
+        recognizer = Recognizer(model, vad=vad, options={**DECODING.options, **options})
         words += recognizer.words(audio[:, c])
     return " ".join(word.text for word in sorted(words, key=lambda word: word.start))
 

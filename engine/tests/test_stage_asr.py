@@ -82,9 +82,9 @@ def test_voice_activity_detection_skips_a_long_silence(recognizer, fixtures_dir)
     import numpy as np
     from faster_whisper import decode_audio
 
-    from medscribe_engine.pipeline.decoding import MIXED_VAD
+    from medscribe_engine.pipeline.decoding import DEFAULTS
 
-    assert recognizer.vad == MIXED_VAD
+    assert recognizer.vad == DEFAULTS.mixed_vad
     reference = json.loads((fixtures_dir / "dictation.json").read_text())
     audio = decode_audio(str(fixtures_dir / "dictation.wav"), sampling_rate=16000)
     cut = int(reference["turns"][0]["start_s"] * 16000 + len(audio) // 2)
@@ -174,18 +174,18 @@ def test_a_failed_window_is_decoded_again_in_place(recognizer, fixtures_dir):
     from faster_whisper import decode_audio
 
     from medscribe_engine.pipeline.asr import Recognizer
-    from medscribe_engine.pipeline.decoding import COMPRESSION_RATIO_THRESHOLD, windows
+    from medscribe_engine.pipeline.decoding import DEFAULTS, windows
 
     reference = json.loads((fixtures_dir / "conversation_mono.json").read_text())
     speech = decode_audio(str(fixtures_dir / "conversation_mono.wav"), sampling_rate=16000)
     audio = np.concatenate([np.zeros(5 * 16000, dtype=np.float32), speech])
     own = Recognizer(recognizer.model)
     decoded = own.segments(audio, own.options, lambda: False)
-    looped = [replace(s, compression_ratio=COMPRESSION_RATIO_THRESHOLD + 10) for s in decoded]
+    looped = [replace(s, compression_ratio=DEFAULTS.compression_ratio_threshold + 10) for s in decoded]
     assert [failed for _run, failed in windows(looped)] == [True]
     again = own.redecode(audio, looped, lambda: False)
     assert own.redecoded == 1 and again is not looped
-    assert all(s.compression_ratio <= COMPRESSION_RATIO_THRESHOLD for s in again)
+    assert all(s.compression_ratio <= DEFAULTS.compression_ratio_threshold for s in again)
     words = [w for s in again for w in s.words]
     hypothesis = set(re.findall(r"[a-z]+", " ".join(w.word for w in words).lower()))
     expected = set(re.findall(r"[a-z]+", reference["text"].lower()))
@@ -232,7 +232,9 @@ def test_only_runs_spelled_like_a_vocabulary_phrase_are_decoded_again():
     as many letters, difflib ratio >= 0.55) marks the run's time span; spans closer than 2 s are joined
     while they stay within 20 s."""
     pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
-    from medscribe_engine.pipeline.asr import misheard_spans, vocabulary_phrases
+    from dataclasses import replace
+
+    from medscribe_engine.pipeline.asr import DEFAULTS, misheard_spans, vocabulary_phrases
 
     phrases = vocabulary_phrases("lisinopril, blood pressure, metformin, pain")
     words = whisper_words(
@@ -246,8 +248,12 @@ def test_only_runs_spelled_like_a_vocabulary_phrase_are_decoded_again():
         (" lysinopril", 31.0, 31.5, 0.9),  # spelled like a phrase, but certain
     )  # fmt: skip
     assert misheard_spans(words, phrases) == [(0.4, 2.0), (30.0, 30.5)]
-    assert misheard_spans(words, phrases, trigger=0.1) == []
-    assert misheard_spans(words, phrases, longest=1.0) == [(0.4, 1.1), (1.2, 2.0), (30.0, 30.5)]
+    assert misheard_spans(words, phrases, replace(DEFAULTS, trigger=0.1)) == []
+    assert misheard_spans(words, phrases, replace(DEFAULTS, clip_s=1.0)) == [
+        (0.4, 1.1),
+        (1.2, 2.0),
+        (30.0, 30.5),
+    ]
     assert misheard_spans(words, []) == []
 
 

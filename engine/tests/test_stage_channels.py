@@ -33,13 +33,13 @@ def test_each_channel_is_recognized_alone_and_words_land_in_their_speakers_turns
     from stage_helpers import document
 
     from medscribe_engine.pipeline.channels import RecognizeChannels
-    from medscribe_engine.pipeline.decoding import CHANNEL_VAD
+    from medscribe_engine.pipeline.decoding import DEFAULTS
 
     reference = json.loads((fixtures_dir / "conversation_stereo.json").read_text())
     doc = document("transcription", {"ChannelIdentification": True})
     doc.audio = list(decode_audio(str(fixtures_dir / "conversation_stereo.wav"), 16000, split_stereo=True))
     stage = RecognizeChannels(recognizer)
-    assert stage.recognizer.vad == CHANNEL_VAD and stage.recognizer.model is recognizer.model
+    assert stage.recognizer.vad == DEFAULTS.channel_vad and stage.recognizer.model is recognizer.model
     assert stage.recognizer.options == recognizer.options  # decoded as mixed audio is
     stage(doc)
     words = [t for t in doc.tokens if t.is_word]

@@ -295,6 +295,7 @@ STAGE_MODULES = (
     "medscribe_engine.pipeline.writers",
     "medscribe_engine.pipeline.notes",
     "medscribe_engine.pipeline.notes.builder",
+    "medscribe_engine.pipeline.notes.cleanup",
     "medscribe_engine.pipeline.notes.rewrite",
     "medscribe_engine.pipeline.notes.templates",
     "dateutil.parser",

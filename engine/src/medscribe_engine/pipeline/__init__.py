@@ -67,16 +67,6 @@ __all__ = [
 
 # What a document holds before any stage runs: the accepted request and the job's identity.
 INPUTS = ("doc.job_name", "doc.kind", "doc.request")
-# requires / assigns of the stages whose modules do not declare them yet (asr.py, channels.py,
-# vocabulary.py, alternatives.py and filtering.py are being changed by the recognition work); a stage's
-# own attributes win over this table.
-DECLARED_HERE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "asr": (("doc.audio",), ("doc.tokens",)),
-    "channels": (("doc.audio",), ("doc.tokens", "token.channel")),
-    "vocabulary": (("doc.tokens",), ("doc.tokens", "doc.vocabulary_matches")),
-    "alternatives": (("doc.audio", "doc.tokens"), ("doc.alternative_segments",)),
-    "filter": (("doc.tokens",), ("doc.tokens", "doc.filter_matches")),
-}
 
 
 class Stage(Protocol):
@@ -84,6 +74,12 @@ class Stage(Protocol):
     of ``"doc.<field>"``, ``"token.<field>"``, ``"segment.<field>"``) beside its ``name``."""
 
     name: str
+
+    @property
+    def requires(self) -> tuple[str, ...]: ...
+
+    @property
+    def assigns(self) -> tuple[str, ...]: ...
 
     def __call__(self, doc: JobDocument) -> None: ...
 
@@ -93,10 +89,8 @@ class PipelineOrderError(ValueError):
 
 
 def contract(stage) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``(requires, assigns)`` of ``stage``: its own attributes, else :data:`DECLARED_HERE`, else nothing."""
-    name = getattr(stage, "name", type(stage).__name__)
-    requires, assigns = DECLARED_HERE.get(name, ((), ()))
-    return tuple(getattr(stage, "requires", requires)), tuple(getattr(stage, "assigns", assigns))
+    """``(requires, assigns)`` of ``stage``: the tuples its class declares."""
+    return tuple(stage.requires), tuple(stage.assigns)
 
 
 def check_order(stages: Sequence, inputs: Iterable[str] = INPUTS) -> None:

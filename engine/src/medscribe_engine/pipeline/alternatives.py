@@ -1,8 +1,9 @@
 """Stage ``alternatives`` (Transcribe Medical ``ShowAlternatives``): up to ``MaxAlternatives``
 transcriptions per segment, best first.
 
-The recognized words are cut into segments at sentence ends, pauses of :data:`PAUSE_S` or more, and
-channel or speaker changes (AWS: "natural pauses in speech, such as a change in speaker or a pause").
+The recognized words are cut into segments at sentence ends, pauses of ``pause_s``
+(:class:`AlternativeParams`) or more, and channel or speaker changes (AWS: "natural pauses in speech, such
+as a change in speaker or a pause").
 Each segment's audio is decoded again by Whisper with an n-best beam search (``num_hypotheses``); the
 first alternative is always the segment's words as they stand in the transcript, the others are the
 distinct lower-scored hypotheses, each aligned to the audio for word times and probabilities (Whisper's
@@ -17,12 +18,19 @@ import re
 from dataclasses import dataclass, field
 
 from medscribe_engine.pipeline.asr import RawWord, tokens_from_words
-from medscribe_engine.pipeline.document import JobDocument, Token, join_tokens
+from medscribe_engine.pipeline.document import SAMPLE_RATE, JobDocument, Token, join_tokens
 
-PAUSE_S = 0.8
-MAX_SEGMENT_S = 25.0
-PAD_S = 0.3
-SAMPLE_RATE = 16000
+
+@dataclass(frozen=True)
+class AlternativeParams:
+    """Where segments end, and how much audio each is decoded with."""
+
+    pause_s: float = 0.8  # a pause this long ends a segment (AWS: "natural pauses in speech")
+    max_segment_s: float = 25.0  # a longer segment is cut: its audio and padding fit one 30 s Whisper window
+    pad_s: float = 0.3  # audio kept around a segment's words, so the decoder hears their edges
+
+
+DEFAULTS = AlternativeParams()
 
 
 @dataclass
@@ -34,8 +42,8 @@ class AlternativeSegment:
     alternatives: list[list[Token]] = field(default_factory=list)
 
 
-def split_segments(tokens: list[Token]) -> list[list[Token]]:
-    """Consecutive tokens cut at sentence ends, pauses, channel/speaker changes and at 25 s."""
+def split_segments(tokens: list[Token], params: AlternativeParams = DEFAULTS) -> list[list[Token]]:
+    """Consecutive tokens cut at sentence ends, pauses, channel/speaker changes and at ``max_segment_s``."""
     segments: list[list[Token]] = []
     current: list[Token] = []
     for token in tokens:
@@ -44,10 +52,10 @@ def split_segments(tokens: list[Token]) -> list[list[Token]]:
             last = words[-1] if words else current[-1]
             if (
                 (current[-1].content in ".?!" and not current[-1].is_word)
-                or token.start - last.end >= PAUSE_S
+                or token.start - last.end >= params.pause_s
                 or token.channel != last.channel
                 or token.speaker != last.speaker
-                or token.end - words[0].start > MAX_SEGMENT_S
+                or token.end - words[0].start > params.max_segment_s
             ):
                 segments.append(current)
                 current = []
@@ -120,25 +128,30 @@ class Alternatives:
     :param nbest: a :class:`WhisperNBest` (or anything with its ``hypotheses`` method).
     :param max_alternatives: MaxAlternatives of the request (2-10).
     :param rewrite: the custom vocabulary's rewrite (tokens -> (tokens, count)), or None.
+    :param params: where segments end (default :class:`AlternativeParams`).
     """
 
     name = "alternatives"
+    requires = ("doc.audio", "doc.tokens")
+    assigns = ("doc.alternative_segments",)
 
-    def __init__(self, nbest, max_alternatives: int, rewrite=None):
+    def __init__(self, nbest, max_alternatives: int, rewrite=None, params: AlternativeParams | None = None):
         self.nbest = nbest
         self.max_alternatives = max_alternatives
         self.rewrite = rewrite
+        self.params = params or DEFAULTS
 
     def __call__(self, doc: JobDocument) -> None:
         out: list[AlternativeSegment] = []
-        for segment in split_segments(doc.tokens):
+        pad = self.params.pad_s
+        for segment in split_segments(doc.tokens, self.params):
             doc.check_stop()
             words = [t for t in segment if t.is_word]
             start, end = words[0].start, words[-1].end
             channel, speaker = words[0].channel, words[0].speaker
             audio = doc.audio[channel if channel is not None and channel < len(doc.audio) else 0]
-            first = max(0.0, start - PAD_S)
-            chunk = audio[int(first * SAMPLE_RATE) : int((end + PAD_S) * SAMPLE_RATE)]
+            first = max(0.0, start - pad)
+            chunk = audio[int(first * SAMPLE_RATE) : int((end + pad) * SAMPLE_RATE)]
             alternatives = [segment]
             seen = {_normalized(join_tokens(segment))}
             if len(chunk) >= SAMPLE_RATE // 10:

@@ -9,46 +9,46 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 
-from medscribe_engine.pipeline.decoding import (  # noqa: F401 (the streaming recognizer and lexicon import these here)
-    BEAM_SIZE,
-    CHANNEL_OPTIONS,
-    CHANNEL_VAD,
-    DECODE_OPTIONS,
-    MIXED_VAD,
-    Decoder,
-    segment_failed,
-    words_of,
-)
+from medscribe_engine.pipeline.decoding import DEFAULTS as DECODING
+from medscribe_engine.pipeline.decoding import DecodeParams, Decoder, segment_failed, words_of
 from medscribe_engine.pipeline.document import SAMPLE_RATE, JobDocument
 from medscribe_engine.pipeline.tokens import RawWord, merge_pieces, tokens_from_words  # noqa: F401
 from medscribe_engine.pipeline.tokens import split_edges as _split_edges
 
-# A custom vocabulary (faster-whisper's ``hotwords``) is used in a second pass, never in the first: in every
-# window's prompt it made tiny.en loop and echo the prompt (bench/asr/README.md, "History").
-# So the first pass is the one without a vocabulary, and the vocabulary only corrects what looks misheard:
-# a run of up to VOCABULARY_RUN words holding a word less likely than VOCABULARY_TRIGGER and spelled like
-# a vocabulary phrase of VOCABULARY_LETTERS letters or more (about as many letters, VOCABULARY_LENGTH, and
-# a difflib ratio of VOCABULARY_SIMILARITY: "like in a real" / "lisinopril" 0.57) is decoded again with
-# the hotwords from its audio and VOCABULARY_MARGIN_S around it (nearby runs together, up to
-# VOCABULARY_CLIP_S; clips packed into one window with VOCABULARY_GAP_S of silence between them, so a
-# decode costs one window, not one per clip). Of that decode only the vocabulary phrases are kept, each
-# run of them in place of the old words it covers in time when those are spelled like it
-# (SPLICE_SIMILARITY, :func:`splice_phrases`): nothing else is inserted or dropped, and the old words'
-# punctuation stays. Short phrases ("pain", "fall") are not looked for: tiny.en
-# hears common words, and a few letters are like too many other words.
-VOCABULARY_TRIGGER = 0.6
-VOCABULARY_RUN = 4
-VOCABULARY_SIMILARITY = 0.55
-VOCABULARY_LETTERS = 7
-VOCABULARY_LENGTH = (0.7, 1.4)
-VOCABULARY_CLIP_S = 20.0
-VOCABULARY_MARGIN_S = 1.0
-VOCABULARY_GAP_S = 1.0  # silence between clips packed into one window
-VOCABULARY_WINDOW_S = 28.0  # packed clips per decode: one Whisper window (30 s) with room to spare
-SPLICE_SIMILARITY = 0.5  # "Elbuter Island Taylor" / "albuterol inhaler" 0.51
+
+@dataclass(frozen=True)
+class HotwordParams:
+    """The custom vocabulary's second pass (chosen on the benchmark corpora, ``bench/asr/README.md``).
+
+    A custom vocabulary (faster-whisper's ``hotwords``) is used in a second pass, never in the first (in
+    every window's prompt it made tiny.en loop and echo the prompt: ``bench/asr/README.md``, History). So
+    the first pass is the one without a vocabulary, and the vocabulary only corrects what looks misheard:
+    a run of up to ``run`` words holding a word less likely than ``trigger`` and spelled like a vocabulary
+    phrase of ``letters`` letters or more (about as many letters, ``length``, and a difflib ratio of
+    ``similarity``) is decoded again with the hotwords from its audio and ``margin_s`` around it (nearby
+    runs together, up to ``clip_s``; clips packed into one window of ``window_s`` with ``gap_s`` of silence
+    between them, so a decode costs one window, not one per clip). Of that decode only the vocabulary
+    phrases are kept, each run of them in place of the old words it covers in time when those are spelled
+    like it (``splice_similarity``, :func:`splice_phrases`): nothing else is inserted or dropped, and the
+    old words' punctuation stays.
+    """
+
+    trigger: float = 0.6  # a word at least this likely is not misheard (as the lexicon's pass)
+    run: int = 4  # the most words one misheard phrase is heard as
+    similarity: float = 0.55  # letters this alike are a phrase misheard: "like in a real" / "lisinopril"
+    letters: int = 7  # shorter phrases ("pain", "fall") are common words, like too many others
+    length: tuple[float, float] = (0.7, 1.4)  # a misheard run has about as many letters as the phrase
+    clip_s: float = 20.0  # nearby runs are decoded as one clip up to this long
+    margin_s: float = 1.0  # audio decoded around a run: the words on either side give it context
+    gap_s: float = 1.0  # silence between clips packed into one window, so their words stay apart
+    window_s: float = 28.0  # packed clips per decode: one Whisper window (30 s) with room to spare
+    splice_similarity: float = 0.5  # old words this alike are replaced: "Elbuter Island Taylor" 0.51
+
+
+DEFAULTS = HotwordParams()
 
 
 class Recognizer(Decoder):
@@ -58,24 +58,30 @@ class Recognizer(Decoder):
     :param model: a loaded ``faster_whisper.WhisperModel``.
     :param beam_size: beam width of the decoder.
     :param hotwords: phrases the decoder is biased towards (a custom vocabulary), or None.
-    :param vad: Silero VAD options for faster-whisper (:data:`MIXED_VAD` unless given).
-    :param options: other ``transcribe`` options (:data:`DECODE_OPTIONS` unless given).
-    :param fallbacks: option sets for re-decoding a failed window (:data:`FALLBACKS` unless given).
+    :param vad: Silero VAD options for faster-whisper (``params.mixed_vad`` unless given).
+    :param options: other ``transcribe`` options (``params.options`` unless given).
+    :param fallbacks: option sets for re-decoding a failed window (``params.fallbacks`` unless given).
     :param lexicon: the built-in medical lexicon of the job's specialty
         (:class:`~medscribe_engine.pipeline.lexicon.Lexicon`), or None.
+    :param params: the decoder's settings (default
+        :class:`~medscribe_engine.pipeline.decoding.DecodeParams`).
+    :param hotword_params: the custom vocabulary's second pass (default :class:`HotwordParams`).
     """
 
     def __init__(
         self,
         model,
-        beam_size: int = BEAM_SIZE,
+        beam_size: int = DECODING.beam_size,
         hotwords: str | None = None,
         vad: dict | None = None,
         options: dict | None = None,
         fallbacks: tuple[dict, ...] | None = None,
         lexicon=None,
+        params: DecodeParams | None = None,
+        hotword_params: HotwordParams | None = None,
     ):
-        super().__init__(model, beam_size, vad, options, fallbacks)
+        super().__init__(model, beam_size, vad, options, fallbacks, params)
+        self.hotword_params = hotword_params or DEFAULTS
         self.lexicon = lexicon
         self.hotwords = hotwords
         self.vocabulary_tried = 0  # clips decoded again with the hotwords (a count for the benchmark)
@@ -87,7 +93,15 @@ class Recognizer(Decoder):
     def with_vad(self, vad: dict) -> Recognizer:
         """The same recognizer with other voice activity options."""
         return Recognizer(
-            self.model, self.beam_size, self.hotwords, vad, self.options, self.fallbacks, lexicon=self.lexicon
+            self.model,
+            self.beam_size,
+            self.hotwords,
+            vad,
+            self.options,
+            self.fallbacks,
+            lexicon=self.lexicon,
+            params=self.params,
+            hotword_params=self.hotword_params,
         )
 
     def words(self, audio, should_stop: Callable[[], bool] = lambda: False) -> list[RawWord]:
@@ -107,20 +121,21 @@ class Recognizer(Decoder):
 
     def apply_hotwords(self, audio, words: list, should_stop: Callable[[], bool]) -> list:
         """``words`` with the runs that look like misheard vocabulary phrases (:func:`misheard_spans`)
-        decoded again with the hotwords, each from its audio and VOCABULARY_MARGIN_S around it, several
+        decoded again with the hotwords, each from its audio and ``margin_s`` around it, several
         clips packed into one window (:func:`pack_clips`), and the vocabulary phrases of the decoded
         segments that pass Whisper's checks spliced in (:func:`splice_phrases`)."""
         import numpy as np
 
+        params = self.hotword_params
         phrases = vocabulary_phrases(self.hotwords or "")
         duration = len(audio) / SAMPLE_RATE
         clips = [
-            (max(0.0, start - VOCABULARY_MARGIN_S), min(duration, end + VOCABULARY_MARGIN_S))
-            for start, end in misheard_spans(words, phrases)
+            (max(0.0, start - params.margin_s), min(duration, end + params.margin_s))
+            for start, end in misheard_spans(words, phrases, params)
         ]
         options = {**self.options, "condition_on_previous_text": False}
-        gap = np.zeros(int(VOCABULARY_GAP_S * SAMPLE_RATE), dtype=audio.dtype)
-        for batch in pack_clips(clips):
+        gap = np.zeros(int(params.gap_s * SAMPLE_RATE), dtype=audio.dtype)
+        for batch in pack_clips(clips, params):
             pieces, places = [], []  # places: (position in the packed audio, start in the recording, length)
             position = 0.0
             for start, end in batch:
@@ -130,35 +145,33 @@ class Recognizer(Decoder):
                 position += (len(piece) + len(gap)) / SAMPLE_RATE
             self.vocabulary_tried += len(batch)
             tried = self.segments(np.concatenate(pieces), options, should_stop, hotwords=self.hotwords)
-            passed = [segment for segment in tried if not segment_failed(segment)]
-            words, spliced = splice_phrases(words, unpack_words(words_of(passed), places), phrases)
+            passed = [segment for segment in tried if not segment_failed(segment, self.params)]
+            moved = unpack_words(words_of(passed), places)
+            words, spliced = splice_phrases(words, moved, phrases, params.splice_similarity)
             self.vocabulary_kept += spliced
         return words
 
 
 def misheard_spans(
-    words: list,
-    phrases: list[tuple[str, ...]],
-    trigger: float = VOCABULARY_TRIGGER,
-    longest: float = VOCABULARY_CLIP_S,
+    words: list, phrases: list[tuple[str, ...]], params: HotwordParams = DEFAULTS
 ) -> list[tuple[float, float]]:
     """(start, end) seconds of the runs of ``words`` to decode again with a vocabulary: a run holding a word
     of probability under ``trigger`` (not part of a phrase heard as such) and spelled like one of
-    ``phrases`` of VOCABULARY_LETTERS letters or more (:func:`sounds_like_phrase`); runs closer than twice
-    VOCABULARY_MARGIN_S joined while the span stays within ``longest`` seconds."""
-    spellings = [spelling for spelling in map("".join, phrases) if len(spelling) >= VOCABULARY_LETTERS]
+    ``phrases`` of ``letters`` letters or more (:func:`sounds_like_phrase`); runs closer than twice
+    ``margin_s`` joined while the span stays within ``clip_s`` seconds."""
+    spellings = [spelling for spelling in map("".join, phrases) if len(spelling) >= params.letters]
     if not spellings:
         return []
     heard = {i for first, last in phrase_spans(words, phrases) for i in range(first, last + 1)}
     spans: list[tuple[float, float]] = []
     for index, word in enumerate(words):
-        if word.probability >= trigger or index in heard:
+        if word.probability >= params.trigger or index in heard:
             continue
-        run = sounds_like_phrase(words, index, spellings, heard)
+        run = sounds_like_phrase(words, index, spellings, heard, params)
         if run is None:
             continue
         start, end = words[run[0]].start, words[run[1]].end
-        if spans and start - spans[-1][1] <= 2 * VOCABULARY_MARGIN_S and end - spans[-1][0] <= longest:
+        if spans and start - spans[-1][1] <= 2 * params.margin_s and end - spans[-1][0] <= params.clip_s:
             spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
         else:
             spans.append((start, end))
@@ -170,16 +183,15 @@ def sounds_like_phrase(
     index: int,
     spellings: list[str],
     heard: set[int] | frozenset[int] = frozenset(),
-    run: int = VOCABULARY_RUN,
-    similarity: float = VOCABULARY_SIMILARITY,
+    params: HotwordParams = DEFAULTS,
 ) -> tuple[int, int] | None:
     """The (first, last) indices of a run of up to ``run`` of ``words`` holding ``words[index]`` and none
     of ``heard`` (words of phrases heard as such) that is spelled like one of ``spellings`` (vocabulary
-    phrases long enough to look for, letters only) but not as it: about as many letters
-    (VOCABULARY_LENGTH) and a difflib ratio of at least ``similarity``: the most similar, or None."""
-    low, high = VOCABULARY_LENGTH
+    phrases long enough to look for, letters only) but not as it: about as many letters (``length``) and
+    a difflib ratio of at least ``similarity``: the most similar, or None."""
+    low, high = params.length
     best: tuple[float, int, int] | None = None
-    for size in range(1, run + 1):
+    for size in range(1, params.run + 1):
         for begin in range(max(0, index - size + 1), min(index, len(words) - size) + 1):
             if heard.intersection(range(begin, begin + size)):
                 continue
@@ -188,20 +200,19 @@ def sounds_like_phrase(
                 if not low <= len(letters) / len(spelling) <= high:
                     continue
                 ratio = SequenceMatcher(None, letters, spelling).ratio()
-                if letters != spelling and ratio >= similarity and (best is None or ratio > best[0]):
+                if letters != spelling and ratio >= params.similarity and (best is None or ratio > best[0]):
                     best = (ratio, begin, begin + size - 1)
     return None if best is None else (best[1], best[2])
 
 
-def pack_clips(clips: list[tuple[float, float]], window: float = VOCABULARY_WINDOW_S) -> list[list]:
-    """``clips`` (start, end seconds, in order) grouped so that each group with VOCABULARY_GAP_S of
-    silence after every clip fits one Whisper window of ``window`` seconds (a longer clip is a group of
-    its own)."""
+def pack_clips(clips: list[tuple[float, float]], params: HotwordParams = DEFAULTS) -> list[list]:
+    """``clips`` (start, end seconds, in order) grouped so that each group with ``gap_s`` of silence after
+    every clip fits one Whisper window of ``window_s`` seconds (a longer clip is a group of its own)."""
     batches: list[list] = []
-    used = window
+    used = params.window_s
     for start, end in clips:
-        length = end - start + VOCABULARY_GAP_S
-        if used + length > window:
+        length = end - start + params.gap_s
+        if used + length > params.window_s:
             batches.append([])
             used = 0.0
         batches[-1].append((start, end))
@@ -288,7 +299,7 @@ def _heard_as(words: list, biased: list, similarity: float) -> tuple[int, int] |
 
 
 def splice_phrases(
-    old: list, new: list, phrases: list[tuple[str, ...]], similarity: float = SPLICE_SIMILARITY
+    old: list, new: list, phrases: list[tuple[str, ...]], similarity: float = DEFAULTS.splice_similarity
 ) -> tuple[list, int]:
     """``old`` words with each run of vocabulary phrases of ``new`` (the same audio decoded with the
     hotwords; phrases next to each other form one run) put in place of the old words it was heard as
@@ -323,6 +334,8 @@ class Recognize:
     """
 
     name = "asr"
+    requires = ("doc.audio",)
+    assigns = ("doc.tokens",)
 
     def __init__(self, recognizer: Recognizer):
         self.recognizer = recognizer

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from medscribe_engine.pipeline.asr import Recognizer
 from medscribe_engine.pipeline.crosstalk import own_speech
-from medscribe_engine.pipeline.decoding import CHANNEL_VAD
 from medscribe_engine.pipeline.document import JobDocument, Token
 from medscribe_engine.pipeline.tokens import tokens_from_words
 
@@ -35,14 +34,17 @@ def merge_channels(per_channel: list[list[Token]]) -> list[Token]:
 class RecognizeChannels:
     """Recognize ``doc.audio[0]`` and ``doc.audio[1]`` separately into merged ``doc.tokens``.
 
-    :param recognizer: an :class:`~medscribe_engine.pipeline.asr.Recognizer`; it runs with
-        :data:`~medscribe_engine.pipeline.asr.CHANNEL_VAD` (each channel is silent while the other speaks).
+    :param recognizer: an :class:`~medscribe_engine.pipeline.asr.Recognizer`; it runs with the
+        ``channel_vad`` of its :class:`~medscribe_engine.pipeline.decoding.DecodeParams` (each channel is
+        silent while the other speaks).
     """
 
     name = "channels"
+    requires = ("doc.audio",)
+    assigns = ("doc.tokens", "token.channel")
 
     def __init__(self, recognizer: Recognizer):
-        self.recognizer = recognizer.with_vad(CHANNEL_VAD)
+        self.recognizer = recognizer.with_vad(recognizer.params.channel_vad)
 
     def __call__(self, doc: JobDocument) -> None:
         per_channel = []

@@ -16,9 +16,14 @@ first. So:
 
 Channels without bleed (separate rooms, a telephone call, our clean corpus) show no correlation at any
 lag, and nothing is silenced.
+
+The two tuned values are :class:`CrosstalkParams` (chosen on train, ``bench/asr/README.md``); the
+constants below are the analysis' resolutions and physical bounds.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,11 +33,19 @@ FRAME = 512  # 32 ms analysis frames (STFT)
 HOP = 320  # 20 ms between frames: the resolution of the silenced stretches
 SMOOTH_FRAMES = 10  # cross-spectra averaged over 0.2 s, about a word: a frame's correlation needs some speech
 MAX_DELAY_S = 0.015  # bleed arrives up to 15 ms late: 5 m more path than the talker's own microphone
-TALKING = 0.10  # correlation at a talker's lag meaning they talk: bleed frames are mostly over it (median
-# 0.22-0.48 on train), frames of channels without bleed cross it only by chance, for less than MIN_FRAMES
-MIN_FRAMES = 15  # 0.3 s, a short word: shorter runs over TALKING are chance alignments of noise or speech
 BLOCK_FRAMES = 3000  # one minute of frames at a time: long recordings in bounded memory
 RAMP_S = 0.02  # fades at the edges of a silenced stretch, so the cut is not a click
+
+
+@dataclass(frozen=True)
+class CrosstalkParams:
+    """When the correlation at a talker's bleed delay says that talker is talking."""
+
+    talking: float = 0.10  # bleed frames mostly reach it; channels without bleed only by chance, briefly
+    min_frames: int = 15  # 0.3 s, a short word: shorter runs over ``talking`` are chance alignments
+
+
+DEFAULTS = CrosstalkParams()
 
 
 def _spectra(audio: np.ndarray, first: int, last: int) -> np.ndarray:
@@ -76,14 +89,15 @@ def _peaks(channels: list[np.ndarray], skip: np.ndarray | None = None) -> tuple[
     return _at_lags(_phat(total)[None, :], lags)[0], _at_lags(_phat(total)[None, :], -lags)[0]
 
 
-def _talking(channels: list[np.ndarray], lags: list[int]) -> np.ndarray:
-    """(frames, len(lags)) booleans: the smoothed correlation at each lag reaches TALKING for MIN_FRAMES."""
-    found = [_at_lags(_phat(cross), np.array(lags)) >= TALKING for _first, cross in _blocks(channels)]
+def _talking(channels: list[np.ndarray], lags: list[int], params: CrosstalkParams) -> np.ndarray:
+    """(frames, len(lags)) booleans: the smoothed correlation at each lag reaches ``talking`` for
+    ``min_frames``."""
+    found = [_at_lags(_phat(cross), np.array(lags)) >= params.talking for _first, cross in _blocks(channels)]
     flags = np.concatenate(found) if found else np.zeros((0, len(lags)), dtype=bool)
-    return np.stack([_long_runs(flags[:, k]) for k in range(len(lags))], axis=1)
+    return np.stack([_long_runs(flags[:, k], params.min_frames) for k in range(len(lags))], axis=1)
 
 
-def bleed_delays(channels: list[np.ndarray]) -> tuple[int, int]:
+def bleed_delays(channels: list[np.ndarray], params: CrosstalkParams = DEFAULTS) -> tuple[int, int]:
     """(talker 0's delay on channel 1, talker 1's delay on channel 0) in samples. The stronger peak of the
     whole recording's cross-correlation (GCC-PHAT, lags within MAX_DELAY_S) is one talker's; the other's
     is the peak on the other side of lag 0 over the frames where the first is not talking: a loud bleed's
@@ -91,19 +105,20 @@ def bleed_delays(channels: list[np.ndarray]) -> tuple[int, int]:
     later, earlier = _peaks(channels)
     if later.max() >= earlier.max():
         first = int(np.argmax(later)) + 1
-        return first, int(np.argmax(_peaks(channels, _talking(channels, [first])[:, 0])[1])) + 1
+        return first, int(np.argmax(_peaks(channels, _talking(channels, [first], params)[:, 0])[1])) + 1
     second = int(np.argmax(earlier)) + 1
-    return int(np.argmax(_peaks(channels, _talking(channels, [-second])[:, 0])[0])) + 1, second
+    return int(np.argmax(_peaks(channels, _talking(channels, [-second], params)[:, 0])[0])) + 1, second
 
 
-def talkers(channels: list[np.ndarray]) -> np.ndarray:
+def talkers(channels: list[np.ndarray], params: CrosstalkParams = DEFAULTS) -> np.ndarray:
     """(frames, 2) booleans: whether talker 0 / talker 1 is talking in each HOP frame, by the smoothed
-    cross-correlation at their bleed's delay (:func:`bleed_delays`) reaching TALKING for MIN_FRAMES."""
-    delays = bleed_delays(channels)
-    return _talking(channels, [delays[0], -delays[1]])
+    cross-correlation at their bleed's delay (:func:`bleed_delays`) reaching ``talking`` for
+    ``min_frames``."""
+    delays = bleed_delays(channels, params)
+    return _talking(channels, [delays[0], -delays[1]], params)
 
 
-def _long_runs(flags: np.ndarray, least: int = MIN_FRAMES) -> np.ndarray:
+def _long_runs(flags: np.ndarray, least: int) -> np.ndarray:
     """``flags`` without the runs of True shorter than ``least`` frames."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
     out = np.zeros_like(flags)
@@ -128,11 +143,11 @@ def silence_frames(audio: np.ndarray, frames: np.ndarray) -> np.ndarray:
     return (audio * gain).astype(audio.dtype)
 
 
-def own_speech(channels: list[np.ndarray]) -> list[np.ndarray]:
+def own_speech(channels: list[np.ndarray], params: CrosstalkParams = DEFAULTS) -> list[np.ndarray]:
     """Two channels, each silenced where only the other channel's talker is talking (:func:`talkers`);
     any other number of channels unchanged."""
     if len(channels) != 2:
         return list(channels)
-    talking = talkers(channels)
+    talking = talkers(channels, params)
     only = [talking[:, k] & ~talking[:, 1 - k] for k in (0, 1)]
     return [silence_frames(channels[0], only[1]), silence_frames(channels[1], only[0])]

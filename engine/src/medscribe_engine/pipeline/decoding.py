@@ -8,35 +8,41 @@ finds, a window that fails Whisper's own checks decoded again with other options
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from medscribe_engine.pipeline.document import SAMPLE_RATE, Interrupted
 
-BEAM_SIZE = 5
-# Beam search at temperature 0 only, so that the same audio always gives the same words: faster-whisper's
-# default fallback samples at temperatures 0.2 ... 1.0 from a generator seeded once per thread. Everything
-# else is faster-whisper's default (each window conditioned on the previous window's text).
-DECODE_OPTIONS = {"temperature": 0.0}
-CHANNEL_OPTIONS: dict = {}  # a channel decodes as mixed audio does (bench/asr/README.md, History)
-# Whisper's own checks of a decoded window (faster-whisper's defaults): text that compresses more than
-# this is a repetition loop; a lower average log-probability is a failed decode unless the window is
-# likely silence (no-speech probability above NO_SPEECH_THRESHOLD).
-COMPRESSION_RATIO_THRESHOLD = 2.4
-LOG_PROB_THRESHOLD = -1.0
-NO_SPEECH_THRESHOLD = 0.6
-# In place of the sampling fallback, a failed window is decoded again, still deterministically, with these
-# options in turn (no 4-gram may repeat, then also a repetition penalty); a segment that is still a loop
-# after them is dropped (tiny.en at temperature 0 can loop on one word for a whole window).
-FALLBACKS: tuple[dict, ...] = (
-    {"no_repeat_ngram_size": 4},
-    {"no_repeat_ngram_size": 4, "repetition_penalty": 1.2},
-)
-# Silero VAD inside faster-whisper. Mixed audio keeps faster-whisper's defaults (2 s of silence end a
-# segment, 400 ms of padding). A channel of a two-channel recording is silent while the other side speaks:
-# shorter silences and padding cut each turn on its own, so word times do not drift into the other side's
-# turns across the glue points (bench/asr/README.md, History).
-MIXED_VAD = {"min_silence_duration_ms": 2000, "speech_pad_ms": 400}
-CHANNEL_VAD = {"min_silence_duration_ms": 500, "speech_pad_ms": 200}
+
+@dataclass(frozen=True)
+class DecodeParams:
+    """The decoder's settings (measured on the benchmark corpora, ``bench/asr/README.md``, History).
+
+    Decoding is beam search at temperature 0 only: faster-whisper's default fallback samples at
+    temperatures 0.2 ... 1.0 from a generator seeded once per thread. A window that fails Whisper's checks
+    is decoded again, still deterministically, with each of ``fallbacks`` in turn (no 4-gram may repeat,
+    then also a repetition penalty); a segment that is still a loop after them is dropped. Silero VAD runs
+    inside faster-whisper with ``mixed_vad``, or ``channel_vad`` on a channel of a two-channel recording.
+    """
+
+    beam_size: int = 5  # a wider beam (10) gained no WER on channels for 20 % more time
+    options: dict = field(default_factory=lambda: {"temperature": 0.0})  # same audio, same words: no sampling
+    channel_options: dict = field(default_factory=dict)  # a channel decodes as mixed audio does
+    compression_ratio_threshold: float = 2.4  # Whisper's check: text compressing more is a repetition loop
+    log_prob_threshold: float = -1.0  # Whisper's check: a lower mean log-probability is a failed window ...
+    no_speech_threshold: float = 0.6  # ... unless its no-speech probability is above this (likely silence)
+    fallbacks: tuple[dict, ...] = (  # re-decodes of a failed window: tiny.en at temperature 0 can loop
+        {"no_repeat_ngram_size": 4},
+        {"no_repeat_ngram_size": 4, "repetition_penalty": 1.2},
+    )
+    mixed_vad: dict = field(  # faster-whisper's defaults: 2 s of silence end a segment, 400 ms padding
+        default_factory=lambda: {"min_silence_duration_ms": 2000, "speech_pad_ms": 400}
+    )
+    channel_vad: dict = field(  # silent while the other side speaks: short cuts keep times in own turns
+        default_factory=lambda: {"min_silence_duration_ms": 500, "speech_pad_ms": 200}
+    )
+
+
+DEFAULTS = DecodeParams()
 
 
 class Decoder:
@@ -44,24 +50,28 @@ class Decoder:
 
     :param model: a loaded ``faster_whisper.WhisperModel``.
     :param beam_size: beam width of the decoder.
-    :param vad: Silero VAD options for faster-whisper (:data:`MIXED_VAD` unless given).
-    :param options: other ``transcribe`` options (:data:`DECODE_OPTIONS` unless given).
-    :param fallbacks: option sets for re-decoding a failed window (:data:`FALLBACKS` unless given).
+    :param vad: Silero VAD options for faster-whisper (``params.mixed_vad`` unless given).
+    :param options: other ``transcribe`` options (``params.options`` unless given).
+    :param fallbacks: option sets for re-decoding a failed window (``params.fallbacks`` unless given).
+    :param params: the decoder's settings (default :class:`DecodeParams`): Whisper's checks, and what the
+        arguments above leave out.
     """
 
     def __init__(
         self,
         model,
-        beam_size: int = BEAM_SIZE,
+        beam_size: int = DEFAULTS.beam_size,
         vad: dict | None = None,
         options: dict | None = None,
         fallbacks: tuple[dict, ...] | None = None,
+        params: DecodeParams | None = None,
     ):
+        self.params = params or DEFAULTS
         self.model = model
         self.beam_size = beam_size
-        self.vad = dict(vad or MIXED_VAD)
-        self.options = dict(DECODE_OPTIONS if options is None else options)
-        self.fallbacks = tuple(FALLBACKS if fallbacks is None else fallbacks)
+        self.vad = dict(vad or self.params.mixed_vad)
+        self.options = dict(self.params.options if options is None else options)
+        self.fallbacks = tuple(self.params.fallbacks if fallbacks is None else fallbacks)
         self.redecoded = 0  # windows re-decoded by a fallback (a count for the benchmark)
         self.loops_dropped = 0  # repetition loops no fallback replaced, dropped (a count for the benchmark)
 
@@ -90,7 +100,7 @@ class Decoder:
     def decode(self, audio, should_stop: Callable[[], bool]) -> list:
         """The segments of ``audio``, each failed window replaced by :meth:`redecode`."""
         segments: list = []
-        for window, failed in windows(self.segments(audio, self.options, should_stop)):
+        for window, failed in windows(self.segments(audio, self.options, should_stop), self.params):
             if failed and self.fallbacks:
                 window = self.redecode(audio, window, should_stop)
             segments.extend(window)
@@ -99,48 +109,52 @@ class Decoder:
     def redecode(self, audio, window: list, should_stop: Callable[[], bool]) -> list:
         """The window's audio decoded again with each of :attr:`fallbacks` until one passes Whisper's
         checks; the best of all tries (the window included) by :func:`window_quality`, without the
-        segments that are still repetition loops (:data:`COMPRESSION_RATIO_THRESHOLD`)."""
+        segments that are still repetition loops (``compression_ratio_threshold``)."""
         start, end = window[0].start, window[-1].end
         offset = int(start * SAMPLE_RATE)
         clip = audio[offset : int(end * SAMPLE_RATE) + 1]
         best = window
+        loop = self.params.compression_ratio_threshold
         self.redecoded += 1
         for fallback in self.fallbacks:
             options = {**self.options, **fallback}
             tried = [shift(s, offset / SAMPLE_RATE) for s in self.segments(clip, options, should_stop)]
-            if tried and window_quality(tried) > window_quality(best):
+            if tried and window_quality(tried, self.params) > window_quality(best, self.params):
                 best = tried
-            if tried and not any(segment_failed(segment) for segment in tried):
+            if tried and not any(segment_failed(segment, self.params) for segment in tried):
                 break
-        looped = [s for s in best if s.compression_ratio > COMPRESSION_RATIO_THRESHOLD]
+        looped = [s for s in best if s.compression_ratio > loop]
         self.loops_dropped += len(looped)
-        return [s for s in best if s.compression_ratio <= COMPRESSION_RATIO_THRESHOLD]
+        return [s for s in best if s.compression_ratio <= loop]
 
 
-def segment_failed(segment) -> bool:
+def segment_failed(segment, params: DecodeParams = DEFAULTS) -> bool:
     """Whisper's checks on the window a segment came from: a repetition loop, or a low average
     log-probability where the window is not likely silence."""
-    if segment.compression_ratio > COMPRESSION_RATIO_THRESHOLD:
+    if segment.compression_ratio > params.compression_ratio_threshold:
         return True
-    return segment.avg_logprob < LOG_PROB_THRESHOLD and segment.no_speech_prob <= NO_SPEECH_THRESHOLD
+    return (
+        segment.avg_logprob < params.log_prob_threshold
+        and segment.no_speech_prob <= params.no_speech_threshold
+    )
 
 
-def window_quality(segments: list) -> tuple[bool, float]:
+def window_quality(segments: list, params: DecodeParams = DEFAULTS) -> tuple[bool, float]:
     """Sort key of decodes of the same audio: passing the compression check first, then the lowest
     average log-probability of its windows (higher is better)."""
     return (
-        all(s.compression_ratio <= COMPRESSION_RATIO_THRESHOLD for s in segments),
+        all(s.compression_ratio <= params.compression_ratio_threshold for s in segments),
         min(s.avg_logprob for s in segments),
     )
 
 
-def windows(segments: list) -> Iterable[tuple[list, bool]]:
+def windows(segments: list, params: DecodeParams = DEFAULTS) -> Iterable[tuple[list, bool]]:
     """Segments grouped into runs of 30 s decoding windows (``Segment.seek``), each run with whether it
     failed Whisper's checks; consecutive failed windows form one run (a loop can span several)."""
     runs: list[tuple[list, bool]] = []
     last_seek = None
     for segment in segments:
-        failed = segment_failed(segment)
+        failed = segment_failed(segment, params)
         if runs and (segment.seek == last_seek or (failed and runs[-1][1])):
             runs[-1][0].append(segment)
         else:

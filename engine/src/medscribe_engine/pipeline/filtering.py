@@ -23,6 +23,8 @@ class FilterWords:
     """
 
     name = "filter"
+    requires = ("doc.tokens",)
+    assigns = ("doc.tokens", "doc.filter_matches")
 
     def __init__(self, words: list[str], method: str):
         self.words = {_key(word) for word in words}

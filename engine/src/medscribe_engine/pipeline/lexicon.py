@@ -8,13 +8,13 @@ engine's environment (:func:`build_lexicons`, offline):
 * the words of the ICD-10-CM titles (simple-icd-10-cm) of the specialty's chapters and blocks.
 
 medspaCy ships no term list (its ConText and section rules are cue phrases), so nothing is taken from it.
-A word is kept when it has :data:`LEXICON_LETTERS` letters or more and the model's tokenizer spells it
+A word is kept when it has ``letters`` (:class:`LexiconParams`) letters or more and the model's tokenizer spells it
 with more than one token: a one-token word ("insulin", "asthma", "hypertension") is one the model writes
 whole. Every word of the sources, kept or not, is never replaced when recognized.
 
 After recognition (and the custom vocabulary's pass), :func:`apply_lexicon` repairs the words with no
-decode: a run of 2 to :data:`LEXICON_RUN` words whose letters spell a lexicon word is joined ("Metform in"
--> "metformin"), and a word less likely than :data:`LEXICON_TRIGGER` that sounds like a drug name of the
+decode: a run of 2 to ``run`` words whose letters spell a lexicon word is joined ("Metform in"
+-> "metformin"), and a word less likely than ``trigger`` that sounds like a drug name of the
 lexicon (the same :func:`sound_key`) and is spelled like it is respelled ("lassicks" -> "lasix").
 ICD-10-CM words are not respelled (on train "tater" became "titer", "lowish" "louis" of St. Louis
 encephalitis). Decoding runs that look like lexicon words again with lexicon words as hotwords, as the
@@ -31,7 +31,7 @@ import pickle
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from importlib.util import find_spec
 from pathlib import Path
@@ -52,15 +52,24 @@ SPECIALTY_CODES: dict[str, tuple[str, ...]] = {
     "RADIOLOGY": ("M00-M99", "Q00-Q99", "R90-R94", "S00-T14"),
     "UROLOGY": ("N00-N99", "C60-C68", "Q50-Q64", "R30-R39", "R80-R82"),
 }
-LEXICON_LETTERS = 5  # "lasix"; shorter words look like too many common ones
-LEXICON_RUN = 4  # words of one split word at most ("a tor va statin")
-LEXICON_TRIGGER = 0.6  # a word at least this likely is not respelled (as the custom vocabulary's pass)
-# One word is respelled as a drug name when their sound keys are the same: longer runs or looser keys made
-# common speech drug names on train (bench/asr/README.md, "History").
-LEXICON_RESPELL_RUN = 1
-LEXICON_SOUND = 1.0  # difflib ratio of the sound keys with a drug name (1.0: the same key)
-LEXICON_RESPELL = 0.6  # difflib ratio of the letters with that drug name: "lassicks" / "lasix" 0.62
 _WORD = re.compile(r"[a-z]+")
+
+
+@dataclass(frozen=True)
+class LexiconParams:
+    """The lexicon's tuned values (chosen on the benchmark corpora, ``bench/asr/README.md``, History)."""
+
+    letters: int = 5  # "lasix"; shorter words look like too many common ones
+    run: int = 4  # words of one split word at most ("a tor va statin")
+    trigger: float = 0.6  # a word at least this likely is not respelled (as the custom vocabulary's pass)
+    respell_run: int = 1  # one word is respelled: longer runs made common speech drug names on train
+    sound: float = (
+        1.0  # difflib ratio of the sound keys with a drug name (1.0: the same key; looser misfired)
+    )
+    respell: float = 0.6  # difflib ratio of the letters with that drug name: "lassicks" / "lasix" 0.62
+
+
+DEFAULTS = LexiconParams()
 
 
 class Lexicon:
@@ -96,20 +105,20 @@ class Lexicon:
     def __len__(self) -> int:
         return len(self.words)
 
-    def sounds_like(self, letters: str) -> tuple[float, str] | None:
+    def sounds_like(self, letters: str, params: LexiconParams = DEFAULTS) -> tuple[float, str] | None:
         """(spelling ratio, word) of the respelled word most like ``letters`` in sound (:func:`sound_key`
-        difflib ratio LEXICON_SOUND or more) and spelling (LEXICON_RESPELL or more), if any: "lassicks" ->
+        difflib ratio ``sound`` or more) and spelling (``respell`` or more), if any: "lassicks" ->
         "lasix" (the same key, 0.62), "motoring" -> "motrin" (keys 0.89, 0.86)."""
         key = sound_key(letters)
         best = None
         for term_key, terms in self.by_key.items():
             if term_key[:1] != key[:1] or not 0.75 <= len(term_key) / max(1, len(key)) <= 1.34:
                 continue
-            if SequenceMatcher(None, key, term_key).ratio() < LEXICON_SOUND:
+            if SequenceMatcher(None, key, term_key).ratio() < params.sound:
                 continue
             for term in terms:
                 ratio = SequenceMatcher(None, letters, term).ratio()
-                if ratio >= LEXICON_RESPELL and term != letters and (best is None or ratio > best[0]):
+                if ratio >= params.respell and term != letters and (best is None or ratio > best[0]):
                     best = (ratio, term)
         return best
 
@@ -147,8 +156,8 @@ def _icd_words(by_head: dict[str, set[str]], ranges: tuple[str, ...]) -> set[str
     return {word for head, words in by_head.items() if _in_ranges(head, ranges) for word in words}
 
 
-def _kept(words: set[str], is_common: Callable[[str], bool]) -> set[str]:
-    return {word for word in words if len(word) >= LEXICON_LETTERS and not is_common(word)}
+def _kept(words: set[str], is_common: Callable[[str], bool], params: LexiconParams) -> set[str]:
+    return {word for word in words if len(word) >= params.letters and not is_common(word)}
 
 
 def tokenizer_common(tokenizer) -> Callable[[str], bool]:
@@ -189,7 +198,9 @@ def _respelled(word: str, name: str) -> bool:
     return stem >= 5 and word[:stem] == name[:stem] and abs(len(word) - len(name)) <= 3
 
 
-def build_lexicons(tokenizer, specialties: Iterable[str] = tuple(SPECIALTY_CODES)) -> dict[str, Lexicon]:
+def build_lexicons(
+    tokenizer, specialties: Iterable[str] = tuple(SPECIALTY_CODES), params: LexiconParams = DEFAULTS
+) -> dict[str, Lexicon]:
     """A :class:`Lexicon` per specialty from the packages (drug-named-entity-recognition,
     simple-icd-10-cm), words the model's ``tokenizer`` writes as one token left out; sizes and time logged."""
     import simple_icd_10_cm as cm
@@ -205,7 +216,7 @@ def build_lexicons(tokenizer, specialties: Iterable[str] = tuple(SPECIALTY_CODES
     for specialty in specialties:
         words = drugs | _icd_words(by_head, SPECIALTY_CODES[specialty])
         medical = {word for word in words if len(word) >= 3}
-        lexicons[specialty] = Lexicon(specialty, _kept(words, common), keys, medical, common, drugs)
+        lexicons[specialty] = Lexicon(specialty, _kept(words, common, params), keys, medical, common, drugs)
     log.info(
         "medical lexicons built in %.1fs: %s",
         time.monotonic() - started,
@@ -214,11 +225,11 @@ def build_lexicons(tokenizer, specialties: Iterable[str] = tuple(SPECIALTY_CODES
     return lexicons
 
 
-def join_split_words(words: list, lexicon: Lexicon, run: int | None = None) -> tuple[list, int]:
+def join_split_words(words: list, lexicon: Lexicon, params: LexiconParams = DEFAULTS) -> tuple[list, int]:
     """``words`` (faster-whisper words) with each run of 2 to ``run`` words whose letters spell a lexicon
     word exactly made that one word (its first word's times and case, the last word's punctuation, the
     lowest probability); and how many runs were joined."""
-    run = LEXICON_RUN if run is None else run
+    run = params.run
     out: list = []
     joined = 0
     i = 0
@@ -243,12 +254,12 @@ def join_split_words(words: list, lexicon: Lexicon, run: int | None = None) -> t
     return out, joined
 
 
-def respell(words: list, lexicon: Lexicon, trigger: float | None = None) -> tuple[list, int]:
-    """``words`` with each run of 1 to LEXICON_RESPELL_RUN words holding a word less likely than ``trigger``
+def respell(words: list, lexicon: Lexicon, params: LexiconParams = DEFAULTS) -> tuple[list, int]:
+    """``words`` with each run of 1 to ``respell_run`` words holding a word less likely than ``trigger``
     (and no lexicon, medical or, alone, one-token word) that sounds like a drug name of the lexicon (their
-    :func:`sound_key` difflib ratio LEXICON_SOUND or more) and is spelled like it (ratio LEXICON_RESPELL or
-    more) written as that drug name, with no decode ("lassicks" -> "lasix"); and how many runs were."""
-    trigger = LEXICON_TRIGGER if trigger is None else trigger
+    :func:`sound_key` difflib ratio ``sound`` or more) and is spelled like it (ratio ``respell`` or more)
+    written as that drug name, with no decode ("lassicks" -> "lasix"); and how many runs were."""
+    trigger = params.trigger
     keys = [spelling_key(w.word) for w in words]
     stop = [key in lexicon.kept for key in keys]
     out: list = []
@@ -256,7 +267,7 @@ def respell(words: list, lexicon: Lexicon, trigger: float | None = None) -> tupl
     i = 0
     while i < len(words):
         best: tuple[float, int, str] | None = None
-        for size in range(1, LEXICON_RESPELL_RUN + 1):
+        for size in range(1, params.respell_run + 1):
             run = range(i, min(i + size, len(words)))
             if (
                 len(run) < size
@@ -265,9 +276,9 @@ def respell(words: list, lexicon: Lexicon, trigger: float | None = None) -> tupl
             ):
                 continue
             letters = "".join(keys[k] for k in run)
-            if len(letters) < LEXICON_LETTERS or (size == 1 and lexicon.is_common(letters)):
+            if len(letters) < params.letters or (size == 1 and lexicon.is_common(letters)):
                 continue
-            found = lexicon.sounds_like(letters)
+            found = lexicon.sounds_like(letters, params)
             if found and (best is None or found[0] > best[0]):
                 best = (found[0], size, found[1])
         if best is None:
@@ -286,10 +297,10 @@ def respell(words: list, lexicon: Lexicon, trigger: float | None = None) -> tupl
     return out, count
 
 
-def apply_lexicon(recognizer, words: list, lexicon: Lexicon) -> list:
+def apply_lexicon(recognizer, words: list, lexicon: Lexicon, params: LexiconParams = DEFAULTS) -> list:
     """``words`` (faster-whisper words) with split lexicon words joined (:func:`join_split_words`) and
     near spellings respelled (:func:`respell`); the count goes to ``recognizer.lexicon_repaired``."""
-    words, joined = join_split_words(words, lexicon)
-    words, respelled = respell(words, lexicon)
+    words, joined = join_split_words(words, lexicon, params)
+    words, respelled = respell(words, lexicon, params)
     recognizer.lexicon_repaired += joined + respelled
     return words

@@ -51,6 +51,8 @@ class ApplyVocabulary:
     """
 
     name = "vocabulary"
+    requires = ("doc.tokens",)
+    assigns = ("doc.tokens", "doc.vocabulary_matches")
 
     def __init__(self, entries: list[VocabularyEntry], max_words: int = 6):
         self.entries = entries

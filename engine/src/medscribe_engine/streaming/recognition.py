@@ -32,16 +32,8 @@ from difflib import SequenceMatcher
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-from medscribe_engine.pipeline.asr import (
-    CHANNEL_OPTIONS,
-    CHANNEL_VAD,
-    DECODE_OPTIONS,
-    MIXED_VAD,
-    RawWord,
-    Recognizer,
-    tokens_from_words,
-    words_of,
-)
+from medscribe_engine.pipeline.asr import RawWord, Recognizer, tokens_from_words, words_of
+from medscribe_engine.pipeline.decoding import DEFAULTS as DECODING
 from medscribe_engine.pipeline.document import SAMPLE_RATE, Token
 
 SAID_WORDS = 30  # the last words given in finals, that the next final's context (at most context_s of
@@ -114,9 +106,13 @@ class ChannelStream:
     params: StreamParams = field(default_factory=StreamParams)
 
     def __post_init__(self):
-        vad, options = (CHANNEL_VAD, CHANNEL_OPTIONS) if self.channel is not None else (MIXED_VAD, {})
+        vad, options = (
+            (DECODING.channel_vad, DECODING.channel_options)
+            if self.channel is not None
+            else (DECODING.mixed_vad, {})
+        )
         self._final_vad = vad
-        self._final_options = {**DECODE_OPTIONS, **options}
+        self._final_options = {**DECODING.options, **options}
         self._draft = Recognizer(
             self.model,
             beam_size=1,

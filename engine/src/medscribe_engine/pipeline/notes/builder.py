@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from medscribe_engine.pipeline.notes.cleanup import NEGATION_CUES, tokenize
 from medscribe_engine.pipeline.notes.cues import (
     ASSESS,
     ASSISTANT,
@@ -61,14 +62,7 @@ from medscribe_engine.pipeline.notes.guards import (
     plain,
     unsupported_words,
 )
-from medscribe_engine.pipeline.notes.rewrite import (
-    DEFAULT_PRONOUNS,
-    NEGATION_CUES,
-    PRONOUNS,
-    Pronouns,
-    rewrite,
-    tokenize,
-)
+from medscribe_engine.pipeline.notes.rewrite import DEFAULT_PRONOUNS, PRONOUNS, Pronouns, rewrite
 from medscribe_engine.pipeline.notes.templates import DEFAULT_TEMPLATE, HP_FOLD, TEMPLATES
 from medscribe_engine.pipeline.notes.utterances import Utterance, content_words, utterances
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from medscribe_engine.pipeline.notes.cleanup import NEGATION_CUES, clean_tokens, split_clitics, tokenize
 from medscribe_engine.pipeline.notes.cues import NO_ANSWER, NOTE_WORDS, STOPWORDS, TERMINATORS
-from medscribe_engine.pipeline.notes.rewrite import NEGATION_CUES, clean_tokens, split_clitics, tokenize
 
 
 def _stem(word: str) -> str:

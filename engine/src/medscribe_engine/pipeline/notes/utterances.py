@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from medscribe_engine.pipeline.notes.cleanup import clean_tokens, tokenize
 from medscribe_engine.pipeline.notes.cues import STOPWORDS
-from medscribe_engine.pipeline.notes.rewrite import clean_tokens, tokenize
 
 
 @dataclass

@@ -12,7 +12,6 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
 from botocore.stub import Stubber
 
-from medscribe.aws.hooks.transcribe import TranscribeHook
 from medscribe.aws.operators.manifest import StartMedicalJobsFromManifestOperator
 from medscribe.aws.operators.transcribe_batch import StartMedicalJobsBatchOperator
 from medscribe.aws.triggers import transcribe as triggers
@@ -61,25 +60,11 @@ def transcription(name: str, status: str, reason: str | None = None) -> dict:
     return {**job, "FailureReason": reason} if reason else job
 
 
-@pytest.fixture
-def transcribe():
-    """A real boto3 Transcribe client whose calls are answered by a Stubber (requests validated)."""
-    client = boto3.client(
-        "transcribe", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
-    )
-    with Stubber(client) as stubber:
-        stubber.client = client
-        yield stubber
-        stubber.assert_no_pending_responses()
-
-
 def batch_operator(stubber: Stubber, jobs: list[dict], **kwargs) -> StartMedicalJobsBatchOperator:
     operator = StartMedicalJobsBatchOperator(
         task_id="jobs", jobs=jobs, waiter_delay=0, waiter_max_attempts=5, **kwargs
     )
-    hook = TranscribeHook(aws_conn_id=None, region_name="us-east-1")
-    hook.__dict__["conn"] = stubber.client  # the hook's cached client
-    operator.__dict__["hook"] = hook
+    operator.__dict__["hook"] = stubber.hook
     return operator
 
 
@@ -287,7 +272,7 @@ class FakeAsyncTranscribe:
     """The two Get calls of aiobotocore's client, answering from a list of statuses per job."""
 
     def __init__(self, statuses: dict[str, list[str]], reasons: dict[str, str] | None = None):
-        self.statuses, self.reasons, self.calls = statuses, reasons or {}, []
+        self.statuses, self.reasons, self.calls, self.methods = statuses, reasons or {}, [], {}
 
     def _next(self, name: str) -> tuple[str, str | None]:
         self.calls.append(name)
@@ -296,9 +281,11 @@ class FakeAsyncTranscribe:
         return status, self.reasons.get(name) if status == "FAILED" else None
 
     async def get_medical_scribe_job(self, MedicalScribeJobName: str) -> dict:
+        self.methods[MedicalScribeJobName] = "get_medical_scribe_job"
         return {"MedicalScribeJob": scribe(MedicalScribeJobName, *self._next(MedicalScribeJobName))}
 
     async def get_medical_transcription_job(self, MedicalTranscriptionJobName: str) -> dict:
+        self.methods[MedicalTranscriptionJobName] = "get_medical_transcription_job"
         return {
             "MedicalTranscriptionJob": transcription(
                 MedicalTranscriptionJobName, *self._next(MedicalTranscriptionJobName)
@@ -360,6 +347,7 @@ def test_trigger_waits_for_every_job_and_its_event_carries_all_outcomes(monkeypa
         }
     ]
     assert client.calls == ["hs-1", "tm-1", "hs-1", "tm-1", "hs-1"]  # a finished job is not asked again
+    assert client.methods == {"hs-1": "get_medical_scribe_job", "tm-1": "get_medical_transcription_job"}
     assert sleeps == [7, 7]
     assert trigger.jobs == {
         "hs-1": "healthscribe",

@@ -69,3 +69,38 @@ def test_batch_trigger_round_trip_keeps_the_known_outcomes():
         refused,
         3,
     )
+
+
+@pytest.mark.parametrize(
+    ("trigger_class", "waiter_name", "waiter_args", "status_queries", "kind"),
+    [
+        (
+            MedicalScribeJobCompletedTrigger,
+            "medical_scribe_job_completed",
+            {"MedicalScribeJobName": "j"},
+            ["MedicalScribeJob.MedicalScribeJobStatus", "MedicalScribeJob.FailureReason"],
+            "HealthScribe",
+        ),
+        (
+            MedicalTranscriptionJobCompletedTrigger,
+            "medical_transcription_job_completed",
+            {"MedicalTranscriptionJobName": "j"},
+            ["MedicalTranscriptionJob.TranscriptionJobStatus", "MedicalTranscriptionJob.FailureReason"],
+            "Transcribe Medical",
+        ),
+    ],
+)
+def test_each_trigger_waits_on_its_own_services_job(
+    trigger_class, waiter_name, waiter_args, status_queries, kind
+):
+    trigger = trigger_class(job_name="j")
+    assert (trigger.waiter_name, trigger.waiter_args, trigger.status_queries) == (
+        waiter_name,
+        waiter_args,
+        status_queries,
+    )
+    assert (trigger.failure_message, trigger.status_message) == (
+        f"{kind} job j failed",
+        f"Status of {kind} job j is",
+    )
+    assert (trigger.return_key, trigger.return_value) == ("job_name", "j")

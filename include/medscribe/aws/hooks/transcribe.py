@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.common.compat.sdk import AirflowException
 
 from medscribe.services import Service
 
-# The request fields GetMedical*Job echoes back, compared when an existing job is adopted.
-SCRIBE_ECHOED_FIELDS = ("Media", "Settings", "ChannelDefinitions", "DataAccessRoleArn")
-TRANSCRIPTION_ECHOED_FIELDS = ("Media", "MediaFormat", "Settings", "Specialty", "Type", "LanguageCode")
+
+class JobCalls(NamedTuple):
+    """One service's job calls in boto3 and what they answer."""
+
+    start: str  # the client method that starts a job
+    get: str  # the client method that describes a job
+    job_key: str  # the job description's key in both answers
+    status_field: str  # the job's status in the description
+    waiter_name: str  # botocore's waiter for the job's end
+    echoed_fields: tuple[str, ...]  # request fields Get echoes back, compared when a job is adopted
+
+
+JOB_CALLS = {
+    Service.HEALTHSCRIBE: JobCalls(
+        start="start_medical_scribe_job",
+        get="get_medical_scribe_job",
+        job_key="MedicalScribeJob",
+        status_field="MedicalScribeJobStatus",
+        waiter_name="medical_scribe_job_completed",
+        echoed_fields=("Media", "Settings", "ChannelDefinitions", "DataAccessRoleArn"),
+    ),
+    Service.TRANSCRIBE_MEDICAL: JobCalls(
+        start="start_medical_transcription_job",
+        get="get_medical_transcription_job",
+        job_key="MedicalTranscriptionJob",
+        status_field="TranscriptionJobStatus",
+        waiter_name="medical_transcription_job_completed",
+        echoed_fields=("Media", "MediaFormat", "Settings", "Specialty", "Type", "LanguageCode"),
+    ),
+}
 
 
 def _matches(requested: Any, existing: Any) -> bool:
@@ -46,34 +73,20 @@ class TranscribeHook(AwsBaseHook):
         kwargs["client_type"] = "transcribe"
         super().__init__(*args, **kwargs)
 
-    def start_medical_scribe_job(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def start_job(self, service: str, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """
-        Start a HealthScribe job, or adopt the existing job of that name when its input matches.
+        Start a job of either service, or adopt the existing job of that name when its input matches.
 
-        :param request: the StartMedicalScribeJob request.
+        :param service: a :class:`medscribe.services.Service` value.
+        :param request: the service's Start* request.
         :return: the job description and whether an existing job was adopted.
         """
-        name = request["MedicalScribeJobName"]
+        calls, name = JOB_CALLS[Service(service)], request[Service(service).job_name_field]
         try:
-            return self.conn.start_medical_scribe_job(**request)["MedicalScribeJob"], False
+            return getattr(self.conn, calls.start)(**request)[calls.job_key], False
         except self.conn.exceptions.ConflictException:
-            job = self.get_medical_scribe_job(name)
-            self._check_adoptable(name, request, job, SCRIBE_ECHOED_FIELDS)
-            return job, True
-
-    def start_medical_transcription_job(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """
-        Start a Transcribe Medical job, or adopt the existing job of that name when its input matches.
-
-        :param request: the StartMedicalTranscriptionJob request.
-        :return: the job description and whether an existing job was adopted.
-        """
-        name = request["MedicalTranscriptionJobName"]
-        try:
-            return self.conn.start_medical_transcription_job(**request)["MedicalTranscriptionJob"], False
-        except self.conn.exceptions.ConflictException:
-            job = self.get_medical_transcription_job(name)
-            self._check_adoptable(name, request, job, TRANSCRIPTION_ECHOED_FIELDS)
+            job = self.get_job(service, name)
+            self._check_adoptable(name, request, job, calls.echoed_fields)
             return job, True
 
     def _check_adoptable(self, name: str, request: dict, job: dict, fields: tuple[str, ...]) -> None:
@@ -85,36 +98,6 @@ class TranscribeHook(AwsBaseHook):
             )
         self.log.info("Job %s already exists with the same input: adopting it", name)
 
-    def get_medical_scribe_job(self, job_name: str) -> dict[str, Any]:
-        """
-        Describe a HealthScribe job.
-
-        :param job_name: the MedicalScribeJobName.
-        """
-        return self.conn.get_medical_scribe_job(MedicalScribeJobName=job_name)["MedicalScribeJob"]
-
-    def get_medical_transcription_job(self, job_name: str) -> dict[str, Any]:
-        """
-        Describe a Transcribe Medical job.
-
-        :param job_name: the MedicalTranscriptionJobName.
-        """
-        return self.conn.get_medical_transcription_job(MedicalTranscriptionJobName=job_name)[
-            "MedicalTranscriptionJob"
-        ]
-
-    def start_job(self, service: str, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """
-        Start (or adopt) a job of either service: :meth:`start_medical_scribe_job` or
-        :meth:`start_medical_transcription_job`.
-
-        :param service: a :class:`medscribe.services.Service` value.
-        :param request: the service's Start* request.
-        """
-        if Service(service) is Service.HEALTHSCRIBE:
-            return self.start_medical_scribe_job(request)
-        return self.start_medical_transcription_job(request)
-
     def get_job(self, service: str, job_name: str) -> dict[str, Any]:
         """
         Describe a job of either service.
@@ -122,14 +105,37 @@ class TranscribeHook(AwsBaseHook):
         :param service: a :class:`medscribe.services.Service` value.
         :param job_name: the job's name.
         """
-        if Service(service) is Service.HEALTHSCRIBE:
-            return self.get_medical_scribe_job(job_name)
-        return self.get_medical_transcription_job(job_name)
+        calls = JOB_CALLS[Service(service)]
+        return getattr(self.conn, calls.get)(**{Service(service).job_name_field: job_name})[calls.job_key]
+
+    def get_medical_scribe_job(self, job_name: str) -> dict[str, Any]:
+        """
+        Describe a HealthScribe job.
+
+        :param job_name: the MedicalScribeJobName.
+        """
+        return self.get_job(Service.HEALTHSCRIBE, job_name)
+
+    def get_medical_transcription_job(self, job_name: str) -> dict[str, Any]:
+        """
+        Describe a Transcribe Medical job.
+
+        :param job_name: the MedicalTranscriptionJobName.
+        """
+        return self.get_job(Service.TRANSCRIBE_MEDICAL, job_name)
 
     @staticmethod
     def job_status(job: dict[str, Any]) -> str:
         """The status of a job description of either kind."""
         return job.get("MedicalScribeJobStatus") or job["TranscriptionJobStatus"]
+
+    @staticmethod
+    def job_outcome(job: dict[str, Any]) -> dict[str, Any] | None:
+        """A finished (COMPLETED or FAILED) job's ``{"status", "failure_reason"}``; None while it runs."""
+        status = TranscribeHook.job_status(job)
+        if status in ("COMPLETED", "FAILED"):
+            return {"status": status, "failure_reason": job.get("FailureReason")}
+        return None
 
     @staticmethod
     def output_uris(job: dict[str, Any]) -> dict[str, str | None]:

@@ -6,7 +6,7 @@ The night's batches of jobs go through :mod:`medscribe.aws.operators.transcribe_
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
@@ -14,7 +14,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
-from medscribe.aws.hooks.transcribe import TranscribeHook
+from medscribe.aws.hooks.transcribe import JOB_CALLS, TranscribeHook
 from medscribe.aws.links.transcribe import MedicalScribeJobLink, MedicalTranscriptionJobLink
 from medscribe.aws.triggers.transcribe import (
     MedicalScribeJobCompletedTrigger,
@@ -25,26 +25,27 @@ from medscribe.services import Service
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.links.base_aws import BaseAwsLink
     from airflow.sdk import Context
+    from airflow.triggers.base import BaseTrigger
 
 
 def _drop_none(**fields: Any) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-class _StartMedicalJobOperator(AwsBaseOperator[TranscribeHook]):
+class MedicalJobsBaseOperator(AwsBaseOperator[TranscribeHook]):
     """
-    Shared behaviour: start or adopt the job, then return at once, wait, or defer.
+    What the job operators share: how they wait, and deferring to a trigger on the task's AWS connection.
 
-    Subclasses set the job kind's names and build the request (not supposed to be used directly in Dags).
+    Not supposed to be used directly in Dags.
+
+    :param wait_for_completion: Whether to wait for the job(s) to complete. (default: True)
+    :param waiter_delay: Seconds between status checks. (default: 30)
+    :param waiter_max_attempts: Maximum number of status checks. (default: 120)
+    :param deferrable: Wait in the triggerer instead of a worker slot.
+        (default: ``[operators] default_deferrable``, else False)
     """
 
     aws_hook_class = TranscribeHook
-    job_kind: ClassVar[str]
-    status_query: ClassVar[str]
-    waiter_name: ClassVar[str]
-    name_field: ClassVar[str]
-    trigger_class: ClassVar[type]
-    link_class: ClassVar[type[BaseAwsLink]]
 
     def __init__(
         self,
@@ -61,6 +62,33 @@ class _StartMedicalJobOperator(AwsBaseOperator[TranscribeHook]):
         self.waiter_max_attempts = waiter_max_attempts
         self.deferrable = deferrable
 
+    def defer_to(self, trigger_class: type[BaseTrigger], **fields: Any) -> NoReturn:
+        """Defer to ``trigger_class(**fields)``, waiting as this task waits, on its AWS connection."""
+        self.defer(
+            trigger=trigger_class(
+                **fields,
+                waiter_delay=self.waiter_delay,
+                waiter_max_attempts=self.waiter_max_attempts,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                verify=self.verify,
+                botocore_config=self.botocore_config,
+            ),
+            method_name="execute_complete",
+        )
+
+
+class _StartMedicalJobOperator(MedicalJobsBaseOperator):
+    """
+    Shared behaviour: start or adopt the job, then return at once, wait, or defer.
+
+    Subclasses set the job's service and build the request (not supposed to be used directly in Dags).
+    """
+
+    service: ClassVar[Service]
+    trigger_class: ClassVar[type[BaseTrigger]]
+    link_class: ClassVar[type[BaseAwsLink]]
+
     @property
     def job_name(self) -> str:
         raise NotImplementedError
@@ -68,14 +96,8 @@ class _StartMedicalJobOperator(AwsBaseOperator[TranscribeHook]):
     def build_request(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def start(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        raise NotImplementedError
-
-    def describe(self) -> dict[str, Any]:
-        raise NotImplementedError
-
     def execute(self, context: Context) -> dict[str, Any]:
-        job, adopted = self.start(self.build_request())
+        job, adopted = self.hook.start_job(self.service, self.build_request())
         self.link_class.persist(
             context=context,
             operator=self,
@@ -86,49 +108,39 @@ class _StartMedicalJobOperator(AwsBaseOperator[TranscribeHook]):
         )
         status = self.hook.job_status(job)
         self.log.info(
-            "%s job %s is %s%s", self.job_kind, self.job_name, status, " (adopted)" if adopted else ""
+            "%s job %s is %s%s", self.service.label, self.job_name, status, " (adopted)" if adopted else ""
         )
         if status in ("COMPLETED", "FAILED"):
             return self._result(job)
         if self.deferrable:
-            self.defer(
-                trigger=self.trigger_class(
-                    job_name=self.job_name,
-                    waiter_delay=self.waiter_delay,
-                    waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                ),
-                method_name="execute_complete",
-            )
+            self.defer_to(self.trigger_class, job_name=self.job_name)
         if self.wait_for_completion:
+            calls = JOB_CALLS[self.service]
             wait(
-                waiter=self.hook.get_waiter(self.waiter_name),
+                waiter=self.hook.get_waiter(calls.waiter_name),
                 waiter_delay=self.waiter_delay,
                 waiter_max_attempts=self.waiter_max_attempts,
-                args={self.name_field: self.job_name},
-                failure_message=f"{self.job_kind} job {self.job_name} failed",
-                status_message=f"Status of {self.job_kind} job {self.job_name} is",
-                status_args=[self.status_query],
+                args={self.service.job_name_field: self.job_name},
+                failure_message=f"{self.service.label} job {self.job_name} failed",
+                status_message=f"Status of {self.service.label} job {self.job_name} is",
+                status_args=[f"{calls.job_key}.{calls.status_field}"],
             )
-        return self._result(self.describe())
+        return self._result(self.hook.get_job(self.service, self.job_name))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         validated_event = validate_execute_complete_event(event)
         if validated_event["status"] != "success":
             raise AirflowException(
-                f"Error while waiting for {self.job_kind} job: {validated_event['message']}"
+                f"Error while waiting for {self.service.label} job: {validated_event['message']}"
             )
-        return self._result(self.describe())
+        return self._result(self.hook.get_job(self.service, self.job_name))
 
     def _result(self, job: dict[str, Any]) -> dict[str, Any]:
         """The task's return value: the job name, its status and its output locations; nothing that carries PHI."""
         status = self.hook.job_status(job)
         if status == "FAILED":
             raise AirflowException(
-                f"{self.job_kind} job {self.job_name} FAILED: {job.get('FailureReason', 'no reason given')}"
+                f"{self.service.label} job {self.job_name} FAILED: {job.get('FailureReason', 'no reason given')}"
             )
         return {"job_name": self.job_name, "status": status, **self.hook.output_uris(job)}
 
@@ -163,10 +175,7 @@ class StartMedicalScribeJobOperator(_StartMedicalJobOperator):
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     """
 
-    job_kind = Service.HEALTHSCRIBE.label
-    status_query = "MedicalScribeJob.MedicalScribeJobStatus"
-    waiter_name = "medical_scribe_job_completed"
-    name_field = "MedicalScribeJobName"
+    service = Service.HEALTHSCRIBE
     trigger_class = MedicalScribeJobCompletedTrigger
     link_class = MedicalScribeJobLink
     operator_extra_links = (MedicalScribeJobLink(),)
@@ -234,12 +243,6 @@ class StartMedicalScribeJobOperator(_StartMedicalJobOperator):
             MedicalScribeContext=self.medical_scribe_context,
         )
 
-    def start(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        return self.hook.start_medical_scribe_job(request)
-
-    def describe(self) -> dict[str, Any]:
-        return self.hook.get_medical_scribe_job(self.medical_scribe_job_name)
-
 
 class StartMedicalTranscriptionJobOperator(_StartMedicalJobOperator):
     """
@@ -274,10 +277,7 @@ class StartMedicalTranscriptionJobOperator(_StartMedicalJobOperator):
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     """
 
-    job_kind = Service.TRANSCRIBE_MEDICAL.label
-    status_query = "MedicalTranscriptionJob.TranscriptionJobStatus"
-    waiter_name = "medical_transcription_job_completed"
-    name_field = "MedicalTranscriptionJobName"
+    service = Service.TRANSCRIBE_MEDICAL
     trigger_class = MedicalTranscriptionJobCompletedTrigger
     link_class = MedicalTranscriptionJobLink
     operator_extra_links = (MedicalTranscriptionJobLink(),)
@@ -356,9 +356,3 @@ class StartMedicalTranscriptionJobOperator(_StartMedicalJobOperator):
             Type=self.type,
             Tags=self.tags,
         )
-
-    def start(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        return self.hook.start_medical_transcription_job(request)
-
-    def describe(self) -> dict[str, Any]:
-        return self.hook.get_medical_transcription_job(self.medical_transcription_job_name)

@@ -8,12 +8,11 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, conf
+from airflow.providers.common.compat.sdk import AirflowException
 
-from medscribe.aws.hooks.transcribe import TranscribeHook
+from medscribe.aws.operators.transcribe import MedicalJobsBaseOperator
 from medscribe.aws.triggers.transcribe import MedicalJobsCompletedTrigger
 from medscribe.services import Service
 
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
+class StartMedicalJobsBatchOperator(MedicalJobsBaseOperator):
     """
     Start (or adopt) a batch of HealthScribe and Transcribe Medical jobs, and wait for all of them.
 
@@ -47,7 +46,6 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     """
 
-    aws_hook_class = TranscribeHook
     template_fields: Sequence[str] = aws_template_fields("jobs")
     template_fields_renderers: ClassVar[dict] = {"jobs": "json"}
     # Raised (the task retries) instead of being recorded as the recording's failure. ServiceUnavailable*:
@@ -60,22 +58,9 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
         "ServiceUnavailable",
     )
 
-    def __init__(
-        self,
-        *,
-        jobs: list[dict[str, Any]],
-        wait_for_completion: bool = True,
-        waiter_delay: int = 30,
-        waiter_max_attempts: int = 720,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
+    def __init__(self, *, jobs: list[dict[str, Any]], waiter_max_attempts: int = 720, **kwargs):
+        super().__init__(waiter_max_attempts=waiter_max_attempts, **kwargs)
         self.jobs = jobs
-        self.wait_for_completion = wait_for_completion
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
-        self.deferrable = deferrable
 
     def execute(self, context: Context) -> dict[str, Any]:
         outcomes: dict[str, dict[str, Any]] = {}
@@ -91,9 +76,9 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
                 outcomes[name] = {"status": "NOT_STARTED", "failure_reason": self._refusal(error)}
                 self.log.warning("Job %s was not started: %s", name, type(error).__name__)
                 continue
-            status = self.hook.job_status(described)
-            if status in ("COMPLETED", "FAILED"):
-                outcomes[name] = {"status": status, "failure_reason": described.get("FailureReason")}
+            outcome = self.hook.job_outcome(described)
+            if outcome:
+                outcomes[name] = outcome
             else:
                 pending[name] = service
         self.log.info(
@@ -103,28 +88,13 @@ class StartMedicalJobsBatchOperator(AwsBaseOperator[TranscribeHook]):
             len(outcomes),
         )
         if pending and self.deferrable:
-            self.defer(
-                trigger=MedicalJobsCompletedTrigger(
-                    jobs=pending,
-                    waiter_delay=self.waiter_delay,
-                    waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                    outcomes=outcomes,
-                ),
-                method_name="execute_complete",
-            )
+            self.defer_to(MedicalJobsCompletedTrigger, jobs=pending, outcomes=outcomes)
         if pending and self.wait_for_completion:
             for _ in range(self.waiter_max_attempts):
                 for name, service in list(pending.items()):
-                    described = self.hook.get_job(service, name)
-                    if self.hook.job_status(described) in ("COMPLETED", "FAILED"):
-                        outcomes[name] = {
-                            "status": self.hook.job_status(described),
-                            "failure_reason": described.get("FailureReason"),
-                        }
+                    outcome = self.hook.job_outcome(self.hook.get_job(service, name))
+                    if outcome:
+                        outcomes[name] = outcome
                         del pending[name]
                 if not pending:
                     break

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
@@ -26,8 +26,8 @@ class _MedicalJobCompletedSensor(AwsBaseSensor[TranscribeHook]):
 
     aws_hook_class = TranscribeHook
     template_fields: Sequence[str] = aws_template_fields("job_name")
-    trigger_class: type
-    job_kind: str
+    service: ClassVar[Service]
+    trigger_class: ClassVar[type]
 
     def __init__(
         self,
@@ -42,15 +42,12 @@ class _MedicalJobCompletedSensor(AwsBaseSensor[TranscribeHook]):
         self.max_retries = max_retries
         self.deferrable = deferrable
 
-    def describe(self) -> dict[str, Any]:
-        raise NotImplementedError
-
     def poke(self, context: Context) -> bool:
-        job = self.describe()
+        job = self.hook.get_job(self.service, self.job_name)
         status = self.hook.job_status(job)
         if status == "FAILED":
             raise AirflowException(
-                f"{self.job_kind} job {self.job_name} FAILED: {job.get('FailureReason', 'no reason given')}"
+                f"{self.service.label} job {self.job_name} FAILED: {job.get('FailureReason', 'no reason given')}"
             )
         return status == "COMPLETED"
 
@@ -74,9 +71,9 @@ class _MedicalJobCompletedSensor(AwsBaseSensor[TranscribeHook]):
         validated_event = validate_execute_complete_event(event)
         if validated_event["status"] != "success":
             raise AirflowException(
-                f"Error while waiting for {self.job_kind} job: {validated_event['message']}"
+                f"Error while waiting for {self.service.label} job: {validated_event['message']}"
             )
-        self.log.info("%s job %s is COMPLETED", self.job_kind, self.job_name)
+        self.log.info("%s job %s is COMPLETED", self.service.label, self.job_name)
 
 
 class MedicalScribeJobCompletedSensor(_MedicalJobCompletedSensor):
@@ -94,11 +91,8 @@ class MedicalScribeJobCompletedSensor(_MedicalJobCompletedSensor):
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     """
 
+    service = Service.HEALTHSCRIBE
     trigger_class = MedicalScribeJobCompletedTrigger
-    job_kind = Service.HEALTHSCRIBE.label
-
-    def describe(self) -> dict[str, Any]:
-        return self.hook.get_medical_scribe_job(self.job_name)
 
 
 class MedicalTranscriptionJobCompletedSensor(_MedicalJobCompletedSensor):
@@ -116,8 +110,5 @@ class MedicalTranscriptionJobCompletedSensor(_MedicalJobCompletedSensor):
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     """
 
+    service = Service.TRANSCRIBE_MEDICAL
     trigger_class = MedicalTranscriptionJobCompletedTrigger
-    job_kind = Service.TRANSCRIBE_MEDICAL.label
-
-    def describe(self) -> dict[str, Any]:
-        return self.hook.get_medical_transcription_job(self.job_name)

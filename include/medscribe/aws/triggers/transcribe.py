@@ -4,18 +4,56 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from medscribe.aws.hooks.transcribe import TranscribeHook
+from medscribe.aws.hooks.transcribe import JOB_CALLS, TranscribeHook
 from medscribe.services import Service
 
-_SCRIBE, _MEDICAL = Service.HEALTHSCRIBE.label, Service.TRANSCRIBE_MEDICAL.label
+
+class _MedicalJobCompletedTrigger(AwsBaseWaiterTrigger):
+    """
+    Trigger when a job of ``service`` is complete, with botocore's waiter for it.
+
+    Subclasses set the service, one per waiter (not supposed to be used directly in Dags).
+    """
+
+    aws_hook_class = TranscribeHook
+    service: ClassVar[Service]
+
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        waiter_delay: int = 30,
+        waiter_max_attempts: int = 120,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+    ) -> None:
+        calls, kind = JOB_CALLS[self.service], self.service.label
+        super().__init__(
+            serialized_fields={"job_name": job_name},
+            waiter_name=calls.waiter_name,
+            waiter_args={self.service.job_name_field: job_name},
+            failure_message=f"{kind} job {job_name} failed",
+            status_message=f"Status of {kind} job {job_name} is",
+            status_queries=[f"{calls.job_key}.{calls.status_field}", f"{calls.job_key}.FailureReason"],
+            return_key="job_name",
+            return_value=job_name,
+            waiter_delay=waiter_delay,
+            waiter_max_attempts=waiter_max_attempts,
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            verify=verify,
+            botocore_config=botocore_config,
+        )
 
 
-class MedicalScribeJobCompletedTrigger(AwsBaseWaiterTrigger):
+class MedicalScribeJobCompletedTrigger(_MedicalJobCompletedTrigger):
     """
     Trigger when an AWS HealthScribe job is complete; a FAILED job ends with its FailureReason.
 
@@ -28,38 +66,10 @@ class MedicalScribeJobCompletedTrigger(AwsBaseWaiterTrigger):
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     """
 
-    aws_hook_class = TranscribeHook
-
-    def __init__(
-        self,
-        *,
-        job_name: str,
-        waiter_delay: int = 30,
-        waiter_max_attempts: int = 120,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
-    ) -> None:
-        super().__init__(
-            serialized_fields={"job_name": job_name},
-            waiter_name="medical_scribe_job_completed",
-            waiter_args={"MedicalScribeJobName": job_name},
-            failure_message=f"{_SCRIBE} job {job_name} failed",
-            status_message=f"Status of {_SCRIBE} job {job_name} is",
-            status_queries=["MedicalScribeJob.MedicalScribeJobStatus", "MedicalScribeJob.FailureReason"],
-            return_key="job_name",
-            return_value=job_name,
-            waiter_delay=waiter_delay,
-            waiter_max_attempts=waiter_max_attempts,
-            aws_conn_id=aws_conn_id,
-            region_name=region_name,
-            verify=verify,
-            botocore_config=botocore_config,
-        )
+    service = Service.HEALTHSCRIBE
 
 
-class MedicalTranscriptionJobCompletedTrigger(AwsBaseWaiterTrigger):
+class MedicalTranscriptionJobCompletedTrigger(_MedicalJobCompletedTrigger):
     """
     Trigger when an Amazon Transcribe Medical job is complete; a FAILED job ends with its FailureReason.
 
@@ -72,38 +82,7 @@ class MedicalTranscriptionJobCompletedTrigger(AwsBaseWaiterTrigger):
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     """
 
-    aws_hook_class = TranscribeHook
-
-    def __init__(
-        self,
-        *,
-        job_name: str,
-        waiter_delay: int = 30,
-        waiter_max_attempts: int = 120,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
-    ) -> None:
-        super().__init__(
-            serialized_fields={"job_name": job_name},
-            waiter_name="medical_transcription_job_completed",
-            waiter_args={"MedicalTranscriptionJobName": job_name},
-            failure_message=f"{_MEDICAL} job {job_name} failed",
-            status_message=f"Status of {_MEDICAL} job {job_name} is",
-            status_queries=[
-                "MedicalTranscriptionJob.TranscriptionJobStatus",
-                "MedicalTranscriptionJob.FailureReason",
-            ],
-            return_key="job_name",
-            return_value=job_name,
-            waiter_delay=waiter_delay,
-            waiter_max_attempts=waiter_max_attempts,
-            aws_conn_id=aws_conn_id,
-            region_name=region_name,
-            verify=verify,
-            botocore_config=botocore_config,
-        )
+    service = Service.TRANSCRIBE_MEDICAL
 
 
 class MedicalJobsCompletedTrigger(BaseTrigger):
@@ -175,17 +154,11 @@ class MedicalJobsCompletedTrigger(BaseTrigger):
         async with await self.hook().get_async_conn() as client:
             for _ in range(self.waiter_max_attempts):
                 for name, service in list(pending.items()):
-                    if service == Service.HEALTHSCRIBE:
-                        job = (await client.get_medical_scribe_job(MedicalScribeJobName=name))[
-                            "MedicalScribeJob"
-                        ]
-                    else:
-                        job = (await client.get_medical_transcription_job(MedicalTranscriptionJobName=name))[
-                            "MedicalTranscriptionJob"
-                        ]
-                    status = TranscribeHook.job_status(job)
-                    if status in ("COMPLETED", "FAILED"):
-                        outcomes[name] = {"status": status, "failure_reason": job.get("FailureReason")}
+                    calls = JOB_CALLS[Service(service)]
+                    answer = await getattr(client, calls.get)(**{Service(service).job_name_field: name})
+                    outcome = TranscribeHook.job_outcome(answer[calls.job_key])
+                    if outcome:
+                        outcomes[name] = outcome
                         del pending[name]
                 if not pending:
                     yield TriggerEvent({"status": "success", "jobs": outcomes})

@@ -1,14 +1,18 @@
 """What every job store holds and answers: the job row, its states, and the store interface that the
-SQLite store (one host) and the PostgreSQL store (many hosts) both implement."""
+SQLite store (one host) and the PostgreSQL store (many hosts) both implement, with what they do alike
+(the listing, ``finish``'s arguments)."""
 
 from __future__ import annotations
 
+import builtins
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from medscribe_engine.store_sql import Dialect, page, page_query
 
 TRANSCRIPTION = "transcription"
 SCRIBE = "scribe"
@@ -84,6 +88,7 @@ class JobStoreBase(ABC):
     owner: str
     data_dir: Path
     max_queued: int
+    DIALECT: ClassVar[Dialect]
 
     @abstractmethod
     def close(self) -> None:
@@ -115,17 +120,22 @@ class JobStoreBase(ABC):
     def delete(self, kind: str, name: str) -> Job | None:
         """Remove a job; the removed job, or None if there was none."""
 
-    @abstractmethod
     def list(
         self, kind: str, status: str | None, name_contains: str | None, after_id: int | None, limit: int
     ) -> JobPage:
         """Newest first; returns the page and whether more jobs follow."""
+        equal = {"kind": kind, "status": status or None}
+        query = page_query(self.DIALECT, "jobs", equal, name_contains, after_id, limit)
+        return page(self._all(*query), limit, Job.from_row)
+
+    @abstractmethod
+    def _all(self, sql: str, params: tuple) -> builtins.list[Any]:
+        """The rows a query answers (sqlite3.Rows or psycopg dict rows)."""
 
     @abstractmethod
     def claim_next(self) -> Job | None:
         """Mark the oldest claimable QUEUED job IN_PROGRESS, owned by this process, and return it."""
 
-    @abstractmethod
     def finish(
         self,
         job_id: int,
@@ -140,6 +150,13 @@ class JobStoreBase(ABC):
     ) -> bool:
         """Record the end of a job that is still IN_PROGRESS here (``internal_failure``: it ended in one,
         counted with the others); False if it was deleted or taken over meanwhile."""
+        outcome = (failure_reason, transcript_uri, clinical_document_uri, media_format, media_sample_rate)
+        return self._record_end(job_id, status, (*outcome, int(internal_failure)))
+
+    @abstractmethod
+    def _record_end(self, job_id: int, status: str, outcome: tuple) -> bool:
+        """:meth:`finish`, with ``outcome`` the UPDATE's values in :meth:`finish`'s order (the media ones
+        kept when None, ``internal_failure`` as the 0 or 1 added to the count)."""
 
     @abstractmethod
     def retry_later(self, job_id: int, delay_s: float) -> bool:

@@ -43,11 +43,11 @@ from medscribe_engine.store_model import (
     QUEUED,
     REQUEUE_ORDER_SHIFT,
     Job,
-    JobPage,
     JobStoreBase,
     Tags,
     tagged,
 )
+from medscribe_engine.store_sql import POSTGRES
 
 log = logging.getLogger("medscribe_engine")
 
@@ -94,6 +94,8 @@ class PostgresJobStore(JobStoreBase):
     :param lease_s: how long a replica counts as alive after its last renewal.
     :param renew_s: how often the lease is renewed and expired leases are looked for.
     """
+
+    DIALECT = POSTGRES
 
     def __init__(
         self,
@@ -284,24 +286,9 @@ class PostgresJobStore(JobStoreBase):
     def delete(self, kind: str, name: str) -> Job | None:
         return self._one("DELETE FROM jobs WHERE kind=%s AND name=%s RETURNING *", (kind, name))
 
-    def list(
-        self, kind: str, status: str | None, name_contains: str | None, after_id: int | None, limit: int
-    ) -> JobPage:
-        clauses: list[str] = ["kind=%s"]
-        params: list[Any] = [kind]
-        if status:
-            clauses.append("status=%s")
-            params.append(status)
-        if name_contains:
-            clauses.append("strpos(lower(name), lower(%s)) > 0")
-            params.append(name_contains)
-        if after_id is not None:
-            clauses.append("id<%s")
-            params.append(after_id)
-        query = f"SELECT * FROM jobs WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT %s"
+    def _all(self, sql: str, params: tuple) -> list[DictRow]:
         with self._lock:
-            rows = self._connection().execute(query, (*params, limit + 1)).fetchall()
-        return [Job.from_row(row) for row in rows[:limit]], len(rows) > limit
+            return self._connection().execute(sql, params).fetchall()
 
     def claim_next(self) -> Job | None:
         """One statement: the oldest claimable QUEUED job, locked with SKIP LOCKED (rows another replica
@@ -313,18 +300,7 @@ class PostgresJobStore(JobStoreBase):
             (IN_PROGRESS, self.owner, QUEUED, QUEUED),
         )
 
-    def finish(
-        self,
-        job_id: int,
-        status: str,
-        *,
-        failure_reason: str | None = None,
-        transcript_uri: str | None = None,
-        clinical_document_uri: str | None = None,
-        media_format: str | None = None,
-        media_sample_rate: int | None = None,
-        internal_failure: bool = False,
-    ) -> bool:
+    def _record_end(self, job_id: int, status: str, outcome: tuple) -> bool:
         with self._lock:
             cursor = self._connection().execute(
                 f"UPDATE jobs SET status=%s, completion_time={NOW}, failure_reason=%s, transcript_uri=%s, "
@@ -332,18 +308,7 @@ class PostgresJobStore(JobStoreBase):
                 "media_sample_rate=COALESCE(%s, media_sample_rate), "
                 "internal_failures=internal_failures+%s, retry_at=NULL "
                 "WHERE id=%s AND status=%s AND owner=%s",
-                (
-                    status,
-                    failure_reason,
-                    transcript_uri,
-                    clinical_document_uri,
-                    media_format,
-                    media_sample_rate,
-                    int(internal_failure),
-                    job_id,
-                    IN_PROGRESS,
-                    self.owner,
-                ),
+                (status, *outcome, job_id, IN_PROGRESS, self.owner),
             )
             return cursor.rowcount == 1
 

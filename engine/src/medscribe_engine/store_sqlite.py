@@ -16,6 +16,7 @@ Scratch folders are per owner.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -23,6 +24,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +36,11 @@ from medscribe_engine.store_model import (
     QUEUED,
     REQUEUE_ORDER_SHIFT,
     Job,
-    JobPage,
     JobStoreBase,
     Tags,
     tagged,
 )
+from medscribe_engine.store_sql import SQLITE
 
 SCHEMA_VERSION = 2
 DATABASE_FILE = "jobs.sqlite3"  # in the data directory unless --store names another file
@@ -78,6 +80,8 @@ class SqliteJobStore(JobStoreBase):
     :param path: the database file (``--store sqlite:///PATH``); None: ``<data_dir>/jobs.sqlite3``.
     """
 
+    DIALECT = SQLITE
+
     def __init__(self, data_dir: Path, max_queued: int = MAX_QUEUED_JOBS, path: Path | None = None):
         self.max_queued = max_queued
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -105,6 +109,19 @@ class SqliteJobStore(JobStoreBase):
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._owner_lock = open(self.owners_dir / f"{self.owner}.lock", "w")  # noqa: SIM115 - held for life
         fcntl.flock(self._owner_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE: no other process writes the file meanwhile) under the
+        lock; committed at the end of the block, even by a return, and rolled back on any exception."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         with self._lock:
@@ -134,25 +151,19 @@ class SqliteJobStore(JobStoreBase):
     def recover(self) -> int:
         """Queue again, ahead of the queued ones, the IN_PROGRESS jobs whose owner is gone (a previous run
         of this engine, or a replica that died); jobs of live replicas are left alone."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                rows = self._db.execute(
-                    "SELECT jobs.id, claims.owner FROM jobs LEFT JOIN claims ON claims.job_id = jobs.id "
-                    "WHERE jobs.status=?",
-                    (IN_PROGRESS,),
-                ).fetchall()
-                orphaned = [row[0] for row in rows if row[1] is None or not self.owner_alive(row[1])]
-                self._db.executemany(
-                    "UPDATE jobs SET status=?, start_time=NULL, queue_order=queue_order-? WHERE id=? AND status=?",
-                    [(QUEUED, REQUEUE_ORDER_SHIFT, job_id, IN_PROGRESS) for job_id in orphaned],
-                )
-                self._db.executemany("DELETE FROM claims WHERE job_id=?", [(job_id,) for job_id in orphaned])
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            return len(orphaned)
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT jobs.id, claims.owner FROM jobs LEFT JOIN claims ON claims.job_id = jobs.id "
+                "WHERE jobs.status=?",
+                (IN_PROGRESS,),
+            ).fetchall()
+            orphaned = [row[0] for row in rows if row[1] is None or not self.owner_alive(row[1])]
+            db.executemany(
+                "UPDATE jobs SET status=?, start_time=NULL, queue_order=queue_order-? WHERE id=? AND status=?",
+                [(QUEUED, REQUEUE_ORDER_SHIFT, job_id, IN_PROGRESS) for job_id in orphaned],
+            )
+            db.executemany("DELETE FROM claims WHERE job_id=?", [(job_id,) for job_id in orphaned])
+        return len(orphaned)
 
     def insert(self, kind: str, name: str, request: dict) -> Job:
         now = time.time()
@@ -190,70 +201,33 @@ class SqliteJobStore(JobStoreBase):
                 self._db.execute("DELETE FROM jobs WHERE id=?", (row["id"],))
         return Job.from_row(row) if row else None
 
-    def list(
-        self, kind: str, status: str | None, name_contains: str | None, after_id: int | None, limit: int
-    ) -> JobPage:
-        """Newest first; returns the page and whether more jobs follow."""
-        clauses: list[str] = ["kind=?"]
-        params: list[Any] = [kind]
-        if status:
-            clauses.append("status=?")
-            params.append(status)
-        if name_contains:
-            clauses.append("instr(lower(name), lower(?)) > 0")
-            params.append(name_contains)
-        if after_id is not None:
-            clauses.append("id<?")
-            params.append(after_id)
-        query = f"SELECT * FROM jobs WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?"
+    def _all(self, sql: str, params: tuple) -> list[Any]:  # sqlite3.Rows
         with self._lock:
-            rows = self._db.execute(query, (*params, limit + 1)).fetchall()
-        return [Job.from_row(row) for row in rows[:limit]], len(rows) > limit
+            return self._db.execute(sql, params).fetchall()
 
     def claim_next(self) -> Job | None:
         """Mark the oldest QUEUED job IN_PROGRESS, owned by this process, and return it. One write
         transaction (BEGIN IMMEDIATE), so two processes on the same file never claim the same job."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                now = time.time()
-                row = self._db.execute(
-                    "SELECT * FROM jobs WHERE status=? AND (retry_at IS NULL OR retry_at<=?) "
-                    "ORDER BY queue_order, id LIMIT 1",
-                    (QUEUED, now),
-                ).fetchone()
-                if row is None:
-                    self._db.execute("COMMIT")
-                    return None
-                self._db.execute(
-                    "UPDATE jobs SET status=?, start_time=? WHERE id=? AND status=?",
-                    (IN_PROGRESS, now, row["id"], QUEUED),
-                )
-                self._db.execute(
-                    "INSERT OR REPLACE INTO claims (job_id, owner) VALUES (?, ?)", (row["id"], self.owner)
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._write() as db:
+            now = time.time()
+            row = db.execute(
+                "SELECT * FROM jobs WHERE status=? AND (retry_at IS NULL OR retry_at<=?) "
+                "ORDER BY queue_order, id LIMIT 1",
+                (QUEUED, now),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE jobs SET status=?, start_time=? WHERE id=? AND status=?",
+                (IN_PROGRESS, now, row["id"], QUEUED),
+            )
+            db.execute("INSERT OR REPLACE INTO claims (job_id, owner) VALUES (?, ?)", (row["id"], self.owner))
         job = Job.from_row(row)
         job.status, job.start_time = IN_PROGRESS, now
         return job
 
-    def finish(
-        self,
-        job_id: int,
-        status: str,
-        *,
-        failure_reason: str | None = None,
-        transcript_uri: str | None = None,
-        clinical_document_uri: str | None = None,
-        media_format: str | None = None,
-        media_sample_rate: int | None = None,
-        internal_failure: bool = False,
-    ) -> bool:
-        """Record the end of a job that is still IN_PROGRESS (``internal_failure``: it ended in one, counted
-        with the others); False if it was deleted meanwhile."""
+    def _record_end(self, job_id: int, status: str, outcome: tuple) -> bool:
+        """The end of a job that is still IN_PROGRESS; False if it was deleted meanwhile."""
         with self._lock:
             cursor = self._db.execute(
                 "UPDATE jobs SET status=?, completion_time=?, failure_reason=?, transcript_uri=?, "
@@ -261,38 +235,21 @@ class SqliteJobStore(JobStoreBase):
                 "media_format=COALESCE(?, media_format), media_sample_rate=COALESCE(?, media_sample_rate), "
                 "internal_failures=internal_failures+?, retry_at=NULL "
                 "WHERE id=? AND status=?",
-                (
-                    status,
-                    time.time(),
-                    failure_reason,
-                    transcript_uri,
-                    clinical_document_uri,
-                    media_format,
-                    media_sample_rate,
-                    int(internal_failure),
-                    job_id,
-                    IN_PROGRESS,
-                ),
+                (status, time.time(), *outcome, job_id, IN_PROGRESS),
             )
             return cursor.rowcount == 1
 
     def retry_later(self, job_id: int, delay_s: float) -> bool:
         """Queue an IN_PROGRESS job again (its place in the order kept) to be claimed after ``delay_s``,
         counting one more internal failure; False if it was deleted meanwhile."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = self._db.execute(
-                    "UPDATE jobs SET status=?, start_time=NULL, retry_at=?, "
-                    "internal_failures=internal_failures+1 WHERE id=? AND status=?",
-                    (QUEUED, time.time() + delay_s, job_id, IN_PROGRESS),
-                )
-                self._db.execute("DELETE FROM claims WHERE job_id=?", (job_id,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            return cursor.rowcount == 1
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET status=?, start_time=NULL, retry_at=?, "
+                "internal_failures=internal_failures+1 WHERE id=? AND status=?",
+                (QUEUED, time.time() + delay_s, job_id, IN_PROGRESS),
+            )
+            db.execute("DELETE FROM claims WHERE job_id=?", (job_id,))
+        return cursor.rowcount == 1
 
     def set_tags(self, kind: str, name: str, tags: Tags) -> None:
         """Replace the Tags of a job's stored request (an empty list removes them)."""

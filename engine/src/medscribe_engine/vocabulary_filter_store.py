@@ -1,18 +1,20 @@
-"""What every vocabulary filter store holds and answers: the filter row and the interface that the
-SQLite store (one data directory) and the PostgreSQL store (the job store's database, shared by replicas
-on many hosts) both implement. :func:`medscribe_engine.store.open_resource_stores` picks one."""
+"""What every vocabulary filter store holds and answers: the filter row, and the store's interface with
+what is the same in the SQLite store (one data directory) and the PostgreSQL store (the job store's
+database, shared by replicas on many hosts); each implements ``update``.
+:func:`medscribe_engine.store.open_resource_stores` picks one."""
 
 from __future__ import annotations
 
 import builtins
 import json
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from medscribe_engine.vocabulary_store import Tags
+from medscribe_engine.resource_store import ResourceStoreBase
+from medscribe_engine.store_model import Tags
+from medscribe_engine.store_sql import page, page_query
 
 MAX_FILTERS = 100
 FILTER_NOT_FOUND = (
@@ -49,7 +51,7 @@ class VocabularyFilter:
         )
 
 
-class VocabularyFilterStoreBase(ABC):
+class VocabularyFilterStoreBase(ResourceStoreBase):
     """The vocabulary filter table the service, the workers and tagging use; safe to share between
     threads. ``data_dir`` is this process's data directory (the NextToken key). Words arrive checked.
 
@@ -57,9 +59,9 @@ class VocabularyFilterStoreBase(ABC):
     AWS's messages.
     """
 
-    data_dir: Path
+    TABLE, QUOTA = "vocabulary_filters", MAX_FILTERS
+    LIMIT_MESSAGE, EXISTS_MESSAGE = FILTER_LIMIT, FILTER_EXISTS
 
-    @abstractmethod
     def insert(
         self,
         name: str,
@@ -70,9 +72,21 @@ class VocabularyFilterStoreBase(ABC):
         role_arn: str | None,
     ) -> VocabularyFilter:
         """A new filter."""
+        row = self._insert(
+            {
+                "name": name,
+                "language_code": language_code,
+                "words": json.dumps(words),
+                "file_uri": file_uri,
+                "tags": json.dumps(tags or []),
+                "data_access_role": role_arn,
+            }
+        )
+        return VocabularyFilter.from_row(row)
 
-    @abstractmethod
-    def get(self, name: str) -> VocabularyFilter | None: ...
+    def get(self, name: str) -> VocabularyFilter | None:
+        row = self._named(name)
+        return VocabularyFilter.from_row(row) if row else None
 
     @abstractmethod
     def update(
@@ -80,19 +94,9 @@ class VocabularyFilterStoreBase(ABC):
     ) -> VocabularyFilter | None:
         """New words (and file URI; the role unless None); None when there is no filter of that name."""
 
-    @abstractmethod
-    def delete(self, name: str) -> bool:
-        """Remove a filter; False if there was none."""
-
-    @abstractmethod
     def list(
         self, name_contains: str | None, after_id: int | None, limit: int
     ) -> tuple[builtins.list[VocabularyFilter], bool]:
         """Newest first; the page and whether more follow."""
-
-    @abstractmethod
-    def get_tags(self, name: str) -> Tags | None:
-        """The filter's Tags; None when there is no filter of that name."""
-
-    @abstractmethod
-    def set_tags(self, name: str, tags: Tags) -> None: ...
+        query = page_query(self.DIALECT, "vocabulary_filters", {}, name_contains, after_id, limit)
+        return page(self._all(*query), limit, VocabularyFilter.from_row)

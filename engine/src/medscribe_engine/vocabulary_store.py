@@ -1,19 +1,21 @@
-"""What every vocabulary store holds and answers: the vocabulary row, its states, and the interface that
-the SQLite store (one data directory) and the PostgreSQL store (the job store's database, shared by
-replicas on many hosts) both implement. :func:`medscribe_engine.store.open_resource_stores` picks one."""
+"""What every vocabulary store holds and answers: the vocabulary row, its states, and the store's
+interface with what is the same in the SQLite store (one data directory) and the PostgreSQL store (the
+job store's database, shared by replicas on many hosts); each implements ``update`` and ``finish``'s
+statement. :func:`medscribe_engine.store.open_resource_stores` picks one."""
 
 from __future__ import annotations
 
 import builtins
 import json
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from medscribe_engine.pipeline.document import VocabularyEntry
+from medscribe_engine.resource_store import ResourceStoreBase
 from medscribe_engine.store_model import Tags
+from medscribe_engine.store_sql import page, page_query
 
 PENDING, READY, FAILED = "PENDING", "READY", "FAILED"
 MAX_VOCABULARIES = 100
@@ -64,12 +66,7 @@ def entries_json(entries: list[VocabularyEntry] | None) -> str | None:
     return json.dumps([asdict(entry) for entry in entries]) if entries is not None else None
 
 
-def tags_of(row: Mapping[str, Any] | None) -> Tags | None:
-    """The Tags of a row's ``tags`` column; None when there is no row."""
-    return None if row is None else json.loads(row["tags"] or "[]")
-
-
-class VocabularyStoreBase(ABC):
+class VocabularyStoreBase(ResourceStoreBase):
     """The vocabulary table the service, the processing thread and tagging use; safe to share between
     threads. ``data_dir`` is this process's data directory (the NextToken key).
 
@@ -77,52 +74,56 @@ class VocabularyStoreBase(ABC):
     LimitExceededException (past :data:`MAX_VOCABULARIES`) with AWS's messages.
     """
 
-    data_dir: Path
+    TABLE, QUOTA = "vocabularies", MAX_VOCABULARIES
+    LIMIT_MESSAGE, EXISTS_MESSAGE = VOCABULARY_LIMIT, VOCABULARY_EXISTS
 
-    @abstractmethod
     def insert(self, name: str, language_code: str, file_uri: str, tags: Tags | None) -> Vocabulary:
         """A new PENDING vocabulary."""
+        values = {"name": name, "language_code": language_code, "file_uri": file_uri, "state": PENDING}
+        return Vocabulary.from_row(self._insert({**values, "tags": json.dumps(tags or [])}))
 
-    @abstractmethod
-    def get(self, name: str) -> Vocabulary | None: ...
+    def get(self, name: str) -> Vocabulary | None:
+        row = self._named(name)
+        return Vocabulary.from_row(row) if row else None
 
-    @abstractmethod
-    def get_by_id(self, vocabulary_id: int) -> Vocabulary | None: ...
+    def get_by_id(self, vocabulary_id: int) -> Vocabulary | None:
+        row = self._row(f"SELECT * FROM vocabularies WHERE id={self.DIALECT.param}", (vocabulary_id,))
+        return Vocabulary.from_row(row) if row else None
 
     @abstractmethod
     def update(self, name: str, language_code: str, file_uri: str) -> Vocabulary | None:
         """The vocabulary PENDING again with a new file; None when there is none of that name."""
 
-    @abstractmethod
     def finish(
         self,
         vocabulary_id: int,
         file_uri: str,
         state: str,
         *,
-        entries: list[VocabularyEntry] | None = None,
+        entries: builtins.list[VocabularyEntry] | None = None,
         reason: str | None = None,
     ) -> bool:
         """Record the outcome of processing ``file_uri``; False if the vocabulary was deleted, updated or
         already finished meanwhile."""
+        return self._record_end(vocabulary_id, file_uri, state, reason, entries_json(entries))
 
     @abstractmethod
-    def delete(self, name: str) -> bool:
-        """Remove a vocabulary; False if there was none."""
+    def _record_end(
+        self, vocabulary_id: int, file_uri: str, state: str, reason: str | None, entries: str | None
+    ) -> bool:
+        """:meth:`finish`, with the entries as their column's JSON."""
 
-    @abstractmethod
-    def get_tags(self, name: str) -> Tags | None:
-        """The vocabulary's Tags; None when there is no vocabulary of that name."""
-
-    @abstractmethod
-    def set_tags(self, name: str, tags: Tags) -> None: ...
-
-    @abstractmethod
     def list(
         self, state: str | None, name_contains: str | None, after_id: int | None, limit: int
     ) -> tuple[builtins.list[Vocabulary], bool]:
         """Newest first; the page and whether more follow."""
+        equal = {"state": state or None}
+        query = page_query(self.DIALECT, "vocabularies", equal, name_contains, after_id, limit)
+        return page(self._all(*query), limit, Vocabulary.from_row)
 
-    @abstractmethod
     def pending(self) -> builtins.list[Vocabulary]:
         """The PENDING vocabularies, oldest first (left so by a stopped run, or being processed)."""
+        rows = self._all(
+            f"SELECT * FROM vocabularies WHERE state={self.DIALECT.param} ORDER BY id", (PENDING,)
+        )
+        return [Vocabulary.from_row(row) for row in rows]

@@ -88,8 +88,8 @@ def medscribe_nightly():
         """Find, check, stage or quarantine one shard of the night's recordings; returns its part's key and counts."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from medscribe.discovery import discover_night
-        from medscribe.nightly import save_discovery_part
+        from medscribe.night.discover import discover_night
+        from medscribe.night.discover_manifest import save_discovery_part
 
         recordings, rejected = discover_night(
             S3Hook(aws_conn_id=AWS_CONN_ID).conn,
@@ -110,14 +110,15 @@ def medscribe_nightly():
     @task
     def discover(parts: list, params: dict[str, Any], ds: str) -> dict:
         """The night's discover manifest from the shards' parts; returns its key and counts."""
-        from medscribe.nightly import merge_discovery
+        from medscribe.night.discover_manifest import merge_discovery
 
         return merge_discovery(_ledger(params), ds, list(parts))
 
     @task
     def plan(discovery: dict, params: dict[str, Any], ds: str) -> list[str]:
         """Bounded batches of job requests (recordings already done get none), one manifest key each."""
-        from medscribe.nightly import night_recordings, plan_batch_manifests
+        from medscribe.night.discover_manifest import night_recordings
+        from medscribe.night.plan import plan_batch_manifests
 
         ledger = _ledger(params)
         return plan_batch_manifests(
@@ -154,7 +155,8 @@ def medscribe_nightly():
         from airflow.providers.common.compat.sdk import AirflowFailException
 
         from medscribe.aws.hooks.transcribe import TranscribeHook
-        from medscribe.nightly import batch_outcomes, night_recordings, settle_night
+        from medscribe.night.discover_manifest import night_recordings
+        from medscribe.night.settle import batch_outcomes, settle_night
 
         if discovery is None:
             raise AirflowFailException(f"nothing to settle on {ds}: the discover task failed (see its log)")
@@ -180,7 +182,8 @@ def medscribe_nightly():
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from medscribe.aws.hooks.transcribe import TranscribeHook
-        from medscribe.nightly import flatten_night, night_recordings
+        from medscribe.night.discover_manifest import night_recordings
+        from medscribe.night.flatten import flatten_night
         from medscribe.streaming_sessions import night_sessions
 
         hook = TranscribeHook(aws_conn_id=AWS_CONN_ID)
@@ -205,7 +208,7 @@ def medscribe_nightly():
         """GX suites over the night's tables; transcripts under a bar go to review_queue; structural errors fail."""
         from airflow.providers.common.compat.sdk import AirflowFailException
 
-        from medscribe.nightly import apply_quality
+        from medscribe.night.quality_status import apply_quality
         from medscribe.quality.config import DEFAULT_CONFIG
         from medscribe.quality.gate import failed_expectations, gate_night
 

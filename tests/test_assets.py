@@ -21,7 +21,7 @@ import pytest
 from medscribe.assets import FLATTENED, GATED, LAKE_ASSETS, table_uri
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
-from medscribe.nightly import FLATTENED_TABLES
+from medscribe.night.flatten import FLATTENED_TABLES
 from medscribe.weekly_report import REPORT_PATH, write_weekly_report
 from medscribe_harness.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
 from medscribe_harness.devstack import REPO_ROOT

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from medscribe.lake.store import read_table
+from medscribe_harness.airflow_services import AirflowServices, airflow_env
 from medscribe_harness.demo import OUTPUT_BUCKET, RECORDINGS_BUCKET, s3_client, seed_night
-from medscribe_harness.devstack import AirflowServices, LocalStack, airflow_env
+from medscribe_harness.devstack import LocalStack
 from tests.conftest import boto3_client
 from tests.test_nightly_operations import rid, wav_slice
 

@@ -10,14 +10,9 @@ import wave
 
 import pytest
 
-from medscribe.discovery import (
-    InvalidRecording,
-    discover_night,
-    job_name_for,
-    probe_audio,
-    routing_options,
-    sniff_format,
-)
+from medscribe.audio import InvalidRecording, probe_audio, sniff_format
+from medscribe.night.discover import discover_night
+from medscribe.night.routing import job_name_for, routing_options
 from tests.conftest import AUDIO, boto3_client
 
 DESTINATION = {

@@ -10,9 +10,11 @@ import re
 import pytest
 
 from medscribe.admission import MAX_SIDECAR_BYTES, RefusedInput, check_request, check_sidecar
-from medscribe.discovery import ORPHAN_SIDECAR, InvalidRecording, discover_night, routing_options
+from medscribe.audio import InvalidRecording
 from medscribe.ledger import Ledger
-from medscribe.nightly import plan_batches
+from medscribe.night.discover import ORPHAN_SIDECAR, discover_night
+from medscribe.night.plan import plan_batches
+from medscribe.night.routing import routing_options
 from tests.conftest import boto3_client
 from tests.test_discovery import DESTINATION, tone_wav
 

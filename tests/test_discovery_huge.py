@@ -22,7 +22,8 @@ import wave
 
 import pytest
 
-from medscribe.discovery import DEFAULT_LIMITS, shard_of
+from medscribe.night.discover import DEFAULT_LIMITS
+from medscribe.night.keys import shard_of
 from medscribe_harness.devstack import local_credentials_env
 from tests.conftest import AUDIO, boto3_client
 from tests.test_discovery import DESTINATION
@@ -87,10 +88,10 @@ CHILD = """
 import json, sys, time
 import av, boto3
 from medscribe.admission import service_model
-from medscribe.discovery import discover_night
+from medscribe.night.discover import discover_night
 from medscribe.ledger import Ledger
 from medscribe.manifests import read_manifest
-from medscribe.nightly import merge_discovery, save_discovery_part
+from medscribe.night.discover_manifest import merge_discovery, save_discovery_part
 
 def peak_kib():
     with open("/proc/self/status") as status:

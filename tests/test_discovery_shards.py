@@ -17,16 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from medscribe.aws.operators.transcribe_batch import StartMedicalJobsBatchOperator
-from medscribe.discovery import ORPHAN_SIDECAR, discover_night, shard_of
 from medscribe.ledger import FINAL_STATES, Ledger
 from medscribe.manifests import manifest_key, read_manifest, save_batch_outcomes, write_manifest
-from medscribe.nightly import (
-    merge_discovery,
-    night_recordings,
-    plan_batch_manifests,
-    save_discovery_part,
-    settle_night,
-)
+from medscribe.night.discover import ORPHAN_SIDECAR, discover_night
+from medscribe.night.discover_manifest import merge_discovery, night_recordings, save_discovery_part
+from medscribe.night.keys import shard_of
+from medscribe.night.plan import plan_batch_manifests
+from medscribe.night.settle import settle_night
 from tests.conftest import boto3_client
 from tests.test_discovery import DESTINATION, tone_wav
 

@@ -15,7 +15,8 @@ from collections import Counter
 
 import pytest
 
-from medscribe.discovery import InvalidRecording, Limits, discover_night, probe_audio
+from medscribe.audio import InvalidRecording, Limits, probe_audio
+from medscribe.night.discover import discover_night
 from medscribe.spool import MEMORY_SPOOL_BYTES, full_object_sha256
 from medscribe_harness.devstack import local_credentials_env
 from tests.conftest import boto3_client
@@ -205,7 +206,7 @@ def test_a_full_object_checksum_names_the_recording_without_hashing_or_reading_i
 CHILD = """
 import json, sys
 import boto3
-from medscribe.discovery import discover_night
+from medscribe.night.discover import discover_night
 
 args = json.loads(sys.argv[1])
 s3 = boto3.client("s3", endpoint_url=args["endpoint"])

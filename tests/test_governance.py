@@ -25,8 +25,8 @@ import pytest
 from medscribe.governance.audit import AUDIT_TABLE
 from medscribe.governance.forget import RECORDING_TABLES
 from medscribe.lake.store import read_table
+from medscribe_harness.airflow_services import airflow_env
 from medscribe_harness.demo import run_night, s3_client
-from medscribe_harness.devstack import airflow_env
 from tests.conftest import boto3_client
 from tests.test_nightly_operations import canary_audio, wav_slice
 

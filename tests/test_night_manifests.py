@@ -13,16 +13,12 @@ import math
 import pytest
 
 from medscribe.aws.operators.transcribe_batch import StartMedicalJobsBatchOperator
-from medscribe.discovery import discover_night
 from medscribe.ledger import Ledger
 from medscribe.manifests import manifest_key, read_manifest, save_batch_outcomes
-from medscribe.nightly import (
-    batch_outcomes,
-    night_recordings,
-    plan_batch_manifests,
-    save_discovery,
-    settle_night,
-)
+from medscribe.night.discover import discover_night
+from medscribe.night.discover_manifest import night_recordings, save_discovery
+from medscribe.night.plan import plan_batch_manifests
+from medscribe.night.settle import batch_outcomes, settle_night
 from tests.conftest import boto3_client
 from tests.test_discovery import tone_wav
 

@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from medscribe.admission import check_request, sidecar_schema
-from medscribe.discovery import discover_night
 from medscribe.ledger import FINAL_STATES, Ledger
-from medscribe.nightly import plan_batches, settle_night
+from medscribe.night.discover import discover_night
+from medscribe.night.plan import plan_batches
+from medscribe.night.settle import settle_night
 from tests.conftest import boto3_client
 from tests.test_discovery import DESTINATION, tone_wav
 

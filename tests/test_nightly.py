@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from medscribe.nightly import job_request, split_output_uri
+from medscribe.night.plan import job_request
+from medscribe.outputs import split_output_uri
 
 RECORDINGS = [
     {

@@ -1,4 +1,4 @@
-"""The nightly flatten step (nightly.flatten_night) on S3 outputs, without Airflow: the night's outputs
+"""The nightly flatten step (night.flatten.flatten_night) on S3 outputs, without Airflow: the night's outputs
 (AWS's published examples and the offline engine's) land with the rows each file gives alone, in the
 recordings' order, a rerun gives the same partitions, and a bad output fails the step with a message
 naming the job and the field (not the key or the content) and the previous partitions intact."""
@@ -19,7 +19,7 @@ from medscribe.lake.parse import (
     transcribe_medical_words_table,
 )
 from medscribe.lake.store import read_table
-from medscribe.nightly import flatten_night
+from medscribe.night.flatten import flatten_night
 from tests.conftest import boto3_client
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -132,7 +132,7 @@ def rows(table: pa.Table) -> list[dict]:
 
 
 def test_flatten_night_writes_each_files_rows_in_the_recordings_order(night, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="medscribe.nightly")
+    caplog.set_level(logging.INFO, logger="medscribe.night.flatten")
     counts = run(night, tmp_path / "lake")
 
     expected = expected_tables(night)

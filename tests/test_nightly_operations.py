@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from medscribe.discovery import ORPHAN_SIDECAR
 from medscribe.lake.store import read_table, row_counts
+from medscribe.night.discover import ORPHAN_SIDECAR
 from medscribe_harness.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
 from medscribe_harness.devstack import REPO_ROOT
 from tests.conftest import AUDIO, boto3_client

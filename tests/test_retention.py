@@ -36,7 +36,7 @@ from medscribe.governance.audit import AUDIT_TABLE
 from medscribe.governance.places import PLACES
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import read_table, write_partition
-from medscribe_harness.devstack import airflow_env
+from medscribe_harness.airflow_services import airflow_env
 from tests.conftest import boto3_client
 
 pytestmark = pytest.mark.e2e

@@ -23,7 +23,8 @@ from medscribe.governance.retention import RetentionPolicy, apply_retention
 from medscribe.lake.parse import healthscribe_transcript_tables
 from medscribe.lake.store import read_table
 from medscribe.ledger import Ledger
-from medscribe.nightly import flatten_night, settle_night
+from medscribe.night.flatten import flatten_night
+from medscribe.night.settle import settle_night
 from medscribe.streaming_sessions import (
     list_night_sessions,
     mark_service,

@@ -16,7 +16,7 @@
    - ``columnar`` (1 thread, then 2): read the bytes, ``lake.columnar.flatten_transcripts`` (the lake's
      one transcript flattener), one ``store.write_partition`` per table (words, segments, insights,
      attributes);
-   - ``nightly``: ``nightly.flatten_night``, the DAG's ``flatten`` call, on the same files as the
+   - ``nightly``: ``night.flatten.flatten_night``, the DAG's ``flatten`` call, on the same files as the
      night's completed jobs (S3 replaced by the local files); must give the rows of ``columnar``;
    - ``json`` / ``arrow``: only read and parse the files (``json.loads``; Arrow's reader as the fast
      path calls it, one thread): the floors of the two approaches.
@@ -272,12 +272,12 @@ def phase_arrow(inputs: Path) -> dict:
 
 
 def phase_nightly(inputs: Path, out: Path) -> dict:
-    """The night's own call: ``nightly.flatten_night``, as the DAG's ``flatten`` task makes it (the
+    """The night's own call: ``night.flatten.flatten_night``, as the DAG's ``flatten`` task makes it (the
     column-wise flattener in the task's process, Arrow using every core). The outputs are served from
     the local files in place of S3 (``get_object`` only), so the S3 downloads are not in the figure; the
     jobs table is."""
     import medscribe.lake.store  # noqa: F401
-    from medscribe import nightly
+    from medscribe.night.flatten import flatten_night
 
     class LocalObjects:
         def get_object(self, Bucket: str, Key: str) -> dict:
@@ -304,7 +304,7 @@ def phase_nightly(inputs: Path, out: Path) -> dict:
         )
     rss_before = _rss_mb()
     started, cpu = time.perf_counter(), time.process_time()
-    rows = nightly.flatten_night(
+    rows = flatten_night(
         recordings=recordings,
         describe_job=lambda _service, name: jobs[name],
         s3_client=LocalObjects(),
@@ -449,7 +449,7 @@ def main() -> int:
         night = child("nightly", inputs, str(tmp / "lake-nightly"))
         assert night["rows"] == fast[2]["rows"], (night["rows"], fast[2]["rows"])
         print(
-            "nightly.flatten_night (the DAG's call: column-wise in the task's process; S3 downloads excluded): "
+            "night.flatten.flatten_night (the DAG's call: column-wise in the task's process; S3 downloads excluded): "
             f"{night['seconds']:.2f} s wall, {night['word_rows'] / night['seconds']:,.0f} word rows/s, "
             f"{base['seconds'] / night['seconds']:.1f}x the baseline in wall time; {night['cpu_seconds']:.2f} s CPU, "
             f"{base['cpu_seconds'] / night['cpu_seconds']:.1f}x; peak RSS {night['peak_rss_mb']:.0f} MB; load {night['load']:.1f}"

@@ -33,7 +33,8 @@ from pathlib import Path
 import probes
 
 from medscribe_harness.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
-from medscribe_harness.devstack import REPO_ROOT, LocalStack, process_tree
+from medscribe_harness.devstack import REPO_ROOT, LocalStack
+from medscribe_harness.procfs import process_tree
 
 AUDIO = REPO_ROOT / "tests" / "fixtures" / "audio"
 SOURCES = [

@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from medscribe_harness.devstack import REPO_ROOT, LocalStack, ServiceError, airflow_env, local_credentials_env
+from medscribe_harness.airflow_services import airflow_env
+from medscribe_harness.devstack import REPO_ROOT, LocalStack, ServiceError, local_credentials_env
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "audio"
 RECORDINGS_BUCKET = "medscribe-recordings"

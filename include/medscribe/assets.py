@@ -15,7 +15,7 @@ from airflow.sdk import Asset
 
 DEFAULT_LAKE_URI = os.environ.get("MEDSCRIBE_LAKE_URI", "s3://medscribe-lake/lake")
 
-# Written by the flatten task (medscribe.nightly.FLATTENED_TABLES) ...
+# Written by the flatten task (medscribe.night.flatten.FLATTENED_TABLES) ...
 FLATTENED = (
     "recordings",
     "jobs",

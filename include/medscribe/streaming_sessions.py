@@ -15,7 +15,7 @@ Consecutive nights' windows tile time, so each landed session is taken by exactl
 there at listing time. A session is recorded in the night's ledger like a recording (``recording_id`` and
 ``job_name`` = its SessionId, service ``healthscribe_streaming``): ``succeeded`` once its files parse,
 ``failed`` with the reason otherwise (then it is left out of the tables). The valid ones go to the
-night's ``streaming`` manifest, which ``nightly.flatten_night`` reads. Only SessionIds (UUIDs, as the
+night's ``streaming`` manifest, which ``night.flatten.flatten_night`` reads. Only SessionIds (UUIDs, as the
 service requires), counts and reasons that quote no content are logged or returned.
 """
 

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from medscribe_harness.devstack import REPO_ROOT, airflow_env
+from medscribe_harness.airflow_services import airflow_env
+from medscribe_harness.devstack import REPO_ROOT
 
 PARSE = """
 import json, time

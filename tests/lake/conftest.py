@@ -38,3 +38,20 @@ def tm_speakers() -> dict:
 @pytest.fixture
 def tm_channels() -> dict:
     return _load("transcribe_medical_channel_id.json")
+
+
+@pytest.fixture
+def tm_channels_top_level() -> dict:
+    """The channel-identification example with derived top-level ``results.items`` that carry no labels:
+    the channels' items time-ordered, their times formatted anew, and a punctuation mark third. The
+    flatteners must join each to its channel by time."""
+    document = _load("transcribe_medical_channel_id.json")
+    results = document["results"]
+    channel_items = [item for channel in results["channel_labels"]["channels"] for item in channel["items"]]
+    items = [
+        dict(item, start_time=str(float(item["start_time"])), end_time=str(float(item["end_time"])))
+        for item in sorted(channel_items, key=lambda i: float(i["start_time"]))
+    ]
+    items.insert(2, {"type": "punctuation", "alternatives": [{"content": ","}]})
+    results["items"] = items
+    return document

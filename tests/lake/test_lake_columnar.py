@@ -283,9 +283,8 @@ def test_healthscribe_variants():
     assert all(table.num_rows == 0 for table in tables.values())
 
 
-def test_transcribe_variants():
+def test_transcribe_variants(tm_channels_top_level):
     speakers = load("aws", "transcribe_medical_speaker_labels")
-    channels = load("aws", "transcribe_medical_channel_id")
 
     by_id = copy.deepcopy(speakers)  # ids on items; one speaker item found only by id, one item by span
     for i, item in enumerate(by_id["results"]["items"]):
@@ -330,16 +329,8 @@ def test_transcribe_variants():
     segment["items"].append(dict(segment["items"][0], speaker_label="spk_7"))
     assert flatten(relabelled)["transcript_words"]["speaker_label"].to_pylist() == ["spk_7", "spk_0", "spk_0"]
 
-    top_level = copy.deepcopy(channels)  # top-level items joined to channel items by time
-    channel_items = [
-        item for channel in top_level["results"]["channel_labels"]["channels"] for item in channel["items"]
-    ]
-    top_level["results"]["items"] = sorted(
-        (dict(item, start_time=str(float(item["start_time"]))) for item in channel_items),
-        key=lambda i: float(i["start_time"]),
-    )
-    top_level["results"]["items"].insert(2, {"type": "punctuation", "alternatives": [{"content": ","}]})
-    words = flatten(top_level)["transcript_words"]
+    # top-level items without labels, joined to the channels' items by time (the fixture says how derived)
+    words = flatten(tm_channels_top_level)["transcript_words"]
     assert rows(words, "content", "channel_label") == [
         ("When", "ch_0"),
         ("It", "ch_1"),

@@ -156,17 +156,8 @@ def test_transcribe_medical_channel_identification(tm_channels):
     assert words.column("speaker_label").null_count == 6
 
 
-def test_channel_label_joined_by_time_when_top_level_items_lack_it(tm_channels):
-    # derived: top-level items (time-ordered, other number formatting, a punctuation mark) without labels
-    results = tm_channels["results"]
-    channel_items = [item for channel in results["channel_labels"]["channels"] for item in channel["items"]]
-    items = [
-        dict(item, start_time=str(float(item["start_time"])), end_time=str(float(item["end_time"])))
-        for item in sorted(channel_items, key=lambda i: float(i["start_time"]))
-    ]
-    items.insert(2, {"type": "punctuation", "alternatives": [{"content": ","}]})
-    results["items"] = items
-    words = transcribe_medical_words_table(tm_channels, **IDS)
+def test_channel_label_joined_by_time_when_top_level_items_lack_it(tm_channels_top_level):
+    words = transcribe_medical_words_table(tm_channels_top_level, **IDS)
     assert rows(words, "content", "channel_label") == [
         ("When", "ch_0"),
         ("It", "ch_1"),

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
-from medscribe.nightly import apply_quality
+from medscribe.night.quality_status import apply_quality
 from medscribe.quality.gate import gate_night
 from medscribe.quality.review_app import create_app
 from medscribe.review.access import Reviewer

@@ -19,8 +19,8 @@ from moto import mock_aws
 from medscribe.lake.parse import healthscribe_transcript_tables
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import read_table, write_partition
-from medscribe.nightly import apply_quality
-from medscribe.quality import review_app
+from medscribe.night.quality_status import apply_quality
+from medscribe.quality import review_data
 from medscribe.quality.gate import gate_night
 from medscribe.quality.review_app import create_app
 from medscribe.review import csrf
@@ -99,7 +99,7 @@ def s3(monkeypatch):
         client.put_object(
             Bucket="out", Key="job-1/summary.json", Body=json.dumps(consistent_document()).encode()
         )
-        monkeypatch.setattr(review_app, "_s3", lambda: client)
+        monkeypatch.setattr(review_data, "s3", lambda: client)
         yield client
 
 

@@ -28,8 +28,9 @@ import pytest
 
 from medscribe.lake.store import read_table
 from medscribe.review.notes import reviewed_uri
+from medscribe_harness.airflow_services import airflow_env
 from medscribe_harness.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
-from medscribe_harness.devstack import Service, airflow_env, free_port
+from medscribe_harness.devstack import Service, free_port
 from tests.conftest import boto3_client
 from tests.test_nightly_operations import engine_jobs, rid, wav_slice
 

@@ -13,7 +13,7 @@ import pytest
 
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import read_table, write_partition
-from medscribe.nightly import apply_quality
+from medscribe.night.quality_status import apply_quality
 from medscribe.quality.config import DEFAULT_CONFIG, QualityConfig
 from medscribe.quality.gate import failed_expectations, gate_night, run_gate
 from tests.lake.test_lake_insights_notes import consistent_document, consistent_transcript

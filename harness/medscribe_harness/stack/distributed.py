@@ -32,18 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from medscribe_harness.airflow_services import AirflowServices, airflow_env
 from medscribe_harness.demo import OUTPUT_BUCKET, RECORDINGS_BUCKET
-from medscribe_harness.devstack import (
-    REPO_ROOT,
-    AirflowServices,
-    LocalStack,
-    Service,
-    ServiceError,
-    airflow_env,
-    free_port,
-    process_tree,
-    stop_all,
-)
+from medscribe_harness.devstack import REPO_ROOT, LocalStack, Service, ServiceError, free_port, stop_all
+from medscribe_harness.procfs import process_tree
 from medscribe_harness.stack.api import AirflowApi
 from medscribe_harness.stack.relay import TcpRelay
 from medscribe_harness.stack.services import Postgres, ensure_debian_packages, redis_server

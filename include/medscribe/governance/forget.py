@@ -160,7 +160,7 @@ def _output_keys(
     """{bucket: keys} of the jobs' output files: the URIs the jobs and the lake name, and what lies under
     the names' conventional prefixes in the output bucket (``<name>/`` for HealthScribe,
     ``transcribe-medical/<name>.json`` for the nightly's Transcribe Medical jobs)."""
-    from medscribe.nightly import split_output_uri
+    from medscribe.outputs import split_output_uri
 
     uris = [r.get(c) for r in job_rows for c in ("transcript_uri", "clinical_document_uri")]
     for _, _, job in jobs:

@@ -25,31 +25,27 @@ above; FAB's ``can_edit`` on the DAG): others see no forms and get 403 on POST. 
 (``medscribe.review.csrf`` says why it is our own). The lake is read with pyarrow (``MEDSCRIBE_LAKE_URI``,
 the DAG's default lake); S3 and the service through the Airflow connection ``aws_default``. Transcript
 text is rendered (escaped) for the reviewer, never logged (logs carry ids, kinds and counts); responses are
-``Cache-Control: no-store``. The HTML comes from the Jinja2 templates in ``templates/`` (autoescaped).
+``Cache-Control: no-store``. The HTML comes from the Jinja2 templates in ``templates/`` (autoescaped,
+:mod:`medscribe.quality.review_pages`); the lake and S3 are read by :mod:`medscribe.quality.review_data`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import posixpath
 import re
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from medscribe.quality.config import DEFAULT_CONFIG
+from medscribe.quality import review_data as data
+from medscribe.quality.review_pages import PAGES, STATUS_NAMES, page
 from medscribe.review import charts, csrf, views
 from medscribe.review import decisions as review
 from medscribe.review.access import Reviewer, make_dependency
-from medscribe.review.notes import sentence_key
 
 log = logging.getLogger(__name__)
-AWS_CONN_ID = "aws_default"
-STATUS_NAMES = {"open": "open", "in_review": "in review", "signed_off": "signed off"}
 
 NIGHT = re.compile(r"\d{4}-\d{2}-\d{2}")
 RECORDING_ID = re.compile(r"[0-9A-Za-z_.-]{1,128}")
@@ -65,42 +61,11 @@ DOC_TYPES = {
 }
 
 
-def lake_uri() -> str:
-    return os.environ.get("MEDSCRIBE_LAKE_URI", "s3://medscribe-lake/lake")
-
-
 def _require_login():
     """Airflow's dependency that accepts only authenticated users (imported from the api-server)."""
     from airflow.api_fastapi.core_api.security import requires_authenticated
 
     return requires_authenticated()
-
-
-def _figure(value: float | None) -> str:
-    """A figure as the queue shows it (template filter ``figure``): three decimals at most, — for none."""
-    return "—" if value is None else f"{value:.3f}".rstrip("0").rstrip(".")
-
-
-# Every template is HTML, so every value is escaped; an undefined name is an error, not an empty string.
-PAGES = Environment(
-    loader=PackageLoader("medscribe.quality"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-PAGES.filters["figure"] = _figure
-
-
-def _page(template: str, title: str, **context: Any) -> HTMLResponse:
-    """Render one page, uncached by browsers and proxies.
-
-    :param template: the template's file name under ``templates/``.
-    :param title: the page's title.
-    :param context: the template's other variables.
-    """
-    document = PAGES.get_template(template).render(title=title, **context)
-    return HTMLResponse(document, headers={"Cache-Control": "no-store"})
 
 
 def _night(night: str) -> str:
@@ -109,97 +74,10 @@ def _night(night: str) -> str:
     return night
 
 
-def _read(name: str, night: str | None = None):
-    from medscribe.lake.store import read_table
-
-    return read_table(name, lake_uri(), night=night)
-
-
-def _night_config(night: str) -> dict[str, Any]:
-    """The thresholds the night was gated with (from its report), else the defaults."""
-    from medscribe.quality.gate import quality_dir
-
-    filesystem, directory = quality_dir(lake_uri(), night)
-    try:
-        with filesystem.open_input_stream(f"{directory}/word_confidence.json") as stream:
-            return {**DEFAULT_CONFIG.to_dict(), **json.loads(stream.read()).get("config", {})}
-    except (FileNotFoundError, OSError, ValueError):
-        return DEFAULT_CONFIG.to_dict()
-
-
 def _recording_id(recording_id: str) -> str:
     if not RECORDING_ID.fullmatch(recording_id):
         raise HTTPException(status_code=404, detail="no such recording")
     return recording_id
-
-
-def _statuses() -> dict[tuple[str, str], str]:
-    """The review status of every recording with decisions, by (night, recording_id)."""
-    by_recording: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for row in sorted(_read("review_decisions").to_pylist(), key=lambda r: r["decided_at"]):
-        by_recording.setdefault((row["night"], row["recording_id"]), []).append(row)
-    return {key: review.status(rows) for key, rows in by_recording.items()}
-
-
-def _with_status(rows: list[dict[str, Any]], statuses: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
-    return [{**r, "status": statuses.get((r["night"], r["recording_id"]), "open")} for r in rows]
-
-
-def _s3():
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    return S3Hook(aws_conn_id=AWS_CONN_ID).conn
-
-
-def _recording_rows(night: str, recording_id: str, name: str) -> list[dict[str, Any]]:
-    import pyarrow.compute as pc
-
-    table = _read(name, night)
-    return table.filter(pc.equal(table["recording_id"], recording_id)).to_pylist()
-
-
-def _job(night: str, recording_id: str) -> dict[str, Any]:
-    """The recording's jobs row of the night (the service, job name and output locations)."""
-    jobs = _recording_rows(night, recording_id, "jobs")
-    if not jobs:
-        raise HTTPException(status_code=404, detail="no job for this recording in this night")
-    return jobs[0]
-
-
-def _before(night: str, recording_id: str, item_kind: str, item_key: str | None) -> str | None:
-    """The service's text of the item a decision is about (the page's copy is not trusted)."""
-    if item_kind == "recording":
-        return None
-    if item_kind == "word":
-        rows = [
-            w
-            for w in _recording_rows(night, recording_id, "transcript_words")
-            if w["alternative_rank"] == 0 and str(w["item_index"]) == item_key and not w["is_punctuation"]
-        ]
-    else:
-        rows = [
-            s
-            for s in _recording_rows(night, recording_id, "note_sentences")
-            if s["source"] in (None, "service")
-            and sentence_key(s["section_index"], s["sentence_index"]) == item_key
-        ]
-    if not rows:
-        raise HTTPException(status_code=404, detail=f"no such {item_kind}")
-    return rows[0]["content" if item_kind == "word" else "text"]
-
-
-def _sign_off(night: str, recording_id: str, job: dict[str, Any], decided: list[dict[str, Any]]) -> int:
-    """Write the reviewed note (unless the recording was rejected); the number of its sentences."""
-    from medscribe.review import notes
-
-    if review.verdict(decided) == "reject" or not job["clinical_document_uri"]:
-        return 0
-    document, _ = notes.write_reviewed_note(
-        _s3(), job["clinical_document_uri"], review.latest(decided, "sentence")
-    )
-    return notes.flatten_reviewed_note(
-        lake_uri(), night, document, recording_id=recording_id, job_name=job["job_name"]
-    )
 
 
 def _record(
@@ -209,13 +87,13 @@ def _record(
 
     :raises HTTPException: 404 for an unknown job or item, 409 for a decision the table does not take.
     """
-    job = _job(night, recording_id)
+    job = data.job(night, recording_id)
     decision_row = review.Decision(
         recording_id=recording_id,
         job_name=job["job_name"],
         item_kind=kind,
         item_key=key,
-        before=_before(night, recording_id, kind, key) if kind in ("word", "sentence") else None,
+        before=data.before(night, recording_id, kind, key) if kind in ("word", "sentence") else None,
         after=str(after).strip() if decision == "correct" and after is not None else None,
         decision=decision,
         reviewer=user.name,
@@ -223,17 +101,17 @@ def _record(
     try:
         decision_row.check()
         if decision == "sign_off":
-            decided = review.read_decisions(lake_uri(), night, recording_id)
+            decided = review.read_decisions(data.lake_uri(), night, recording_id)
             if review.status(decided) == "signed_off":
                 raise review.DecisionRefused("the recording is signed off")
-            sentences = _sign_off(night, recording_id, job, decided)
+            sentences = data.sign_off(night, recording_id, job, decided)
             log.info(
                 "Recording %s of night %s signed off: %d reviewed note sentences",
                 recording_id,
                 night,
                 sentences,
             )
-        review.append(lake_uri(), night, decision_row)
+        review.append(data.lake_uri(), night, decision_row)
     except review.DecisionRefused as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
     log.info("Review decision on recording %s of night %s: %s %s", recording_id, night, kind, decision)
@@ -269,7 +147,7 @@ def create_app() -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def queue(night: str = "", metric: str = "", status: str = "") -> HTMLResponse:
-        everything = _with_status(_read("review_queue").to_pylist(), _statuses())
+        everything = data.with_status(data.read("review_queue").to_pylist(), data.statuses())
         rows = [
             r
             for r in everything
@@ -288,32 +166,25 @@ def create_app() -> FastAPI:
             "status": list(STATUS_NAMES),
         }
         chosen = {"night": night, "metric": metric, "status": status}
-        return _page(
+        return page(
             "queue.html.j2", "Review queue", nights=nights, choices=choices, chosen=chosen, names=STATUS_NAMES
         )
 
     @app.get("/night/{night}", response_class=HTMLResponse)
     def night_queue(night: str) -> HTMLResponse:
         night = _night(night)
-        everything = _read("review_queue").to_pylist()
+        everything = data.read("review_queue").to_pylist()
         rows = sorted(
-            _with_status([r for r in everything if r["night"] == night], _statuses()),
+            data.with_status([r for r in everything if r["night"] == night], data.statuses()),
             key=lambda r: r["recording_id"],
         )
-        config = _night_config(night)
-        from medscribe.quality.gate import quality_dir
-
-        filesystem, directory = quality_dir(lake_uri(), night)
-        try:
-            with filesystem.open_input_stream(f"{directory}/word_confidence.json") as stream:
-                transcripts = json.loads(stream.read()).get("transcripts", [])
-        except (FileNotFoundError, OSError, ValueError):
-            transcripts = []
+        config = data.night_config(night)
+        transcripts = data.night_transcripts(night)
         means = [t["mean_confidence"] for t in transcripts if t.get("mean_confidence") is not None]
         sizes: dict[str, set[str]] = {}
         for r in everything:
             sizes.setdefault(r["night"], set()).add(r["recording_id"])
-        return _page(
+        return page(
             "night.html.j2",
             f"Review queue {night}",
             night=night,
@@ -328,21 +199,21 @@ def create_app() -> FastAPI:
         night, recording_id = _night(night), _recording_id(recording_id)
 
         def rows(name: str) -> list[dict[str, Any]]:
-            return _recording_rows(night, recording_id, name)
+            return data.recording_rows(night, recording_id, name)
 
         queue, words = rows("review_queue"), rows("transcript_words")
         if not queue and not words:
             raise HTTPException(status_code=404, detail="no such recording in this night")
-        low = float(_night_config(night)["low_word_confidence"])
+        low = float(data.night_config(night)["low_word_confidence"])
         words = sorted((w for w in words if w["alternative_rank"] == 0), key=lambda w: w["item_index"])
         segments = sorted(rows("transcript_segments"), key=lambda s: s["segment_index"])
-        decided = review.read_decisions(lake_uri(), night, recording_id)
+        decided = review.read_decisions(data.lake_uri(), night, recording_id)
         blocks = views.transcript(
             words, segments, low, rows("clinical_insights"), review.latest(decided, "word")
         )
         low_words = [w for block in blocks for w in block["words"] if w["confidence"] is not None]
         jobs = rows("jobs")
-        return _page(
+        return page(
             "item.html.j2",
             f"Recording {recording_id}",
             night=night,
@@ -368,10 +239,10 @@ def create_app() -> FastAPI:
         from medscribe.review import media
 
         night, recording_id = _night(night), _recording_id(recording_id)
-        job = _job(night, recording_id)
+        job = data.job(night, recording_id)
         try:
-            uri = media.staged_media_uri(job["service"], job["job_name"], AWS_CONN_ID)
-            found = media.open_audio(_s3(), uri, request.headers.get("range"))
+            uri = media.staged_media_uri(job["service"], job["job_name"], data.AWS_CONN_ID)
+            found = media.open_audio(data.s3(), uri, request.headers.get("range"))
         except media.RangeNotSatisfiable as error:
             return Response(status_code=416, headers={"Content-Range": str(error)})
         except Exception as error:  # the job or its media is gone (forgotten, expired): no audio
@@ -424,7 +295,7 @@ def create_app() -> FastAPI:
         extension = posixpath.splitext(clean)[1]
         if clean.startswith(("..", "/")) or extension not in DOC_TYPES:
             raise HTTPException(status_code=404, detail="no such page")
-        filesystem, directory = quality_dir(lake_uri(), night)
+        filesystem, directory = quality_dir(data.lake_uri(), night)
         try:
             with filesystem.open_input_stream(f"{directory}/data_docs/{clean}") as stream:
                 content = stream.read()

@@ -65,6 +65,35 @@ def _meta(severity: str, **extra: Any) -> dict[str, Any]:
     return {"severity": severity, **extra}
 
 
+def _ordered(
+    E,
+    later: str,
+    earlier: str,
+    meta: dict[str, Any],
+    *,
+    strictly: bool = False,
+    description: str | None = None,
+):
+    """``later`` >= ``earlier`` (``>`` when ``strictly``) on every row that has both values."""
+    described = {"description": description} if description else {}
+    return E.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A=later,
+        column_B=earlier,
+        or_equal=not strictly,
+        ignore_row_if="either_value_is_missing",
+        meta=meta,
+        **described,
+    )
+
+
+def _timed(E, start: str, meta: dict[str, Any]) -> list:
+    """``start`` is never negative and ``end_time`` never before it."""
+    return [
+        E.ExpectColumnValuesToBeBetween(column=start, min_value=0.0, meta=meta),
+        _ordered(E, "end_time", start, meta),
+    ]
+
+
 # --- the per-table suites --------------------------------------------------------------------------
 
 
@@ -113,64 +142,34 @@ def table_expectations(gx, name: str) -> list:
         expectations.append(
             E.ExpectColumnValuesToBeBetween(column="duration_s", min_value=0, meta=structural)
         )
-    if name == "jobs":
+    if name in ("jobs", "transcript_words"):
         expectations.append(
             E.ExpectColumnValuesToBeInSet(column="service", value_set=list(SERVICES), meta=structural)
         )
-    if name == "transcript_words":
-        spoken = "is_punctuation == False and alternative_rank == 0"
-        expectations += [
-            E.ExpectColumnValuesToBeInSet(column="service", value_set=list(SERVICES), meta=structural),
-            E.ExpectColumnValuesToBeBetween(
-                column="confidence", min_value=0.0, max_value=1.0, meta=structural
-            ),
-            E.ExpectColumnValuesToNotBeNull(
-                column="confidence",
-                row_condition=spoken,
-                condition_parser="pandas",
-                meta=structural,
-                description="every spoken word has a confidence",
-            ),
-            E.ExpectColumnValuesToNotBeNull(
-                column="start_time",
-                row_condition=spoken,
-                condition_parser="pandas",
-                meta=structural,
-                description="every spoken word has a start time",
-            ),
-            E.ExpectColumnValuesToNotBeNull(
-                column="end_time",
-                row_condition=spoken,
-                condition_parser="pandas",
-                meta=structural,
-                description="every spoken word has an end time",
-            ),
-            E.ExpectColumnValuesToBeBetween(column="start_time", min_value=0.0, meta=structural),
-            E.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="end_time",
-                column_B="start_time",
-                or_equal=True,
-                ignore_row_if="either_value_is_missing",
-                meta=structural,
-            ),
-        ]
-    if name == "transcript_segments":
-        expectations += [
-            E.ExpectColumnValuesToBeBetween(column="begin_time", min_value=0.0, meta=structural),
-            E.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="end_time",
-                column_B="begin_time",
-                or_equal=True,
-                ignore_row_if="either_value_is_missing",
-                meta=structural,
-            ),
-        ]
-    if name in ("clinical_insights", "insight_attributes"):
+    if name in ("transcript_words", "clinical_insights", "insight_attributes"):
         expectations.append(
             E.ExpectColumnValuesToBeBetween(
                 column="confidence", min_value=0.0, max_value=1.0, meta=structural
             )
         )
+    if name == "transcript_words":
+        expectations += [
+            E.ExpectColumnValuesToNotBeNull(
+                column=column,
+                row_condition="is_punctuation == False and alternative_rank == 0",
+                condition_parser="pandas",
+                meta=structural,
+                description=f"every spoken word has {what}",
+            )
+            for column, what in (
+                ("confidence", "a confidence"),
+                ("start_time", "a start time"),
+                ("end_time", "an end time"),
+            )
+        ]
+        expectations += _timed(E, "start_time", structural)
+    if name == "transcript_segments":
+        expectations += _timed(E, "begin_time", structural)
     return expectations
 
 
@@ -182,34 +181,40 @@ def check_expectations(gx, config: QualityConfig) -> dict[str, list]:
     def review(metric: str, threshold: float, bound: str) -> dict[str, Any]:
         return _meta("review", metric=metric, threshold=threshold, bound=bound)
 
+    def within(metric: str, threshold: float, bound: str, description: str):
+        """A review metric on the passing side of its threshold (``bound``: ``min`` or ``max``)."""
+        limit = {f"{bound}_value": threshold}
+        return E.ExpectColumnValuesToBeBetween(
+            column=metric, **limit, meta=review(metric, threshold, bound), description=description
+        )
+
     return {
         "transcript_confidence": [
-            E.ExpectColumnValuesToBeBetween(
-                column="mean_confidence",
-                min_value=config.min_mean_confidence,
-                meta=review("mean_confidence", config.min_mean_confidence, "min"),
-                description=f"mean word confidence of a transcript >= {config.min_mean_confidence}",
+            within(
+                "mean_confidence",
+                config.min_mean_confidence,
+                "min",
+                f"mean word confidence of a transcript >= {config.min_mean_confidence}",
             ),
-            E.ExpectColumnValuesToBeBetween(
-                column="low_word_share",
-                max_value=config.max_low_share,
-                meta=review("low_word_share", config.max_low_share, "max"),
-                description=f"share of words under {config.low_word_confidence} <= {config.max_low_share}",
+            within(
+                "low_word_share",
+                config.max_low_share,
+                "max",
+                f"share of words under {config.low_word_confidence} <= {config.max_low_share}",
             ),
         ],
         "segment_coverage": [
-            E.ExpectColumnValuesToBeBetween(
-                column="segment_coverage",
-                min_value=config.min_segment_coverage,
-                meta=review("segment_coverage", config.min_segment_coverage, "min"),
-                description=f"segments cover >= {config.min_segment_coverage} of the audio's duration",
+            within(
+                "segment_coverage",
+                config.min_segment_coverage,
+                "min",
+                f"segments cover >= {config.min_segment_coverage} of the audio's duration",
             ),
-            E.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="end_limit_s",
-                column_B="last_end_s",
-                or_equal=True,
-                ignore_row_if="either_value_is_missing",
-                meta=structural,
+            _ordered(
+                E,
+                "end_limit_s",
+                "last_end_s",
+                structural,
                 description=f"no segment ends more than {config.segment_end_tolerance_s} s after the audio",
             ),
         ],
@@ -232,20 +237,19 @@ def check_expectations(gx, config: QualityConfig) -> dict[str, list]:
                 meta=structural,
                 description="a span begins at or after its segment's first character",
             ),
-            E.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="end_exclusive",
-                column_B="begin_character_offset",
-                or_equal=False,
-                ignore_row_if="either_value_is_missing",
-                meta=structural,
+            _ordered(
+                E,
+                "end_exclusive",
+                "begin_character_offset",
+                structural,
+                strictly=True,
                 description="a span ends after it begins",
             ),
-            E.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="segment_length",
-                column_B="end_exclusive",
-                or_equal=True,
-                ignore_row_if="either_value_is_missing",
-                meta=structural,
+            _ordered(
+                E,
+                "segment_length",
+                "end_exclusive",
+                structural,
                 description="a span ends within its segment's content",
             ),
             E.ExpectColumnValuesToBeInSet(

@@ -100,7 +100,7 @@ def open_audio(s3_client, media_uri: str, range_header: str | None) -> Audio:
     :param range_header: the request's Range header, if any.
     :raises RangeNotSatisfiable: see ``parse_range``.
     """
-    from medscribe.nightly import split_output_uri
+    from medscribe.outputs import split_output_uri
 
     bucket, key = split_output_uri(media_uri)
     head = s3_client.head_object(Bucket=bucket, Key=key)

@@ -59,7 +59,7 @@ def reviewed_document(
 
 def reviewed_uri(service_uri: str) -> tuple[str, str]:
     """Bucket and key of the reviewed note beside the service's file at ``service_uri``."""
-    from medscribe.nightly import split_output_uri
+    from medscribe.outputs import split_output_uri
 
     bucket, key = split_output_uri(service_uri)
     stem, extension = posixpath.splitext(key)
@@ -76,7 +76,7 @@ def write_reviewed_note(
     :param sentence_decisions: the latest ``review_decisions`` row per sentence key.
     :return: the reviewed document and its ``s3://`` URI.
     """
-    from medscribe.nightly import read_json_object
+    from medscribe.outputs import read_json_object
 
     document = reviewed_document(read_json_object(s3_client, service_uri), sentence_decisions)
     bucket, key = reviewed_uri(service_uri)

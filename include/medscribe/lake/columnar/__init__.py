@@ -8,7 +8,7 @@ by (start, end) in milliseconds with a stable sort and ``searchsorted`` on packe
 hash join for string ids), HealthScribe segments and Transcribe speaker spans found by ``searchsorted``,
 punctuation labels forward-filled. Tables are built once per batch with the schemas of
 :mod:`medscribe.lake.schemas`; columns appended to a schema later (filled by other steps) are null.
-``nightly.flatten_night`` (the nightly DAG's flatten task) calls it in the task's own process, its S3
+``night.flatten.flatten_night`` (the nightly DAG's flatten task) calls it in the task's own process, its S3
 objects downloaded one batch at a time; ``lake.parse`` calls it on one parsed document.
 
 Rules, for files written by AWS and by the offline engine (unknown fields are ignored, missing optional

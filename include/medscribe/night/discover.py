@@ -1,30 +1,17 @@
 """Find one night's recordings in S3, check them, and turn each into a job request.
 
-Layout (documented in README.md)::
-
-    s3://<bucket>/<prefix>/<YYYY-MM-DD>/<anything>/<recording>.<ext>
-    s3://<bucket>/<prefix>/<YYYY-MM-DD>/<anything>/<recording>.<ext>.json   (optional sidecar)
-
-Routing rule: a sidecar's ``kind`` wins; otherwise a path component ``dictations`` makes the recording a
-dictation, anything else is a conversation. Conversations go to HealthScribe, dictations to Transcribe
-Medical. The sidecar may also give ``channel_roles`` (two-channel audio, default CLINICIAN then
-PATIENT), ``max_speakers`` (mono conversations, default 2), ``specialty`` (dictations, default
-PRIMARYCARE) and ``note_template`` (HealthScribe's ClinicalNoteGenerationSettings.NoteTemplate); a
-sidecar with anything else, or a planned request the service would refuse, is quarantined
-(``medscribe.admission``). A sidecar without its audio is quarantined too, and the same audio under two
-keys with different routing gets a note in its ledger entry.
+The night's keys are listed and sharded by ``night.keys`` and routed by ``night.routing`` (layout and
+routing rule in their docstrings); a sidecar that breaks its schema, or a planned request the service
+would refuse, is quarantined (``medscribe.admission``). A sidecar without its audio is quarantined too,
+and the same audio under two keys with different routing gets a note in its ledger entry.
 
 Every recording is identified by the SHA-256 of its bytes, never by its key (keys may carry patient
 names): the audio is copied server-side to ``s3://<bucket>/<staging_prefix>/<sha256>.<ext>`` and jobs
 read that copy, so job names, task parameters, XCom and logs never see the original key. Job names
 derive from the content hash and the job settings, so a rerun finds the same names.
 
-Parallel discovery: the nightly DAG maps one task per shard of the night's keys (``shard``/``shards``,
-a fixed count): dynamic task mapping over a bounded list is how Airflow fans work out across workers
-(retried, logged and seen per shard, one XCom per shard), where a thread pool would hide it inside one
-worker slot. A key's shard comes from its object's size (:func:`shard_of`), so the same bytes under two
-keys always meet in one shard: each recording id is handled, and its ledger entry written, by exactly one
-shard, and the first-key rule for duplicates holds as in one pass.
+One call discovers one shard of the night's keys (``shard``/``shards``); the shards of a night together
+do what one call with ``shards=1`` does (``night.keys`` says why).
 """
 
 from __future__ import annotations
@@ -36,15 +23,11 @@ import posixpath
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from medscribe.admission import MAX_SIDECAR_BYTES, RefusedInput, check_request, check_sidecar
-from medscribe.audio import (  # noqa: F401 (discovery's names for these since before the split)
-    AudioInfo,
-    InvalidRecording,
-    Limits,
-    check_size,
-    probe_audio,
-    sniff_format,
-)
+from medscribe.admission import RefusedInput, check_request
+from medscribe.audio import AudioInfo, InvalidRecording, Limits, check_size, probe_audio
+from medscribe.night.keys import night_objects, shard_of, split_keys
+from medscribe.night.plan import job_request  # the very request the plan task will send
+from medscribe.night.routing import SERVICE_BY_KIND, job_name_for, job_settings, read_sidecar, routing_options
 from medscribe.services import Service
 from medscribe.spool import S3Object
 
@@ -52,8 +35,6 @@ log = logging.getLogger(__name__)
 
 #: AWS's documented input limits (``audio.Limits``' defaults)
 DEFAULT_LIMITS = Limits()
-#: the service of each kind of recording (plain strings: they travel in manifests and the ledger)
-SERVICE_BY_KIND = {"conversation": Service.HEALTHSCRIBE.value, "dictation": Service.TRANSCRIBE_MEDICAL.value}
 
 
 @dataclass
@@ -89,128 +70,6 @@ class Rejected:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def night_prefix(prefix: str, night: str) -> str:
-    """The S3 prefix holding one night's recordings."""
-    return posixpath.join(prefix.strip("/"), night) + "/"
-
-
-def night_objects(s3_client, bucket: str, prefix: str, night: str) -> dict[str, int]:
-    """The night's objects (folder markers left out) and their sizes, from the listing alone."""
-    objects: dict[str, int] = {}
-    paginator = s3_client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=night_prefix(prefix, night)):
-        objects.update(
-            (item["Key"], item["Size"]) for item in page.get("Contents", []) if not item["Key"].endswith("/")
-        )
-    return objects
-
-
-def shard_of(size_bytes: int, shards: int) -> int:
-    """
-    The shard (``0 <= shard < shards``) that discovers an object of ``size_bytes``.
-
-    Identical bytes have the same size, so duplicates (and a sidecar equal to an audio file) never
-    straddle two shards; the size is hashed because audio sizes share factors (PCM16 sizes are even).
-    """
-    digest = hashlib.sha256(str(size_bytes).encode()).digest()
-    return int.from_bytes(digest[:8], "big") % shards
-
-
-def list_recording_keys(
-    s3_client, bucket: str, prefix: str, night: str
-) -> tuple[list[str], dict[str, str], list[str]]:
-    """
-    Keys of the night's recordings and of their sidecars.
-
-    :return: (audio keys sorted, {audio key: sidecar key}, sidecar keys without their audio, sorted)
-    """
-    return split_keys(night_objects(s3_client, bucket, prefix, night))
-
-
-def split_keys(keys) -> tuple[list[str], dict[str, str], list[str]]:
-    """
-    Audio keys, their sidecars, and sidecars without their audio, of the night's keys.
-
-    :param keys: the night's keys (any iterable; a :func:`night_objects` dict is fine).
-    :return: (audio keys sorted, {audio key: sidecar key}, sidecar keys without their audio, sorted)
-    """
-    keys = list(keys)
-    key_set = set(keys)
-    audio = sorted(key for key in keys if not key.endswith(".json"))
-    sidecars = {key: f"{key}.json" for key in audio if f"{key}.json" in key_set}
-    orphans = sorted(key for key in keys if key.endswith(".json") and key[: -len(".json")] not in sidecars)
-    return audio, sidecars, orphans
-
-
-def read_sidecar(s3_client, bucket: str, key: str) -> Any:
-    """
-    A sidecar's parsed JSON (any JSON value), read only when it is small enough to be one.
-
-    :raises InvalidRecording: too large, not UTF-8 JSON, or nested too deep to parse.
-    """
-    response = s3_client.get_object(Bucket=bucket, Key=key)
-    if response["ContentLength"] > MAX_SIDECAR_BYTES:
-        response["Body"].close()
-        raise InvalidRecording(f"sidecar too large ({response['ContentLength']} bytes > {MAX_SIDECAR_BYTES})")
-    try:
-        sidecar = json.loads(response["Body"].read())
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise InvalidRecording("sidecar is not valid JSON") from None
-    if sidecar is None:  # None means "no sidecar" to routing_options
-        raise InvalidRecording("sidecar must be a JSON object, not null")
-    return sidecar
-
-
-def routing_options(key: str, sidecar: Any) -> dict[str, Any]:
-    """
-    Kind and job options of a recording from its sidecar, else from its path (see module docstring).
-
-    :param key: the recording's key.
-    :param sidecar: its sidecar's parsed JSON (any value), or None.
-    :raises InvalidRecording: the sidecar breaks its schema (``admission.sidecar_schema``).
-    """
-    try:
-        options = check_sidecar(sidecar)
-    except RefusedInput as error:
-        raise InvalidRecording(str(error)) from None
-    kind = options.pop("kind", None) or (
-        "dictation" if "dictations" in key.split("/")[:-1] else "conversation"
-    )
-    return {"kind": kind, **options}
-
-
-def job_settings(kind: str, audio: AudioInfo, options: dict[str, Any]) -> dict[str, Any]:
-    """The service settings of a recording's job (what goes into the request besides names and URIs)."""
-    if kind == "conversation":
-        settings: dict[str, Any]
-        request: dict[str, Any] = {}
-        if audio.channels == 2:
-            roles = options.get("channel_roles") or ["CLINICIAN", "PATIENT"]
-            settings = {"ChannelIdentification": True}
-            request["ChannelDefinitions"] = [
-                {"ChannelId": channel, "ParticipantRole": role} for channel, role in enumerate(roles)
-            ]
-        else:
-            settings = {"ShowSpeakerLabels": True, "MaxSpeakerLabels": int(options.get("max_speakers", 2))}
-        if options.get("note_template"):
-            settings["ClinicalNoteGenerationSettings"] = {"NoteTemplate": options["note_template"]}
-        return {"Settings": settings, **request}
-    settings = {"ChannelIdentification": True} if audio.channels == 2 else {}
-    return {
-        "Type": "DICTATION",
-        "Specialty": options.get("specialty", "PRIMARYCARE"),
-        "MediaFormat": audio.media_format,
-        "MediaSampleRateHertz": audio.sample_rate_hz,
-        **({"Settings": settings} if settings else {}),
-    }
-
-
-def job_name_for(service: str, sha256: str, settings: dict[str, Any]) -> str:
-    """Deterministic job name from content hash and settings (never from the key)."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
-    return f"medscribe-{Service(service).job_prefix}-{sha256[:40]}-{digest}"
 
 
 def discover_night(
@@ -254,8 +113,6 @@ def discover_night(
     :raises ValueError: ``output_bucket`` or ``data_access_role_arn`` is one the service would refuse
         (before anything is read or recorded), or ``shard`` is not one of ``shards``.
     """
-    from medscribe.nightly import job_request  # the very request the plan task will send
-
     if not 0 <= shard < shards:
         raise ValueError(f"shard {shard} is not one of {shards} shards")
     destination = {"output_bucket": output_bucket, "data_access_role_arn": data_access_role_arn}

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from medscribe_engine.pipeline.document import SCRIBE, TRANSCRIPTION
 from medscribe_engine.store_model import (
     COMPLETED,
     FAILED,
     IN_PROGRESS,
     MAX_QUEUED_JOBS,
     QUEUED,
-    SCRIBE,
-    TRANSCRIPTION,
     Job,
     JobStoreBase,
 )

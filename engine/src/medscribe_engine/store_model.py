@@ -14,8 +14,6 @@ from typing import Any, ClassVar
 
 from medscribe_engine.store_sql import Dialect, page, page_query
 
-TRANSCRIPTION = "transcription"
-SCRIBE = "scribe"
 QUEUED, IN_PROGRESS, COMPLETED, FAILED = "QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED"
 MAX_QUEUED_JOBS = 1000  # default quota of QUEUED + IN_PROGRESS jobs (engine option --max-queued)
 REQUEUE_ORDER_SHIFT = 1e12  # subtracted from queue_order when a job is queued again: it goes first

@@ -15,6 +15,7 @@ import builtins
 import re
 
 from medscribe_engine.exceptions import BadRequestException, NotFoundException
+from medscribe_engine.pipeline.document import SCRIBE, TRANSCRIPTION
 
 ARN_RE = re.compile(
     r"arn:aws(-[^:]+)?:transcribe:[a-zA-Z0-9-]*:[0-9]{12}:(?P<type>[a-zA-Z-]*)/(?P<name>[0-9a-zA-Z._-]+)"
@@ -61,8 +62,8 @@ class TagService:
 
     def __init__(self, job_store, vocabulary_store=None, filters=None):
         self.stores = {
-            "medical-transcription-job": _JobTags(job_store, "transcription"),
-            "medical-scribe-job": _JobTags(job_store, "scribe"),
+            "medical-transcription-job": _JobTags(job_store, TRANSCRIPTION),
+            "medical-scribe-job": _JobTags(job_store, SCRIBE),
         }
         if vocabulary_store is not None:
             self.stores["medical-vocabulary"] = vocabulary_store

@@ -42,7 +42,7 @@ from medscribe_engine.pipeline.asr import Recognize, Recognizer
 from medscribe_engine.pipeline.channels import RecognizeChannels
 from medscribe_engine.pipeline.decode import Decode
 from medscribe_engine.pipeline.diarize import Diarize, OneSpeaker, ResemblyzerEmbedder
-from medscribe_engine.pipeline.document import Interrupted, JobDocument, JobFailed
+from medscribe_engine.pipeline.document import SCRIBE, Interrupted, JobDocument, JobFailed
 from medscribe_engine.pipeline.filtering import FilterWords
 from medscribe_engine.pipeline.insights import ClinicalInsights
 from medscribe_engine.pipeline.notes import BuildClinicalDocument, WriteClinicalDocument
@@ -125,7 +125,7 @@ def build_pipeline(
 ) -> list[Stage]:
     """The stages for one job.
 
-    :param kind: ``"transcription"`` or ``"scribe"``.
+    :param kind: :data:`~medscribe_engine.pipeline.document.TRANSCRIPTION` or :data:`~medscribe_engine.pipeline.document.SCRIBE`.
     :param settings: the request's ``Settings``.
     :param resources: the loaded :class:`~medscribe_engine.resources.Resources`.
     :param s3_client: a boto3 S3 client for media and outputs.
@@ -153,15 +153,15 @@ def build_pipeline(
             stages.append(OneSpeaker())
         else:
             stages.append(Diarize(ResemblyzerEmbedder(resources.voice_encoder)))
-    if kind != "scribe" and settings.get("ShowAlternatives"):
+    if kind != SCRIBE and settings.get("ShowAlternatives"):
         rewrite = ApplyVocabulary(vocabulary).rewrite if vocabulary else None
         nbest = WhisperNBest(resources.whisper, recognizer.hotwords)
         stages.append(Alternatives(nbest, int(settings.get("MaxAlternatives") or 2), rewrite))
-    if kind != "scribe" and content_identification == "PHI":
+    if kind != SCRIBE and content_identification == "PHI":
         stages.append(IdentifyPhi())
     if filter_words:
         stages.append(FilterWords(filter_words, settings.get("VocabularyFilterMethod") or "mask"))
-    if kind == "scribe":
+    if kind == SCRIBE:
         encoder = getattr(resources, "sentence_encoder", None)
         stages += [Segments(), AssignRoles(encoder)]
         if getattr(resources, "clinical_nlp", None) is not None:

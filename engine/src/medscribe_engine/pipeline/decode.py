@@ -15,7 +15,7 @@ import itertools
 import struct
 from pathlib import Path
 
-from medscribe_engine.pipeline.document import SAMPLE_RATE, JobDocument, JobFailed, MediaInfo
+from medscribe_engine.pipeline.document import SAMPLE_RATE, SCRIBE, JobDocument, JobFailed, MediaInfo
 from medscribe_engine.pipeline.s3 import parse_media_uri
 
 # PyAV container names (each may be a comma-separated alias list) -> the MediaFormat value.
@@ -164,7 +164,7 @@ def probe(path: Path) -> MediaInfo:
 
 def check_media(info: MediaInfo, kind: str, request: dict) -> None:
     """Raise :class:`JobFailed` when the probed media does not fit the request or the service."""
-    allowed = HEALTHSCRIBE_FORMATS if kind == "scribe" else TRANSCRIBE_MEDICAL_FORMATS
+    allowed = HEALTHSCRIBE_FORMATS if kind == SCRIBE else TRANSCRIBE_MEDICAL_FORMATS
     declared_format = request.get("MediaFormat")
     if declared_format and declared_format not in DECLARED_AS.get(info.format, (info.format,)):
         raise JobFailed(FORMAT_MISMATCH)

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 SAMPLE_RATE = 16000
+# The two kinds of job, as the job store, the API and the pipeline name them.
+TRANSCRIPTION = "transcription"  # Transcribe Medical
+SCRIBE = "scribe"  # HealthScribe
 
 PRONUNCIATION = "pronunciation"
 PUNCTUATION = "punctuation"
@@ -126,7 +129,7 @@ class JobDocument:
     """Everything known about one job while it runs through the pipeline.
 
     :param job_name: the job's name (MedicalTranscriptionJobName or MedicalScribeJobName).
-    :param kind: ``"transcription"`` (Transcribe Medical) or ``"scribe"`` (HealthScribe).
+    :param kind: :data:`TRANSCRIPTION` (Transcribe Medical) or :data:`SCRIBE` (HealthScribe).
     :param request: the Start request as it was accepted.
     :param should_stop: returns True when the engine is shutting down; long stages poll it.
     """

@@ -27,7 +27,14 @@ import numpy as np
 from medscribe_engine import pipeline
 from medscribe_engine.exceptions import TranscribeError
 from medscribe_engine.pipeline.decode import TOO_SHORT
-from medscribe_engine.pipeline.document import SAMPLE_RATE, Interrupted, JobDocument, JobFailed, MediaInfo
+from medscribe_engine.pipeline.document import (
+    SAMPLE_RATE,
+    SCRIBE,
+    Interrupted,
+    JobDocument,
+    JobFailed,
+    MediaInfo,
+)
 from medscribe_engine.pipeline.s3 import make_s3_client
 from medscribe_engine.pipeline.writers import healthscribe_transcript_json, put_json
 from medscribe_engine.streaming.scribe_settings import note_template
@@ -216,7 +223,7 @@ class PostStreamAnalytics:
         s3 = self._s3()
         vocabulary, words = self._lookups(request["Settings"])
         stages = pipeline.build_pipeline(
-            "scribe", request["Settings"], self.resources, s3, vocabulary=vocabulary, filter_words=words
+            SCRIBE, request["Settings"], self.resources, s3, vocabulary=vocabulary, filter_words=words
         )
         swapped: dict[str, pipeline.Stage] = {
             "decode": SessionAudio(
@@ -236,7 +243,7 @@ class PostStreamAnalytics:
             return
         started = time.monotonic()
         request = job_request(session, bool(getattr(self.resources, "diarization_available", False)))
-        doc = JobDocument(session_id, "scribe", request, should_stop=self.stopping.is_set)
+        doc = JobDocument(session_id, SCRIBE, request, should_stop=self.stopping.is_set)
         try:
             pipeline.run_pipeline(doc, self.stages(session, request))
         except Interrupted:

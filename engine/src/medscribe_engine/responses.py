@@ -4,6 +4,8 @@ document out (:mod:`medscribe_engine.app` carries them over HTTP)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partialmethod
 
 from medscribe_engine import validation
 from medscribe_engine.exceptions import BadRequestException
@@ -17,10 +19,44 @@ from medscribe_engine.shapes import (
     medical_vocabulary,
     vocabulary_filter,
 )
-from medscribe_engine.store import SCRIBE, TRANSCRIPTION
+from medscribe_engine.store import SCRIBE, TRANSCRIPTION, Job
 from medscribe_engine.tagging import TagService
 from medscribe_engine.vocabularies import VocabularyBackend
 from medscribe_engine.vocabulary_filters import VocabularyFilterBackend
+
+
+@dataclass(frozen=True)
+class _JobKind:
+    """What the Start/Get/List/Delete actions of one job kind differ in: the store's kind, the request's
+    name field, the response's keys and shapes, and the checks a Start request passes."""
+
+    store_kind: str
+    name_field: str
+    job_key: str
+    summaries_key: str
+    job: Callable[[Job], dict]
+    summary: Callable[[Job], dict]
+    check_start: Callable[[dict, bool], None]
+
+
+_TRANSCRIPTION_JOBS = _JobKind(
+    TRANSCRIPTION,
+    "MedicalTranscriptionJobName",
+    "MedicalTranscriptionJob",
+    "MedicalTranscriptionJobSummaries",
+    medical_transcription_job,
+    medical_transcription_job_summary,
+    validation.check_start_medical_transcription_job,
+)
+_SCRIBE_JOBS = _JobKind(
+    SCRIBE,
+    "MedicalScribeJobName",
+    "MedicalScribeJob",
+    "MedicalScribeJobSummaries",
+    medical_scribe_job,
+    medical_scribe_job_summary,
+    validation.check_start_medical_scribe_job,
+)
 
 
 class TranscribeResponse:
@@ -155,19 +191,19 @@ class TranscribeResponse:
         handler: Callable[[dict], dict] = getattr(self, _snake(action))
         return handler(params)
 
-    def start_medical_transcription_job(self, params: dict) -> dict:
-        validation.check_start_medical_transcription_job(params, self.diarization_available)
+    def _start_job(self, kind: _JobKind, params: dict) -> dict:
+        kind.check_start(params, self.diarization_available)
         self._check_vocabulary(params.get("Settings"))
-        job = self.backend.start(TRANSCRIPTION, params["MedicalTranscriptionJobName"], params)
-        return {"MedicalTranscriptionJob": medical_transcription_job(job)}
+        job = self.backend.start(kind.store_kind, params[kind.name_field], params)
+        return {kind.job_key: kind.job(job)}
 
-    def get_medical_transcription_job(self, params: dict) -> dict:
-        job = self.backend.get(TRANSCRIPTION, params["MedicalTranscriptionJobName"])
-        return {"MedicalTranscriptionJob": medical_transcription_job(job)}
+    def _get_job(self, kind: _JobKind, params: dict) -> dict:
+        job = self.backend.get(kind.store_kind, params[kind.name_field])
+        return {kind.job_key: kind.job(job)}
 
-    def list_medical_transcription_jobs(self, params: dict) -> dict:
+    def _list_jobs(self, kind: _JobKind, params: dict) -> dict:
         jobs, token = self.backend.list(
-            TRANSCRIPTION,
+            kind.store_kind,
             params.get("Status"),
             params.get("JobNameContains"),
             params.get("NextToken"),
@@ -177,43 +213,22 @@ class TranscribeResponse:
             {
                 "Status": params.get("Status"),
                 "NextToken": token,
-                "MedicalTranscriptionJobSummaries": [medical_transcription_job_summary(job) for job in jobs],
+                kind.summaries_key: [kind.summary(job) for job in jobs],
             }
         )
 
-    def delete_medical_transcription_job(self, params: dict) -> dict:
-        self.backend.delete(TRANSCRIPTION, params["MedicalTranscriptionJobName"])
+    def _delete_job(self, kind: _JobKind, params: dict) -> dict:
+        self.backend.delete(kind.store_kind, params[kind.name_field])
         return {}
 
-    def start_medical_scribe_job(self, params: dict) -> dict:
-        validation.check_start_medical_scribe_job(params, self.diarization_available)
-        self._check_vocabulary(params.get("Settings"))
-        job = self.backend.start(SCRIBE, params["MedicalScribeJobName"], params)
-        return {"MedicalScribeJob": medical_scribe_job(job)}
-
-    def get_medical_scribe_job(self, params: dict) -> dict:
-        job = self.backend.get(SCRIBE, params["MedicalScribeJobName"])
-        return {"MedicalScribeJob": medical_scribe_job(job)}
-
-    def list_medical_scribe_jobs(self, params: dict) -> dict:
-        jobs, token = self.backend.list(
-            SCRIBE,
-            params.get("Status"),
-            params.get("JobNameContains"),
-            params.get("NextToken"),
-            params.get("MaxResults"),
-        )
-        return compact(
-            {
-                "Status": params.get("Status"),
-                "NextToken": token,
-                "MedicalScribeJobSummaries": [medical_scribe_job_summary(job) for job in jobs],
-            }
-        )
-
-    def delete_medical_scribe_job(self, params: dict) -> dict:
-        self.backend.delete(SCRIBE, params["MedicalScribeJobName"])
-        return {}
+    start_medical_transcription_job = partialmethod(_start_job, _TRANSCRIPTION_JOBS)
+    get_medical_transcription_job = partialmethod(_get_job, _TRANSCRIPTION_JOBS)
+    list_medical_transcription_jobs = partialmethod(_list_jobs, _TRANSCRIPTION_JOBS)
+    delete_medical_transcription_job = partialmethod(_delete_job, _TRANSCRIPTION_JOBS)
+    start_medical_scribe_job = partialmethod(_start_job, _SCRIBE_JOBS)
+    get_medical_scribe_job = partialmethod(_get_job, _SCRIBE_JOBS)
+    list_medical_scribe_jobs = partialmethod(_list_jobs, _SCRIBE_JOBS)
+    delete_medical_scribe_job = partialmethod(_delete_job, _SCRIBE_JOBS)
 
 
 def _snake(action: str) -> str:

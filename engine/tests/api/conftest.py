@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import (
-    CHANNEL_DEFINITIONS,
     FIXTURE_NAMES,
     FIXTURES,
     MEDIA_BUCKET,
     OUTPUT_BUCKET,
-    ROLE_ARN,
     media_key,
-    media_uri,
+    scribe_request,
+    stereo_scribe_request,
+    transcription_request,
     unique,
 )
+from streaming_client import node_or_skip
 
 from medscribe_harness import hypothesis_profile
 from medscribe_harness.devstack import LocalStack, engine_python, local_credentials_env
@@ -89,6 +90,18 @@ def transcribe_unvalidated(stack):
     )
 
 
+@pytest.fixture(scope="module")
+def node():
+    """The ``node`` executable of the stream tests' JavaScript SDK clients (the module is skipped without)."""
+    return node_or_skip()
+
+
+@pytest.fixture(scope="module")
+def endpoint(stack):
+    """The engine's streaming port (``http://host:port``)."""
+    return stack.engine_stream_endpoint
+
+
 @pytest.fixture(scope="session")
 def reference_jobs(s3, transcribe):
     """The three sample recordings submitted together (they queue on the engine's worker):
@@ -100,30 +113,16 @@ def reference_jobs(s3, transcribe):
         "mono": unique("visit-mono"),
     }
     transcribe.start_medical_transcription_job(
-        MedicalTranscriptionJobName=names["dictation"],
-        LanguageCode="en-US",
-        MediaFormat="wav",
-        Media={"MediaFileUri": media_uri(media_key("dictation"))},
-        OutputBucketName=OUTPUT_BUCKET,
-        Specialty="PRIMARYCARE",
-        Type="DICTATION",
-        Tags=[{"Key": "suite", "Value": "engine"}],
+        **transcription_request(
+            names["dictation"], MediaFormat="wav", Tags=[{"Key": "suite", "Value": "engine"}]
+        )
     )
-    transcribe.start_medical_scribe_job(
-        MedicalScribeJobName=names["stereo"],
-        Media={"MediaFileUri": media_uri(media_key("conversation_stereo"))},
-        OutputBucketName=OUTPUT_BUCKET,
-        DataAccessRoleArn=ROLE_ARN,
-        Settings={"ChannelIdentification": True},
-        ChannelDefinitions=CHANNEL_DEFINITIONS,
-    )
+    transcribe.start_medical_scribe_job(**stereo_scribe_request(names["stereo"]))
     try:
         transcribe.start_medical_scribe_job(
-            MedicalScribeJobName=names["mono"],
-            Media={"MediaFileUri": media_uri(media_key("conversation_mono"))},
-            OutputBucketName=OUTPUT_BUCKET,
-            DataAccessRoleArn=ROLE_ARN,
-            Settings={"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2},
+            **scribe_request(
+                names["mono"], {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}, "conversation_mono"
+            )
         )
     except transcribe.exceptions.BadRequestException as error:  # an engine build without diarization
         names["mono_refused"] = error.response["Error"]["Message"]

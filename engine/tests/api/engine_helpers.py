@@ -4,10 +4,12 @@ sys.path under pytest's default import mode)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
+from pathlib import Path
 
-from medscribe_harness.devstack import REPO_ROOT
+from medscribe_harness.devstack import REPO_ROOT, engine_python, free_port
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "audio"
 FIXTURE_NAMES = ("dictation", "conversation_stereo", "conversation_mono")
@@ -29,6 +31,67 @@ def media_key(name: str, suffix: str = ".wav") -> str:
 
 def media_uri(key: str) -> str:
     return f"s3://{MEDIA_BUCKET}/{key}"
+
+
+def transcription_request(name: str, recording: str = "dictation", **overrides) -> dict:
+    """A StartMedicalTranscriptionJob request: the sample ``recording`` as a PRIMARYCARE dictation into the
+    output bucket; ``overrides`` replace or add fields."""
+    return {
+        "MedicalTranscriptionJobName": name,
+        "LanguageCode": "en-US",
+        "Media": {"MediaFileUri": media_uri(media_key(recording))},
+        "OutputBucketName": OUTPUT_BUCKET,
+        "Specialty": "PRIMARYCARE",
+        "Type": "DICTATION",
+        **overrides,
+    }
+
+
+def scribe_request(name: str, settings: dict, recording: str = "conversation_stereo", **overrides) -> dict:
+    """A StartMedicalScribeJob request: the sample ``recording`` with ``settings`` into the output bucket;
+    ``overrides`` replace or add fields."""
+    return {
+        "MedicalScribeJobName": name,
+        "Media": {"MediaFileUri": media_uri(media_key(recording))},
+        "OutputBucketName": OUTPUT_BUCKET,
+        "DataAccessRoleArn": ROLE_ARN,
+        "Settings": settings,
+        **overrides,
+    }
+
+
+def stereo_scribe_request(name: str, **overrides) -> dict:
+    """:func:`scribe_request` of the stereo visit, its two channels identified (clinician, patient)."""
+    return scribe_request(
+        name, {"ChannelIdentification": True}, ChannelDefinitions=CHANNEL_DEFINITIONS, **overrides
+    )
+
+
+def run_engine(
+    data_dir: Path,
+    *args: str,
+    port: int | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """``python -m medscribe_engine`` on ``port`` (a free one when None) with ``data_dir`` and ``args``,
+    expected to stop at start-up; ``env``: its environment (None: this process's)."""
+    return subprocess.run(
+        [
+            str(engine_python()),
+            "-m",
+            "medscribe_engine",
+            "--port",
+            str(free_port() if port is None else port),
+            "--data-dir",
+            str(data_dir),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def load_reference(name: str) -> dict:

@@ -9,12 +9,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from engine_helpers import (
-    CHANNEL_DEFINITIONS,
-    OUTPUT_BUCKET,
-    ROLE_ARN,
-    media_key,
-    media_uri,
     read_output,
+    stereo_scribe_request,
+    transcription_request,
     unique,
     wait_scribe,
     wait_transcription,
@@ -27,18 +24,6 @@ pytestmark = pytest.mark.engine
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
-def dictation(name: str, **extra) -> dict:
-    return dict(
-        MedicalTranscriptionJobName=name,
-        LanguageCode="en-US",
-        Media={"MediaFileUri": media_uri(media_key("dictation"))},
-        OutputBucketName=OUTPUT_BUCKET,
-        Specialty="PRIMARYCARE",
-        Type="DICTATION",
-        **extra,
-    )
-
-
 def words_of(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
@@ -47,7 +32,7 @@ def words_of(text: str) -> list[str]:
 def alternatives_output(s3, stack, transcribe):
     name = unique("alternatives")
     transcribe.start_medical_transcription_job(
-        **dictation(name, Settings={"ShowAlternatives": True, "MaxAlternatives": 3})
+        **transcription_request(name, Settings={"ShowAlternatives": True, "MaxAlternatives": 3})
     )
     job = wait_transcription(transcribe, name)
     assert job["TranscriptionJobStatus"] == "COMPLETED", job.get("FailureReason")
@@ -106,16 +91,13 @@ def _object(uri: str, endpoint: str) -> tuple[str, str]:
 
 def test_outputs_are_encrypted_with_the_kms_key(s3, stack, transcribe):
     transcription, scribe = unique("kms-tm"), unique("kms-scribe")
-    transcribe.start_medical_transcription_job(**dictation(transcription, OutputEncryptionKMSKeyId=KMS_KEY))
+    transcribe.start_medical_transcription_job(
+        **transcription_request(transcription, OutputEncryptionKMSKeyId=KMS_KEY)
+    )
     transcribe.start_medical_scribe_job(
-        MedicalScribeJobName=scribe,
-        Media={"MediaFileUri": media_uri(media_key("conversation_stereo"))},
-        OutputBucketName=OUTPUT_BUCKET,
-        DataAccessRoleArn=ROLE_ARN,
-        Settings={"ChannelIdentification": True},
-        ChannelDefinitions=CHANNEL_DEFINITIONS,
-        OutputEncryptionKMSKeyId=KMS_KEY,
-        KMSEncryptionContext={"purpose": "medscribe-test"},
+        **stereo_scribe_request(
+            scribe, OutputEncryptionKMSKeyId=KMS_KEY, KMSEncryptionContext={"purpose": "medscribe-test"}
+        )
     )
     uris = [
         wait_transcription(transcribe, transcription)["Transcript"]["TranscriptFileUri"],
@@ -147,23 +129,16 @@ def small_quota_engine(stack, tmp_path_factory):
 def test_limit_exceeded_past_the_quota(s3, small_quota_engine):
     client = small_quota_engine
     first, second = unique("quota-1"), unique("quota-2")
-    client.start_medical_transcription_job(**dictation(first))
-    client.start_medical_transcription_job(**dictation(second))
+    client.start_medical_transcription_job(**transcription_request(first))
+    client.start_medical_transcription_job(**transcription_request(second))
     with pytest.raises(client.exceptions.LimitExceededException) as excinfo:
-        client.start_medical_transcription_job(**dictation(unique("quota-3")))
+        client.start_medical_transcription_job(**transcription_request(unique("quota-3")))
     assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert "limit of queued and running jobs" in excinfo.value.response["Error"]["Message"]
     with pytest.raises(client.exceptions.LimitExceededException):
-        client.start_medical_scribe_job(
-            MedicalScribeJobName=unique("quota-scribe"),
-            Media={"MediaFileUri": media_uri(media_key("conversation_stereo"))},
-            OutputBucketName=OUTPUT_BUCKET,
-            DataAccessRoleArn=ROLE_ARN,
-            Settings={"ChannelIdentification": True},
-            ChannelDefinitions=CHANNEL_DEFINITIONS,
-        )
+        client.start_medical_scribe_job(**stereo_scribe_request(unique("quota-scribe")))
     assert wait_transcription(client, first)["TranscriptionJobStatus"] == "COMPLETED"
     assert wait_transcription(client, second)["TranscriptionJobStatus"] == "COMPLETED"
     later = unique("quota-later")
-    client.start_medical_transcription_job(**dictation(later))  # room again once jobs finished
+    client.start_medical_transcription_job(**transcription_request(later))  # room again once jobs finished
     assert wait_transcription(client, later)["TranscriptionJobStatus"] == "COMPLETED"

@@ -14,41 +14,17 @@ from engine_helpers import (
     CHANNEL_DEFINITIONS,
     FIXTURES,
     MEDIA_BUCKET,
-    OUTPUT_BUCKET,
-    ROLE_ARN,
     media_key,
     media_uri,
+    scribe_request,
+    stereo_scribe_request,
+    transcription_request,
     unique,
     wait_scribe,
     wait_transcription,
 )
 
 pytestmark = pytest.mark.engine
-
-
-def transcription_request(name: str, **overrides) -> dict:
-    request = {
-        "MedicalTranscriptionJobName": name,
-        "LanguageCode": "en-US",
-        "Media": {"MediaFileUri": media_uri(media_key("dictation"))},
-        "OutputBucketName": OUTPUT_BUCKET,
-        "Specialty": "PRIMARYCARE",
-        "Type": "DICTATION",
-    }
-    request.update(overrides)
-    return request
-
-
-def scribe_request(name: str, settings: dict, **overrides) -> dict:
-    request = {
-        "MedicalScribeJobName": name,
-        "Media": {"MediaFileUri": media_uri(media_key("conversation_stereo"))},
-        "OutputBucketName": OUTPUT_BUCKET,
-        "DataAccessRoleArn": ROLE_ARN,
-        "Settings": settings,
-    }
-    request.update(overrides)
-    return request
 
 
 def error_of(excinfo) -> tuple[str, str]:
@@ -192,12 +168,7 @@ def test_requests_are_validated_against_the_service_model(transcribe_unvalidated
     assert "Type" in error_of(excinfo)[1]
     with pytest.raises(client.exceptions.BadRequestException) as excinfo:
         client.start_medical_scribe_job(
-            **scribe_request(
-                unique("bad-arn"),
-                {"ChannelIdentification": True},
-                DataAccessRoleArn="not-an-arn",
-                ChannelDefinitions=CHANNEL_DEFINITIONS,
-            )
+            **stereo_scribe_request(unique("bad-arn"), DataAccessRoleArn="not-an-arn")
         )
     assert "DataAccessRoleArn" in error_of(excinfo)[1]
 

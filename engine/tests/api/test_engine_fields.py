@@ -9,13 +9,13 @@ import urllib.request
 
 import pytest
 from engine_helpers import (
-    CHANNEL_DEFINITIONS,
     MEDIA_BUCKET,
-    OUTPUT_BUCKET,
     ROLE_ARN,
     media_key,
     media_uri,
     read_output,
+    stereo_scribe_request,
+    transcription_request,
     unique,
     wait_transcription,
 )
@@ -41,13 +41,9 @@ def test_dictation_with_speaker_labels_is_one_speaker_without_diarization(s3, st
     """The two-voice mono visit as a DICTATION: one speaker label, and no diarize stage ran."""
     name = unique("dictation-speakers")
     transcribe.start_medical_transcription_job(
-        MedicalTranscriptionJobName=name,
-        LanguageCode="en-US",
-        Media={"MediaFileUri": media_uri(media_key("conversation_mono"))},
-        OutputBucketName=OUTPUT_BUCKET,
-        Specialty="PRIMARYCARE",
-        Type="DICTATION",
-        Settings={"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2},
+        **transcription_request(
+            name, "conversation_mono", Settings={"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
+        )
     )
     job = wait_transcription(transcribe, name)
     assert job["TranscriptionJobStatus"] == "COMPLETED", job.get("FailureReason")
@@ -69,12 +65,7 @@ def test_dictation_with_speaker_labels_is_one_speaker_without_diarization(s3, st
 def test_specialty_other_than_primary_care_is_refused(transcribe):
     with pytest.raises(transcribe.exceptions.BadRequestException) as excinfo:
         transcribe.start_medical_transcription_job(
-            MedicalTranscriptionJobName=unique("cardiology"),
-            LanguageCode="en-US",
-            Media={"MediaFileUri": media_uri(media_key("dictation"))},
-            OutputBucketName=OUTPUT_BUCKET,
-            Specialty="CARDIOLOGY",
-            Type="DICTATION",
+            **transcription_request(unique("cardiology"), Specialty="CARDIOLOGY")
         )
     code, message, status = error_of(excinfo)
     assert (code, status) == ("BadRequestException", 400)
@@ -93,14 +84,7 @@ def test_specialty_other_than_primary_care_is_refused(transcribe):
 def test_scribe_role_arn_must_name_an_iam_role(transcribe, role_arn, phrase):
     name = unique("bad-role")
     with pytest.raises(transcribe.exceptions.BadRequestException) as excinfo:
-        transcribe.start_medical_scribe_job(
-            MedicalScribeJobName=name,
-            Media={"MediaFileUri": media_uri(media_key("conversation_stereo"))},
-            OutputBucketName=OUTPUT_BUCKET,
-            DataAccessRoleArn=role_arn,
-            Settings={"ChannelIdentification": True},
-            ChannelDefinitions=CHANNEL_DEFINITIONS,
-        )
+        transcribe.start_medical_scribe_job(**stereo_scribe_request(name, DataAccessRoleArn=role_arn))
     code, message, _ = error_of(excinfo)
     assert code == "BadRequestException" and phrase in message and "DataAccessRoleArn" in message
     with pytest.raises(transcribe.exceptions.NotFoundException):  # nothing was queued
@@ -171,14 +155,7 @@ def test_vocabulary_filter_keeps_its_role_and_refuses_encryption(s3, transcribe)
 def test_conflict_and_not_found_carry_their_model_status(transcribe, reference_jobs):
     """409 and 404 as botocore 1.44's model declares; boto3 still raises the modeled classes."""
     with pytest.raises(transcribe.exceptions.ConflictException) as excinfo:
-        transcribe.start_medical_transcription_job(
-            MedicalTranscriptionJobName=reference_jobs["dictation"],
-            LanguageCode="en-US",
-            Media={"MediaFileUri": media_uri(media_key("dictation"))},
-            OutputBucketName=OUTPUT_BUCKET,
-            Specialty="PRIMARYCARE",
-            Type="DICTATION",
-        )
+        transcribe.start_medical_transcription_job(**transcription_request(reference_jobs["dictation"]))
     assert error_of(excinfo)[0::2] == ("ConflictException", 409)
     with pytest.raises(transcribe.exceptions.NotFoundException) as excinfo:
         transcribe.get_medical_scribe_job(MedicalScribeJobName=unique("never-started"))

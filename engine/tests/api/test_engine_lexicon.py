@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from engine_helpers import OUTPUT_BUCKET, media_key, media_uri, read_output, unique, wait_transcription
+from engine_helpers import read_output, transcription_request, unique, wait_transcription
 
 pytestmark = pytest.mark.engine
 
@@ -15,13 +15,9 @@ pytestmark = pytest.mark.engine
 def test_a_primary_care_job_writes_the_repaired_drug_name(s3, stack, transcribe):
     name = unique("tm-lexicon")
     transcribe.start_medical_transcription_job(
-        MedicalTranscriptionJobName=name,
-        LanguageCode="en-US",
-        Media={"MediaFileUri": media_uri(media_key("conversation_stereo"))},
-        OutputBucketName=OUTPUT_BUCKET,
-        Specialty="PRIMARYCARE",
-        Type="CONVERSATION",
-        Settings={"ChannelIdentification": True},
+        **transcription_request(
+            name, "conversation_stereo", Type="CONVERSATION", Settings={"ChannelIdentification": True}
+        )
     )
     job = wait_transcription(transcribe, name)
     assert job["TranscriptionJobStatus"] == "COMPLETED", job.get("FailureReason")

@@ -9,6 +9,7 @@ from engine_helpers import (
     ROLE_ARN,
     media_key,
     media_uri,
+    transcription_request,
     unique,
     wait_scribe,
     wait_transcription,
@@ -20,12 +21,7 @@ pytestmark = pytest.mark.engine
 def start_failing_transcription(client, name: str) -> None:
     """A job that fails fast (its media does not exist): cheap to list and delete."""
     client.start_medical_transcription_job(
-        MedicalTranscriptionJobName=name,
-        LanguageCode="en-US",
-        Media={"MediaFileUri": media_uri(media_key("does-not-exist"))},
-        OutputBucketName=OUTPUT_BUCKET,
-        Specialty="PRIMARYCARE",
-        Type="CONVERSATION",
+        **transcription_request(name, "does-not-exist", Type="CONVERSATION")
     )
 
 

@@ -18,6 +18,7 @@ from engine_helpers import (
     media_key,
     media_uri,
     read_output,
+    run_engine,
     unique,
     wait_transcription,
 )
@@ -34,25 +35,11 @@ WHISPER_BASE_DIR = Path(
 )
 
 
-def run_engine(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    """``python -m medscribe_engine`` with ``args``, expected to stop at start-up."""
+def start_up(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """:func:`~engine_helpers.run_engine` with ``args`` and none of this process's ``MEDSCRIBE_ENGINE_MODEL*``
+    settings (the test names the model)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDSCRIBE_ENGINE_MODEL")}
-    return subprocess.run(
-        [
-            str(engine_python()),
-            "-m",
-            "medscribe_engine",
-            "--port",
-            str(free_port()),
-            "--data-dir",
-            str(tmp_path / "data"),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return run_engine(tmp_path / "data", *args, env=env)
 
 
 def cuda_devices() -> int:
@@ -69,7 +56,7 @@ def cuda_devices() -> int:
 def test_a_wrong_model_sha256_exits_1(tmp_path):
     """The default tiny.en under another pin is refused, naming both digests and the flags to check."""
     wrong = "0" * 64
-    result = run_engine(tmp_path, "--model-sha256", wrong)
+    result = start_up(tmp_path, "--model-sha256", wrong)
     assert result.returncode == 1, result.stderr
     assert "cannot load its models: speech recognition model" in result.stderr
     assert f"expected {wrong}" in result.stderr and "refusing to load" in result.stderr
@@ -78,7 +65,7 @@ def test_a_wrong_model_sha256_exits_1(tmp_path):
 
 def test_a_missing_model_dir_exits_1(tmp_path):
     absent = tmp_path / "absent"
-    result = run_engine(tmp_path, "--model-dir", str(absent), "--model-sha256", WHISPER_BASE_SHA256)
+    result = start_up(tmp_path, "--model-dir", str(absent), "--model-sha256", WHISPER_BASE_SHA256)
     assert result.returncode == 1, result.stderr
     assert f"{absent / 'model.bin'} is missing; check --model-dir" in result.stderr
 
@@ -89,14 +76,14 @@ def test_a_pinned_file_that_is_no_model_exits_1(tmp_path):
     model_dir.mkdir()
     (model_dir / "model.bin").write_bytes(b"not a model")
     pin = hashlib.sha256(b"not a model").hexdigest()
-    result = run_engine(tmp_path, "--model-dir", str(model_dir), "--model-sha256", pin)
+    result = start_up(tmp_path, "--model-dir", str(model_dir), "--model-sha256", pin)
     assert result.returncode == 1, result.stderr
     assert "is not a CTranslate2 Whisper model this engine can load" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_a_malformed_sha256_is_a_usage_error(tmp_path):
-    result = run_engine(tmp_path, "--model-sha256", "abc")
+    result = start_up(tmp_path, "--model-sha256", "abc")
     assert result.returncode == 2
     assert "expected 64 hexadecimal digits" in result.stderr
 
@@ -104,7 +91,7 @@ def test_a_malformed_sha256_is_a_usage_error(tmp_path):
 def test_device_cuda_without_cuda_exits_1(tmp_path):
     if cuda_devices() > 0:
         pytest.skip("this machine has a CUDA device")
-    result = run_engine(tmp_path, "--device", "cuda", "--compute-type", "float16")
+    result = start_up(tmp_path, "--device", "cuda", "--compute-type", "float16")
     assert result.returncode == 1, result.stderr
     assert "--device cuda was asked for, but CTranslate2 finds no CUDA device" in result.stderr
 
@@ -112,7 +99,7 @@ def test_device_cuda_without_cuda_exits_1(tmp_path):
 def test_a_compute_type_the_device_lacks_exits_1(tmp_path):
     if cuda_devices() > 0:
         pytest.skip("this machine has a CUDA device")
-    result = run_engine(tmp_path, "--device", "auto", "--compute-type", "float16")
+    result = start_up(tmp_path, "--device", "auto", "--compute-type", "float16")
     assert result.returncode == 1, result.stderr
     assert "compute type float16 is not supported on cpu" in result.stderr
 

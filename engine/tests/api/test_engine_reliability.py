@@ -11,13 +11,11 @@ from pathlib import Path
 import boto3
 import pytest
 from engine_helpers import (
-    CHANNEL_DEFINITIONS,
     FIXTURES,
-    OUTPUT_BUCKET,
-    ROLE_ARN,
-    media_key,
-    media_uri,
     read_output,
+    scribe_request,
+    stereo_scribe_request,
+    transcription_request,
     unique,
     wait_scribe,
     wait_transcription,
@@ -35,29 +33,6 @@ EXPECTED_WORDS = {
 }
 
 
-def transcription(name: str, recording: str, **options) -> dict:
-    return {
-        "MedicalTranscriptionJobName": name,
-        "LanguageCode": "en-US",
-        "Media": {"MediaFileUri": media_uri(media_key(recording))},
-        "OutputBucketName": OUTPUT_BUCKET,
-        "Specialty": "PRIMARYCARE",
-        "Type": "CONVERSATION",
-        **options,
-    }
-
-
-def scribe(name: str, recording: str, settings: dict, **options) -> dict:
-    return {
-        "MedicalScribeJobName": name,
-        "Media": {"MediaFileUri": media_uri(media_key(recording))},
-        "OutputBucketName": OUTPUT_BUCKET,
-        "DataAccessRoleArn": ROLE_ARN,
-        "Settings": settings,
-        **options,
-    }
-
-
 def mixed_jobs() -> list[tuple[str, str, dict]]:
     """(service, recording, request) for 8 jobs that between them use every stage."""
     labels = {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
@@ -66,47 +41,48 @@ def mixed_jobs() -> list[tuple[str, str, dict]]:
         (
             "transcription",
             "conversation_mono",
-            transcription(unique("load-tm-labels"), "conversation_mono", Settings=labels),
+            transcription_request(
+                unique("load-tm-labels"), "conversation_mono", Type="CONVERSATION", Settings=labels
+            ),
         ),
         (
             "transcription",
             "dictation",
-            transcription(
-                unique("load-tm-alt"), "dictation", Settings={"ShowAlternatives": True, "MaxAlternatives": 2}
+            transcription_request(
+                unique("load-tm-alt"),
+                Type="CONVERSATION",
+                Settings={"ShowAlternatives": True, "MaxAlternatives": 2},
             ),
         ),
         (
             "transcription",
             "conversation_mono",
-            transcription(unique("load-tm-phi"), "conversation_mono", ContentIdentificationType="PHI"),
+            transcription_request(
+                unique("load-tm-phi"),
+                "conversation_mono",
+                Type="CONVERSATION",
+                ContentIdentificationType="PHI",
+            ),
         ),
         (
             "transcription",
             "conversation_stereo",
-            transcription(unique("load-tm-ch"), "conversation_stereo", Settings=two_channels),
+            transcription_request(
+                unique("load-tm-ch"), "conversation_stereo", Type="CONVERSATION", Settings=two_channels
+            ),
         ),
         (
             "scribe",
             "conversation_stereo",
-            scribe(
-                unique("load-hs-ch"),
-                "conversation_stereo",
-                two_channels,
-                ChannelDefinitions=CHANNEL_DEFINITIONS,
-            ),
+            stereo_scribe_request(unique("load-hs-ch")),
         ),
-        ("scribe", "conversation_mono", scribe(unique("load-hs-mono"), "conversation_mono", labels)),
+        ("scribe", "conversation_mono", scribe_request(unique("load-hs-mono"), labels, "conversation_mono")),
         (
             "scribe",
             "conversation_stereo",
-            scribe(
-                unique("load-hs-ch2"),
-                "conversation_stereo",
-                two_channels,
-                ChannelDefinitions=CHANNEL_DEFINITIONS,
-            ),
+            stereo_scribe_request(unique("load-hs-ch2")),
         ),
-        ("scribe", "conversation_mono", scribe(unique("load-hs-mono2"), "conversation_mono", labels)),
+        ("scribe", "conversation_mono", scribe_request(unique("load-hs-mono2"), labels, "conversation_mono")),
     ]
 
 
@@ -189,7 +165,7 @@ def test_nothing_is_retained_after_the_outputs_are_written(tmp_path, stack, s3):
     try:
         client = boto3.client("transcribe", endpoint_url=engine.endpoint)
         client.start_medical_scribe_job(
-            **scribe(name, "conversation_mono", {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2})
+            **scribe_request(name, {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}, "conversation_mono")
         )
         job = wait_scribe(client, name, timeout=600)
         assert job["MedicalScribeJobStatus"] == "COMPLETED", job.get("FailureReason")

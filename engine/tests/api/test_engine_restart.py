@@ -4,36 +4,25 @@ finished jobs are not rerun; SIGTERM stops the engine promptly with exit code 0.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 
 import boto3
 import pytest
 from engine_helpers import (
-    CHANNEL_DEFINITIONS,
     OUTPUT_BUCKET,
-    ROLE_ARN,
     media_key,
     media_uri,
+    run_engine,
+    stereo_scribe_request,
+    transcription_request,
     unique,
     wait_scribe,
     wait_transcription,
 )
 
-from medscribe_harness.devstack import engine_python, free_port, offline_engine, port_in_use
+from medscribe_harness.devstack import free_port, offline_engine, port_in_use
 
 pytestmark = pytest.mark.engine
-
-
-def dictation_request(name: str) -> dict:
-    return {
-        "MedicalTranscriptionJobName": name,
-        "LanguageCode": "en-US",
-        "Media": {"MediaFileUri": media_uri(media_key("dictation"))},
-        "OutputBucketName": OUTPUT_BUCKET,
-        "Specialty": "PRIMARYCARE",
-        "Type": "DICTATION",
-    }
 
 
 def test_jobs_vocabularies_and_the_own_key_survive_a_restart(tmp_path, stack, s3):
@@ -77,19 +66,12 @@ def test_jobs_vocabularies_and_the_own_key_survive_a_restart(tmp_path, stack, s3
             VocabularyName="restart-vocab", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
         )
         done, running, queued = unique("restart-done"), unique("restart-running"), unique("restart-queued")
-        client.start_medical_transcription_job(**dictation_request(done))
+        client.start_medical_transcription_job(**transcription_request(done))
         finished = wait_transcription(client, done)
         assert finished["TranscriptionJobStatus"] == "COMPLETED"
 
-        client.start_medical_scribe_job(
-            MedicalScribeJobName=running,
-            Media={"MediaFileUri": media_uri(media_key("conversation_stereo"))},
-            OutputBucketName=OUTPUT_BUCKET,
-            DataAccessRoleArn=ROLE_ARN,
-            Settings={"ChannelIdentification": True},
-            ChannelDefinitions=CHANNEL_DEFINITIONS,
-        )
-        client.start_medical_transcription_job(**dictation_request(queued))
+        client.start_medical_scribe_job(**stereo_scribe_request(running))
+        client.start_medical_transcription_job(**transcription_request(queued))
         deadline = time.monotonic() + 30
         while (
             client.get_medical_scribe_job(MedicalScribeJobName=running)["MedicalScribeJob"][
@@ -147,20 +129,7 @@ def test_jobs_vocabularies_and_the_own_key_survive_a_restart(tmp_path, stack, s3
 
 def test_port_in_use_exits_2(tmp_path, stack):
     """A second engine on the shared engine's port says so and exits with code 2."""
-    result = subprocess.run(
-        [
-            str(engine_python()),
-            "-m",
-            "medscribe_engine",
-            "--port",
-            str(stack.engine.port),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_engine(tmp_path / "data", port=stack.engine.port, timeout=60)
     assert result.returncode == 2
     assert "already in use" in result.stderr
     assert not (tmp_path / "data").exists()
@@ -171,20 +140,6 @@ def test_model_checksum_is_enforced(tmp_path):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     (model_dir / "model.bin").write_bytes(b"not the pinned model")
-    result = subprocess.run(
-        [
-            str(engine_python()),
-            "-m",
-            "medscribe_engine",
-            "--port",
-            str(free_port()),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "MEDSCRIBE_ENGINE_MODEL_DIR": str(model_dir)},
-    )
+    result = run_engine(tmp_path / "data", env={**os.environ, "MEDSCRIBE_ENGINE_MODEL_DIR": str(model_dir)})
     assert result.returncode == 1
     assert "sha256" in result.stderr and "refusing to load" in result.stderr

@@ -9,13 +9,12 @@ import wave
 
 import pytest
 from engine_helpers import (
-    CHANNEL_DEFINITIONS,
     MEDIA_BUCKET,
     OUTPUT_BUCKET,
-    ROLE_ARN,
     media_key,
     media_uri,
     read_output,
+    stereo_scribe_request,
     unique,
     wait_scribe,
 )
@@ -37,14 +36,9 @@ HISTORY_AND_PHYSICAL = [
 
 
 def start(transcribe, name: str, key: str, **extra) -> None:
+    settings = {"ChannelIdentification": True, **extra.pop("settings", {})}
     transcribe.start_medical_scribe_job(
-        MedicalScribeJobName=name,
-        Media={"MediaFileUri": media_uri(key)},
-        OutputBucketName=OUTPUT_BUCKET,
-        DataAccessRoleArn=ROLE_ARN,
-        Settings={"ChannelIdentification": True, **extra.pop("settings", {})},
-        ChannelDefinitions=CHANNEL_DEFINITIONS,
-        **extra,
+        **stereo_scribe_request(name, Media={"MediaFileUri": media_uri(key)}, Settings=settings, **extra)
     )
 
 

@@ -4,7 +4,7 @@ vocabulary and a vocabulary filter; Get*Job shows a job's current tags."""
 from __future__ import annotations
 
 import pytest
-from engine_helpers import OUTPUT_BUCKET, media_key, media_uri, unique, wait_transcription
+from engine_helpers import media_key, media_uri, transcription_request, unique, wait_transcription
 
 pytestmark = pytest.mark.engine
 
@@ -20,13 +20,7 @@ def tags_of(transcribe, arn: str) -> dict:
 def test_job_tags(transcribe):
     name = unique("tagged-job")
     transcribe.start_medical_transcription_job(
-        MedicalTranscriptionJobName=name,
-        LanguageCode="en-US",
-        Media={"MediaFileUri": media_uri(media_key("absent-for-tags"))},
-        OutputBucketName=OUTPUT_BUCKET,
-        Specialty="PRIMARYCARE",
-        Type="DICTATION",
-        Tags=[{"Key": "night", "Value": "2026-11-20"}],
+        **transcription_request(name, "absent-for-tags", Tags=[{"Key": "night", "Value": "2026-11-20"}])
     )
     arn = ARN.format("medical-transcription-job", name)
     assert tags_of(transcribe, arn) == {"night": "2026-11-20"}

@@ -7,11 +7,12 @@ import pytest
 from botocore.exceptions import WaiterError
 from engine_helpers import (
     MEDIA_BUCKET,
-    OUTPUT_BUCKET,
     PATIENT_FRAGMENT,
     media_key,
     media_uri,
     read_output,
+    scribe_request,
+    transcription_request,
     unique,
     wait_transcription,
 )
@@ -191,23 +192,10 @@ def test_list_filters_and_pages(s3, transcribe):
         assert set(listed) == set(names) | {failed}
 
 
-def dictation_request(name: str, vocabulary: str | None) -> dict:
-    settings = {"VocabularyName": vocabulary} if vocabulary else {}
-    return dict(
-        MedicalTranscriptionJobName=name,
-        LanguageCode="en-US",
-        Media={"MediaFileUri": media_uri(media_key("dictation"))},
-        OutputBucketName=OUTPUT_BUCKET,
-        Specialty="PRIMARYCARE",
-        Type="DICTATION",
-        Settings=settings,
-    )
-
-
 def test_jobs_need_a_ready_vocabulary(s3, transcribe):
     with pytest.raises(transcribe.exceptions.BadRequestException) as excinfo:
         transcribe.start_medical_transcription_job(
-            **dictation_request(unique("no-vocab"), "no-such-vocabulary")
+            **transcription_request(unique("no-vocab"), Settings={"VocabularyName": "no-such-vocabulary"})
         )
     assert "couldn't be found" in excinfo.value.response["Error"]["Message"]
     failed = unique("failed-vocab")
@@ -217,14 +205,18 @@ def test_jobs_need_a_ready_vocabulary(s3, transcribe):
     with pytest.raises(WaiterError):
         wait_ready(transcribe, failed)
     with pytest.raises(transcribe.exceptions.BadRequestException) as excinfo:
-        transcribe.start_medical_transcription_job(**dictation_request(unique("failed-vocab-job"), failed))
+        transcribe.start_medical_transcription_job(
+            **transcription_request(unique("failed-vocab-job"), Settings={"VocabularyName": failed})
+        )
     assert "FAILED" in excinfo.value.response["Error"]["Message"]
 
 
 def test_the_vocabulary_makes_lisinopril_appear(s3, stack, transcribe, drug_vocabulary, reference_jobs):
     wait_ready(transcribe, drug_vocabulary)
     name = unique("dictation-vocab")
-    transcribe.start_medical_transcription_job(**dictation_request(name, drug_vocabulary))
+    transcribe.start_medical_transcription_job(
+        **transcription_request(name, Settings={"VocabularyName": drug_vocabulary})
+    )
     job = wait_transcription(transcribe, name)
     assert job["TranscriptionJobStatus"] == "COMPLETED", job.get("FailureReason")
     assert job["Settings"]["VocabularyName"] == drug_vocabulary
@@ -253,7 +245,7 @@ def test_vocabulary_content_is_not_logged(engine_log, drug_vocabulary, transcrib
 def test_a_scribe_job_uses_the_vocabulary(s3, stack, transcribe, reference_jobs):
     """HealthScribe with speaker labels: tiny.en writes "Elbuter Island Taylor" for "albuterol inhaler"
     in the mono visit; a list vocabulary of the visit's drug fixes it (hotwords) before diarization."""
-    from engine_helpers import ROLE_ARN, wait_scribe
+    from engine_helpers import wait_scribe
 
     if "mono_refused" in reference_jobs:
         pytest.skip("this engine build has no diarization")
@@ -264,11 +256,11 @@ def test_a_scribe_job_uses_the_vocabulary(s3, stack, transcribe, reference_jobs)
     wait_ready(transcribe, name)
     job_name = unique("visit-mono-vocab")
     transcribe.start_medical_scribe_job(
-        MedicalScribeJobName=job_name,
-        Media={"MediaFileUri": media_uri(media_key("conversation_mono"))},
-        OutputBucketName=OUTPUT_BUCKET,
-        DataAccessRoleArn=ROLE_ARN,
-        Settings={"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2, "VocabularyName": name},
+        **scribe_request(
+            job_name,
+            {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2, "VocabularyName": name},
+            "conversation_mono",
+        )
     )
     job = wait_scribe(transcribe, job_name)
     assert job["MedicalScribeJobStatus"] == "COMPLETED", job.get("FailureReason")

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import pytest
 from engine_helpers import (
-    CHANNEL_DEFINITIONS,
     MEDIA_BUCKET,
-    OUTPUT_BUCKET,
     PATIENT_FRAGMENT,
-    ROLE_ARN,
     media_key,
     media_uri,
     read_output,
+    stereo_scribe_request,
     unique,
     wait_scribe,
 )
@@ -78,18 +76,12 @@ def filtered_jobs(transcribe):
     jobs = {}
     for method in ("remove", "mask", "tag"):
         jobs[method] = unique(f"filter-{method}")
-        transcribe.start_medical_scribe_job(
-            MedicalScribeJobName=jobs[method],
-            Media={"MediaFileUri": media_uri(media_key("conversation_stereo"))},
-            OutputBucketName=OUTPUT_BUCKET,
-            DataAccessRoleArn=ROLE_ARN,
-            Settings={
-                "ChannelIdentification": True,
-                "VocabularyFilterName": name,
-                "VocabularyFilterMethod": method,
-            },
-            ChannelDefinitions=CHANNEL_DEFINITIONS,
-        )
+        settings = {
+            "ChannelIdentification": True,
+            "VocabularyFilterName": name,
+            "VocabularyFilterMethod": method,
+        }
+        transcribe.start_medical_scribe_job(**stereo_scribe_request(jobs[method], Settings=settings))
     return jobs
 
 

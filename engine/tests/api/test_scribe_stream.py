@@ -20,7 +20,7 @@ from engine_helpers import (
     read_output,
     wait_scribe,
 )
-from streaming_client import node_or_skip, run_client
+from streaming_client import run_client
 from test_engine_transcription import normalize, word_error_rate
 
 pytestmark = pytest.mark.engine
@@ -40,16 +40,6 @@ CONFIGURATION = {
 STEREO_CONFIGURATION = {**CONFIGURATION, "ChannelDefinitions": CHANNEL_DEFINITIONS}
 PAUSE_AT_S = 14.68  # between two turns of the mono visit (14.48 s and 14.88 s)
 SEGMENT_KEYS = {"SegmentId", "BeginAudioTime", "EndAudioTime", "Content", "Items", "IsPartial", "ChannelId"}
-
-
-@pytest.fixture(scope="module")
-def node():
-    return node_or_skip()
-
-
-@pytest.fixture(scope="module")
-def endpoint(stack):
-    return stack.engine_stream_endpoint
 
 
 def scribe(node: str, endpoint: str, name: str = "dictation", timeout: float = 300, **options) -> list[dict]:

@@ -8,13 +8,12 @@ reads the JSON lines it prints.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 
 import pytest
-from engine_helpers import FIXTURES, load_reference, read_output, wait_scribe
-from streaming_client import node_or_skip, run_client
+from engine_helpers import FIXTURES, load_reference, read_output, run_engine, wait_scribe
+from streaming_client import run_client
 from test_engine_transcription import normalize, word_error_rate
 
 pytestmark = pytest.mark.engine
@@ -27,16 +26,6 @@ WER_MARGIN = 0.05
 # are held to being the recording's words, at most one in four wrong (53 words: the PCM stream's draws had
 # 4 to 8 errors), not to another draw's count.
 LIVE_WER_AT_MOST = 0.25
-
-
-@pytest.fixture(scope="module")
-def node():
-    return node_or_skip()
-
-
-@pytest.fixture(scope="module")
-def endpoint(stack):
-    return stack.engine_stream_endpoint
 
 
 def stream(node: str, endpoint: str, name: str, timeout: float = 240, **options) -> list[dict]:
@@ -350,23 +339,6 @@ def test_streams_past_the_limit_get_limit_exceeded(node, endpoint):
 
 
 def test_a_stream_port_in_use_exits_2_before_loading_models(tmp_path, stack):
-    from medscribe_harness.devstack import engine_python, free_port
-
-    result = subprocess.run(
-        [
-            str(engine_python()),
-            "-m",
-            "medscribe_engine",
-            "--port",
-            str(free_port()),
-            "--stream-port",
-            str(stack.engine_stream_port),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_engine(tmp_path / "data", "--stream-port", str(stack.engine_stream_port), timeout=60)
     assert result.returncode == 2
     assert f"port {stack.engine_stream_port}" in result.stderr and "already in use" in result.stderr

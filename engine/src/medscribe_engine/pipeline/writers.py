@@ -233,59 +233,55 @@ def encryption_arguments(request: dict) -> dict:
     return arguments
 
 
-def put_json(s3_client, bucket: str, key: str, document: dict, request: dict | None = None) -> str:
-    body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
-    try:
-        s3_client.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=body,
-            ContentType="application/json",
-            **encryption_arguments(request or {}),
-        )
-    except Exception:
-        raise JobFailed(
-            "The output bucket can't be written to. Make sure the bucket exists and that you have write "
-            "permission, then try your request again."
-        ) from None
-    return object_url(bucket, key)
-
-
-class WriteTranscribeMedical:
-    """Put the Transcribe Medical transcript; ``doc.outputs["transcript"]`` = its URI.
+class OutputWriter:
+    """What the stages that put a job's JSON outputs share: the S3 client and :meth:`put`.
 
     :param s3_client: a boto3 S3 client.
     """
+
+    def __init__(self, s3_client):
+        self.s3 = s3_client
+
+    def put(self, doc: JobDocument, key: str, document: dict) -> str:
+        """Put ``document`` at ``key`` of the job's OutputBucketName (SSE-KMS as the request asks); its URI.
+        JobFailed when the bucket can't be written to."""
+        bucket = doc.request["OutputBucketName"]
+        body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+        try:
+            self.s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                ContentType="application/json",
+                **encryption_arguments(doc.request),
+            )
+        except Exception:
+            raise JobFailed(
+                "The output bucket can't be written to. Make sure the bucket exists and that you have write "
+                "permission, then try your request again."
+            ) from None
+        return object_url(bucket, key)
+
+
+class WriteTranscribeMedical(OutputWriter):
+    """Put the Transcribe Medical transcript; ``doc.outputs["transcript"]`` = its URI."""
 
     name = "writers"
     requires = ("doc.tokens",)
     assigns = ("doc.outputs",)
 
-    def __init__(self, s3_client):
-        self.s3 = s3_client
-
     def __call__(self, doc: JobDocument) -> None:
         key = _checked(transcribe_output_key(doc.job_name, doc.request.get("OutputKey")))
-        doc.outputs["transcript"] = put_json(
-            self.s3, doc.request["OutputBucketName"], key, transcribe_medical_json(doc), doc.request
-        )
+        doc.outputs["transcript"] = self.put(doc, key, transcribe_medical_json(doc))
 
 
-class WriteHealthScribe:
-    """Put the HealthScribe transcript file; ``doc.outputs["transcript"]`` = its URI.
-
-    :param s3_client: a boto3 S3 client.
-    """
+class WriteHealthScribe(OutputWriter):
+    """Put the HealthScribe transcript file; ``doc.outputs["transcript"]`` = its URI."""
 
     name = "writers"
     requires = ("doc.tokens", "doc.segments", "segment.role")
     assigns = ("doc.outputs",)
 
-    def __init__(self, s3_client):
-        self.s3 = s3_client
-
     def __call__(self, doc: JobDocument) -> None:
         key = _checked(healthscribe_output_key(doc.job_name))
-        doc.outputs["transcript"] = put_json(
-            self.s3, doc.request["OutputBucketName"], key, healthscribe_transcript_json(doc), doc.request
-        )
+        doc.outputs["transcript"] = self.put(doc, key, healthscribe_transcript_json(doc))

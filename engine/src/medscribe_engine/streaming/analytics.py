@@ -36,7 +36,7 @@ from medscribe_engine.pipeline.document import (
     MediaInfo,
 )
 from medscribe_engine.pipeline.s3 import make_s3_client
-from medscribe_engine.pipeline.writers import healthscribe_transcript_json, put_json
+from medscribe_engine.pipeline.writers import OutputWriter, healthscribe_transcript_json
 from medscribe_engine.streaming.scribe_settings import note_template
 from medscribe_engine.streaming.sessions import COMPLETED, FAILED, Session, SessionStore
 from medscribe_engine.streaming.settings import PcmDecoder
@@ -98,40 +98,30 @@ def streaming_transcript_json(doc: JobDocument) -> dict:
     return {"Conversation": {**ordered, **conversation}}
 
 
-class WriteStreamingTranscript:
+class WriteStreamingTranscript(OutputWriter):
     """Stage ``writers`` of a session: ``transcript.json`` under :func:`output_prefix`."""
 
     name = "writers"
     requires = ("doc.tokens", "doc.segments", "segment.role")
     assigns = ("doc.outputs",)
 
-    def __init__(self, s3_client):
-        self.s3 = s3_client
-
     def __call__(self, doc: JobDocument) -> None:
         key = f"{output_prefix(doc.job_name)}/transcript.json"
-        doc.outputs["transcript"] = put_json(
-            self.s3, doc.request["OutputBucketName"], key, streaming_transcript_json(doc), doc.request
-        )
+        doc.outputs["transcript"] = self.put(doc, key, streaming_transcript_json(doc))
 
 
-class WriteStreamingNote:
+class WriteStreamingNote(OutputWriter):
     """Stage ``summary`` of a session: ``summary.json`` under :func:`output_prefix`."""
 
     name = "summary"
     requires = ("doc.clinical_document",)
     assigns = ("doc.outputs",)
 
-    def __init__(self, s3_client):
-        self.s3 = s3_client
-
     def __call__(self, doc: JobDocument) -> None:
         sections = (doc.clinical_document or {}).get("Sections", [])
         document = {"ClinicalDocumentation": {"SessionId": doc.job_name, "Sections": sections}}
         key = f"{output_prefix(doc.job_name)}/summary.json"
-        doc.outputs["clinical_document"] = put_json(
-            self.s3, doc.request["OutputBucketName"], key, document, doc.request
-        )
+        doc.outputs["clinical_document"] = self.put(doc, key, document)
 
 
 def job_request(session: Session, diarization_available: bool) -> dict:

@@ -20,20 +20,13 @@ HealthScribe's streams are routed here too: ``POST /medical-scribe-stream`` (:mo
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from medscribe_engine.auth import SigV4Verifier
-from medscribe_engine.exceptions import (
-    BadRequestException,
-    LimitExceededException,
-    TranscribeError,
-)
+from medscribe_engine.exceptions import BadRequestException
 from medscribe_engine.pipeline.diarize import ResemblyzerEmbedder
 from medscribe_engine.pipeline.phi import detect
 from medscribe_engine.pipeline.vocabulary import ApplyVocabulary, hotwords
@@ -50,12 +43,11 @@ from medscribe_engine.streaming.settings import (
     audio_decoder,
     parse_settings,
 )
-from medscribe_engine.streaming.signing import ChunkVerifier, verify_request
+from medscribe_engine.streaming.signing import ChunkVerifier
 from medscribe_engine.streaming.wire import (
     IDLE_MESSAGE,
     IDLE_TIMEOUT_S,
     MAX_AUDIO_CHUNK,
-    Disconnected,
     EventStream,
     StreamError,
     decoded,
@@ -146,70 +138,27 @@ class StreamingApp:
             await error_response(send, 404, "UnknownOperationException", "Unknown operation.")
 
 
-class MedicalStream(EventStream):
+class MedicalStream(EventStream[MedicalStreamSettings]):
     """One StartMedicalStreamTranscription stream."""
 
-    async def run(self) -> None:
-        signed = self.scope.get("signed")  # the WebSocket form's presigned URL, checked already
-        if signed is None:
-            try:
-                signed = verify_request(self.service.verifier, "POST", self.scope["path"], self.headers)
-            except TranscribeError as error:
-                await error_response(self.send, error.status, error.code, error.message)
-                return
-        settings, failure = None, None
-        try:
-            settings = parse_settings(self.headers)
-            entries = self._vocabulary(settings)
-            diarize = settings.show_speaker_label and settings.type != "DICTATION"
-            if diarize and not self.service.resources.diarization_available:
-                raise BadRequestException("Speaker labels are not available in this engine build.")
-            if self.service.active >= self.service.max_streams:
-                raise LimitExceededException(
-                    f"You have reached your limit of {self.service.max_streams} concurrent streams. Wait "
-                    "for a stream to end and try your request again."
-                )
-        except TranscribeError as error:
-            failure = error
-        request_id = str(uuid.uuid4())
-        echo = settings.response_headers() if settings else []
-        await self.send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/vnd.amazon.eventstream"),
-                    (b"x-amzn-request-id", request_id.encode()),
-                    *[(name.encode(), value.encode()) for name, value in echo],
-                ],
-            }
-        )
-        if failure is not None:
-            log.info("stream refused: %s", failure.code)
-            await self._finish(eventstream.exception_event(failure.code, failure.message))
-            return
-        if settings is None:  # parse_settings returned them, or raised the failure answered above
-            raise RuntimeError("a stream's settings are missing although it was not refused")
-        self.service.active += 1
-        started = time.monotonic()
-        try:
-            await self._stream(settings, ChunkVerifier(signed, self.service.verifier), entries)
-        finally:
-            self.service.active -= 1
-            log.info(
-                "stream %s ended after %.1fs: %d event(s) in, %d partial and %d final result(s) out",
-                settings.session_id, time.monotonic() - started, self.events, self.results["partial"],
-                self.results["final"],
-            )  # fmt: skip
+    entries = None  # the custom vocabulary's entries (None: no vocabulary)
 
-    def _vocabulary(self, settings: MedicalStreamSettings):
-        if not settings.vocabulary_name:
-            return None
-        if self.service.vocabularies is None:
-            raise BadRequestException("Custom vocabularies are not available in this engine.")
-        return self.service.vocabularies.ready_entries(settings.vocabulary_name)
+    def _accept(self) -> MedicalStreamSettings:
+        settings = parse_settings(self.headers)
+        self.entries = self._vocabulary_entries(settings.vocabulary_name)
+        diarize = settings.show_speaker_label and settings.type != "DICTATION"
+        if diarize and not self.service.resources.diarization_available:
+            raise BadRequestException("Speaker labels are not available in this engine build.")
+        return settings
 
-    async def _stream(self, settings: MedicalStreamSettings, chunks: ChunkVerifier, entries) -> None:
+    def _log_end(self, settings: MedicalStreamSettings, seconds: float) -> None:
+        log.info(
+            "stream %s ended after %.1fs: %d event(s) in, %d partial and %d final result(s) out",
+            settings.session_id, seconds, self.events, self.results["partial"], self.results["final"],
+        )  # fmt: skip
+
+    async def _serve(self, settings: MedicalStreamSettings, chunks: ChunkVerifier) -> None:
+        entries = self.entries
         log.info(
             "stream %s started: %d Hz, %d channel(s), speakers %s, PHI %s, vocabulary %s",
             settings.session_id, settings.sample_rate, settings.number_of_channels,
@@ -234,27 +183,13 @@ class MedicalStream(EventStream):
     ) -> None:
         messages = eventstream.MessageReader()
         while True:
-            try:
-                message = await asyncio.wait_for(self.receive(), self.service.idle_timeout_s)
-            except TimeoutError:
-                raise StreamError(
-                    BadRequestException(IDLE_MESSAGE.format(self.service.idle_timeout_s))
-                ) from None
-            if message["type"] == "http.disconnect":
-                raise Disconnected()
-            try:
-                outer = messages.feed(message.get("body", b""))
-            except eventstream.ParserError:
-                raise StreamError(BadRequestException("The event stream is malformed.")) from None
+            outer, more = await self._receive(messages)
             for signed in outer:
-                try:
-                    payload = chunks.open(signed)
-                except TranscribeError as error:
-                    raise StreamError(error) from None
+                payload = self._open(chunks, signed)
                 if not payload:
                     return self._end(decoder, channels)
                 self._event(payload, decoder, channels)
-            if not message.get("more_body", False):
+            if not more:
                 return self._end(decoder, channels)
 
     def _end(self, decoder: AudioDecoder, channels: list[ChannelStream]) -> None:
@@ -263,23 +198,16 @@ class MedicalStream(EventStream):
         self.ended.set()
 
     def _event(self, payload: bytes, decoder: AudioDecoder, channels: list[ChannelStream]) -> None:
-        try:
-            inner = eventstream.MessageReader().feed(payload)
-        except eventstream.ParserError:
-            inner = []
-        if len(inner) != 1 or inner[0].headers.get(":message-type") != "event":
-            raise StreamError(BadRequestException("Each signed chunk must hold exactly one event message."))
-        self.events += 1
-        kind = inner[0].headers.get(":event-type")
+        kind, audio = self._event_of(payload)
         if kind == "ConfigurationEvent":
             return  # ChannelDefinitions / PostCallAnalyticsSettings: nothing to configure offline
         if kind != "AudioEvent":
             raise StreamError(BadRequestException(f"The event type {kind} isn't valid in this stream."))
-        if len(inner[0].payload) > MAX_AUDIO_CHUNK:
+        if len(audio) > MAX_AUDIO_CHUNK:
             raise StreamError(
                 BadRequestException("An audio event is larger than the engine accepts (256 KiB).")
             )
-        for channel, samples in zip(channels, decoded(decoder.decode, inner[0].payload), strict=True):
+        for channel, samples in zip(channels, decoded(decoder.decode, audio), strict=True):
             channel.add(samples)
         self.audio_arrived.set()
 

@@ -24,15 +24,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-import uuid
 from typing import TYPE_CHECKING
 
-from medscribe_engine.exceptions import (
-    BadRequestException,
-    LimitExceededException,
-    TranscribeError,
-)
+from medscribe_engine.exceptions import BadRequestException, TranscribeError
 from medscribe_engine.pipeline.vocabulary import hotwords
 from medscribe_engine.streaming import eventstream
 from medscribe_engine.streaming.recognition import ChannelStream
@@ -46,15 +40,13 @@ from medscribe_engine.streaming.scribe_settings import (
 )
 from medscribe_engine.streaming.sessions import MAX_AUDIO_S, Session, SessionStore
 from medscribe_engine.streaming.settings import AudioDecoder, audio_decoder, pcm16
-from medscribe_engine.streaming.signing import ChunkVerifier, verify_request
+from medscribe_engine.streaming.signing import ChunkVerifier
 from medscribe_engine.streaming.wire import (
-    IDLE_MESSAGE,
     MAX_AUDIO_CHUNK,
     Disconnected,
     EventStream,
     StreamError,
     decoded,
-    error_response,
 )
 
 if TYPE_CHECKING:
@@ -69,7 +61,7 @@ END_OF_SESSION = "END_OF_SESSION"
 DRAIN_S = 2.0  # how long the rest of the input is waited for once the last event was read
 
 
-class ScribeStream(EventStream):
+class ScribeStream(EventStream[ScribeStreamSettings]):
     """One StartMedicalScribeStream stream."""
 
     label = "scribe stream"
@@ -85,63 +77,28 @@ class ScribeStream(EventStream):
         self.opened = False  # the session was opened (or resumed) by this stream
         self.audio_bytes = 0  # the session's stored audio, this stream's included
 
-    async def run(self) -> None:
-        try:
-            signed = verify_request(self.service.verifier, "POST", self.scope["path"], self.headers)
-        except TranscribeError as error:
-            await error_response(self.send, error.status, error.code, error.message)
-            return
-        settings, failure = None, None
-        try:
-            settings = parse_scribe_headers(self.headers)
-            if self.service.sessions is None:
-                raise BadRequestException("HealthScribe streams are not available in this engine.")
-            if self.service.active >= self.service.max_streams:
-                raise LimitExceededException(
-                    f"You have reached your limit of {self.service.max_streams} concurrent streams. Wait "
-                    "for a stream to end and try your request again."
-                )
-        except TranscribeError as error:
-            failure = error
-        echo = settings.response_headers() if settings else []
-        await self.send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/vnd.amazon.eventstream"),
-                    (b"x-amzn-request-id", str(uuid.uuid4()).encode()),
-                    *[(name.encode(), value.encode()) for name, value in echo],
-                ],
-            }
-        )
-        if failure is not None:
-            log.info("scribe stream refused: %s", failure.code)
-            await self._finish(eventstream.exception_event(failure.code, failure.message))
-            return
-        if settings is None:  # parse_scribe_headers returned them, or raised the failure answered above
-            raise RuntimeError("a scribe stream's settings are missing although it was not refused")
-        self.service.active += 1
-        started = time.monotonic()
-        try:
-            await self._session(settings, ChunkVerifier(signed, self.service.verifier))
-        finally:
-            self.service.active -= 1
-            log.info(
-                "scribe stream %s ended after %.1fs (%s): %d event(s) in, %d partial and %d final segment(s) out",
-                settings.session_id, time.monotonic() - started,
-                "end of session" if self.end_of_session else "paused" if self.opened else "refused", self.events,
-                self.results["partial"], self.results["final"],
-            )  # fmt: skip
+    def _accept(self) -> ScribeStreamSettings:
+        settings = parse_scribe_headers(self.headers)
+        if self.service.sessions is None:
+            raise BadRequestException("HealthScribe streams are not available in this engine.")
+        return settings
+
+    def _log_end(self, settings: ScribeStreamSettings, seconds: float) -> None:
+        log.info(
+            "scribe stream %s ended after %.1fs (%s): %d event(s) in, %d partial and %d final segment(s) out",
+            settings.session_id, seconds,
+            "end of session" if self.end_of_session else "paused" if self.opened else "refused", self.events,
+            self.results["partial"], self.results["final"],
+        )  # fmt: skip
 
     def _sessions(self) -> SessionStore:
-        """The engine's session store (:meth:`run` refuses the stream when there is none)."""
+        """The engine's session store (:meth:`_accept` refuses the stream when there is none)."""
         sessions = self.service.sessions
         if sessions is None:
             raise RuntimeError("HealthScribe streams are not available in this engine.")
         return sessions
 
-    async def _session(self, settings: ScribeStreamSettings, chunks: ChunkVerifier) -> None:
+    async def _serve(self, settings: ScribeStreamSettings, chunks: ChunkVerifier) -> None:
         """Configure (or resume) the session from the first event, then stream."""
         try:
             kind, payload = await self._next_event(chunks)
@@ -150,16 +107,14 @@ class ScribeStream(EventStream):
                     BadRequestException("The first event of a stream must be a ConfigurationEvent.")
                 )
             configuration = parse_configuration(payload)
-            entries = self._vocabulary(configuration)
+            entries = self._vocabulary_entries(configuration.get("VocabularyName"))
             words = self._filter(configuration)
             session = self._sessions().open(settings, configuration, channel_count(configuration))
         except TranscribeError as error:
-            log.info("scribe stream refused: %s", error.code)
-            await self._finish(eventstream.exception_event(error.code, error.message))
+            await self._refuse(error)
             return
         except StreamError as stop:
-            log.info("scribe stream refused: %s", stop.error.code)
-            await self._finish(eventstream.exception_event(stop.error.code, stop.error.message))
+            await self._refuse(stop.error)
             return
         except Disconnected:
             return
@@ -181,14 +136,6 @@ class ScribeStream(EventStream):
             if self.end_of_session and not failed and self.service.analytics is not None:
                 self.service.analytics.submit(session.session_id)
 
-    def _vocabulary(self, configuration: dict):
-        name = configuration.get("VocabularyName")
-        if not name:
-            return None
-        if self.service.vocabularies is None:
-            raise BadRequestException("Custom vocabularies are not available in this engine.")
-        return self.service.vocabularies.ready_entries(name)
-
     def _filter(self, configuration: dict):
         name = configuration.get("VocabularyFilterName")
         if not name:
@@ -202,35 +149,15 @@ class ScribeStream(EventStream):
         while not self.pending:
             if self.input_ended:
                 return None, b""
-            try:
-                message = await asyncio.wait_for(self.receive(), self.service.idle_timeout_s)
-            except TimeoutError:
-                raise StreamError(
-                    BadRequestException(IDLE_MESSAGE.format(self.service.idle_timeout_s))
-                ) from None
-            if message["type"] == "http.disconnect":
-                raise Disconnected()
-            try:
-                self.pending.extend(self.messages.feed(message.get("body", b"")))
-            except eventstream.ParserError:
-                raise StreamError(BadRequestException("The event stream is malformed.")) from None
-            if not message.get("more_body", False):
+            outer, more = await self._receive(self.messages)
+            self.pending.extend(outer)
+            if not more:
                 self.input_ended = self.body_complete = True
-        try:
-            payload = chunks.open(self.pending.pop(0))
-        except TranscribeError as error:
-            raise StreamError(error) from None
+        payload = self._open(chunks, self.pending.pop(0))
         if not payload:  # the empty chunk: the end of the input
             self.input_ended, self.pending = True, []
             return None, b""
-        try:
-            inner = eventstream.MessageReader().feed(payload)
-        except eventstream.ParserError:
-            inner = []
-        if len(inner) != 1 or inner[0].headers.get(":message-type") != "event":
-            raise StreamError(BadRequestException("Each signed chunk must hold exactly one event message."))
-        self.events += 1
-        return inner[0].headers.get(":event-type"), inner[0].payload
+        return self._event_of(payload)
 
     async def _stream(self, session: Session, chunks: ChunkVerifier, entries, words, configuration) -> None:
         model = self.service.resources.whisper

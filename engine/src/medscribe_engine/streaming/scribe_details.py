@@ -11,16 +11,14 @@ output locations (the URIs of the objects, in the form of the batch jobs' Transc
 from __future__ import annotations
 
 import hashlib
-import hmac
-import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote
 
-from medscribe_engine.auth import ALGORITHM, SERVICE, SIGNATURE_MISMATCH, SigV4Verifier
+from medscribe_engine.auth import SIGNATURE_MISMATCH, SigV4Verifier
 from medscribe_engine.exceptions import BadRequestException, InvalidSignatureException, TranscribeError
 from medscribe_engine.streaming.sessions import Session
 from medscribe_engine.streaming.settings import SESSION_ID
-from medscribe_engine.streaming.signing import signing_key
+from medscribe_engine.streaming.signing import check_request_signature, checked_headers
 from medscribe_engine.streaming.wire import error_response, json_response
 
 if TYPE_CHECKING:
@@ -28,7 +26,6 @@ if TYPE_CHECKING:
 
 NOT_FOUND = "The requested resource couldn't be found. Check that the SessionId is correct and try again."
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
-_SIGNED_HEADERS = re.compile(r"SignedHeaders=([^,\s]+)")
 
 
 def verify_plain_request(
@@ -39,15 +36,7 @@ def verify_plain_request(
 
     :param headers: the request headers, lower-cased names; ``:authority`` for HTTP/2 requests.
     """
-    checked = dict(headers)
-    authorization = headers.get("authorization", "")
-    match = _SIGNED_HEADERS.search(authorization)
-    names = match.group(1).split(";") if match else []
-    if match is not None and ":authority" in names:  # HTTP/2: the host is signed as :authority
-        host_names = ";".join("host" if name == ":authority" else name for name in names)
-        checked["authorization"] = authorization.replace(match.group(0), f"SignedHeaders={host_names}")
-        checked["host"] = headers.get(":authority", "")
-    signed = verifier.check_headers(checked)
+    signed, names = checked_headers(verifier, headers)
     claimed = headers.get("x-amz-content-sha256")
     payload_hash = hashlib.sha256(body).hexdigest()
     if claimed not in (None, payload_hash, UNSIGNED_PAYLOAD):
@@ -58,16 +47,7 @@ def verify_plain_request(
         f"{quote(key, safe='-_.~')}={quote(value, safe='-_.~')}"
         for key, value in sorted(parse_qsl(query, keep_blank_values=True))
     )
-    canonical_headers = "".join(f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in names)
-    canonical = "\n".join(
-        [method, quote(path, safe="/~"), canonical_query, canonical_headers, ";".join(names), payload_hash]
-    )
-    scope = f"{signed.amz_date[:8]}/{verifier.region}/{SERVICE}/aws4_request"
-    to_sign = "\n".join([ALGORITHM, signed.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = signing_key(signed.secret, signed.amz_date[:8], verifier.region)
-    expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-    if names != sorted(names) or not hmac.compare_digest(expected, signed.signature):
-        raise InvalidSignatureException(SIGNATURE_MISMATCH)
+    check_request_signature(verifier, signed, names, headers, method, path, canonical_query, payload_hash)
 
 
 def stream_details(session: Session) -> dict:

@@ -58,6 +58,22 @@ def verify_request(verifier: SigV4Verifier, method: str, path: str, headers: dic
     :param path: the request path (no query: the stream operations have none).
     :param headers: the request headers, lower-cased names; ``:authority`` for HTTP/2 requests.
     """
+    signed, names = checked_headers(verifier, headers)
+    if headers.get("x-amz-content-sha256") != STREAMING_PAYLOAD:
+        raise InvalidSignatureException(
+            f"A stream must be signed with the payload hash {STREAMING_PAYLOAD} (header x-amz-content-sha256)."
+        )
+    check_request_signature(verifier, signed, names, headers, method, path, "", STREAMING_PAYLOAD)
+    return signed
+
+
+def checked_headers(verifier: SigV4Verifier, headers: dict[str, str]) -> tuple[SignedHeaders, list[str]]:
+    """A header-signed request's key, scope, date and signed headers, checked by the batch API's
+    :meth:`~medscribe_engine.auth.SigV4Verifier.check_headers`, and the names of the headers it signed.
+    Over HTTP/2 the SDKs sign the ``:authority`` pseudo-header instead of ``host``.
+
+    :param headers: the request headers, lower-cased names; ``:authority`` for HTTP/2 requests.
+    """
     checked = dict(headers)
     authorization = headers.get("authorization", "")
     match = _SIGNED_HEADERS.search(authorization)
@@ -66,19 +82,28 @@ def verify_request(verifier: SigV4Verifier, method: str, path: str, headers: dic
         host_names = ";".join("host" if name == ":authority" else name for name in names)
         checked["authorization"] = authorization.replace(match.group(0), f"SignedHeaders={host_names}")
         checked["host"] = headers.get(":authority", "")
-    signed = verifier.check_headers(checked)
-    if headers.get("x-amz-content-sha256") != STREAMING_PAYLOAD:
-        raise InvalidSignatureException(
-            f"A stream must be signed with the payload hash {STREAMING_PAYLOAD} (header x-amz-content-sha256)."
-        )
+    return verifier.check_headers(checked), names
+
+
+def check_request_signature(
+    verifier: SigV4Verifier,
+    signed: SignedHeaders,
+    names: list[str],
+    headers: dict[str, str],
+    method: str,
+    path: str,
+    canonical_query: str,
+    payload_hash: str,
+) -> None:
+    """Nothing when ``signed``'s signature is that of the canonical request of these parts (the headers
+    ``names`` signed, in sorted order); InvalidSignatureException otherwise."""
     canonical_headers = "".join(f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in names)
     canonical = "\n".join(
-        [method, quote(path, safe="/~"), "", canonical_headers, ";".join(names), STREAMING_PAYLOAD]
+        [method, quote(path, safe="/~"), canonical_query, canonical_headers, ";".join(names), payload_hash]
     )
     expected = request_signature(canonical, signed, verifier.region)
     if names != sorted(names) or not hmac.compare_digest(expected, signed.signature):
         raise InvalidSignatureException(SIGNATURE_MISMATCH)
-    return signed
 
 
 EMPTY_PAYLOAD = hashlib.sha256(b"").hexdigest()  # a presigned WebSocket URL signs an empty body

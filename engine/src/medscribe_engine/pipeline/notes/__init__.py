@@ -16,7 +16,7 @@ from __future__ import annotations
 from medscribe_engine.pipeline.document import JobDocument
 from medscribe_engine.pipeline.notes.builder import NoteBuilder, NoteParams, render_text
 from medscribe_engine.pipeline.notes.templates import DEFAULT_TEMPLATE, TEMPLATES, section_names
-from medscribe_engine.pipeline.writers import put_json
+from medscribe_engine.pipeline.writers import OutputWriter
 
 __all__ = [
     "TEMPLATES",
@@ -60,25 +60,13 @@ class BuildClinicalDocument:
         doc.clinical_document = builder.build(doc.segments, doc.insights)
 
 
-class WriteClinicalDocument:
-    """Put the clinical document; ``doc.outputs["clinical_document"]`` = its URI.
-
-    :param s3_client: a boto3 S3 client.
-    """
+class WriteClinicalDocument(OutputWriter):
+    """Put the clinical document; ``doc.outputs["clinical_document"]`` = its URI."""
 
     name = "summary"
     requires = ("doc.clinical_document",)
     assigns = ("doc.outputs",)
 
-    def __init__(self, s3_client):
-        self.s3 = s3_client
-
     def __call__(self, doc: JobDocument) -> None:
         document = {"ClinicalDocumentation": doc.clinical_document or {"Sections": []}}
-        doc.outputs["clinical_document"] = put_json(
-            self.s3,
-            doc.request["OutputBucketName"],
-            clinical_document_key(doc.job_name),
-            document,
-            doc.request,
-        )
+        doc.outputs["clinical_document"] = self.put(doc, clinical_document_key(doc.job_name), document)

@@ -22,9 +22,10 @@ import pendulum
 from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from medscribe.assets import FLATTENED, GATED, LAKE_ASSETS, event_extra
+from medscribe.assets import GATED, LAKE_ASSETS, event_extra
 from medscribe.aws.operators.manifest import StartMedicalJobsFromManifestOperator
 from medscribe.dag_params import places_params
+from medscribe.lake.tables import FLATTENED_TABLES
 
 if TYPE_CHECKING:
     from airflow.sdk.types import OutletEventAccessorsProtocol
@@ -170,7 +171,7 @@ def medscribe_nightly():
             night=ds,
         )
 
-    @task(outlets=[LAKE_ASSETS[table] for table in FLATTENED])
+    @task(outlets=[LAKE_ASSETS[table] for table in FLATTENED_TABLES])
     def flatten(
         discovery: dict,
         streaming: dict,
@@ -197,7 +198,7 @@ def medscribe_nightly():
             ledger=ledger,
             streaming=night_sessions(ledger, streaming),
         )
-        for table in FLATTENED:
+        for table in FLATTENED_TABLES:
             outlet_events[LAKE_ASSETS[table]].extra = event_extra(ds, counts.get(table))
         return counts
 

@@ -13,10 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import struct
-import subprocess
-import sys
 import time
 import wave
 
@@ -24,8 +21,7 @@ import pytest
 
 from medscribe.night.discover import DEFAULT_LIMITS
 from medscribe.night.keys import shard_of
-from medscribe_harness.devstack import local_credentials_env
-from tests.conftest import AUDIO, boto3_client
+from tests.conftest import AUDIO, boto3_client, run_child
 from tests.test_discovery import DESTINATION
 
 BUCKET = "huge-recording-night"
@@ -135,11 +131,6 @@ def test_a_four_hour_recording_is_discovered_under_1_gb_of_rss(s3_only, tmp_path
         path.unlink()
         s3.put_object(Bucket=BUCKET, Key=SMALL_KEY, Body=small)
         timings["upload_s"] = time.monotonic() - started
-        env = {
-            **os.environ,
-            **local_credentials_env(),
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-        }
         args = {
             "endpoint": s3_only.s3_endpoint,
             "bucket": BUCKET,
@@ -147,15 +138,7 @@ def test_a_four_hour_recording_is_discovered_under_1_gb_of_rss(s3_only, tmp_path
             "shards": SHARDS,
             "destination": DESTINATION,
         }
-        child = subprocess.run(
-            [sys.executable, "-c", CHILD, json.dumps(args)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
-        assert child.returncode == 0, child.stderr[-3000:]
-        result = json.loads(child.stdout.strip().splitlines()[-1])
+        result = run_child(CHILD, args, stderr_tail=3000)
         timings["discover_s"] = result["seconds"]
 
         # per the limits: exactly 4 hours (not over) and under 2 GB, so admitted, not quarantined

@@ -5,12 +5,9 @@ size of a recording (a generated 500 MB WAV, measured in a child process)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import struct
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -18,8 +15,7 @@ import pytest
 from medscribe.audio import InvalidRecording, Limits, probe_audio
 from medscribe.night.discover import discover_night
 from medscribe.spool import MEMORY_SPOOL_BYTES, full_object_sha256
-from medscribe_harness.devstack import local_credentials_env
-from tests.conftest import boto3_client
+from tests.conftest import boto3_client, run_child
 from tests.test_discovery import DESTINATION, tone_wav
 
 BUCKET = "streamed-discovery"
@@ -260,20 +256,7 @@ def test_discovery_peak_rss_does_not_grow_with_a_500_mb_recording(s3, s3_only, t
             "warm_prefix": "warm",
             "big_prefix": "big",
         }
-        env = {
-            **os.environ,
-            **local_credentials_env(),
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-        }
-        child = subprocess.run(
-            [sys.executable, "-c", CHILD, json.dumps(args)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
-        assert child.returncode == 0, child.stderr[-2000:]
-        result = json.loads(child.stdout.strip().splitlines()[-1])
+        result = run_child(CHILD, args, stderr_tail=2000)
 
         (recording,) = result["recordings"]
         assert result["rejected"] == []

@@ -24,6 +24,7 @@ import pytest
 
 from medscribe.governance.audit import AUDIT_TABLE
 from medscribe.governance.forget import RECORDING_TABLES
+from medscribe.governance.places import PLACES
 from medscribe.lake.store import read_table
 from medscribe_harness.airflow_services import airflow_env
 from medscribe_harness.demo import run_night, s3_client
@@ -211,18 +212,7 @@ def test_audit_row_counts_every_place(forgotten):
         forgotten["canary"],
         NIGHT,
     )
-    counts = {
-        k: row[k]
-        for k in (
-            "originals",
-            "staged",
-            "quarantined",
-            "service_outputs",
-            "service_jobs",
-            "ledger_entries",
-            "quality_reports",
-        )
-    }
+    counts = {k: row[k] for k in PLACES if k != "lake_rows"}  # lake rows: checked by table below
     # a HealthScribe job: transcript and clinical document; the ledger entry and the night's four
     # manifests that name it (its discovery shard's part, discover, its batch, the batch's outcomes)
     assert counts == {
@@ -251,17 +241,7 @@ def test_second_run_finds_nothing_and_says_so(stack, forgotten):
         ("input_not_found", None),
         ("nothing_found", forgotten["canary"]),
     ]
-    places = (
-        "originals",
-        "staged",
-        "quarantined",
-        "service_outputs",
-        "service_jobs",
-        "ledger_entries",
-        "lake_rows",
-        "quality_reports",
-    )
-    assert all(r[p] == 0 for r in again for p in places)
+    assert all(r[p] == 0 for r in again for p in PLACES)
     assert rows_of(forgotten["lake"], forgotten["others"]) == forgotten["before"]
 
 

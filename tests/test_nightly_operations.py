@@ -26,7 +26,7 @@ from medscribe.lake.store import read_table, row_counts
 from medscribe.night.discover import ORPHAN_SIDECAR
 from medscribe_harness.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
 from medscribe_harness.devstack import REPO_ROOT
-from tests.conftest import AUDIO, boto3_client
+from tests.conftest import AUDIO, engine_jobs
 from tests.test_discovery import tone_wav
 
 pytestmark = pytest.mark.e2e
@@ -64,27 +64,6 @@ def sixteen_recordings() -> dict[str, bytes]:
 
 def rid(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
-
-
-def engine_jobs(stack) -> list[str]:
-    transcribe = boto3_client("transcribe", stack.engine_endpoint)
-    names = []
-    for operation, key, name_key in (
-        ("list_medical_scribe_jobs", "MedicalScribeJobSummaries", "MedicalScribeJobName"),
-        (
-            "list_medical_transcription_jobs",
-            "MedicalTranscriptionJobSummaries",
-            "MedicalTranscriptionJobName",
-        ),
-    ):
-        kwargs = {"MaxResults": 100}
-        while True:
-            page = getattr(transcribe, operation)(**kwargs)
-            names += [job[name_key] for job in page[key]]
-            if not page.get("NextToken"):
-                break
-            kwargs["NextToken"] = page["NextToken"]
-    return sorted(names)
 
 
 @pytest.fixture(scope="module")
@@ -166,13 +145,13 @@ def test_quarantine_copies_with_reason_and_originals_untouched(stack, busy_night
 
 
 def test_busy_night_rerun_starts_no_job_and_keeps_rows(stack, busy_night, workdir):
-    before_jobs, before_rows = engine_jobs(stack), row_counts(workdir["lake"], night=BUSY_NIGHT)
+    before_jobs, before_rows = sorted(engine_jobs(stack)), row_counts(workdir["lake"], night=BUSY_NIGHT)
     ledger_before = read_table("recordings", workdir["lake"], night=BUSY_NIGHT).to_pylist()
     result = run_night(
         BUSY_NIGHT, stack, workdir["lake"], workdir["home"], workdir["base"] / "busy-rerun.log"
     )
     assert result.returncode == 0
-    assert engine_jobs(stack) == before_jobs
+    assert sorted(engine_jobs(stack)) == before_jobs
     assert row_counts(workdir["lake"], night=BUSY_NIGHT) == before_rows
     ledger_after = read_table("recordings", workdir["lake"], night=BUSY_NIGHT).to_pylist()
     assert [(r["recording_id"], r["state"], r["attempts"], r["job_name"]) for r in ledger_after] == [

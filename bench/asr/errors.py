@@ -5,7 +5,7 @@ For each run in the file: corpus WER and medical WER (``medwer.Scorer().corpus``
 edits split into substitutions, deletions and insertions (a Levenshtein alignment of the normalized
 words, medwer's normalizer), per-recording WER, attribution (two channels: a word's channel against the
 speaker of the reference turn holding its midpoint; mono, with ``stages.py --diarize``: speaker labels
-mapped as in ``run.py``), words written into noise-only stretches (a word whose middle is more than
+mapped as in ``attribution.py``), words written into noise-only stretches (a word whose middle is more than
 :data:`OUTSIDE_S` from every reference turn), with ``stages.py --raw`` the raw model's WER, medical WER and
 RTF on the same audio, and with ``--top N`` the most frequent confusions.
 With several runs (``--repeat``) it says whether they gave the same words. ``--table`` prints one line per
@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import label_attribution, reference_speaker
+from attribution import label_attribution, reference_speaker
 
 OUTSIDE_S = 1.0  # word times drift by a few hundred ms; a word a second away from every turn was not said
 

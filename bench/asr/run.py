@@ -39,7 +39,6 @@ data directory (a job cut short in one resumes at the engine's next start there)
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import platform
 import sys
@@ -52,8 +51,11 @@ sys.path.insert(0, str(REPO_ROOT / "bench" / "corpus"))
 sys.path.insert(0, str(REPO_ROOT / "include"))
 
 import build as corpus  # noqa: E402 -- bench/corpus is on sys.path only from the line above
+from attribution import attribution  # noqa: E402 -- this script's folder, first on sys.path
+from jobs import MEDIA_BUCKET, OUTPUT_BUCKET, create_vocabulary, start_job  # noqa: E402
+from phi import encounter_metadata, phi_counts  # noqa: E402
+from report import print_figures  # noqa: E402
 
-MEDIA_BUCKET, OUTPUT_BUCKET = "bench-media", "bench-output"
 METADATA = corpus.ACI_BENCH.with_name(corpus.ACI_BENCH.stem + "_metadata.csv")
 VOCABULARY_TERMS = 40  # phrases of the benchmark's vocabulary (its hotwords prompt stays under ~220 tokens)
 VOCABULARY_NAME = "bench-train-terms"
@@ -83,154 +85,6 @@ def corpus_terms(scorer, text: str) -> list[str]:
 
     kept = keep_medical(scorer.norm(text), scorer.entries, scorer.max_tokens)
     return [term.replace("_", " ") for term in kept.split() if len(term) > 2]
-
-
-def create_vocabulary(s3, client, name: str, terms: list[str], timeout: float = 120.0) -> str:
-    """Upload ``terms`` as a list vocabulary ``name`` and wait for it to be READY; its name."""
-    key = f"vocabularies/{name}.txt"
-    phrases = [term.replace(" ", "-") for term in terms]  # AWS's phrase rule: hyphens between words
-    s3.put_object(Bucket=MEDIA_BUCKET, Key=key, Body="\n".join(phrases).encode())
-    client.create_medical_vocabulary(
-        VocabularyName=name, LanguageCode="en-US", VocabularyFileUri=f"s3://{MEDIA_BUCKET}/{key}"
-    )
-    deadline = time.monotonic() + timeout
-    while True:
-        state = client.get_medical_vocabulary(VocabularyName=name)
-        if state["VocabularyState"] == "READY":
-            return name
-        if state["VocabularyState"] == "FAILED" or time.monotonic() > deadline:
-            raise SystemExit(
-                f"vocabulary {name} ended {state['VocabularyState']}: {state.get('FailureReason')}"
-            )
-        time.sleep(0.5)
-
-
-def start_job(
-    client, name: str, uri: str, layout: str, phi: bool = True, vocabulary: str | None = None
-) -> None:
-    settings = (
-        {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
-        if layout == "mono"
-        else {"ChannelIdentification": True}
-    )
-    if vocabulary:
-        settings["VocabularyName"] = vocabulary
-    client.start_medical_transcription_job(
-        MedicalTranscriptionJobName=name,
-        LanguageCode="en-US",
-        Media={"MediaFileUri": uri},
-        OutputBucketName=OUTPUT_BUCKET,
-        Specialty="PRIMARYCARE",
-        Type="CONVERSATION",
-        Settings=settings,
-        **({"ContentIdentificationType": "PHI"} if phi else {}),
-    )
-
-
-def reference_speaker(turns: list[dict], at: float) -> str:
-    """The speaker of the turn containing ``at``, else of the nearest turn."""
-    best, distance = turns[0]["speaker"], float("inf")
-    for turn in turns:
-        if turn["start_s"] <= at <= turn["end_s"]:
-            return turn["speaker"]
-        gap = min(abs(at - turn["start_s"]), abs(at - turn["end_s"]))
-        if gap < distance:
-            best, distance = turn["speaker"], gap
-    return best
-
-
-def attribution(results: dict, reference: dict, layout: str) -> tuple[int, int]:
-    """(words attributed to the right speaker, words) for one recording."""
-    turns = reference["turns"]
-    if layout == "stereo":
-        labelled = [
-            (f"ch_{c}", (float(i["start_time"]) + float(i["end_time"])) / 2)
-            for channel in results["channel_labels"]["channels"]
-            for c in [int(channel["channel_label"].removeprefix("ch_"))]
-            for i in channel["items"]
-            if i["type"] == "pronunciation"
-        ]
-        mapping = {"ch_0": "CLINICIAN", "ch_1": "PATIENT"}
-        right = sum(mapping[label] == reference_speaker(turns, at) for label, at in labelled)
-        return right, len(labelled)
-    labelled = [
-        (item["speaker_label"], (float(item["start_time"]) + float(item["end_time"])) / 2)
-        for segment in results["speaker_labels"]["segments"]
-        for item in segment["items"]
-    ]
-    return label_attribution(labelled, turns)
-
-
-def label_attribution(labelled: list[tuple[str, float]], turns: list[dict]) -> tuple[int, int]:
-    """(words right, words) for words given as (speaker label, midpoint seconds): the labels mapped to
-    the reference speakers by the best mapping, one-to-one when there are no more labels than speakers."""
-    truth = [reference_speaker(turns, at) for _label, at in labelled]
-    labels = sorted({label for label, _at in labelled})
-    speakers = ["CLINICIAN", "PATIENT"]
-    best = 0
-    for assignment in itertools.product(speakers, repeat=len(labels)):
-        if len(labels) <= len(speakers) and len(set(assignment)) < len(labels):
-            continue  # one-to-one when there are no more labels than speakers
-        mapping = dict(zip(labels, assignment, strict=True))
-        best = max(best, sum(mapping[label] == t for (label, _at), t in zip(labelled, truth, strict=True)))
-    return best, len(labelled)
-
-
-def encounter_metadata() -> dict[str, dict]:
-    """ACI-Bench's metadata rows by encounter id (fictional names and ages), {} without the file."""
-    import csv
-
-    if not METADATA.exists():
-        return {}
-    with open(METADATA, newline="", encoding="utf-8") as handle:
-        return {row["encounter_id"]: row for row in csv.DictReader(handle)}
-
-
-def phi_counts(entities: list[dict], reference_text: str, metadata: dict | None, normalize) -> dict:
-    """Name and age mentions found, expected and matched for one recording.
-
-    Truth is the encounter's metadata: the patient's first and family name and the doctor's name (when
-    listed) and the patient's age; a mention is an occurrence in the reference text (words normalized by
-    medwer's normalizer, numbers folded). An entity is name-like when its words are all letters and
-    age-like when it holds a number with "year old" or on its own; its words are matched against the
-    truth. Precision is a lower bound: the metadata lists only these people, so other true names (a
-    relative, another doctor) count as false. Dates have no truth in the metadata: only counted.
-    """
-    names = set()
-    age = None
-    if metadata:
-        for column in ("patient_firstname", "patient_familyname", "doctor_name"):
-            names.update(normalize(metadata.get(column) or "").split())
-        age = normalize(metadata.get("patient_age") or "").strip() or None
-    reference = normalize(reference_text).split()
-    counts = {"name_expected": sum(word in names for word in reference), "name_found": 0, "name_right": 0}
-    counts.update({"age_expected": sum(word == age for word in reference), "age_found": 0, "age_right": 0})
-    counts["dates_found"] = 0
-    found_names: dict[str, int] = {}
-    age_matches = 0
-    for entity in entities:
-        words = normalize(entity["content"]).split()
-        content = entity["content"].lower()
-        if any(month in content.split() for month in MONTHS):
-            counts["dates_found"] += 1
-        elif words and all(word.isalpha() for word in words):
-            counts["name_found"] += len(words)
-            for word in words:
-                found_names[word] = found_names.get(word, 0) + 1
-        elif any(word.isdigit() for word in words) and ("year" in content or len(words) == 1):
-            counts["age_found"] += 1
-            age_matches += age is not None and age in words
-    counts["age_right"] = min(age_matches, counts["age_expected"])  # each mention matched at most once
-    for word, count in found_names.items():  # each reference mention matched at most once
-        if word in names:
-            counts["name_right"] += min(count, sum(ref == word for ref in reference))
-    return counts
-
-
-MONTHS = {
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-    "november", "december",
-}  # fmt: skip
 
 
 def corpora(
@@ -345,7 +199,7 @@ def score_engine(chosen: list[tuple[dict, dict, float]], out_dir: Path) -> dict:
     layout = chosen[0][0]["layout"]
     references = [json.loads((out_dir / r["reference"]).read_text()) for r, _res, _s in chosen]
     refs = [reference["text"] for reference in references]
-    metadata = encounter_metadata()
+    metadata = encounter_metadata(METADATA)
     normalize = Normalizer(fold_numbers=True)
     phi = {}
     for (r, res, _s), reference in zip(chosen, references, strict=True):
@@ -499,70 +353,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
     return 0
-
-
-def print_figures(figures: dict, args) -> None:
-    print(
-        f"split {args.split}; engine from {figures['engine_source']}, workers: {args.workers}; "
-        f"wall {figures['wall_seconds']}s"
-    )
-    if "vocabulary" in figures:
-        terms = len(figures["vocabulary"]["terms"])
-        print(f"vocabulary: {terms} most frequent medical terms of the train split")
-
-    def figure(value) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
-
-    print(
-        f"{'voices':7} {'condition':10} {'layout':18} {'minutes':>7} {'WER':>6} {'medWER':>7} {'attrib.':>7} "
-        f"{'RTF':>6} | {'raw WER':>7} {'raw med':>7} {'raw RTF':>7}"
-    )
-    for run_figures in figures["runs"].values():
-        for layout, f in run_figures["layouts"].items():
-            raw = f.get("raw", {})
-            print(
-                f"{run_figures['voices']:7} {run_figures['condition']:10} {layout:18} "
-                f"{f['audio_minutes']:7.1f} "
-                f"{figure(f['wer']):>6} {figure(f['medical_wer']):>7} {figure(f['attribution_accuracy']):>7} "
-                f"{figure(f['rtf']):>6} | {figure(raw.get('wer')):>7} {figure(raw.get('medical_wer')):>7} "
-                f"{figure(raw.get('rtf')):>7}"
-            )
-    print("PHI (ContentIdentificationType=PHI) against the ACI-Bench metadata (precision is a lower bound):")
-    for run_figures in figures["runs"].values():
-        for layout, f in run_figures["layouts"].items():
-            p = f["phi"]
-            print(
-                f"{run_figures['voices']}/{run_figures['condition']} {layout}: names: precision "
-                f"{figure(p['name_precision'])} ({p['name_right']}/{p['name_found']} words), recall "
-                f"{figure(p['name_recall'])} ({p['name_right']}/{p['name_expected']}); ages: precision "
-                f"{figure(p['age_precision'])}, recall {figure(p['age_recall'])}; "
-                f"dates found {p['dates_found']}"
-            )
-    if args.model:
-        print_side_by_side(figures, figures["compared"])
-
-
-def print_side_by_side(default: dict, other: dict) -> None:
-    """WER, medical WER and RTF per corpus and layout of tiny.en (``default``) and ``other`` side by side."""
-    name = other["model"][:14]
-    print(f"tiny.en vs {other['model']} (sha256 {other['sha256'][:12]}...), same recordings and jobs:")
-    print(
-        f"{'corpus':18} {'layout':18} {'minutes':>8} {'WER tiny':>9} {name + ' WER':>18} {'medWER tiny':>12} "
-        f"{name + ' medWER':>21} {'RTF tiny':>9} {name + ' RTF':>18}"
-    )
-
-    def figure(value) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
-
-    for run_key, run_figures in default["runs"].items():
-        for layout, f in run_figures["layouts"].items():
-            g = other["runs"][run_key]["layouts"][layout]
-            print(
-                f"{run_key:18} {layout:18} {f['audio_minutes']:8.1f} {figure(f['wer']):>9} "
-                f"{figure(g['wer']):>18} "
-                f"{figure(f['medical_wer']):>12} {figure(g['medical_wer']):>21} {figure(f['rtf']):>9} "
-                f"{figure(g['rtf']):>18}"
-            )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 synthetic ACI-Bench recordings of ``bench/corpus`` (mono), through boto3 against the engine.
 
 For every recognized word: the ParticipantRole of the segment holding it vs. the reference speaker of the
-turn containing its midpoint (``bench/asr/run.py``'s rule). Printed next to it:
+turn containing its midpoint (``bench/asr/attribution.py``'s rule). Printed next to it:
 
 * ``ceiling``: the same count with the best one-to-one mapping of the job's two role groups to
   {clinician, patient} - what a perfect role decision could reach on this diarization;
@@ -28,7 +28,8 @@ sys.path.insert(0, str(REPO_ROOT / "bench" / "asr"))
 sys.path.insert(0, str(REPO_ROOT / "include"))
 
 import build as corpus  # noqa: E402
-from run import MEDIA_BUCKET, OUTPUT_BUCKET, reference_speaker  # noqa: E402
+from attribution import reference_speaker  # noqa: E402
+from jobs import MEDIA_BUCKET, OUTPUT_BUCKET  # noqa: E402
 
 
 def score(conversation: dict, reference: dict) -> dict:

@@ -13,20 +13,11 @@ from pathlib import Path
 
 from airflow.sdk import Asset
 
+from medscribe.lake.tables import FLATTENED_TABLES
+
 DEFAULT_LAKE_URI = os.environ.get("MEDSCRIBE_LAKE_URI", "s3://medscribe-lake/lake")
 
-# Written by the flatten task (medscribe.night.flatten.FLATTENED_TABLES) ...
-FLATTENED = (
-    "recordings",
-    "jobs",
-    "transcript_words",
-    "transcript_segments",
-    "clinical_insights",
-    "insight_attributes",
-    "note_sentences",
-    "note_evidence",
-)
-# ... and by the quality gate (review_queue; quality_status of jobs, words and segments).
+# The flatten task writes FLATTENED_TABLES; the quality gate writes these (review_queue; quality_status of jobs, words and segments).
 GATED = ("review_queue", "jobs", "transcript_words", "transcript_segments")
 
 
@@ -53,7 +44,7 @@ def lake_asset(table: str, lake_uri: str = DEFAULT_LAKE_URI) -> Asset:
     return Asset(name=f"medscribe_lake.{table}", uri=table_uri(lake_uri, table), group="medscribe_lake")
 
 
-LAKE_ASSETS = {table: lake_asset(table) for table in dict.fromkeys(FLATTENED + GATED)}
+LAKE_ASSETS = {table: lake_asset(table) for table in dict.fromkeys(FLATTENED_TABLES + GATED)}
 
 
 def event_extra(night: str, rows: int | None) -> dict:

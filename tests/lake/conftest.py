@@ -6,9 +6,18 @@ import copy
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 AWS_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "aws"
+#: the ids the parse tests give a document
+IDS = {"recording_id": "rec-1", "job_name": "job-1"}
+
+
+def rows(table: pa.Table, *columns: str) -> list[tuple]:
+    """Return the given columns of a table as a list of tuples."""
+    data = table.select(list(columns)).to_pydict()
+    return list(zip(*(data[c] for c in columns), strict=True))
 
 
 def _load(name: str) -> dict:
@@ -55,3 +64,34 @@ def tm_channels_top_level() -> dict:
     items.insert(2, {"type": "punctuation", "alternatives": [{"content": ","}]})
     results["items"] = items
     return document
+
+
+#: the (content, channel_label) of ``tm_channels_top_level``'s words, in item order: each joined by time
+TOP_LEVEL_CHANNEL_LABELS = [
+    ("When", "ch_0"),
+    ("It", "ch_1"),
+    (",", "ch_1"),
+    ("you", "ch_0"),
+    ("seems", "ch_1"),
+    ("to", "ch_1"),
+    ("try", "ch_0"),
+]
+
+
+@pytest.fixture
+def s3_endpoint():
+    """moto's S3 server in this process, on a free loopback port, with one bucket."""
+    server_module = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    boto3.client(
+        "s3",
+        endpoint_url=f"http://{host}:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="lake-bucket")
+    yield f"{host}:{port}"
+    server.stop()

@@ -53,25 +53,6 @@ def small_files(monkeypatch):
 
 
 @pytest.fixture
-def s3_endpoint():
-    """moto's S3 server in this process, on a free loopback port, with one bucket."""
-    server_module = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    boto3.client(
-        "s3",
-        endpoint_url=f"http://{host}:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    ).create_bucket(Bucket="lake-bucket")
-    yield f"{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
 def prefix() -> str:
     """The lake's prefix in the bucket, new for each test (moto's state outlives its server in a process)."""
     return f"lake-{uuid.uuid4().hex[:8]}"

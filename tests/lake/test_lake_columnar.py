@@ -15,6 +15,7 @@ import pytest
 from medscribe.lake import columnar
 from medscribe.lake.columnar.reader import _read, _Unread
 from medscribe.lake.schemas import TABLES
+from tests.lake.conftest import TOP_LEVEL_CHANNEL_LABELS, rows
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 AWS_TRANSCRIPTS = [
@@ -44,11 +45,6 @@ def as_files(*docs: dict, indent: int | None = None) -> list[tuple[str, str, byt
 
 def flatten(*docs: dict, **options) -> dict[str, pa.Table]:
     return columnar.flatten_transcripts(as_files(*docs), **options)
-
-
-def rows(table: pa.Table, *columns: str) -> list[tuple]:
-    data = table.select(list(columns)).to_pydict()
-    return list(zip(*(data[c] for c in columns), strict=True))
 
 
 def number(value) -> float | None:
@@ -331,15 +327,7 @@ def test_transcribe_variants(tm_channels_top_level):
 
     # top-level items without labels, joined to the channels' items by time (the fixture says how derived)
     words = flatten(tm_channels_top_level)["transcript_words"]
-    assert rows(words, "content", "channel_label") == [
-        ("When", "ch_0"),
-        ("It", "ch_1"),
-        (",", "ch_1"),
-        ("you", "ch_0"),
-        ("seems", "ch_1"),
-        ("to", "ch_1"),
-        ("try", "ch_0"),
-    ]
+    assert rows(words, "content", "channel_label") == TOP_LEVEL_CHANNEL_LABELS
 
     own_labels = copy.deepcopy(speakers)
     own_labels["results"]["items"][0]["speaker_label"] = "spk_9"

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
 from medscribe.lake.parse import document_kind, healthscribe_transcript_tables, transcribe_medical_words_table
 from medscribe.lake.schemas import TABLES
-
-IDS = {"recording_id": "rec-1", "job_name": "job-1"}
-
-
-def rows(table: pa.Table, *columns: str) -> list[tuple]:
-    """Return the given columns of a table as a list of tuples."""
-    data = table.select(list(columns)).to_pydict()
-    return list(zip(*(data[c] for c in columns), strict=True))
-
+from tests.lake.conftest import IDS, TOP_LEVEL_CHANNEL_LABELS, rows
 
 # --- HealthScribe transcript -------------------------------------------------------------------
 
@@ -158,15 +149,7 @@ def test_transcribe_medical_channel_identification(tm_channels):
 
 def test_channel_label_joined_by_time_when_top_level_items_lack_it(tm_channels_top_level):
     words = transcribe_medical_words_table(tm_channels_top_level, **IDS)
-    assert rows(words, "content", "channel_label") == [
-        ("When", "ch_0"),
-        ("It", "ch_1"),
-        (",", "ch_1"),
-        ("you", "ch_0"),
-        ("seems", "ch_1"),
-        ("to", "ch_1"),
-        ("try", "ch_0"),
-    ]
+    assert rows(words, "content", "channel_label") == TOP_LEVEL_CHANNEL_LABELS
 
 
 def test_speaker_label_joined_by_id_then_time_then_segment_span(tm_speakers):

@@ -20,7 +20,7 @@ from medscribe.night.quality_status import apply_quality
 from medscribe.quality.gate import gate_night
 from medscribe.quality.review_app import create_app
 from medscribe.review.access import Reviewer
-from tests.lake.test_lake_insights_notes import SEGMENTS
+from tests.lake.consistent_documents import SEGMENTS
 from tests.quality.night_tables import NIGHT, night_tables
 from tests.quality.test_gate import NOISY
 

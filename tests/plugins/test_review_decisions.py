@@ -25,7 +25,7 @@ from medscribe.quality.gate import gate_night
 from medscribe.quality.review_app import create_app
 from medscribe.review import csrf
 from medscribe.review.media import RangeNotSatisfiable, open_audio, parse_range
-from tests.lake.test_lake_insights_notes import consistent_document, consistent_transcript
+from tests.lake.consistent_documents import consistent_document, consistent_transcript
 from tests.plugins.test_review_app import EDITOR, READER, logged_in
 from tests.quality.night_tables import NIGHT, night_tables
 

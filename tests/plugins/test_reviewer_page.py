@@ -31,8 +31,8 @@ from medscribe.review.notes import reviewed_uri
 from medscribe_harness.airflow_services import airflow_env
 from medscribe_harness.demo import RECORDINGS_BUCKET, run_night, s3_client, seed_night
 from medscribe_harness.devstack import Service, free_port
-from tests.conftest import boto3_client
-from tests.test_nightly_operations import engine_jobs, rid, wav_slice
+from tests.conftest import boto3_client, engine_jobs
+from tests.test_nightly_operations import rid, wav_slice
 
 pytestmark = pytest.mark.e2e
 NIGHT = "2026-11-12"

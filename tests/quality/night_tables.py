@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from medscribe.lake.parse import healthscribe_clinical_document_tables, healthscribe_transcript_tables
 from medscribe.lake.schemas import TABLES
-from tests.lake.test_lake_insights_notes import consistent_document, consistent_transcript
+from tests.lake.consistent_documents import consistent_document, consistent_transcript
 
 NIGHT = "2026-03-02"
 IDS = {"recording_id": "rec-1", "job_name": "job-1"}

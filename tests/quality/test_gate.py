@@ -13,10 +13,11 @@ import pytest
 
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import read_table, write_partition
+from medscribe.lake.tables import FLATTENED_TABLES
 from medscribe.night.quality_status import apply_quality
 from medscribe.quality.config import DEFAULT_CONFIG, QualityConfig
 from medscribe.quality.gate import failed_expectations, gate_night, run_gate
-from tests.lake.test_lake_insights_notes import consistent_document, consistent_transcript
+from tests.lake.consistent_documents import consistent_document, consistent_transcript
 from tests.quality.night_tables import NIGHT, night_tables
 
 NOISY = [0.3, 0.45, 0.9, 0.2, 0.95, 0.4, 0.6, 0.5]  # mean 0.5375, 4 of 8 under 0.5
@@ -40,19 +41,7 @@ def test_consistent_night_passes_every_suite():
     assert (report["structural_ok"], report["review_ok"], report["night_ok"]) == (True, True, True)
     assert report["quality_status"] == {"rec-1": "passed"}
     assert sorted(report["results"]) == sorted(
-        [
-            f"table_{t}"
-            for t in (
-                "recordings",
-                "jobs",
-                "transcript_words",
-                "transcript_segments",
-                "clinical_insights",
-                "insight_attributes",
-                "note_sentences",
-                "note_evidence",
-            )
-        ]
+        [f"table_{t}" for t in FLATTENED_TABLES]
         + [
             f"check_{c}"
             for c in (

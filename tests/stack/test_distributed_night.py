@@ -28,7 +28,7 @@ from medscribe.lake.store import read_table
 from medscribe_harness.demo import RECORDINGS_BUCKET, SAMPLES, s3_client, seed_night
 from medscribe_harness.devstack import engine_python
 from medscribe_harness.stack.distributed import DistributedStack
-from tests.conftest import AUDIO, boto3_client, reference
+from tests.conftest import AUDIO, engine_jobs, reference
 from tests.test_nightly_operations import rid, wav_slice
 
 pytestmark = pytest.mark.e2e
@@ -51,30 +51,6 @@ def dstack(tmp_path_factory):
     yield stack
     stack.close()  # a no-op when test_shutdown_leaves_no_process already stopped it
     print("\ndistributed stack timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in TIMINGS.items()))
-
-
-def engine_jobs(stack) -> dict[str, dict]:
-    """Every job the engine knows, by name: {'status', 'reason'}."""
-    transcribe = boto3_client("transcribe", stack.engine_endpoint)
-    jobs = {}
-    for operation, key, name_key in (
-        ("list_medical_scribe_jobs", "MedicalScribeJobSummaries", "MedicalScribeJobName"),
-        (
-            "list_medical_transcription_jobs",
-            "MedicalTranscriptionJobSummaries",
-            "MedicalTranscriptionJobName",
-        ),
-    ):
-        kwargs = {"MaxResults": 100}
-        while True:
-            page = getattr(transcribe, operation)(**kwargs)
-            for job in page[key]:
-                status = job.get("MedicalScribeJobStatus") or job.get("TranscriptionJobStatus")
-                jobs[job[name_key]] = {"status": status, "reason": job.get("FailureReason")}
-            if not page.get("NextToken"):
-                break
-            kwargs["NextToken"] = page["NextToken"]
-    return jobs
 
 
 def jobs_of(stack, recording_id: str) -> dict[str, dict]:

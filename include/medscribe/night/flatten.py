@@ -18,6 +18,7 @@ from medscribe.lake.columnar import flatten_transcripts
 from medscribe.lake.parse import healthscribe_clinical_document_tables
 from medscribe.lake.schemas import TABLES
 from medscribe.lake.store import write_partition
+from medscribe.lake.tables import FLATTENED_TABLES
 from medscribe.outputs import read_json_object, read_object_bytes
 from medscribe.review.notes import reviewed_uri
 from medscribe.services import Service
@@ -25,17 +26,6 @@ from medscribe.streaming_sessions import job_row as streaming_job_row
 from medscribe.streaming_sessions import mark_service
 
 log = logging.getLogger(__name__)
-
-FLATTENED_TABLES = (
-    "recordings",
-    "jobs",
-    "transcript_words",
-    "transcript_segments",
-    "clinical_insights",
-    "insight_attributes",
-    "note_sentences",
-    "note_evidence",
-)
 
 
 def _reviewed_note(s3_client, service_uri: str) -> dict[str, Any] | None:

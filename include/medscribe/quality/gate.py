@@ -56,6 +56,7 @@ from typing import Any
 import pyarrow as pa
 
 from medscribe.lake.schemas import TABLES
+from medscribe.lake.tables import FLATTENED_TABLES
 from medscribe.quality.config import DEFAULT_CONFIG, QualityConfig
 from medscribe.quality.frames import check_frames, table_frame
 from medscribe.quality.report import (  # noqa: F401 (the gate's public names: DAGs, reviewer app, governance)
@@ -66,7 +67,7 @@ from medscribe.quality.report import (  # noqa: F401 (the gate's public names: D
     save_report,
 )
 from medscribe.quality.runner import run_suites
-from medscribe.quality.suites import GATED_TABLES, METRICS  # noqa: F401
+from medscribe.quality.suites import METRICS  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def run_gate(
         description, unexpected count), ``config`` and ``results`` ({suite: GX validation result JSON}).
     """
     started = time.monotonic()
-    frames = {name: table_frame(tables.get(name, TABLES[name].empty_table())) for name in GATED_TABLES}
+    frames = {name: table_frame(tables.get(name, TABLES[name].empty_table())) for name in FLATTENED_TABLES}
     # the gate judges the service's output: a reviewer's corrected sentences (source "reviewed") share its keys
     sentences = frames["note_sentences"]
     if "source" in sentences.columns:
@@ -119,7 +120,7 @@ def gate_night(lake_uri: str, night: str, config: QualityConfig = DEFAULT_CONFIG
     """
     from medscribe.lake.store import read_table
 
-    tables = {name: read_table(name, lake_uri, night=night) for name in GATED_TABLES}
+    tables = {name: read_table(name, lake_uri, night=night) for name in FLATTENED_TABLES}
     with tempfile.TemporaryDirectory(prefix="medscribe-docs-") as docs:
         report = run_gate(tables, config, night=night, docs_dir=Path(docs))
         save_report(report, lake_uri, night, Path(docs))

@@ -11,8 +11,9 @@ from typing import Any
 
 import pandas as pd
 
+from medscribe.lake.tables import FLATTENED_TABLES
 from medscribe.quality.config import QualityConfig
-from medscribe.quality.suites import CHECK_INDEX_COLUMNS, GATED_TABLES, check_expectations, table_expectations
+from medscribe.quality.suites import CHECK_INDEX_COLUMNS, check_expectations, table_expectations
 
 DOCS_SITE = "night"
 
@@ -68,7 +69,7 @@ def run_suites(
     Validate the tables' frames with their ``table_<name>`` suites and the check frames with their
     ``check_<name>`` suites (failed rows of a check listed by its :data:`CHECK_INDEX_COLUMNS`).
 
-    :param tables: the frame of every table of :data:`GATED_TABLES`.
+    :param tables: the frame of every table of :data:`~medscribe.lake.tables.FLATTENED_TABLES`.
     :param checks: the frame of every cross-table check (:func:`medscribe.quality.frames.check_frames`).
     :param config: thresholds and policy (the review bars of the check suites).
     :param docs_dir: a local folder where GX renders the data docs HTML site; None renders none.
@@ -77,7 +78,7 @@ def run_suites(
     gx, context = _context(docs_dir)
     summary_format = {"result_format": "SUMMARY"}
     results = {}
-    for name in GATED_TABLES:
+    for name in FLATTENED_TABLES:
         results[f"table_{name}"] = _run(
             gx, context, f"table_{name}", tables[name], table_expectations(gx, name), summary_format
         )

@@ -19,17 +19,6 @@ import pyarrow as pa
 from medscribe.lake.schemas import QUALITY_STATUSES, RECORDING_STATES, SERVICES, TABLES
 from medscribe.quality.config import QualityConfig
 
-GATED_TABLES = (
-    "recordings",
-    "jobs",
-    "transcript_words",
-    "transcript_segments",
-    "clinical_insights",
-    "insight_attributes",
-    "note_sentences",
-    "note_evidence",
-)
-
 #: the columns that identify one row of each table (checked non-null and unique)
 TABLE_KEYS: dict[str, list[str]] = {
     "recordings": ["recording_id"],

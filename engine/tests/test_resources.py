@@ -50,3 +50,31 @@ def test_resolve_device_on_a_machine_without_cuda():
         resolve_device("auto", "float16")
     with pytest.raises(ModelOptionError, match="device 'tpu' is not one of auto, cpu, cuda"):
         resolve_device("tpu", "int8")
+
+
+def test_streams_get_their_own_model_one_worker_each(monkeypatch):
+    import medscribe_engine.pipeline.clinical_nlp as clinical_nlp
+    from medscribe_engine import resources
+
+    loads = []
+
+    def load_whisper(num_workers, options):
+        loads.append((num_workers, options.cpu_threads))
+        return f"model {len(loads)}"
+
+    monkeypatch.setattr(resources, "load_whisper", load_whisper)
+    for name in ("load_voice_encoder", "load_sentence_encoder", "load_lexicons"):
+        monkeypatch.setattr(resources, name, lambda *args: None)
+    monkeypatch.setattr(resources, "warm_up", lambda: None)
+    monkeypatch.setattr(clinical_nlp, "load_clinical_nlp", lambda: None)
+
+    options = resources.WhisperOptions(cpu_threads=2)
+    with_streams = resources.load_resources(1, options, streams=2)
+    assert loads == [(1, 2), (2, 1)]  # the jobs' model, then the streams': a worker and a thread each
+    assert (with_streams.whisper, with_streams.streaming_whisper) == ("model 1", "model 2")
+    assert "streaming recognition model" in with_streams.load_seconds
+
+    loads.clear()
+    without = resources.load_resources(1, options)
+    assert loads == [(1, 2)]
+    assert without.streaming_whisper == "model 1"  # no streaming API: no second copy

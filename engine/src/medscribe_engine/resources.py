@@ -30,7 +30,7 @@ import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 log = logging.getLogger("medscribe_engine")
@@ -244,10 +244,18 @@ class Resources:
     clinical_nlp: object | None = None  # ClinicalInsights (HealthScribe)
     load_seconds: dict[str, float] = field(default_factory=dict)  # start-up time per resource
     lexicons: dict = field(default_factory=dict)  # Specialty -> built-in medical Lexicon (empty: turned off)
+    # The real-time streams' own copy of the model, one CTranslate2 worker per stream: a stream's decode
+    # then waits neither for another stream's nor for a batch job's 30 s window (bench/streaming/README.md).
+    stream_whisper: object | None = None
 
     @property
     def diarization_available(self) -> bool:
         return self.voice_encoder is not None
+
+    @property
+    def streaming_whisper(self) -> object:
+        """The model real-time streams decode with: their own copy when loaded, else the jobs' model."""
+        return self.stream_whisper if self.stream_whisper is not None else self.whisper
 
 
 def warm_up() -> None:
@@ -341,12 +349,16 @@ def _timed(what: str, seconds: dict[str, float], loader):
     return value
 
 
-def load_resources(num_workers: int = 1, whisper_options: WhisperOptions | None = None) -> Resources:
+def load_resources(
+    num_workers: int = 1, whisper_options: WhisperOptions | None = None, streams: int = 0
+) -> Resources:
     """Load everything jobs use, in this thread, timing each; :class:`ModelIntegrityError` or
     :class:`ModelOptionError` (or the error of a library that cannot load) if anything is missing.
 
     :param num_workers: the engine's workers (concurrent transcriptions).
     :param whisper_options: the speech recognition model and where it runs (default: tiny.en on the CPU).
+    :param streams: concurrent real-time streams (0: no streaming API): with any, the streams get their own
+        copy of the model, one worker per stream, the CPU threads shared out among them.
     """
     from medscribe_engine.pipeline.clinical_nlp import load_clinical_nlp
 
@@ -354,6 +366,14 @@ def load_resources(num_workers: int = 1, whisper_options: WhisperOptions | None 
     threads = whisper_options.cpu_threads
     seconds: dict[str, float] = {}
     whisper = _timed("speech recognition model", seconds, lambda: load_whisper(num_workers, whisper_options))
+    stream_options = replace(
+        whisper_options, cpu_threads=max(1, whisper_options.cpu_threads // max(1, streams))
+    )
+    stream_whisper = (
+        _timed("streaming recognition model", seconds, lambda: load_whisper(streams, stream_options))
+        if streams
+        else None
+    )
     encoder = _timed("speaker embedding model", seconds, lambda: load_voice_encoder(threads))
     if encoder is None:
         log.warning("resemblyzer is not installed: diarization of single-channel audio is disabled")
@@ -362,4 +382,4 @@ def load_resources(num_workers: int = 1, whisper_options: WhisperOptions | None 
     lexicons = _timed("medical lexicons", seconds, lambda: load_lexicons(whisper))
     _timed("stage libraries", seconds, warm_up)
     log.info("all models and libraries loaded in %.1fs", sum(seconds.values()))
-    return Resources(whisper, encoder, sentence_encoder, clinical_nlp, seconds, lexicons)
+    return Resources(whisper, encoder, sentence_encoder, clinical_nlp, seconds, lexicons, stream_whisper)

@@ -261,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
         cpu_threads=args.cpu_threads,
     )
     try:
-        resources = load_resources(args.workers, whisper_options)
+        resources = load_resources(
+            args.workers, whisper_options, streams=args.max_streams if args.stream_port is not None else 0
+        )
     except (ModelIntegrityError, ModelOptionError, ImportError, OSError) as error:
         log.error("%s", error)
         print(f"medscribe engine: cannot load its models: {error}", file=sys.stderr)

@@ -165,7 +165,7 @@ class MedicalStream(EventStream[MedicalStreamSettings]):
             "on" if settings.show_speaker_label else "off", "on" if settings.content_identification else "off",
             "on" if entries else "off",
         )  # fmt: skip
-        model = self.service.resources.whisper
+        model = self.service.resources.streaming_whisper
         words = hotwords(entries) if entries else None
         channels = [
             ChannelStream(

@@ -160,7 +160,7 @@ class ScribeStream(EventStream[ScribeStreamSettings]):
         return self._event_of(payload)
 
     async def _stream(self, session: Session, chunks: ChunkVerifier, entries, words, configuration) -> None:
-        model = self.service.resources.whisper
+        model = self.service.resources.streaming_whisper
         two = session.channels == 2
         channels = [
             ChannelStream(

@@ -149,6 +149,30 @@ def test_windows_that_fail_whispers_checks_are_found_and_runs_of_them_joined():
     assert loop.start == 30.0  # the original is left as it was
 
 
+def test_a_phrase_said_twice_in_a_row_is_a_loop_and_fails_the_window():
+    """tiny.en can repeat a long phrase in one segment with text that still compresses under 2.4; a
+    phrase of 8 words or more said twice in a row is a loop, short repeats of speech are not."""
+    pytest.importorskip("faster_whisper", reason="needs the engine environment (.venv-engine)")
+    from dataclasses import replace
+
+    from medscribe_engine.pipeline.decoding import is_loop, segment_failed, window_quality
+
+    phrase = "I'm not even lifting anything really heavy, it's just that"
+    looped = replace(
+        whisper_segment(0, 0.0, 20.0, compression=2.29, logprob=-0.3),
+        text=f" Uh, just when I'm doing the project. {phrase}, I, {phrase}. I kind of feel it.",
+    )
+    speech = replace(
+        looped,
+        text=" Doing doing the projects, it, it, it kind of... I'm not sure, I'm not sure if it's a cold.",
+    )
+    seven = replace(looped, text=" one two three four five six seven one two three four five six seven")
+    assert is_loop(looped) and segment_failed(looped)
+    assert not is_loop(speech) and not segment_failed(speech)
+    assert not is_loop(seven)
+    assert window_quality([speech]) > window_quality([looped])
+
+
 def test_decoding_is_repeatable_and_matches_the_conversation(recognizer, fixtures_dir):
     """Beam search at temperature 0 with deterministic fallbacks: the same audio twice gives the same
     words and times (faster-whisper's default fallback samples from an unseeded generator)."""

@@ -28,6 +28,8 @@ class DecodeParams:
     options: dict = field(default_factory=lambda: {"temperature": 0.0})  # same audio, same words: no sampling
     channel_options: dict = field(default_factory=dict)  # a channel decodes as mixed audio does
     compression_ratio_threshold: float = 2.4  # Whisper's check: text compressing more is a repetition loop
+    loop_phrase_words: int = 8  # a phrase this long said twice in a row is a loop too (under 2.4 on a long
+    # segment: espeak-ng valid MP3 repeated 17 words three times at 2.29)
     log_prob_threshold: float = -1.0  # Whisper's check: a lower mean log-probability is a failed window ...
     no_speech_threshold: float = 0.6  # ... unless its no-speech probability is above this (likely silence)
     fallbacks: tuple[dict, ...] = (  # re-decodes of a failed window: tiny.en at temperature 0 can loop
@@ -109,12 +111,11 @@ class Decoder:
     def redecode(self, audio, window: list, should_stop: Callable[[], bool]) -> list:
         """The window's audio decoded again with each of :attr:`fallbacks` until one passes Whisper's
         checks; the best of all tries (the window included) by :func:`window_quality`, without the
-        segments that are still repetition loops (``compression_ratio_threshold``)."""
+        segments that are still repetition loops (:func:`is_loop`)."""
         start, end = window[0].start, window[-1].end
         offset = int(start * SAMPLE_RATE)
         clip = audio[offset : int(end * SAMPLE_RATE) + 1]
         best = window
-        loop = self.params.compression_ratio_threshold
         self.redecoded += 1
         for fallback in self.fallbacks:
             options = {**self.options, **fallback}
@@ -123,15 +124,29 @@ class Decoder:
                 best = tried
             if tried and not any(segment_failed(segment, self.params) for segment in tried):
                 break
-        looped = [s for s in best if s.compression_ratio > loop]
-        self.loops_dropped += len(looped)
-        return [s for s in best if s.compression_ratio <= loop]
+        kept = [s for s in best if not is_loop(s, self.params)]
+        self.loops_dropped += len(best) - len(kept)
+        return kept
+
+
+def is_loop(segment, params: DecodeParams = DEFAULTS) -> bool:
+    """Whisper's repetition check on the segment's window (its text compresses too well), or a phrase of
+    ``loop_phrase_words`` words or more that the segment says twice in a row."""
+    if segment.compression_ratio > params.compression_ratio_threshold:
+        return True
+    words = ["".join(c for c in word if c.isalnum()) for word in segment.text.lower().split()]
+    least = params.loop_phrase_words
+    for length in range(least, len(words) // 2 + 1):
+        for start in range(len(words) - 2 * length + 1):
+            if words[start : start + length] == words[start + length : start + 2 * length]:
+                return True
+    return False
 
 
 def segment_failed(segment, params: DecodeParams = DEFAULTS) -> bool:
-    """Whisper's checks on the window a segment came from: a repetition loop, or a low average
-    log-probability where the window is not likely silence."""
-    if segment.compression_ratio > params.compression_ratio_threshold:
+    """Whisper's checks on the window a segment came from: a repetition loop (:func:`is_loop`), or a low
+    average log-probability where the window is not likely silence."""
+    if is_loop(segment, params):
         return True
     return (
         segment.avg_logprob < params.log_prob_threshold
@@ -142,10 +157,7 @@ def segment_failed(segment, params: DecodeParams = DEFAULTS) -> bool:
 def window_quality(segments: list, params: DecodeParams = DEFAULTS) -> tuple[bool, float]:
     """Sort key of decodes of the same audio: passing the compression check first, then the lowest
     average log-probability of its windows (higher is better)."""
-    return (
-        all(s.compression_ratio <= params.compression_ratio_threshold for s in segments),
-        min(s.avg_logprob for s in segments),
-    )
+    return (not any(is_loop(s, params) for s in segments), min(s.avg_logprob for s in segments))
 
 
 def windows(segments: list, params: DecodeParams = DEFAULTS) -> Iterable[tuple[list, bool]]:

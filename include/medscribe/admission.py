@@ -12,8 +12,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from medscribe.services import Service
+
 KINDS = ("conversation", "dictation")
-OPERATIONS = {"healthscribe": "StartMedicalScribeJob", "transcribe_medical": "StartMedicalTranscriptionJob"}
+OPERATIONS: dict[str, str] = {
+    Service.HEALTHSCRIBE: "StartMedicalScribeJob",
+    Service.TRANSCRIBE_MEDICAL: "StartMedicalTranscriptionJob",
+}
 # A sidecar holds a handful of settings; anything larger is not one.
 MAX_SIDECAR_BYTES = 64 * 1024
 
@@ -40,7 +45,7 @@ def _member(operation: str, *path: str):
 @functools.cache
 def sidecar_schema() -> dict[str, Any]:
     """The sidecar's JSON schema: known keys only, with the service model's enums and ranges."""
-    scribe, medical = OPERATIONS["healthscribe"], OPERATIONS["transcribe_medical"]
+    scribe, medical = OPERATIONS[Service.HEALTHSCRIBE], OPERATIONS[Service.TRANSCRIBE_MEDICAL]
     speakers = _member(scribe, "Settings", "MaxSpeakerLabels").metadata
     channels = _member(scribe, "ChannelDefinitions").metadata
     return {

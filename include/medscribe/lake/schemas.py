@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from medscribe.services import Service
+
 PARTITION_COLUMN = "night"
-SERVICES = ("healthscribe", "transcribe_medical", "healthscribe_streaming")
+SERVICES = tuple(service.value for service in Service)
 
 
 def _field(name: str, type_: pa.DataType, description: str, *, nullable: bool = True) -> pa.Field:

@@ -83,9 +83,10 @@ def staged_media_uri(service: str, job_name: str, aws_conn_id: str = AWS_CONN_ID
     :param aws_conn_id: the Airflow AWS connection.
     """
     from medscribe.aws.hooks.transcribe import TranscribeHook
+    from medscribe.services import Service
 
     hook = TranscribeHook(aws_conn_id=aws_conn_id)
-    if service == "healthscribe":
+    if service == Service.HEALTHSCRIBE:
         job = hook.get_medical_scribe_job(job_name)
     else:
         job = hook.get_medical_transcription_job(job_name)

@@ -25,6 +25,7 @@ from medscribe.lake.columnar.kernels import (
 )
 from medscribe.lake.columnar.words import _words
 from medscribe.lake.schemas import CLINICAL_INSIGHTS, INSIGHT_ATTRIBUTES, TRANSCRIPT_SEGMENTS
+from medscribe.services import Service
 
 
 def _healthscribe(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array) -> dict[str, tuple]:
@@ -84,7 +85,7 @@ def _healthscribe(conv: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Array
     alts, _, alt_len = _list(_child(items, "Alternatives"), k)
     count = len(alts) if alts is not None else 0
     words = _words(
-        service="healthscribe",
+        service=Service.HEALTHSCRIBE.value,
         item_doc=item_doc,
         item_len=item_len,
         punct=punct,

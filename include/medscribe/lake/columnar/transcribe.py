@@ -26,6 +26,7 @@ from medscribe.lake.columnar.kernels import (
 )
 from medscribe.lake.columnar.words import _words
 from medscribe.lake.schemas import TRANSCRIPT_WORDS
+from medscribe.services import Service
 
 
 def _ids(array: pa.Array | None, n: int, where: str) -> pa.Array:
@@ -261,7 +262,7 @@ def _transcribe(results: pa.Array, docs: np.ndarray, rec: pa.Array, job: pa.Arra
     item_len = np.bincount(item_doc, minlength=n)
     return {
         "transcript_words": _words(
-            service="transcribe_medical",
+            service=Service.TRANSCRIBE_MEDICAL.value,
             item_doc=item_doc,
             item_len=item_len,
             punct=punct,

@@ -8,7 +8,9 @@ recording (the same model, beam and vocabulary: the baseline a stream is held to
 
 It also prints the finals' latency on a simulated clock: a step starts when its audio has arrived and
 the previous step has finished, and takes the step's measured wall time; a final's word is late by the
-step's end minus the word's end (median, p95; for ``lag`` 1, one stream on free cores). ``--corpus``
+step's end minus the word's end (median, p95; for ``lag`` 1, one stream on free cores), and the audio
+each final word waited for (the step's stream time minus the word's end: the latency were decoding free,
+which the load does not change). ``--corpus``
 reads the recordings of a bench/corpus directory (``*.wav`` + ``*.json`` with ``text``) instead of the
 test fixtures: choose on a train corpus, report on valid. ``--param name=value`` overrides
 :class:`~medscribe_engine.streaming.recognition.StreamParams`.
@@ -77,14 +79,17 @@ def errors(reference: str, hypothesis: str) -> int:
     return previous[-1]
 
 
-def streamed(model, audio, lag: float, phase: float, params: StreamParams) -> tuple[str, list[float]]:
-    """The finals' words in time order, the audio arriving in steps of ``lag`` seconds, and each final
-    word's latency on the simulated clock (see the module)."""
+def streamed(
+    model, audio, lag: float, phase: float, params: StreamParams
+) -> tuple[str, list[float], list[float]]:
+    """The finals' words in time order, the audio arriving in steps of ``lag`` seconds, each final
+    word's latency on the simulated clock (see the module), and the audio it waited for (the latency
+    were decoding free: what the design costs, whatever the load)."""
     channels = audio.shape[1]
     streams = [
         ChannelStream(model, channel=c if channels > 1 else None, params=params) for c in range(channels)
     ]
-    words, late, position, step = [], [], 0, int(lag * SAMPLE_RATE)
+    words, late, waited, position, step = [], [], [], 0, int(lag * SAMPLE_RATE)
     edge = int((lag * phase + 0.1) * SAMPLE_RATE)
     clock = 0.0
     while position < len(audio):
@@ -102,8 +107,9 @@ def streamed(model, audio, lag: float, phase: float, params: StreamParams) -> tu
                     final = [token for token in result.tokens if token.is_word]
                     words += final
                     late += [clock - token.end for token in final]
+                    waited += [position / SAMPLE_RATE - token.end for token in final]
     text = " ".join(token.content for token in sorted(words, key=lambda token: token.start))
-    return text, late
+    return text, late, waited
 
 
 def batch(model, audio) -> str:
@@ -149,7 +155,7 @@ def main() -> None:
     params = StreamParams(**overrides)
     print(f"params: {params}", flush=True)
     model = load_whisper()
-    totals: dict = {"stream": [], "batch": 0, "words": 0, "late": []}
+    totals: dict = {"stream": [], "batch": 0, "words": 0, "late": [], "waited": []}
     for name, wav, reference in recordings(args):
         audio, rate = sf.read(wav, dtype="float32", always_2d=True)
         assert rate == SAMPLE_RATE, rate
@@ -158,17 +164,18 @@ def main() -> None:
         draws = []
         for lag in args.lags:
             for phase in args.phases:
-                text, late = streamed(model, audio, lag, phase, params)
+                text, late, waited = streamed(model, audio, lag, phase, params)
                 draws.append(errors(reference, text))
                 if lag == args.lags[0]:
                     totals["late"] += late
+                    totals["waited"] += waited
         print(f"{name:22} words {count:4}  batch {baseline:3}  stream per (lag, phase) {draws}", flush=True)
         totals["stream"].append(draws)
         totals["batch"] += baseline
         totals["words"] += count
     per_draw = [sum(draw) for draw in zip(*totals["stream"], strict=True)]
     words = totals["words"]
-    late = sorted(totals["late"])
+    late, waited = sorted(totals["late"]), sorted(totals["waited"])
     print(
         f"WER over {words} words: batch {totals['batch'] / words:.3f}; stream mean "
         f"{statistics.mean(per_draw) / words:.3f}, best {min(per_draw) / words:.3f}, "
@@ -176,7 +183,8 @@ def main() -> None:
     )
     print(
         f"final latency at lag {args.lags[0]:g} s (simulated clock, {len(late)} words): median "
-        f"{statistics.median(late):.2f} s, p95 {late[int(0.95 * (len(late) - 1))]:.2f} s"
+        f"{statistics.median(late):.2f} s, p95 {late[int(0.95 * (len(late) - 1))]:.2f} s; audio waited for: "
+        f"median {statistics.median(waited):.2f} s, p95 {waited[int(0.95 * (len(waited) - 1))]:.2f} s"
     )
 
 

@@ -155,8 +155,8 @@ def segment_failed(segment, params: DecodeParams = DEFAULTS) -> bool:
 
 
 def window_quality(segments: list, params: DecodeParams = DEFAULTS) -> tuple[bool, float]:
-    """Sort key of decodes of the same audio: passing the compression check first, then the lowest
-    average log-probability of its windows (higher is better)."""
+    """Sort key of decodes of the same audio: free of repetition loops (:func:`is_loop`) first, then the
+    lowest average log-probability of its windows (higher is better)."""
     return (not any(is_loop(s, params) for s in segments), min(s.avg_logprob for s in segments))
 
 

@@ -1,7 +1,8 @@
 """Finals' WER against arrival timing: the streaming recognizer fed without a network or a clock.
 
-A stream's finals are cut where its audio stood when the decoder got to it, so one run through the SDK
-is one draw. This feeds :class:`~medscribe_engine.streaming.recognition.ChannelStream` each fixture with
+Until 2026-12-07 a stream's finals were cut where its audio stood when the decoder got to it, so one run
+through the SDK was one draw; now they are a function of the audio, and every timing must print the same
+errors (a check of that). This feeds :class:`~medscribe_engine.streaming.recognition.ChannelStream` each fixture with
 a step after every ``lag`` seconds of new audio (1 s: the decoder keeps up; 2.5 s: it lags), starting at
 several phases, and prints the finals' word errors per timing beside the batch recognizer's on the whole
 recording (the same model, beam and vocabulary: the baseline a stream is held to).
@@ -13,7 +14,8 @@ each final word waited for (the step's stream time minus the word's end: the lat
 which the load does not change). ``--corpus``
 reads the recordings of a bench/corpus directory (``*.wav`` + ``*.json`` with ``text``) instead of the
 test fixtures: choose on a train corpus, report on valid. ``--param name=value`` overrides
-:class:`~medscribe_engine.streaming.recognition.StreamParams`.
+:class:`~medscribe_engine.streaming.recognition.StreamParams`. ``--finals-only`` skips the partials' greedy
+drafts (about half the time; finals never read them, so the WER is the same, the latencies are not).
 
     .venv-engine/bin/python bench/streaming/arrival.py [--lags 1 2.5] [--phases 0 0.5]
     .venv-engine/bin/python bench/streaming/arrival.py --lags 1 --corpus bench/out/corpus/piper-train \
@@ -146,7 +148,12 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, help="a bench/corpus directory instead of the fixtures")
     parser.add_argument("--limit", type=int, default=None, help="at most this many recordings of --corpus")
     parser.add_argument("--param", action="append", default=[], help="a StreamParams field: name=value")
+    parser.add_argument(
+        "--finals-only", action="store_true", help="skip the partials' drafts (finals do not use them)"
+    )
     args = parser.parse_args()
+    if args.finals_only:
+        ChannelStream._partial = lambda self: None
     types = {f.name: f.type for f in fields(StreamParams)}
     overrides = {}
     for item in args.param:

@@ -4,16 +4,21 @@ Audio arrives as 16 kHz float32 samples (:meth:`ChannelStream.add`). Each :meth:
 looks at the audio not yet finalised (the *window*), with Silero VAD (faster-whisper's copy):
 
 * no speech in it: the window is dropped but for its last ``keep_silence_s``;
-* its speech ended, ``final_silence_ms`` of silence after it (or the stream ended), or utterances of
-  ``min_final_s`` or more ended before the one still being spoken, and ``lookahead_s`` of audio after that
-  end has arrived: the window up to the end of the last ended utterance is decoded with the batch path's
-  recognizer (:class:`~medscribe_engine.pipeline.asr.Recognizer`: beam 5, failed windows and skipped
-  speech decoded again, the vocabulary's hotwords) together with the ``context_s`` of speech finalised
-  before it and the lookahead after it, and given as a **final** result; the window starts after it (a short final is not cut out of continuing speech: tiny.en decodes a clip of a second or
-  two, without the sentence around it, much worse);
+* an utterance in it ended (``final_silence_ms`` of silence), ``lookahead_s`` of audio after that end has
+  arrived, and either no speech starts within that lookahead (a pause) or the window's speech up to that
+  end lasts ``min_final_s`` or more: the window up to the **first** such end is decoded with the batch
+  path's recognizer (:class:`~medscribe_engine.pipeline.asr.Recognizer`: beam 5, failed windows and
+  skipped speech decoded again, the vocabulary's hotwords) together with the ``context_s`` of speech
+  finalised before it and the lookahead after it, and given as a **final** result; the window starts
+  after it, and the next end is looked for (a short final is not cut out of continuing speech: tiny.en
+  decodes a clip of a second or two, without the sentence around it, much worse). At the stream's end
+  the rest is final. Every cut and every dropped silence falls on the stream's 512-sample VAD grid, so
+  the finals are a function of the audio alone: a stream gets the same finals whether its decoder keeps
+  up or lags behind (its pace, the engine's load);
 * the speech runs on past ``max_segment_s``: the same decode, and the words that the previous step's
   decode of the window began with too (local agreement) and that end ``hold_s`` or more before the
-  window's end are given as a final result (cut between two words);
+  window's end are given as a final result (cut between two words; unlike utterance ends, such pieces
+  depend on when the steps ran);
 * otherwise the window is decoded greedily (beam 1, no fallbacks: a cheap draft) into a **partial**
   result. Partials of one utterance share its ResultId with its final, as AWS's do, and grow with it.
 
@@ -36,6 +41,7 @@ from medscribe_engine.pipeline.asr import RawWord, Recognizer, tokens_from_words
 from medscribe_engine.pipeline.decoding import DEFAULTS as DECODING
 from medscribe_engine.pipeline.document import SAMPLE_RATE, Token
 
+VAD_CHUNK = 512  # samples: Silero's frame in faster-whisper's VAD
 SAID_WORDS = 30  # the last words given in finals, that the next final's context (at most context_s of
 # speech, ~15 words) is matched against; across finals, since a final cut inside speech may be short
 
@@ -124,6 +130,7 @@ class ChannelStream:
         self._incoming: list[np.ndarray] = []
         self._window = np.zeros(0, dtype=np.float32)
         self._context = np.zeros(0, dtype=np.float32)  # the last context_s of audio before the window
+        self._context_times = np.zeros(0)  # the stream time of each of its samples
         self._offset = 0.0  # stream time of the window's first sample
         self._received = 0  # samples received
         self._stepped = 0  # samples received when the last step began
@@ -168,8 +175,6 @@ class ChannelStream:
             final = self._finalise(cut, final_words)
             if final is not None:
                 results.append(final)
-            if end_of_stream:
-                break
         if not end_of_stream and self._speaking and len(self._window):
             partial = self._partial()
             if partial is not None:
@@ -184,30 +189,29 @@ class ChannelStream:
 
     def _plan(self, end_of_stream: bool) -> tuple[int | None, list[RawWord] | None]:
         """Where to cut the window for a final (samples), with the final's words when already decoded;
-        (None, None) when nothing is final yet."""
+        (None, None) when nothing is final yet. Cuts at utterance ends depend on the audio alone, not on
+        how much of it had arrived when the step ran: a stream's finals do not change with its pace or
+        the engine's load (the first utterance end that qualifies is taken, never a later one)."""
         length = len(self._window)
-        if end_of_stream:
-            return length, None
         speech = self._speech()
         self._speaking = bool(speech)
         if not speech:
             keep = int(self.params.keep_silence_s * SAMPLE_RATE)
-            if length > keep:
-                self._drop(length - keep, context=False)
+            if end_of_stream:
+                self._drop(length, context=False)
+            elif length > keep:
+                self._drop(_chunks(length - keep), context=False)
             return None, None
-        if speech[0][0] > 0:  # silence before the speech: not part of any result
-            self._drop(speech[0][0], context=False)
-            speech = [(start - speech[0][0], end - speech[0][0]) for start, end in speech]
+        if speech[0][0] >= VAD_CHUNK:  # silence before the speech: not part of any result
+            silence = _chunks(speech[0][0])
+            self._drop(silence, context=False)
+            speech = [(start - silence, end - silence) for start, end in speech]
             length = len(self._window)
-        ahead = max(self._ahead(), int(0.05 * SAMPLE_RATE))
-        if speech[-1][1] <= length - ahead:  # the speech ended, and the audio after it is here
-            return speech[-1][1], None
-        if (
-            len(speech) > 1
-            and speech[-2][1] >= self.params.min_final_s * SAMPLE_RATE
-            and speech[-2][1] + ahead <= length
-        ):
-            return speech[-2][1], None  # utterances ended before the one still spoken
+        cut = self._utterance_end(speech, length)
+        if cut is not None:
+            return _chunks(cut), None
+        if end_of_stream:
+            return length, None
         if length <= self.params.max_segment_s * SAMPLE_RATE:
             return None, None
         if len(speech) > 1:
@@ -221,6 +225,23 @@ class ChannelStream:
         following = words[len(kept)] if len(kept) < len(words) else None
         cut_s = (kept[-1].end + following.start) / 2 if following else kept[-1].end
         return max(1, int(min(cut_s, limit) * SAMPLE_RATE)), kept
+
+    def _utterance_end(self, speech: list[tuple[int, int]], length: int) -> int | None:
+        """The first utterance end (samples) whose ``lookahead_s`` of audio has arrived and after which
+        either no speech starts within that lookahead (a pause) or ``min_final_s`` of the window are
+        spoken (a short final is not cut out of continuing speech). Speech starting late in the lookahead
+        may not be seen yet: only starts a ``speech_pad_ms`` and a VAD chunk before its end count, so the
+        answer is the same with more audio."""
+        ahead = max(self._ahead(), int(0.05 * SAMPLE_RATE))
+        pad = int(self.params.speech_pad_ms * SAMPLE_RATE / 1000) + VAD_CHUNK
+        for index, (_start, end) in enumerate(speech):
+            if end + ahead > length:
+                return None
+            following = speech[index + 1][0] if index + 1 < len(speech) else None
+            paused = following is None or following + pad >= end + ahead
+            if paused or end >= self.params.min_final_s * SAMPLE_RATE:
+                return end
+        return None
 
     def _agreed(self, words: list[RawWord]) -> list[RawWord]:
         """The longest prefix of ``words`` that the previous decode of this window began with too: words
@@ -253,10 +274,18 @@ class ChannelStream:
         shift = len(context) / SAMPLE_RATE
         limit = float("inf") if until is None else until / SAMPLE_RATE
         return [
-            RawWord(word.text, word.start - shift, word.end - shift, word.probability)
+            RawWord(word.text, self._time(word.start, shift), self._time(word.end, shift), word.probability)
             for word in self._not_said(words, shift)
             if (word.start + word.end) / 2 - shift < limit
         ]
+
+    def _time(self, seconds: float, shift: float) -> float:
+        """A time of the decoded context + window audio as a time of the window: a word recovered from the
+        context keeps the time it was spoken at (the context skips the silence dropped in between)."""
+        if seconds >= shift or not len(self._context_times):
+            return seconds - shift
+        index = min(int(seconds * SAMPLE_RATE), len(self._context_times) - 1)
+        return float(self._context_times[index]) - self._offset
 
     def _not_said(self, words: list[RawWord], shift: float) -> list[RawWord]:
         """``words`` without those already given in a final. The words heard in the context are matched
@@ -281,7 +310,9 @@ class ChannelStream:
         result_id = self._result_id
         self._drop(cut)
         self._result_id = str(uuid.uuid4())
-        tokens = _shifted(tokens_from_words(words, channel=self.channel), offset)
+        # to stream time before the tokens are made: a word recovered from the context may precede offset
+        in_stream = [RawWord(w.text, w.start + offset, w.end + offset, w.probability) for w in words]
+        tokens = tokens_from_words(in_stream, channel=self.channel)
         if not any(token.is_word for token in tokens):
             return None
         self._said = (self._said + [_plain(word.text) for word in words])[-SAID_WORDS:]
@@ -309,8 +340,16 @@ class ChannelStream:
         keep = int(self.params.context_s * SAMPLE_RATE)
         if context and keep:
             self._context = np.concatenate([self._context, self._window[:samples]])[-keep:]
+            times = self._offset + np.arange(samples) / SAMPLE_RATE
+            self._context_times = np.concatenate([self._context_times, times])[-keep:]
         self._window = self._window[samples:]
         self._offset += samples / SAMPLE_RATE
+
+
+def _chunks(samples: int) -> int:
+    """``samples`` rounded down to whole VAD chunks: the window then always starts on the stream's VAD grid,
+    so the VAD finds the same utterances in the same audio whenever a step looked at it."""
+    return samples // VAD_CHUNK * VAD_CHUNK
 
 
 def _plain(text: str) -> str:

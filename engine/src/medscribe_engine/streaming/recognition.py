@@ -310,9 +310,7 @@ class ChannelStream:
         result_id = self._result_id
         self._drop(cut)
         self._result_id = str(uuid.uuid4())
-        # to stream time before the tokens are made: a word recovered from the context may precede offset
-        in_stream = [RawWord(w.text, w.start + offset, w.end + offset, w.probability) for w in words]
-        tokens = tokens_from_words(in_stream, channel=self.channel)
+        tokens = _stream_tokens(words, offset, self.channel)
         if not any(token.is_word for token in tokens):
             return None
         self._said = (self._said + [_plain(word.text) for word in words])[-SAID_WORDS:]
@@ -331,7 +329,7 @@ class ChannelStream:
                     for w in words_of(self._draft.decode(self._window, lambda: False))
                 ],
             )
-        tokens = _shifted(tokens_from_words(words, channel=self.channel), offset)
+        tokens = _stream_tokens(words, offset, self.channel)
         if not any(token.is_word for token in tokens):
             return None
         return Result(self._result_id, tokens[0].start, tokens[-1].end, True, tokens, self.channel)
@@ -356,8 +354,10 @@ def _plain(text: str) -> str:
     return "".join(character for character in text.lower() if character.isalnum())
 
 
-def _shifted(tokens: list[Token], seconds: float) -> list[Token]:
-    for token in tokens:
-        token.start = round(token.start + seconds, 3)
-        token.end = round(token.end + seconds, 3)
-    return tokens
+def _stream_tokens(words: list[RawWord], offset: float, channel: int | None) -> list[Token]:
+    """Tokens of ``words`` (times in the window from ``offset``) in stream time; shifted before the tokens
+    are made, which clamp negative times: a word recovered from a final's context may precede ``offset``."""
+    return tokens_from_words(
+        [RawWord(word.text, word.start + offset, word.end + offset, word.probability) for word in words],
+        channel=channel,
+    )
